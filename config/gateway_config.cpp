@@ -1,0 +1,310 @@
+#include "config/gateway_config.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include <toml++/toml.h>
+
+#include "config/diagnostic.h"
+
+namespace svd::config {
+namespace {
+
+constexpr std::array<std::string_view, 7> kWeekdays{"sunday", "monday", "tuesday", "wednesday",
+                                                    "thursday", "friday", "saturday"};
+
+class Loader {
+ public:
+  explicit Loader(const std::filesystem::path& file) : file_(file), base_(file.parent_path()) {}
+
+  GatewayConfig run() {
+    toml::table root;
+    try {
+      root = toml::parse_file(file_.string());
+    } catch (const toml::parse_error& e) {
+      const auto& src = e.source();
+      throw ConfigError({{file_.string(), src.begin.line, src.begin.column,
+                          "not valid TOML: " + std::string(e.description()), ""}});
+    }
+    cfg_.file = file_;
+    known_keys(root, {"gateway", "linkage_key", "limits", "feed"}, "top level");
+    read_gateway(root);
+    read_key(root);
+    read_limits(root);
+    read_feeds(root);
+    if (!diagnostics_.empty()) throw ConfigError(diagnostics_);
+    return std::move(cfg_);
+  }
+
+ private:
+  void error(const toml::node* at, std::string message, std::string hint = {}) {
+    std::size_t line = at ? at->source().begin.line : 0;
+    std::size_t col = at ? at->source().begin.column : 0;
+    diagnostics_.push_back({file_.string(), line, col, std::move(message), std::move(hint)});
+  }
+
+  // Unknown keys are errors: a misspelt key would otherwise silently leave a default in force.
+  void known_keys(const toml::table& t, std::initializer_list<std::string_view> keys, std::string_view where) {
+    for (auto&& [k, v] : t) {
+      if (std::find(keys.begin(), keys.end(), k.str()) != keys.end()) continue;
+      std::string known;
+      for (auto key : keys) known += (known.empty() ? "" : ", ") + std::string(key);
+      error(&v, "unknown key \"" + std::string(k.str()) + "\" in " + std::string(where), "known keys: " + known);
+    }
+  }
+
+  const toml::table* table(const toml::table& parent, std::string_view key, bool required) {
+    const toml::node* n = parent.get(key);
+    if (!n) {
+      if (required) error(&parent, "missing [" + std::string(key) + "] table");
+      return nullptr;
+    }
+    if (!n->is_table()) {
+      error(n, "\"" + std::string(key) + "\" must be a table");
+      return nullptr;
+    }
+    return n->as_table();
+  }
+
+  std::optional<std::string> string(const toml::table& t, std::string_view key, std::string_view where,
+                                    bool required) {
+    const toml::node* n = t.get(key);
+    if (!n) {
+      if (required) error(&t, "missing \"" + std::string(key) + "\" in " + std::string(where));
+      return std::nullopt;
+    }
+    if (!n->is_string()) {
+      error(n, "\"" + std::string(key) + "\" must be a string");
+      return std::nullopt;
+    }
+    return n->as_string()->get();
+  }
+
+  std::filesystem::path resolve(const std::string& p) const {
+    std::filesystem::path path(p);
+    return path.is_absolute() ? path : base_ / path;
+  }
+
+  void read_gateway(const toml::table& root) {
+    const toml::table* g = table(root, "gateway", true);
+    if (!g) return;
+    known_keys(*g, {"partner", "state_dir"}, "[gateway]");
+    if (auto p = string(*g, "partner", "[gateway]", true)) {
+      if (!valid_identity(*p))
+        error(g->get("partner"), "partner id must be 1-64 characters of a-z, 0-9 and '-'",
+              "it is also the CN of the gateway's certificate and part of MQTT topics");
+      cfg_.partner = *p;
+    }
+    if (auto s = string(*g, "state_dir", "[gateway]", true)) cfg_.state_dir = resolve(*s);
+  }
+
+  void read_key(const toml::table& root) {
+    const toml::table* k = table(root, "linkage_key", true);
+    if (!k) return;
+    known_keys(*k, {"file", "id"}, "[linkage_key]");
+    if (auto f = string(*k, "file", "[linkage_key]", true)) cfg_.linkage_key_file = resolve(*f);
+    if (auto id = string(*k, "id", "[linkage_key]", true)) {
+      // The id prefixes every token ("k2026a:…"), so ':' would make tokens ambiguous.
+      if (!valid_identity(*id) || id->size() > 16)
+        error(k->get("id"), "key id must be 1-16 characters of a-z, 0-9 and '-'");
+      cfg_.linkage_key_id = *id;
+    }
+  }
+
+  void read_size(const toml::table& t, std::string_view key, std::size_t& out, std::int64_t lo,
+                 std::int64_t hi) {
+    const toml::node* n = t.get(key);
+    if (!n) return;
+    auto v = n->value<std::int64_t>();
+    if (!n->is_integer() || !v || *v < lo || *v > hi) {
+      error(n, "\"" + std::string(key) + "\" must be a whole number from " + std::to_string(lo) +
+                   " to " + std::to_string(hi));
+      return;
+    }
+    out = static_cast<std::size_t>(*v);
+  }
+
+  void read_limits(const toml::table& root) {
+    const toml::table* l = table(root, "limits", false);
+    if (!l) return;
+    known_keys(*l, {"max_row_bytes", "max_field_bytes", "max_fields", "max_rejections_listed", "max_unique_values"},
+               "[limits]");
+    read_size(*l, "max_row_bytes", cfg_.limits.max_row_bytes, 1024, 64 << 20);
+    read_size(*l, "max_field_bytes", cfg_.limits.max_field_bytes, 64, 16 << 20);
+    read_size(*l, "max_fields", cfg_.limits.max_fields, 1, 100000);
+    read_size(*l, "max_rejections_listed", cfg_.limits.max_rejections_listed, 0, 1000000);
+    read_size(*l, "max_unique_values", cfg_.limits.max_unique_values, 0, 1000000000);
+    if (cfg_.limits.max_field_bytes > cfg_.limits.max_row_bytes)
+      error(l, "max_field_bytes cannot exceed max_row_bytes");
+  }
+
+  void read_schedule(const toml::node* n, Schedule& s) {
+    if (!n->is_table()) {
+      error(n, "schedule must be a table such as { every = \"week\", day = \"monday\", by = \"09:00\" }");
+      return;
+    }
+    const toml::table& t = *n->as_table();
+    known_keys(t, {"every", "day", "by"}, "schedule");
+    auto every = string(t, "every", "schedule", true);
+    if (!every) return;
+    if (*every == "day") s.every = Schedule::Every::day;
+    else if (*every == "week") s.every = Schedule::Every::week;
+    else if (*every == "month") s.every = Schedule::Every::month;
+    else {
+      error(t.get("every"), "schedule \"every\" must be \"day\", \"week\" or \"month\"");
+      return;
+    }
+    const toml::node* day = t.get("day");
+    if (s.every == Schedule::Every::week) {
+      auto name = day ? day->value<std::string>() : std::nullopt;
+      std::string lowered = name.value_or("");
+      std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](char c) {
+        return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      });
+      auto it = std::find(kWeekdays.begin(), kWeekdays.end(), lowered);
+      if (it == kWeekdays.end()) error(day ? day : &t, "a weekly schedule needs day = \"monday\" … \"sunday\"");
+      else s.weekday = static_cast<int>(it - kWeekdays.begin());
+    } else if (s.every == Schedule::Every::month) {
+      auto d = day ? day->value<std::int64_t>() : std::nullopt;
+      if (!d || !day->is_integer() || *d < 1 || *d > 28)
+        error(day ? day : &t, "a monthly schedule needs day = 1 … 28 (every month has those)");
+      else s.day = static_cast<int>(*d);
+    } else if (day) {
+      error(day, "a daily schedule takes no \"day\"");
+    }
+    if (auto by = string(t, "by", "schedule", true)) {
+      int h = -1, m = -1;
+      if (by->size() == 5 && (*by)[2] == ':' && std::isdigit(static_cast<unsigned char>((*by)[0])) &&
+          std::isdigit(static_cast<unsigned char>((*by)[1])) && std::isdigit(static_cast<unsigned char>((*by)[3])) &&
+          std::isdigit(static_cast<unsigned char>((*by)[4]))) {
+        h = ((*by)[0] - '0') * 10 + ((*by)[1] - '0');
+        m = ((*by)[3] - '0') * 10 + ((*by)[4] - '0');
+      }
+      if (h < 0 || h > 23 || m < 0 || m > 59) error(t.get("by"), "\"by\" must be a time HH:MM, e.g. \"09:00\"");
+      else {
+        s.hour = h;
+        s.minute = m;
+      }
+    }
+  }
+
+  void read_feed(const toml::table& t) {
+    FeedConfig feed;
+    known_keys(t, {"id", "schema", "format", "encoding", "delimiter", "allowed_clients", "schedule", "reject_threshold"},
+               "[[feed]]");
+    if (auto id = string(t, "id", "[[feed]]", true)) {
+      if (!valid_identity(*id)) error(t.get("id"), "feed id must be 1-64 characters of a-z, 0-9 and '-'");
+      for (const auto& other : cfg_.feeds)
+        if (other.id == *id) error(t.get("id"), "feed \"" + *id + "\" is defined twice");
+      feed.id = *id;
+    }
+    if (auto format = string(t, "format", "[[feed]]", false)) {
+      if (*format == "csv") feed.format = Format::csv;
+      else if (*format == "jsonl") feed.format = Format::jsonl;
+      else error(t.get("format"), "format must be \"csv\" or \"jsonl\"");
+    }
+    if (auto enc = string(t, "encoding", "[[feed]]", false)) {
+      std::string e = *enc;
+      std::transform(e.begin(), e.end(), e.begin(), [](char c) {
+        return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      });
+      if (e == "utf-8" || e == "utf8") feed.encoding = TextEncoding::utf8;
+      else if (e == "windows-1252" || e == "cp1252") feed.encoding = TextEncoding::windows_1252;
+      else error(t.get("encoding"), "encoding must be \"utf-8\" or \"windows-1252\"");
+    }
+    if (auto d = string(t, "delimiter", "[[feed]]", false)) {
+      if (d->size() != 1 || (*d)[0] == '"' || (*d)[0] == '\r' || (*d)[0] == '\n')
+        error(t.get("delimiter"), "delimiter must be one character such as \",\", \";\", \"|\" or \"\\t\"");
+      else feed.delimiter = (*d)[0];
+      if (feed.format == Format::jsonl) error(t.get("delimiter"), "delimiter only applies to csv feeds");
+    }
+    if (const toml::node* clients = t.get("allowed_clients")) {
+      const toml::array* arr = clients->as_array();
+      if (!arr) error(clients, "allowed_clients must be an array of client identities");
+      else
+        for (const auto& c : *arr) {
+          auto s = c.value<std::string>();
+          if (!c.is_string() || !valid_identity(*s))
+            error(&c, "a client identity must be 1-64 characters of a-z, 0-9 and '-' (the certificate CN)");
+          else feed.allowed_clients.push_back(*s);
+        }
+    }
+    if (const toml::node* s = t.get("schedule")) read_schedule(s, feed.schedule);
+    if (const toml::node* r = t.get("reject_threshold")) {
+      auto v = r->value<double>();
+      if (!(r->is_floating_point() || r->is_integer()) || !v || !(*v >= 0.0 && *v <= 1.0))
+        error(r, "reject_threshold must be a fraction from 0.0 to 1.0 (0.1 = refuse above 10 % bad rows)");
+      else feed.reject_threshold = *v;
+    }
+    if (auto schema = string(t, "schema", "[[feed]]", true)) {
+      feed.schema_file = resolve(*schema);
+      try {
+        feed.schema = load_schema(feed.schema_file);
+      } catch (const ConfigError& e) {
+        // Point at the line that names the schema too, so the operator sees which feed it was.
+        error(t.get("schema"), "feed \"" + feed.id + "\": its schema has " + std::to_string(e.diagnostics().size()) +
+                                   " problem(s), listed below");
+        diagnostics_.insert(diagnostics_.end(), e.diagnostics().begin(), e.diagnostics().end());
+      }
+    }
+    cfg_.feeds.push_back(std::move(feed));
+  }
+
+  void read_feeds(const toml::table& root) {
+    const toml::node* n = root.get("feed");
+    if (!n) {
+      error(&root, "no [[feed]] defined", "add at least one [[feed]] table");
+      return;
+    }
+    const toml::array* arr = n->as_array();
+    if (!arr || !arr->is_array_of_tables()) {
+      error(n, "feeds are declared as [[feed]] tables");
+      return;
+    }
+    for (const auto& f : *arr) read_feed(*f.as_table());
+  }
+
+  std::filesystem::path file_, base_;
+  GatewayConfig cfg_;
+  std::vector<Diagnostic> diagnostics_;
+};
+
+}  // namespace
+
+bool valid_identity(std::string_view s) {
+  if (s.empty() || s.size() > 64 || s.front() == '-') return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+}
+
+const FeedConfig* GatewayConfig::find_feed(std::string_view id) const {
+  for (const auto& f : feeds)
+    if (f.id == id) return &f;
+  return nullptr;
+}
+
+std::string Schedule::to_string() const {
+  char time[8];
+  std::snprintf(time, sizeof time, "%02d:%02d", hour, minute);
+  switch (every) {
+    case Every::none: return "no schedule";
+    case Every::day: return std::string("daily by ") + time;
+    case Every::week: {
+      std::string name(kWeekdays[static_cast<std::size_t>(weekday)]);
+      name[0] = static_cast<char>(name[0] - 'a' + 'A');
+      return "weekly by " + name + " " + time;
+    }
+    case Every::month: return "monthly by day " + std::to_string(day) + " " + time;
+  }
+  return "?";
+}
+
+GatewayConfig load_gateway_config(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec))
+    throw ConfigError({{file.string(), 0, 0, "config file not found or not a regular file", "check the --config path"}});
+  return Loader(file).run();
+}
+
+}  // namespace svd::config

@@ -1,0 +1,94 @@
+#pragma once
+// The gateway's TOML configuration: who this partner is, where state lives, the linkage key,
+// input limits, and the feeds it accepts. Loaded once at start (and on reload); immutable and
+// shareable between threads afterwards.
+//
+//   [gateway]
+//   partner   = "northgate-ed"          # [a-z0-9-], also the certificate CN
+//   state_dir = "/var/lib/svdgw"
+//
+//   [linkage_key]
+//   file = "/etc/svdgw/linkage.key"     # relative paths are relative to this file
+//   id   = "k2026a"
+//
+//   [limits]                            # optional; these are the defaults
+//   max_row_bytes = 1048576
+//   max_field_bytes = 65536
+//   max_fields = 1024
+//   max_rejections_listed = 1000
+//   max_unique_values = 10000000
+//
+//   [[feed]]
+//   id = "ed-assaults"
+//   schema = "schemas/ed-assaults.json"
+//   format = "csv"                      # csv | jsonl
+//   encoding = "utf-8"                  # utf-8 | windows-1252
+//   delimiter = ","
+//   allowed_clients = ["northgate-ed-export"]
+//   schedule = { every = "week", day = "monday", by = "09:00" }
+//   reject_threshold = 0.10             # refuse the extract when more than 10 % of rows fail
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "config/schema.h"
+
+namespace svd::config {
+
+enum class Format { csv, jsonl };
+enum class TextEncoding { utf8, windows_1252 };
+
+struct Schedule {
+  enum class Every { none, day, week, month };
+  Every every = Every::none;
+  int weekday = 1;   // 0 = Sunday … 6 = Saturday, for Every::week
+  int day = 1;       // 1…28, for Every::month
+  int hour = 9, minute = 0;  // the deadline's time of day (local time)
+
+  std::string to_string() const;  // "weekly by Monday 09:00"
+};
+
+struct FeedConfig {
+  std::string id;
+  std::filesystem::path schema_file;
+  Format format = Format::csv;
+  TextEncoding encoding = TextEncoding::utf8;
+  char delimiter = ',';
+  std::vector<std::string> allowed_clients;
+  Schedule schedule;
+  double reject_threshold = 0.10;
+  Schema schema;  // loaded from schema_file
+};
+
+struct Limits {
+  std::size_t max_row_bytes = 1 << 20;
+  std::size_t max_field_bytes = 64 << 10;
+  std::size_t max_fields = 1024;
+  std::size_t max_rejections_listed = 1000;
+  std::size_t max_unique_values = 10'000'000;
+};
+
+struct GatewayConfig {
+  std::filesystem::path file;
+  std::string partner;
+  std::filesystem::path state_dir;
+  std::filesystem::path linkage_key_file;
+  std::string linkage_key_id;
+  Limits limits;
+  std::vector<FeedConfig> feeds;
+
+  const FeedConfig* find_feed(std::string_view id) const;
+};
+
+// Loads the config and every feed schema it names. Throws ConfigError listing every problem
+// (with file:line) when anything is wrong. Does not read the key file (see crypto/).
+GatewayConfig load_gateway_config(const std::filesystem::path& file);
+
+// Partner ids, client identities and feed ids appear in MQTT topics and certificate CNs,
+// so they are restricted to [a-z0-9-], 1 to 64 characters, not starting with '-'.
+bool valid_identity(std::string_view s);
+
+}  // namespace svd::config

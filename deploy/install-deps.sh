@@ -1,0 +1,37 @@
+#!/bin/sh
+# Installs every Debian 12 package the build, the tests, the demo and the benchmarks need.
+# Idempotent and non-interactive; run as root (or through sudo).
+set -eu
+
+PACKAGES="
+  build-essential cmake ninja-build pkg-config git
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev openssl
+  libpaho-mqttpp-dev libpaho-mqtt-dev
+  libsqlite3-dev sqlite3
+  libgtest-dev
+  libtomlplusplus-dev libcli11-dev
+  libicu-dev
+  mosquitto
+  python3 python3-paho-mqtt
+"
+
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then exec sudo "$0" "$@"; fi
+  echo "install-deps.sh: run as root (apt-get needs it)" >&2
+  exit 1
+fi
+
+missing=""
+for p in $PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing

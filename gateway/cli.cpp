@@ -1,0 +1,255 @@
+#include "gateway/cli.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <optional>
+
+#include <CLI/CLI.hpp>
+
+#include "config/diagnostic.h"
+#include "config/gateway_config.h"
+#include "crypto/linkage_key.h"
+#include "crypto/tokeniser.h"
+#include "gateway/pipeline.h"
+#include "gateway/record_sink.h"
+
+namespace svd::gateway {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+void print_diagnostics(const config::ConfigError& e) {
+  for (const auto& d : e.diagnostics()) std::cerr << d.to_string() << '\n';
+  std::cerr << e.diagnostics().size() << " problem(s) found\n";
+}
+
+std::optional<crypto::LinkageKey> load_key_or_explain(const config::GatewayConfig& cfg) {
+  auto key = crypto::load_linkage_key(cfg.linkage_key_file, cfg.linkage_key_id);
+  if (!key) {
+    auto code = static_cast<errc>(key.error().value());
+    std::cerr << cfg.linkage_key_file.string() << ": " << errc_message(code) << " [" << errc_name(code) << "]\n";
+    if (code == errc::key_file_unreadable)
+      std::cerr << "  create one with: svdgw keys generate --out " << cfg.linkage_key_file.string()
+                << " (once per area; every partner installs the same key)\n";
+    return std::nullopt;
+  }
+  return std::move(*key);
+}
+
+// Progress on a terminal only: a data team watching a large extract wants to see it move;
+// a cron job's log wants none of it.
+class Progress {
+ public:
+  Progress(std::uint64_t total_bytes, bool enabled) : total_(total_bytes), enabled_(enabled) {}
+  void update(std::uint64_t bytes, std::uint64_t rows, bool final_call) {
+    if (!enabled_) return;
+    auto now = std::chrono::steady_clock::now();
+    if (!final_call && now - last_ < std::chrono::milliseconds(200)) return;
+    last_ = now;
+    double pct = total_ ? 100.0 * static_cast<double>(bytes) / static_cast<double>(total_) : 100.0;
+    std::fprintf(stderr, "\r  %.1f / %.1f MiB (%3.0f %%)  %llu rows   ", static_cast<double>(bytes) / 1048576.0,
+                 static_cast<double>(total_) / 1048576.0, pct, static_cast<unsigned long long>(rows));
+    if (final_call) std::fputc('\n', stderr);
+    std::fflush(stderr);
+  }
+
+ private:
+  std::uint64_t total_;
+  bool enabled_;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+bool write_private_file(const std::filesystem::path& path, const std::string& text) {
+  std::filesystem::path part = path;
+  part += ".part";
+  {
+    std::ofstream out(part, std::ios::binary | std::ios::trunc);
+    if (!out) return false;
+    ::chmod(part.c_str(), 0600);
+    out << text;
+    if (!out.flush()) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(part, path, ec);
+  return !ec;
+}
+
+int cmd_check_config(const std::filesystem::path& path) {
+  config::GatewayConfig cfg;
+  try {
+    cfg = config::load_gateway_config(path);
+  } catch (const config::ConfigError& e) {
+    print_diagnostics(e);
+    return 1;
+  }
+  auto key = load_key_or_explain(cfg);
+  if (!key) return 1;
+  std::cout << path.string() << ": OK\n"
+            << "  partner     " << cfg.partner << '\n'
+            << "  state dir   " << cfg.state_dir.string() << '\n'
+            << "  linkage key " << key->id() << ", fingerprint " << crypto::fingerprint(*key) << '\n';
+  for (const auto& f : cfg.feeds) {
+    std::size_t shared = 0;
+    for (const auto& field : f.schema.fields) shared += field.transform != config::TransformKind::drop;
+    std::cout << "  feed " << f.id << ": " << (f.format == config::Format::csv ? "csv" : "jsonl") << ", "
+              << (f.encoding == config::TextEncoding::utf8 ? "utf-8" : "windows-1252") << ", schema " << f.schema.name
+              << " (" << f.schema.fields.size() << " fields, " << shared << " shared"
+              << (f.schema.person ? " + person token" : "") << "), " << f.schedule.to_string()
+              << ", refuse above " << f.reject_threshold * 100 << " % bad rows, " << f.allowed_clients.size()
+              << " allowed client(s)\n";
+  }
+  return 0;
+}
+
+struct ProcessArgs {
+  std::filesystem::path config, input, out;
+  std::string feed;
+  bool quiet = false;
+};
+
+int cmd_process(const ProcessArgs& a) {
+  config::GatewayConfig cfg;
+  try {
+    cfg = config::load_gateway_config(a.config);
+  } catch (const config::ConfigError& e) {
+    print_diagnostics(e);
+    return 1;
+  }
+  const config::FeedConfig* feed = cfg.find_feed(a.feed);
+  if (!feed) {
+    std::cerr << "unknown feed \"" << a.feed << "\"; " << a.config.string() << " defines:";
+    for (const auto& f : cfg.feeds) std::cerr << ' ' << f.id;
+    std::cerr << '\n';
+    return 1;
+  }
+  auto key = load_key_or_explain(cfg);
+  if (!key) return 1;
+  crypto::Tokeniser tokeniser(*key);
+
+  std::error_code ec;
+  std::filesystem::create_directories(a.out, ec);
+  if (ec || !std::filesystem::is_directory(a.out)) {
+    std::cerr << a.out.string() << ": cannot create the output directory\n";
+    return 1;
+  }
+  // Stale output from an earlier run must not pass for this run's result.
+  const auto records_path = a.out / "records.jsonl", report_path = a.out / "report.json";
+  std::filesystem::remove(records_path, ec);
+  std::filesystem::remove(report_path, ec);
+
+  auto sink = open_jsonl_file_sink(records_path);
+  if (!sink) {
+    std::cerr << records_path.string() << ": cannot write the records file\n";
+    return 1;
+  }
+  std::uint64_t size = std::filesystem::file_size(a.input, ec);
+  Progress progress(ec ? 0 : size, !a.quiet && ::isatty(STDERR_FILENO));
+  ExtractJob job{&cfg, feed, a.input, Now::system(),
+                 [&](std::uint64_t bytes, std::uint64_t rows) { progress.update(bytes, rows, false); }};
+  auto report = run_pipeline(job, tokeniser, **sink);
+  if (!report) {
+    std::cerr << a.input.string() << ": " << report.error().message() << '\n';
+    return 1;
+  }
+  progress.update(report->extract_bytes, report->rows_total, true);
+  if (!write_private_file(report_path, report->to_json())) {
+    std::cerr << report_path.string() << ": cannot write the report\n";
+    return 1;
+  }
+  if (!a.quiet) {
+    std::cout << report->summary();
+    if (!report->refused) std::cout << "  records: " << records_path.string() << '\n';
+    std::cout << "  report:  " << report_path.string() << '\n';
+  }
+  return report->refused ? 2 : 0;
+}
+
+int cmd_keys_generate(const std::filesystem::path& out) {
+  auto r = crypto::generate_linkage_key(out);
+  if (!r) {
+    auto code = static_cast<errc>(r.error().value());
+    std::cerr << out.string() << ": " << errc_message(code) << " [" << errc_name(code) << "]\n";
+    return 1;
+  }
+  auto key = crypto::load_linkage_key(out, "new");
+  std::cout << "wrote a new linkage key to " << out.string() << " (mode 0600)\n";
+  if (key) std::cout << "fingerprint " << crypto::fingerprint(*key) << '\n';
+  std::cout << "Share it with the area's other partners over a secure channel; never with the hub.\n";
+  return 0;
+}
+
+int cmd_keys_fingerprint(const std::filesystem::path& key_file, const std::filesystem::path& config_file) {
+  std::filesystem::path file = key_file;
+  std::string id = "key";
+  if (file.empty()) {
+    try {
+      auto cfg = config::load_gateway_config(config_file);
+      file = cfg.linkage_key_file;
+      id = cfg.linkage_key_id;
+    } catch (const config::ConfigError& e) {
+      print_diagnostics(e);
+      return 1;
+    }
+  }
+  auto key = crypto::load_linkage_key(file, id);
+  if (!key) {
+    auto code = static_cast<errc>(key.error().value());
+    std::cerr << file.string() << ": " << errc_message(code) << " [" << errc_name(code) << "]\n";
+    return 1;
+  }
+  std::cout << crypto::fingerprint(*key) << '\n';
+  return 0;
+}
+
+}  // namespace
+
+int cli_main(int argc, char** argv) {
+  CLI::App app{"svdgw — Serious Violence Duty data-sharing gateway"};
+  app.set_version_flag("--version", std::string("svdgw ") + kVersion);
+  app.require_subcommand(1);
+
+  std::filesystem::path config_path;
+  auto* check = app.add_subcommand("check-config", "Check a gateway config and its feed schemas");
+  check->add_option("--config", config_path, "Gateway config (TOML)")->required();
+
+  ProcessArgs pa;
+  auto* process = app.add_subcommand(
+      "process", "Validate and pseudonymise one extract offline: writes records.jsonl and report.json");
+  process->add_option("--config", pa.config, "Gateway config (TOML)")->required();
+  process->add_option("--feed", pa.feed, "Feed id from the config")->required();
+  process->add_option("--out", pa.out, "Output directory")->required();
+  process->add_option("file", pa.input, "The extract")->required()->check(CLI::ExistingFile);
+  process->add_flag("--quiet,-q", pa.quiet, "No summary or progress");
+  process->footer("Exit status: 0 processed, 2 extract refused, 1 usage or configuration error.");
+
+  auto* keys = app.add_subcommand("keys", "Linkage key tools");
+  keys->require_subcommand(1);
+  std::filesystem::path key_out, key_file, key_config;
+  auto* generate = keys->add_subcommand("generate", "Create a new random linkage key file (mode 0600)");
+  generate->add_option("--out", key_out, "Where to write the key")->required();
+  auto* fingerprint = keys->add_subcommand("fingerprint", "Print a key's fingerprint (safe to share)");
+  auto* key_opt = fingerprint->add_option("--key", key_file, "Key file");
+  auto* cfg_opt = fingerprint->add_option("--config", key_config, "Gateway config naming the key");
+  key_opt->excludes(cfg_opt);
+  fingerprint->callback([&] {
+    if (key_file.empty() && key_config.empty()) throw CLI::RequiredError("--key or --config");
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 1;
+  }
+  if (*check) return cmd_check_config(config_path);
+  if (*process) return cmd_process(pa);
+  if (*generate) return cmd_keys_generate(key_out);
+  if (*fingerprint) return cmd_keys_fingerprint(key_file, key_config);
+  return 1;
+}
+
+}  // namespace svd::gateway

@@ -1,0 +1,36 @@
+#pragma once
+// The offline extract pipeline: read → validate → pseudonymise → records into a sink, with
+// the validation report. `svdgw process` runs it into a file; the daemon will run it into the
+// outbox. Streaming: memory is bounded by the configured limits, not by the extract's size.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+
+#include "config/errc.h"
+#include "config/gateway_config.h"
+#include "crypto/tokeniser.h"
+#include "gateway/extract_report.h"
+#include "gateway/record_sink.h"
+#include "gateway/row_processor.h"
+
+namespace svd::gateway {
+
+struct ExtractJob {
+  const config::GatewayConfig* config = nullptr;
+  const config::FeedConfig* feed = nullptr;
+  std::filesystem::path input;
+  Now now;
+  // Called from the pipeline's thread every few thousand rows, and once at the end.
+  std::function<void(std::uint64_t bytes_read, std::uint64_t rows)> progress;
+};
+
+// Runs the job. Returns the report — with refused = true when the extract as a whole is
+// refused (the sink is then discarded) — or an error (io_error) when the input cannot be read
+// or the sink cannot be written, in which case nothing was committed either.
+result<ExtractReport> run_pipeline(const ExtractJob& job, crypto::Tokeniser& tokeniser, RecordSink& sink);
+
+// "2026-11-23T09:15:20Z"
+std::string utc_timestamp();
+
+}  // namespace svd::gateway

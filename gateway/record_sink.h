@@ -1,0 +1,28 @@
+#pragma once
+// Where pseudonymised records go. `svdgw process` writes a JSON Lines file; the daemon's
+// outbox (a later stage) cuts them into batches. A seam for tests too.
+
+#include <filesystem>
+#include <memory>
+#include <string_view>
+
+#include "config/errc.h"
+
+namespace svd::gateway {
+
+class RecordSink {
+ public:
+  virtual ~RecordSink() = default;
+  // One record: a JSON object without a newline.
+  virtual result<void> add(std::string_view record) = 0;
+  // Everything added is durable and visible (called once, after the last add).
+  virtual result<void> commit() = 0;
+  // Nothing added may leave the site (the extract was refused or failed).
+  virtual void discard() = 0;
+};
+
+// Writes `<path>.part` (mode 0600), then fsyncs and renames it to `path` on commit, so a
+// reader never sees a half-written file under the final name.
+result<std::unique_ptr<RecordSink>> open_jsonl_file_sink(const std::filesystem::path& path);
+
+}  // namespace svd::gateway

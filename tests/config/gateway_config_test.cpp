@@ -1,0 +1,176 @@
+#include "config/gateway_config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "config/diagnostic.h"
+
+namespace svd::config {
+namespace {
+
+namespace fs = std::filesystem;
+
+class GatewayConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "svd-config-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    fs::create_directories(dir_ / "schemas");
+    write("schemas/s.json",
+          R"({"fields": [{"name": "code", "svd:transform": "keep"}, {"name": "when", "type": "date", "svd:transform": "month"}]})");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  fs::path write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+    return dir_ / name;
+  }
+
+  // All diagnostics as text ("" when the config loads).
+  std::string problems(const std::string& toml) {
+    try {
+      load_gateway_config(write("gw.toml", toml));
+    } catch (const ConfigError& e) {
+      std::string all;
+      for (const auto& d : e.diagnostics()) all += d.to_string() + "\n";
+      return all;
+    }
+    return "";
+  }
+
+  fs::path dir_;
+};
+
+constexpr const char* kGood = R"([gateway]
+partner = "northgate-ed"
+state_dir = "state"
+
+[linkage_key]
+file = "linkage.key"
+id = "k1"
+
+[[feed]]
+id = "ed"
+schema = "schemas/s.json"
+allowed_clients = ["northgate-export"]
+schedule = { every = "week", day = "Monday", by = "09:30" }
+reject_threshold = 0.2
+)";
+
+TEST_F(GatewayConfigTest, LoadsAndResolvesPathsRelativeToTheFile) {
+  auto cfg = load_gateway_config(write("gw.toml", kGood));
+  EXPECT_EQ(cfg.partner, "northgate-ed");
+  EXPECT_EQ(cfg.state_dir, dir_ / "state");
+  EXPECT_EQ(cfg.linkage_key_file, dir_ / "linkage.key");
+  EXPECT_EQ(cfg.linkage_key_id, "k1");
+  ASSERT_EQ(cfg.feeds.size(), 1u);
+  const FeedConfig& f = cfg.feeds[0];
+  EXPECT_EQ(f.format, Format::csv);
+  EXPECT_EQ(f.encoding, TextEncoding::utf8);
+  EXPECT_EQ(f.delimiter, ',');
+  EXPECT_EQ(f.schedule.every, Schedule::Every::week);
+  EXPECT_EQ(f.schedule.weekday, 1);
+  EXPECT_EQ(f.schedule.to_string(), "weekly by Monday 09:30");
+  EXPECT_DOUBLE_EQ(f.reject_threshold, 0.2);
+  EXPECT_EQ(f.schema.fields.size(), 2u);
+  EXPECT_EQ(cfg.find_feed("ed"), &cfg.feeds[0]);
+  EXPECT_EQ(cfg.find_feed("nope"), nullptr);
+  EXPECT_EQ(cfg.limits.max_row_bytes, 1u << 20);
+}
+
+TEST_F(GatewayConfigTest, TomlSyntaxErrorHasLineAndColumn) {
+  std::string p = problems("[gateway]\npartner = \"x\"\nstate_dir = \n");
+  EXPECT_NE(p.find("gw.toml:3:"), std::string::npos) << p;
+  EXPECT_NE(p.find("not valid TOML"), std::string::npos) << p;
+}
+
+TEST_F(GatewayConfigTest, EveryProblemNamesItsLine) {
+  std::string bad = kGood;
+  bad.replace(bad.find("northgate-ed\""), 13, "Northgate ED\"");   // line 2
+  bad.replace(bad.find("0.2"), 3, "1.5");                          // line 14
+  bad += "colour = \"blue\"\n";                                    // line 15, inside [[feed]]
+  std::string p = problems(bad);
+  EXPECT_NE(p.find("gw.toml:2:"), std::string::npos) << p;
+  EXPECT_NE(p.find("partner id must be"), std::string::npos) << p;
+  EXPECT_NE(p.find("gw.toml:14:"), std::string::npos) << p;
+  EXPECT_NE(p.find("reject_threshold must be a fraction"), std::string::npos) << p;
+  EXPECT_NE(p.find("gw.toml:15:"), std::string::npos) << p;
+  EXPECT_NE(p.find("unknown key \"colour\""), std::string::npos) << p;
+}
+
+TEST_F(GatewayConfigTest, FeedMistakes) {
+  std::string p = problems(std::string(kGood) + R"(
+[[feed]]
+id = "ed"
+schema = "schemas/missing.json"
+format = "xml"
+encoding = "latin-9"
+delimiter = ";;"
+schedule = { every = "fortnight", by = "9am" }
+)");
+  EXPECT_NE(p.find("feed \"ed\" is defined twice"), std::string::npos) << p;
+  EXPECT_NE(p.find("cannot read the schema file"), std::string::npos) << p;
+  EXPECT_NE(p.find("format must be"), std::string::npos) << p;
+  EXPECT_NE(p.find("encoding must be"), std::string::npos) << p;
+  EXPECT_NE(p.find("delimiter must be one character"), std::string::npos) << p;
+  EXPECT_NE(p.find("\"every\" must be"), std::string::npos) << p;
+}
+
+TEST_F(GatewayConfigTest, SchemaProblemsAreListedWithTheFeed) {
+  write("schemas/bad.json", R"({"fields": [{"name": "x", "type": "decimal", "svd:transform": "keep"}]})");
+  std::string toml = kGood;
+  toml.replace(toml.find("schemas/s.json"), 14, "schemas/bad.json");
+  std::string p = problems(toml);
+  EXPECT_NE(p.find("gw.toml:11:"), std::string::npos) << p;
+  EXPECT_NE(p.find("bad.json: fields[0] (\"x\"): unknown type"), std::string::npos) << p;
+}
+
+TEST_F(GatewayConfigTest, MissingSectionsAndFeeds) {
+  std::string p = problems("[gateway]\npartner = \"a\"\n");
+  EXPECT_NE(p.find("missing \"state_dir\""), std::string::npos) << p;
+  EXPECT_NE(p.find("missing [linkage_key] table"), std::string::npos) << p;
+  EXPECT_NE(p.find("no [[feed]] defined"), std::string::npos) << p;
+}
+
+TEST_F(GatewayConfigTest, SchedulesAndLimits) {
+  std::string toml = kGood;
+  toml.replace(toml.find("{ every = \"week\", day = \"Monday\", by = \"09:30\" }"), 48,
+               "{ every = \"month\", day = 31, by = \"25:00\" }");
+  toml += "\n[limits]\nmax_row_bytes = 10\n";
+  std::string p = problems(toml);
+  EXPECT_NE(p.find("day = 1 … 28"), std::string::npos) << p;
+  EXPECT_NE(p.find("\"by\" must be a time"), std::string::npos) << p;
+  EXPECT_NE(p.find("max_row_bytes\" must be a whole number"), std::string::npos) << p;
+}
+
+TEST_F(GatewayConfigTest, MissingFile) {
+  try {
+    load_gateway_config(dir_ / "absent.toml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("config file not found"), std::string::npos);
+  }
+}
+
+TEST(GatewayConfig, ShippedExampleLoads) {
+  auto cfg = load_gateway_config(std::string(SVD_EXAMPLES_DIR) + "/svdgw.toml");
+  EXPECT_EQ(cfg.feeds.size(), 4u);
+  ASSERT_NE(cfg.find_feed("school-exclusions"), nullptr);
+  EXPECT_EQ(cfg.find_feed("school-exclusions")->encoding, TextEncoding::windows_1252);
+  EXPECT_EQ(cfg.find_feed("death-reports-jsonl")->format, Format::jsonl);
+}
+
+TEST(GatewayConfig, Identities) {
+  EXPECT_TRUE(valid_identity("northgate-ed-01"));
+  EXPECT_FALSE(valid_identity(""));
+  EXPECT_FALSE(valid_identity("-x"));
+  EXPECT_FALSE(valid_identity("a/b"));
+  EXPECT_FALSE(valid_identity("Upper"));
+  EXPECT_FALSE(valid_identity(std::string(65, 'a')));
+}
+
+}  // namespace
+}  // namespace svd::config
