@@ -14,7 +14,6 @@
 #include "config/diagnostic.h"
 #include "config/gateway_config.h"
 #include "crypto/linkage_key.h"
-#include "crypto/tokeniser.h"
 #include "gateway/pipeline.h"
 #include "gateway/record_sink.h"
 
@@ -110,6 +109,7 @@ struct ProcessArgs {
   std::filesystem::path config, input, out;
   std::string feed;
   bool quiet = false;
+  unsigned workers = 0;
 };
 
 int cmd_process(const ProcessArgs& a) {
@@ -129,7 +129,6 @@ int cmd_process(const ProcessArgs& a) {
   }
   auto key = load_key_or_explain(cfg);
   if (!key) return 1;
-  crypto::Tokeniser tokeniser(*key);
 
   std::error_code ec;
   std::filesystem::create_directories(a.out, ec);
@@ -150,8 +149,8 @@ int cmd_process(const ProcessArgs& a) {
   std::uint64_t size = std::filesystem::file_size(a.input, ec);
   Progress progress(ec ? 0 : size, !a.quiet && ::isatty(STDERR_FILENO));
   ExtractJob job{&cfg, feed, a.input, Now::system(),
-                 [&](std::uint64_t bytes, std::uint64_t rows) { progress.update(bytes, rows, false); }};
-  auto report = run_pipeline(job, tokeniser, **sink);
+                 [&](std::uint64_t bytes, std::uint64_t rows) { progress.update(bytes, rows, false); }, a.workers};
+  auto report = run_pipeline(job, *key, **sink);
   if (!report) {
     std::cerr << a.input.string() << ": " << report.error().message() << '\n';
     return 1;
@@ -225,6 +224,7 @@ int cli_main(int argc, char** argv) {
   process->add_option("--out", pa.out, "Output directory")->required();
   process->add_option("file", pa.input, "The extract")->required()->check(CLI::ExistingFile);
   process->add_flag("--quiet,-q", pa.quiet, "No summary or progress");
+  process->add_option("--workers", pa.workers, "Worker threads (default: one per core)");
   process->footer("Exit status: 0 processed, 2 extract refused, 1 usage or configuration error.");
 
   auto* keys = app.add_subcommand("keys", "Linkage key tools");

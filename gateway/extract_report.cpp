@@ -1,5 +1,6 @@
 #include "gateway/extract_report.h"
 
+#include <cmath>
 #include <cstdio>
 
 #include <boost/json.hpp>
@@ -90,7 +91,7 @@ std::string ExtractReport::to_json() const {
   doc["ignored_columns"] = ignored_columns;
   doc["started_at"] = started_at;
   doc["finished_at"] = finished_at;
-  doc["seconds"] = seconds;
+  doc["seconds"] = std::round(seconds * 1000.0) / 1000.0;
   std::string out;
   pretty(doc, out, 0);
   out += '\n';

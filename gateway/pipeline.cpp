@@ -1,15 +1,22 @@
 #include "gateway/pipeline.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <ctime>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include "adapters/table_reader.h"
 #include "crypto/sha256.h"
+#include "crypto/tokeniser.h"
 
 namespace svd::gateway {
 namespace {
 
-constexpr std::uint64_t kProgressEveryRows = 16384;
+// Rows per chunk: large enough that hand-offs cost nothing, small enough that the chunk pool
+// (a few per worker) stays within a few megabytes.
+constexpr std::size_t kChunkRows = 2048;
 
 // Digests the extract as it streams past, so the file is read once.
 class HashingSource final : public adapters::ByteSource {
@@ -52,6 +59,110 @@ std::string safe_detail(const adapters::Failure& f, const config::Schema& schema
   return {};
 }
 
+struct Issue {
+  std::uint64_t row;
+  std::size_t field;  // Record::npos for the whole row
+  errc code;
+};
+
+// A batch of records and, once processed, what became of them.
+struct Chunk {
+  std::vector<adapters::Record> records{kChunkRows};
+  std::size_t count = 0;
+  std::string out;                 // the valid records, back to back
+  std::vector<std::size_t> ends;   // where each valid record ends in `out`
+  std::vector<Issue> issues;       // rejections in file order
+  std::uint64_t rejected_rows = 0;
+  bool done = false;
+};
+
+class Worker {
+ public:
+  Worker(const config::Schema& schema, const crypto::LinkageKey& key, Now now, std::size_t max_unique)
+      : tokeniser_(key), processor_(schema, tokeniser_, now, max_unique) {}
+
+  void run(Chunk& c) {
+    c.out.clear();
+    c.ends.clear();
+    c.issues.clear();
+    c.rejected_rows = 0;
+    for (std::size_t r = 0; r < c.count; ++r) {
+      const adapters::Record& rec = c.records[r];
+      if (rec.error != errc::ok) {
+        ++c.rejected_rows;
+        c.issues.push_back({rec.row, rec.error_column, rec.error});
+        continue;
+      }
+      auto errors = processor_.process(rec, c.out);
+      if (errors.empty()) {
+        c.ends.push_back(c.out.size());
+      } else {
+        ++c.rejected_rows;
+        for (const auto& e : errors) c.issues.push_back({rec.row, e.field, e.code});
+      }
+    }
+  }
+  const RowProcessor& processor() const { return processor_; }
+
+ private:
+  crypto::Tokeniser tokeniser_;
+  RowProcessor processor_;
+};
+
+// Workers take chunks from a queue and mark them done; the owner drains them in order.
+class WorkerPool {
+ public:
+  WorkerPool(std::vector<std::unique_ptr<Worker>>& workers) {
+    for (auto& w : workers) threads_.emplace_back([this, &w] { loop(*w); });
+  }
+  ~WorkerPool() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    work_cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  void submit(Chunk& c) {
+    {
+      std::lock_guard lock(mu_);
+      c.done = false;
+      queue_.push_back(&c);
+    }
+    work_cv_.notify_one();
+  }
+  void wait(Chunk& c) {
+    std::unique_lock lock(mu_);
+    done_cv_.wait(lock, [&] { return c.done; });
+  }
+
+ private:
+  void loop(Worker& w) {
+    while (true) {
+      Chunk* c = nullptr;
+      {
+        std::unique_lock lock(mu_);
+        work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        c = queue_.front();
+        queue_.pop_front();
+      }
+      w.run(*c);
+      {
+        std::lock_guard lock(mu_);
+        c->done = true;
+      }
+      done_cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable work_cv_, done_cv_;
+  std::deque<Chunk*> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
 }  // namespace
 
 std::string utc_timestamp() {
@@ -63,7 +174,7 @@ std::string utc_timestamp() {
   return buf;
 }
 
-result<ExtractReport> run_pipeline(const ExtractJob& job, crypto::Tokeniser& tokeniser, RecordSink& sink) {
+result<ExtractReport> run_pipeline(const ExtractJob& job, const crypto::LinkageKey& key, RecordSink& sink) {
   const config::FeedConfig& feed = *job.feed;
   const config::Schema& schema = feed.schema;
   const config::Limits& limits = job.config->limits;
@@ -74,7 +185,7 @@ result<ExtractReport> run_pipeline(const ExtractJob& job, crypto::Tokeniser& tok
   report.feed = feed.id;
   report.schema_name = schema.name;
   report.schema_sha256 = crypto::sha256_hex(schema.source);
-  report.key_id = tokeniser.key_id();
+  report.key_id = key.id();
   report.started_at = utc_timestamp();
 
   auto file = adapters::open_file_source(job.input);
@@ -99,55 +210,94 @@ result<ExtractReport> run_pipeline(const ExtractJob& job, crypto::Tokeniser& tok
     reader = adapters::make_jsonl_reader(std::move(source), std::move(columns), {encoding_of(feed.encoding), reader_limits});
   }
 
-  RowProcessor processor(schema, tokeniser, job.now, limits.max_unique_values);
-  adapters::Record record;
-  std::string line;
-  auto reject = [&](std::uint64_t row, std::size_t field, errc code) {
-    std::string name = field == adapters::Record::npos ? std::string() : schema.fields[field].name;
-    ++report.rejections_by_code[std::string(errc_name(code))];
-    ++report.rejections_by_field[name][std::string(errc_name(code))];
-    if (report.rejections.size() < limits.max_rejections_listed) report.rejections.push_back({row, std::move(name), code});
-    else report.rejections_truncated = true;
+  bool has_unique = false;
+  for (const auto& f : schema.fields) has_unique |= f.constraints.unique;
+  unsigned threads = job.workers ? job.workers : std::max(1u, std::thread::hardware_concurrency());
+  if (has_unique) threads = 1;
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (unsigned i = 0; i < threads; ++i)
+    workers.push_back(std::make_unique<Worker>(schema, key, job.now, limits.max_unique_values));
+  // One worker gains nothing from a thread: it runs inline on this thread instead.
+  std::optional<WorkerPool> pool;
+  if (threads > 1) pool.emplace(workers);
+  std::vector<Chunk> chunks(threads > 1 ? 2 * threads + 2 : 1);
+
+  auto merge = [&](Chunk& c) -> result<void> {
+    report.rows_total += c.count;
+    report.rows_rejected += c.rejected_rows;
+    report.rows_valid += c.count - c.rejected_rows;
+    for (const Issue& i : c.issues) {
+      std::string name = i.field == adapters::Record::npos ? std::string() : schema.fields[i.field].name;
+      ++report.rejections_by_code[std::string(errc_name(i.code))];
+      ++report.rejections_by_field[name][std::string(errc_name(i.code))];
+      if (report.rejections.size() < limits.max_rejections_listed) report.rejections.push_back({i.row, std::move(name), i.code});
+      else report.rejections_truncated = true;
+    }
+    std::size_t begin = 0;
+    for (std::size_t end : c.ends) {
+      if (auto r = sink.add(std::string_view(c.out).substr(begin, end - begin)); !r) return r;
+      begin = end;
+    }
+    c.count = 0;
+    return {};
   };
 
   errc refusal = errc::ok;
-  while (true) {
-    auto more = reader->next(record);
-    if (!more) {
-      if (more.error() == errc::io_error) {
-        sink.discard();
-        return more.error();
-      }
-      refusal = static_cast<errc>(more.error().value());
-      report.refusal_row = reader->failure().row;
-      report.refusal_detail = safe_detail(reader->failure(), schema);
-      break;
+  boost::system::error_code failure;
+  std::uint64_t submitted = 0, drained = 0;
+  bool at_end = false;
+  while (!at_end && !failure) {
+    Chunk& c = chunks[submitted % chunks.size()];
+    if (submitted >= chunks.size()) {  // the slot still holds chunk submitted - size: drain it first
+      if (pool) pool->wait(c);
+      if (auto r = merge(c); !r) failure = r.error();
+      ++drained;
+      if (failure) break;
     }
-    if (!*more) break;
-    ++report.rows_total;
-    if (record.error != errc::ok) {
-      ++report.rows_rejected;
-      reject(record.row, record.error_column, record.error);
-    } else {
-      line.clear();
-      auto errors = processor.process(record, line);
-      if (errors.empty()) {
-        ++report.rows_valid;
-        if (auto r = sink.add(line); !r) {
-          sink.discard();
-          return r.error();
+    c.count = 0;
+    while (c.count < kChunkRows) {
+      auto more = reader->next(c.records[c.count]);
+      if (!more) {
+        if (more.error() == errc::io_error) {
+          failure = more.error();
+        } else {
+          refusal = static_cast<errc>(more.error().value());
+          report.refusal_row = reader->failure().row;
+          report.refusal_detail = safe_detail(reader->failure(), schema);
         }
-      } else {
-        ++report.rows_rejected;
-        for (const auto& e : errors) reject(record.row, e.field, e.code);
+        at_end = true;
+        break;
       }
+      if (!*more) {
+        at_end = true;
+        break;
+      }
+      ++c.count;
     }
-    if (job.progress && report.rows_total % kProgressEveryRows == 0) job.progress(reader->bytes_read(), report.rows_total);
+    if (pool) pool->submit(c);
+    else workers[0]->run(c);
+    ++submitted;
+    if (job.progress) job.progress(reader->bytes_read(), (submitted - 1) * kChunkRows + c.count);
+  }
+  for (; drained < submitted; ++drained) {
+    Chunk& c = chunks[drained % chunks.size()];
+    if (pool) pool->wait(c);
+    if (!failure)
+      if (auto r = merge(c); !r) failure = r.error();
+  }
+  pool.reset();
+  if (failure) {
+    sink.discard();
+    return failure;
   }
 
-  if (refusal == errc::ok && processor.unique_limit_hit()) {
-    refusal = errc::unique_limit_exceeded;
-    report.refusal_detail = "more than " + std::to_string(limits.max_unique_values) + " values";
+  for (const auto& w : workers) {
+    if (w->processor().unique_limit_hit() && refusal == errc::ok) {
+      refusal = errc::unique_limit_exceeded;
+      report.refusal_detail = "more than " + std::to_string(limits.max_unique_values) + " values";
+    }
+    for (std::size_t i = 0; i < schema.fields.size(); ++i)
+      if (auto n = w->processor().pseudo_postcodes()[i]) report.pseudo_postcodes[schema.fields[i].name] += n;
   }
   if (refusal == errc::ok && report.rows_total > 0 &&
       static_cast<double>(report.rows_rejected) > feed.reject_threshold * static_cast<double>(report.rows_total)) {
@@ -158,8 +308,6 @@ result<ExtractReport> run_pipeline(const ExtractJob& job, crypto::Tokeniser& tok
                   100.0 * feed.reject_threshold);
     report.refusal_detail = detail;
   }
-  for (std::size_t i = 0; i < schema.fields.size(); ++i)
-    if (processor.pseudo_postcodes()[i]) report.pseudo_postcodes[schema.fields[i].name] = processor.pseudo_postcodes()[i];
   report.ignored_columns = reader->ignored_columns().size();
 
   // Drain what the reader did not consume (a refusal stops early) so the digest covers the

@@ -1,7 +1,14 @@
 #pragma once
 // The offline extract pipeline: read → validate → pseudonymise → records into a sink, with
 // the validation report. `svdgw process` runs it into a file; the daemon will run it into the
-// outbox. Streaming: memory is bounded by the configured limits, not by the extract's size.
+// outbox. Streaming: memory is bounded by the configured limits and the chunk pool, not by the
+// extract's size.
+//
+// Threads: the calling thread reads and parses the extract into chunks of records; a small
+// pool of workers (each with its own RowProcessor and Tokeniser) validates and pseudonymises
+// them; the calling thread hands the results to the sink in file order. Output is therefore
+// byte-identical whatever the number of workers. A schema with a `unique` constraint is
+// processed on the calling thread alone, because uniqueness needs every earlier row.
 
 #include <cstdint>
 #include <filesystem>
@@ -9,7 +16,7 @@
 
 #include "config/errc.h"
 #include "config/gateway_config.h"
-#include "crypto/tokeniser.h"
+#include "crypto/linkage_key.h"
 #include "gateway/extract_report.h"
 #include "gateway/record_sink.h"
 #include "gateway/row_processor.h"
@@ -21,14 +28,16 @@ struct ExtractJob {
   const config::FeedConfig* feed = nullptr;
   std::filesystem::path input;
   Now now;
-  // Called from the pipeline's thread every few thousand rows, and once at the end.
+  // Called from the calling thread every few thousand rows, and once at the end.
   std::function<void(std::uint64_t bytes_read, std::uint64_t rows)> progress;
+  // Worker threads; 0 means one per core.
+  unsigned workers = 0;
 };
 
 // Runs the job. Returns the report — with refused = true when the extract as a whole is
 // refused (the sink is then discarded) — or an error (io_error) when the input cannot be read
 // or the sink cannot be written, in which case nothing was committed either.
-result<ExtractReport> run_pipeline(const ExtractJob& job, crypto::Tokeniser& tokeniser, RecordSink& sink);
+result<ExtractReport> run_pipeline(const ExtractJob& job, const crypto::LinkageKey& key, RecordSink& sink);
 
 // "2026-11-23T09:15:20Z"
 std::string utc_timestamp();

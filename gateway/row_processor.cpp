@@ -1,6 +1,8 @@
 #include "gateway/row_processor.h"
 
 #include <algorithm>
+#include <array>
+#include <cassert>
 #include <charconv>
 #include <cmath>
 #include <ctime>
@@ -116,11 +118,19 @@ Now Now::system() {
 
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  // Bytes that need escaping: control characters, '"' and '\\'. Everything else, UTF-8
+  // included, is copied in runs.
+  static constexpr auto kEscape = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 0x20; ++c) t[static_cast<std::size_t>(c)] = true;
+    t['"'] = t['\\'] = true;
+    return t;
+  }();
   out += '"';
   std::size_t start = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (!kEscape[c]) continue;
     out.append(s.data() + start, i - start);
     start = i + 1;
     switch (c) {
@@ -169,7 +179,20 @@ RowProcessor::RowProcessor(const config::Schema& schema, crypto::Tokeniser& toke
       values_(schema.fields.size()),
       pseudo_postcodes_(schema.fields.size(), 0),
       pseudo_this_row_(schema.fields.size(), false),
-      unique_(schema.fields.size()) {}
+      unique_(schema.fields.size()) {
+  // Each output key, with its separator, is spelt once here rather than escaped per row.
+  bool first = true;
+  auto prefix = [&](const std::string& name) {
+    std::string p = first ? "{" : ",";
+    first = false;
+    append_json_string(p, name);
+    return p + ':';
+  };
+  for (const auto& f : schema_.fields)
+    key_prefixes_.push_back(f.transform == TransformKind::drop ? std::string() : prefix(f.output_name));
+  if (schema_.person) person_prefix_ = prefix(schema_.person->output_name);
+  assert(!first && "the schema loader refuses a schema that shares nothing");
+}
 
 std::span<const FieldError> RowProcessor::process(const adapters::Record& rec, std::string& out) {
   errors_.clear();
@@ -312,22 +335,14 @@ bool RowProcessor::check_unique() {
 }
 
 void RowProcessor::write(std::string& out) {
-  out += '{';
-  bool first = true;
-  auto key = [&](const std::string& name) {
-    if (!first) out += ',';
-    first = false;
-    append_json_string(out, name);
-    out += ':';
-  };
   for (std::size_t i = 0; i < schema_.fields.size(); ++i) {
     if (schema_.fields[i].transform == TransformKind::drop) continue;
-    key(schema_.fields[i].output_name);
+    out += key_prefixes_[i];
     write_value(i, out);
   }
   if (schema_.person) {
     const config::PersonToken& p = *schema_.person;
-    key(p.output_name);
+    out += person_prefix_;
     const Value &s = values_[p.surname], &fn = values_[p.forename], &dob = values_[p.date_of_birth];
     scratch_.clear();
     if (!s.missing && !fn.missing && !dob.missing) {

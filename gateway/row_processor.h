@@ -76,6 +76,8 @@ class RowProcessor {
   std::vector<bool> pseudo_this_row_;
   std::vector<std::unordered_set<std::uint64_t>> unique_;  // per field; hashes of normalised text
   bool unique_limit_hit_ = false;
+  std::vector<std::string> key_prefixes_;  // per field: '{' or ',' then "name": ("" when dropped)
+  std::string person_prefix_;
   std::string scratch_;
 };
 

@@ -1,0 +1,162 @@
+// No raw identifier may reach what `svdgw process` writes or prints: records.jsonl,
+// report.json, stdout, stderr. The identifiers are collected from the input itself (read back
+// with the gateway's own readers) in every spelling a leak could take, then searched for.
+// Failure messages name the kind of identifier and the row, never the value, so that this
+// test's own output cannot leak either.
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "adapters/table_reader.h"
+#include "crypto/normalise.h"
+#include "gateway/postcode.h"
+#include "tests/gateway/cli_fixture.h"
+#include "tests/synth/synth.h"
+
+namespace svd::gateway::testing {
+namespace {
+
+struct Identifier {
+  std::string kind;
+  std::uint64_t row;
+  std::string value;
+};
+
+std::string digits(std::string_view s) {
+  std::string d;
+  for (char c : s)
+    if (c >= '0' && c <= '9') d += c;
+  return d;
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  return std::string(s);
+}
+
+// Every spelling of each identifier in the extract.
+std::vector<Identifier> identifiers(const fs::path& input, bool jsonl, bool windows_1252) {
+  const std::vector<adapters::Column> columns{
+      {"nhs_number", false}, {"surname", false}, {"forename", false}, {"date_of_birth", false}, {"postcode", false}};
+  auto src = adapters::open_file_source(input);
+  EXPECT_TRUE(src);
+  adapters::Limits limits;
+  auto enc = windows_1252 ? adapters::Encoding::windows_1252 : adapters::Encoding::utf8;
+  auto reader = jsonl ? adapters::make_jsonl_reader(std::move(*src), columns, {enc, limits})
+                      : adapters::make_csv_reader(std::move(*src), columns, {',', enc, limits});
+  std::vector<Identifier> ids;
+  adapters::Record rec;
+  while (true) {
+    auto more = reader->next(rec);
+    if (!more || !*more) break;
+    if (rec.error != errc::ok) continue;
+    auto add = [&](const char* kind, std::string v) {
+      if (v.size() >= 5) ids.push_back({kind, rec.row, std::move(v)});
+    };
+    if (rec.present(0) && !rec.cell(0).empty()) {
+      std::string d = digits(rec.cell(0));
+      add("nhs_number", trim(rec.cell(0)));
+      add("nhs_number", d);
+      if (d.size() == 10) {
+        add("nhs_number", d.substr(0, 3) + " " + d.substr(3, 3) + " " + d.substr(6));
+        add("nhs_number", d.substr(0, 3) + "-" + d.substr(3, 3) + "-" + d.substr(6));
+      }
+    }
+    for (std::size_t i : {1u, 2u}) {
+      if (!rec.present(i)) continue;
+      add(i == 1 ? "surname" : "forename", trim(rec.cell(i)));
+      add(i == 1 ? "surname" : "forename", crypto::normalise_name(rec.cell(i)));
+    }
+    if (rec.present(3) && !rec.cell(3).empty()) add("date_of_birth", trim(rec.cell(3)));
+    if (rec.present(4) && !rec.cell(4).empty()) {
+      add("postcode", trim(rec.cell(4)));
+      if (auto pc = parse_postcode(rec.cell(4))) {
+        add("postcode", pc->text);
+        std::string compact = pc->text;
+        compact.erase(compact.find(' '), 1);
+        add("postcode", compact);
+      }
+    }
+  }
+  return ids;
+}
+
+class LeakTest : public CliFixture {
+ protected:
+  // Runs the feed and searches every output; returns how many identifiers were checked.
+  std::size_t check(const std::string& feed, const fs::path& input, bool jsonl, bool windows_1252, int want_exit) {
+    const fs::path out = dir_ / ("out-" + feed);
+    RunResult r = svdgw("process --config '" + config().string() + "' --feed " + feed + " '" + input.string() +
+                        "' --out '" + out.string() + "'");
+    EXPECT_EQ(r.exit_code, want_exit);
+    const std::pair<std::string, std::string> outputs[] = {
+        {"records.jsonl", fs::exists(out / "records.jsonl") ? read_file(out / "records.jsonl") : ""},
+        {"report.json", read_file(out / "report.json")},
+        {"stdout", r.out},
+        {"stderr", r.err},
+    };
+    EXPECT_FALSE(outputs[1].second.empty());
+    auto ids = identifiers(input, jsonl, windows_1252);
+    for (const auto& [name, text] : outputs)
+      for (const auto& id : ids)
+        if (text.find(id.value) != std::string::npos)
+          ADD_FAILURE() << "a " << id.kind << " from row " << id.row << " of " << feed << " appears in " << name;
+    return ids.size();
+  }
+};
+
+TEST_F(LeakTest, ProcessedExtractsLeakNothing) {
+  const struct {
+    const char* feed;
+    const char* file;
+    bool jsonl, cp1252;
+  } feeds[] = {{"death-reports", "dr.csv", false, false},
+               {"death-reports-jsonl", "dr.jsonl", true, false},
+               {"school-exclusions", "se.csv", false, true}};
+  for (const auto& f : feeds) {
+    SCOPED_TRACE(f.feed);
+    const fs::path input = dir_ / f.file;
+    {
+      std::ofstream o(input, std::ios::binary);
+      synth::generate(f.feed, 3000, 99, o, {.invalid_rate = 0.05, .crlf = false});
+    }
+    EXPECT_GT(check(f.feed, input, f.jsonl, f.cp1252, 0), 3000u);
+  }
+}
+
+TEST_F(LeakTest, RefusedExtractLeaksNothing) {
+  const fs::path input = dir_ / "bad.csv";
+  {
+    std::ofstream o(input, std::ios::binary);
+    synth::generate("death-reports", 500, 3, o, {.invalid_rate = 0.6, .crlf = false});
+  }
+  EXPECT_GT(check("death-reports", input, false, false, 2), 500u);
+}
+
+// An export that forgets its header: the first data row is read as the header. Whatever the
+// gateway says about that "header" must not repeat its cells.
+TEST_F(LeakTest, HeaderlessExtractLeaksNothing) {
+  const fs::path full = dir_ / "full.csv", headless = dir_ / "headless.csv";
+  {
+    std::ofstream o(full, std::ios::binary);
+    synth::generate("death-reports", 50, 4, o, {.invalid_rate = 0.0, .crlf = false});
+  }
+  const std::string csv = read_file(full);
+  write_file(headless, csv.substr(csv.find('\n') + 1));
+  const fs::path out = dir_ / "out-headless";
+  RunResult r = svdgw("process --config '" + config().string() + "' --feed death-reports '" + headless.string() +
+                      "' --out '" + out.string() + "'");
+  EXPECT_EQ(r.exit_code, 2);
+  std::string report = read_file(out / "report.json");
+  EXPECT_NE(report.find("missing_column"), std::string::npos);
+  auto ids = identifiers(full, false, false);
+  ASSERT_GT(ids.size(), 100u);
+  for (const auto& id : ids)
+    for (const std::string* output : {&report, &r.out, &r.err})
+      if (output->find(id.value) != std::string::npos) ADD_FAILURE() << "a " << id.kind << " from row " << id.row << " leaked";
+}
+
+}  // namespace
+}  // namespace svd::gateway::testing
