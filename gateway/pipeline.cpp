@@ -69,8 +69,7 @@ struct Issue {
 struct Chunk {
   std::vector<adapters::Record> records{kChunkRows};
   std::size_t count = 0;
-  std::string out;                 // the valid records, back to back
-  std::vector<std::size_t> ends;   // where each valid record ends in `out`
+  std::string out;                 // the valid records, one per line
   std::vector<Issue> issues;       // rejections in file order
   std::uint64_t rejected_rows = 0;
   bool done = false;
@@ -83,7 +82,6 @@ class Worker {
 
   void run(Chunk& c) {
     c.out.clear();
-    c.ends.clear();
     c.issues.clear();
     c.rejected_rows = 0;
     for (std::size_t r = 0; r < c.count; ++r) {
@@ -95,7 +93,7 @@ class Worker {
       }
       auto errors = processor_.process(rec, c.out);
       if (errors.empty()) {
-        c.ends.push_back(c.out.size());
+        c.out += '\n';
       } else {
         ++c.rejected_rows;
         for (const auto& e : errors) c.issues.push_back({rec.row, e.field, e.code});
@@ -233,13 +231,8 @@ result<ExtractReport> run_pipeline(const ExtractJob& job, const crypto::LinkageK
       if (report.rejections.size() < limits.max_rejections_listed) report.rejections.push_back({i.row, std::move(name), i.code});
       else report.rejections_truncated = true;
     }
-    std::size_t begin = 0;
-    for (std::size_t end : c.ends) {
-      if (auto r = sink.add(std::string_view(c.out).substr(begin, end - begin)); !r) return r;
-      begin = end;
-    }
     c.count = 0;
-    return {};
+    return c.out.empty() ? result<void>() : sink.add_lines(c.out);
   };
 
   errc refusal = errc::ok;

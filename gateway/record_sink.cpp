@@ -22,23 +22,16 @@ result<void> write_all(int fd, std::string_view data) {
 class JsonlFileSink final : public RecordSink {
  public:
   JsonlFileSink(std::filesystem::path path, std::filesystem::path part, int fd)
-      : path_(std::move(path)), part_(std::move(part)), fd_(fd) {
-    buffer_.reserve(kBufferBytes + 4096);
-  }
+      : path_(std::move(path)), part_(std::move(part)), fd_(fd) {}
   ~JsonlFileSink() override {
     if (fd_ >= 0) discard();
   }
 
-  result<void> add(std::string_view record) override {
-    buffer_.append(record);
-    buffer_ += '\n';
-    if (buffer_.size() >= kBufferBytes) return flush();
-    return {};
-  }
+  result<void> add_lines(std::string_view lines) override { return write_all(fd_, lines); }
 
   result<void> commit() override {
-    auto r = flush();
-    if (r && ::fsync(fd_) != 0) r = errc::io_error;
+    result<void> r;
+    if (::fsync(fd_) != 0) r = errc::io_error;
     ::close(fd_);
     fd_ = -1;
     if (r) {
@@ -61,17 +54,8 @@ class JsonlFileSink final : public RecordSink {
   }
 
  private:
-  static constexpr std::size_t kBufferBytes = 1 << 20;
-
-  result<void> flush() {
-    auto r = write_all(fd_, buffer_);
-    buffer_.clear();
-    return r;
-  }
-
   std::filesystem::path path_, part_;
   int fd_;
-  std::string buffer_;
 };
 
 }  // namespace

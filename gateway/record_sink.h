@@ -13,8 +13,9 @@ namespace svd::gateway {
 class RecordSink {
  public:
   virtual ~RecordSink() = default;
-  // One record: a JSON object without a newline.
-  virtual result<void> add(std::string_view record) = 0;
+  // One or more records, each a JSON object followed by '\n' (the NDJSON the pipeline
+  // produces in chunks; taking a block spares a copy per record).
+  virtual result<void> add_lines(std::string_view lines) = 0;
   // Everything added is durable and visible (called once, after the last add).
   virtual result<void> commit() = 0;
   // Nothing added may leave the site (the extract was refused or failed).

@@ -40,11 +40,26 @@ void append_int(std::string& out, std::int64_t v) {
   out.append(buf, r.ptr);
 }
 
+// Non-negative v, zero-padded to `width` digits (wider values are written in full). Calendar
+// fields are always in range, so this is the hot path of every date written.
 void append_padded(std::string& out, int v, int width) {
   char buf[16];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  for (auto n = r.ptr - buf; n < width; ++n) out += '0';
-  out.append(buf, r.ptr);
+  char* end = buf + sizeof buf;
+  char* p = end;
+  unsigned u = static_cast<unsigned>(v);
+  do {
+    *--p = static_cast<char>('0' + u % 10);
+    u /= 10;
+  } while (u != 0);
+  while (end - p < width) *--p = '0';
+  out.append(p, end);
+}
+
+// Parsing succeeded, so a value already spelt the canonical way can be used as it is, which
+// spares re-formatting the dates of almost every row.
+bool canonical_date(std::string_view raw, std::string_view format) { return format == "default" && raw.size() == 10; }
+bool canonical_datetime(std::string_view raw, std::string_view format) {
+  return format == "default" && raw.size() == 19 && raw[10] == 'T';
 }
 
 void append_date(std::string& out, config::Date d) {
@@ -180,6 +195,8 @@ RowProcessor::RowProcessor(const config::Schema& schema, crypto::Tokeniser& toke
       pseudo_postcodes_(schema.fields.size(), 0),
       pseudo_this_row_(schema.fields.size(), false),
       unique_(schema.fields.size()) {
+  only_empty_is_missing_ = schema_.missing_values == std::vector<std::string>{""};
+  for (const auto& f : schema_.fields) has_unique_ |= f.constraints.unique;
   // Each output key, with its separator, is spelt once here rather than escaped per row.
   bool first = true;
   auto prefix = [&](const std::string& name) {
@@ -212,7 +229,7 @@ std::span<const FieldError> RowProcessor::process(const adapters::Record& rec, s
                                [&](const FieldError& fe) { return fe.field == i || fe.field == f.age_at; });
     if (!already && age_in_years(values_[i].date, ref) < 0) errors_.push_back({i, errc::invalid_age});
   }
-  if (errors_.empty() && !check_unique()) return errors_;
+  if (errors_.empty() && has_unique_ && !check_unique()) return errors_;
   if (!errors_.empty()) return errors_;
   for (std::size_t i = 0; i < schema_.fields.size(); ++i)
     if (pseudo_this_row_[i]) ++pseudo_postcodes_[i];
@@ -226,8 +243,9 @@ errc RowProcessor::validate(std::size_t i, const adapters::Record& rec) {
   std::string_view raw = rec.present(i) ? rec.cell(i) : std::string_view();
   if (f.type != FieldType::string) raw = trim(raw);
   v.missing = !rec.present(i) ||
-              std::find(schema_.missing_values.begin(), schema_.missing_values.end(), raw) !=
-                  schema_.missing_values.end();
+              (only_empty_is_missing_ ? raw.empty()
+                                      : std::find(schema_.missing_values.begin(), schema_.missing_values.end(),
+                                                  raw) != schema_.missing_values.end());
   if (v.missing) return f.constraints.required ? errc::missing_required : errc::ok;
 
   double number = 0;
@@ -236,22 +254,26 @@ errc RowProcessor::validate(std::size_t i, const adapters::Record& rec) {
       if (f.nhs_number) {
         auto nhs = crypto::normalise_nhs_number(raw);
         if (!nhs) return errc::invalid_nhs_number;
-        v.text = *nhs;
+        v.buf = std::move(*nhs);
+        v.text = v.buf;
       } else if (f.postcode) {
         auto pc = parse_postcode(raw);
         if (!pc) return errc::invalid_postcode;
-        v.text = std::move(pc->text);
+        v.buf = std::move(pc->text);
+        v.text = v.buf;
         v.outward = pc->outward;
         pseudo_this_row_[i] = pc->pseudo;
       } else {
-        v.text.assign(raw);
+        v.text = raw;
       }
       break;
     case FieldType::integer:
-      if (!parse_integer(raw, v.text, number)) return errc::invalid_integer;
+      if (!parse_integer(raw, v.buf, number)) return errc::invalid_integer;
+      v.text = v.buf;
       break;
     case FieldType::number:
-      if (!parse_number(raw, v.text, number)) return errc::invalid_number;
+      if (!parse_number(raw, v.buf, number)) return errc::invalid_number;
+      v.text = v.buf;
       break;
     case FieldType::boolean:
       if (std::find(f.true_values.begin(), f.true_values.end(), raw) != f.true_values.end()) v.text = "true";
@@ -262,8 +284,13 @@ errc RowProcessor::validate(std::size_t i, const adapters::Record& rec) {
       auto d = config::parse_date(raw, f.format);
       if (!d) return errc::invalid_date;
       v.date = *d;
-      v.text.clear();
-      append_date(v.text, *d);
+      if (canonical_date(raw, f.format)) {
+        v.text = raw;
+      } else {
+        v.buf.clear();
+        append_date(v.buf, *d);
+        v.text = v.buf;
+      }
       if (f.not_future && config::days_from_civil(*d) > now_.local_seconds / 86400) return errc::in_future;
       break;
     }
@@ -271,8 +298,13 @@ errc RowProcessor::validate(std::size_t i, const adapters::Record& rec) {
       auto dt = config::parse_datetime(raw, f.format);
       if (!dt) return errc::invalid_datetime;
       v.datetime = *dt;
-      v.text.clear();
-      append_datetime(v.text, *dt);
+      if (canonical_datetime(raw, f.format)) {
+        v.text = raw;
+      } else {
+        v.buf.clear();
+        append_datetime(v.buf, *dt);
+        v.text = v.buf;
+      }
       if (f.not_future) {
         std::int64_t reference = dt->offset_minutes ? now_.utc_seconds : now_.local_seconds;
         if (config::to_unix_seconds(*dt) > reference + kFutureSkewSeconds) return errc::in_future;
@@ -282,7 +314,8 @@ errc RowProcessor::validate(std::size_t i, const adapters::Record& rec) {
     case FieldType::time: {
       auto t = config::parse_time(raw, f.format);
       if (!t) return errc::invalid_time;
-      v.text = config::to_iso(*t);
+      v.buf = config::to_iso(*t);
+      v.text = v.buf;
       break;
     }
   }

@@ -54,7 +54,10 @@ class RowProcessor {
  private:
   struct Value {
     bool missing = true;
-    std::string text;  // the normalised spelling
+    // The normalised spelling: the cell itself when it needs no normalising (valid until the
+    // record changes), else `buf`.
+    std::string_view text;
+    std::string buf;
     config::Date date;
     config::DateTime datetime;
     std::size_t outward = 0;  // postcode: length of the outward code in text
@@ -76,6 +79,8 @@ class RowProcessor {
   std::vector<bool> pseudo_this_row_;
   std::vector<std::unordered_set<std::uint64_t>> unique_;  // per field; hashes of normalised text
   bool unique_limit_hit_ = false;
+  bool has_unique_ = false;
+  bool only_empty_is_missing_ = false;  // the common missingValues [""]: a cheap emptiness test
   std::vector<std::string> key_prefixes_;  // per field: '{' or ',' then "name": ("" when dropped)
   std::string person_prefix_;
   std::string scratch_;

@@ -30,6 +30,8 @@ const GoldenCase kCases[] = {
     {"ed-assaults-refused", "ed-assaults", "input.csv", 2},
 };
 
+void PrintTo(const GoldenCase& c, std::ostream* os) { *os << c.name; }
+
 // Timestamps and durations change every run; everything else must not.
 std::string stable(const std::string& report) {
   static const std::regex volatile_lines(R"re(\n *"(started_at|finished_at|seconds)": [^\n]*)re");
