@@ -9,7 +9,7 @@ namespace {
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 // Reads between min_digits and max_digits digits at text[pos].
-std::optional<int> read_number(std::string_view text, std::size_t& pos, std::size_t min_digits,
+inline std::optional<int> read_number(std::string_view text, std::size_t& pos, std::size_t min_digits,
                                std::size_t max_digits) {
   std::size_t start = pos;
   int value = 0;
@@ -21,7 +21,21 @@ std::optional<int> read_number(std::string_view text, std::size_t& pos, std::siz
   return value;
 }
 
-bool expect(std::string_view text, std::size_t& pos, char c) {
+// Exactly n digits at text[pos]: the ISO layouts are fixed-width, and this runs for every
+// date of every row.
+inline std::optional<int> read_fixed(std::string_view text, std::size_t& pos, std::size_t n) {
+  if (text.size() - pos < n || pos > text.size()) return std::nullopt;
+  int value = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    unsigned d = static_cast<unsigned char>(text[pos + i]) - unsigned{'0'};
+    if (d > 9) return std::nullopt;
+    value = value * 10 + static_cast<int>(d);
+  }
+  pos += n;
+  return value;
+}
+
+inline bool expect(std::string_view text, std::size_t& pos, char c) {
   if (pos >= text.size() || text[pos] != c) return false;
   ++pos;
   return true;
@@ -96,15 +110,15 @@ std::string check_pattern(std::string_view format, bool needs_date, bool needs_t
 // HH:MM[:SS[.fraction]] at text[pos].
 std::optional<TimeOfDay> read_iso_time(std::string_view text, std::size_t& pos) {
   TimeOfDay t;
-  auto h = read_number(text, pos, 2, 2);
+  auto h = read_fixed(text, pos, 2);
   if (!h || !expect(text, pos, ':')) return std::nullopt;
-  auto m = read_number(text, pos, 2, 2);
+  auto m = read_fixed(text, pos, 2);
   if (!m) return std::nullopt;
   t.hour = *h;
   t.minute = *m;
   if (pos < text.size() && text[pos] == ':') {
     ++pos;
-    auto s = read_number(text, pos, 2, 2);
+    auto s = read_fixed(text, pos, 2);
     if (!s) return std::nullopt;
     t.second = *s;
     if (pos < text.size() && (text[pos] == '.' || text[pos] == ',')) {
@@ -119,11 +133,11 @@ std::optional<TimeOfDay> read_iso_time(std::string_view text, std::size_t& pos) 
 
 std::optional<Date> read_iso_date(std::string_view text, std::size_t& pos) {
   Date d;
-  auto y = read_number(text, pos, 4, 4);
+  auto y = read_fixed(text, pos, 4);
   if (!y || !expect(text, pos, '-')) return std::nullopt;
-  auto m = read_number(text, pos, 2, 2);
+  auto m = read_fixed(text, pos, 2);
   if (!m || !expect(text, pos, '-')) return std::nullopt;
-  auto dd = read_number(text, pos, 2, 2);
+  auto dd = read_fixed(text, pos, 2);
   if (!dd) return std::nullopt;
   d = {*y, *m, *dd};
   if (!valid_date(d)) return std::nullopt;
@@ -167,12 +181,12 @@ std::optional<DateTime> parse_datetime(std::string_view text, std::string_view f
       if (c == 'Z' && pos == text.size()) {
         dt.offset_minutes = 0;
       } else if (c == '+' || c == '-') {
-        auto oh = read_number(text, pos, 2, 2);
+        auto oh = read_fixed(text, pos, 2);
         if (!oh) return std::nullopt;
         int om = 0;
         if (pos < text.size()) {
           expect(text, pos, ':');
-          auto m = read_number(text, pos, 2, 2);
+          auto m = read_fixed(text, pos, 2);
           if (!m) return std::nullopt;
           om = *m;
         }

@@ -110,8 +110,10 @@ class Worker {
 // Workers take chunks from a queue and mark them done; the owner drains them in order.
 class WorkerPool {
  public:
-  WorkerPool(std::vector<std::unique_ptr<Worker>>& workers) {
-    for (auto& w : workers) threads_.emplace_back([this, &w] { loop(*w); });
+  // One thread per worker but the last, which belongs to the caller (see wait()).
+  explicit WorkerPool(std::vector<std::unique_ptr<Worker>>& workers) {
+    for (std::size_t i = 0; i + 1 < workers.size(); ++i)
+      threads_.emplace_back([this, w = workers[i].get()] { loop(*w); });
   }
   ~WorkerPool() {
     {
@@ -129,9 +131,23 @@ class WorkerPool {
     }
     work_cv_.notify_one();
   }
-  void wait(Chunk& c) {
+  // Waits for `c`, processing queued chunks on the caller's thread (with `helper`) meanwhile:
+  // the reader would otherwise sit idle while the workers catch up.
+  void wait(Chunk& c, Worker& helper) {
     std::unique_lock lock(mu_);
-    done_cv_.wait(lock, [&] { return c.done; });
+    while (!c.done) {
+      if (queue_.empty()) {
+        done_cv_.wait(lock, [&] { return c.done || !queue_.empty(); });
+        continue;
+      }
+      Chunk* next = queue_.front();
+      queue_.pop_front();
+      lock.unlock();
+      helper.run(*next);
+      lock.lock();
+      next->done = true;
+      done_cv_.notify_all();
+    }
   }
 
  private:
@@ -212,8 +228,9 @@ result<ExtractReport> run_pipeline(const ExtractJob& job, const crypto::LinkageK
   for (const auto& f : schema.fields) has_unique |= f.constraints.unique;
   unsigned threads = job.workers ? job.workers : std::max(1u, std::thread::hardware_concurrency());
   if (has_unique) threads = 1;
+  // threads + 1 workers: the extra one is the calling thread's, used while it waits.
   std::vector<std::unique_ptr<Worker>> workers;
-  for (unsigned i = 0; i < threads; ++i)
+  for (unsigned i = 0; i < (threads > 1 ? threads + 1 : 1); ++i)
     workers.push_back(std::make_unique<Worker>(schema, key, job.now, limits.max_unique_values));
   // One worker gains nothing from a thread: it runs inline on this thread instead.
   std::optional<WorkerPool> pool;
@@ -242,7 +259,7 @@ result<ExtractReport> run_pipeline(const ExtractJob& job, const crypto::LinkageK
   while (!at_end && !failure) {
     Chunk& c = chunks[submitted % chunks.size()];
     if (submitted >= chunks.size()) {  // the slot still holds chunk submitted - size: drain it first
-      if (pool) pool->wait(c);
+      if (pool) pool->wait(c, *workers.back());
       if (auto r = merge(c); !r) failure = r.error();
       ++drained;
       if (failure) break;
@@ -274,7 +291,7 @@ result<ExtractReport> run_pipeline(const ExtractJob& job, const crypto::LinkageK
   }
   for (; drained < submitted; ++drained) {
     Chunk& c = chunks[drained % chunks.size()];
-    if (pool) pool->wait(c);
+    if (pool) pool->wait(c, *workers.back());
     if (!failure)
       if (auto r = merge(c); !r) failure = r.error();
   }
