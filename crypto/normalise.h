@@ -18,6 +18,10 @@ bool nhs_check_digit_ok(std::string_view ten_digits);
 // Unicode NFKD, combining marks removed, upper case, only A-Z kept:
 // "O'Brien-Smith" -> "OBRIENSMITH", "José" -> "JOSE". ASCII input takes a fast path that
 // never touches ICU. Input must be valid UTF-8 (the readers guarantee it).
+// Consequences of the contract, not special cases: letters NFKD does not decompose are dropped
+// ("Øyvind" -> "YVIND", "Łukasz" -> "UKASZ"); upper case is the Unicode default full mapping
+// in the root locale ("Strauß" -> "STRAUSS", never locale-dependent); non-Latin scripts
+// contribute nothing ("Иван" -> "").
 std::string normalise_name(std::string_view utf8);
 
 }  // namespace svd::crypto
