@@ -1,5 +1,7 @@
 #include "crypto/linkage_key.h"
 
+#include "crypto/detail/fatal.h"
+
 #include <cerrno>
 #include <cstddef>
 #include <cstdio>
@@ -16,6 +18,8 @@
 #include <openssl/rand.h>
 
 namespace svd::crypto {
+using detail::die;
+
 namespace {
 
 constexpr std::size_t kKeyBytes = 32;
@@ -23,15 +27,6 @@ constexpr std::size_t kKeyHexDigits = 2 * kKeyBytes;
 // A valid key file is at most 66 bytes (64 hex digits and "\r\n"); anything that does not fit
 // in this bound is malformed without reading the rest.
 constexpr std::size_t kMaxKeyFileBytes = 256;
-
-constexpr char kHexDigits[] = "0123456789abcdef";
-
-[[noreturn]] void die(const char* what) {
-  std::fputs("svd-gateway: fatal: ", stderr);
-  std::fputs(what, stderr);
-  std::fputs("\n", stderr);
-  std::abort();
-}
 
 // Closes the descriptor on every path out of a scope.
 class Fd {
@@ -171,10 +166,7 @@ result<void> generate_linkage_key(const std::filesystem::path& file) {
   if (RAND_priv_bytes(bytes.data, static_cast<int>(kKeyBytes)) != 1) return errc::crypto_failure;
 
   Wiped<kKeyHexDigits + 1> text;
-  for (std::size_t i = 0; i < kKeyBytes; ++i) {
-    text.data[2 * i] = static_cast<unsigned char>(kHexDigits[bytes.data[i] >> 4]);
-    text.data[2 * i + 1] = static_cast<unsigned char>(kHexDigits[bytes.data[i] & 0x0f]);
-  }
+  detail::hex_into(bytes.data, kKeyBytes, reinterpret_cast<char*>(text.data));
   text.data[kKeyHexDigits] = '\n';
 
   const int fd =
@@ -218,12 +210,12 @@ std::string fingerprint(const LinkageKey& key) {
   }
 
   // 16 bytes -> 8 groups of 4 hex digits separated by single spaces.
+  char hex[32];
+  detail::hex_into(digest.data, 16, hex);
   std::string out;
-  out.reserve(8 * 4 + 7);
-  for (std::size_t i = 0; i < 16; ++i) {
-    if (i > 0 && i % 2 == 0) out.push_back(' ');
-    out.push_back(kHexDigits[digest.data[i] >> 4]);
-    out.push_back(kHexDigits[digest.data[i] & 0x0f]);
+  for (std::size_t group = 0; group < 8; ++group) {
+    if (group > 0) out.push_back(' ');
+    out.append(hex + 4 * group, 4);
   }
   return out;
 }

@@ -1,5 +1,7 @@
 #include "crypto/normalise.h"
 
+#include "crypto/detail/fatal.h"
+
 #include <climits>
 #include <cstddef>
 #include <cstdint>
@@ -15,14 +17,9 @@
 #include <unicode/utypes.h>
 
 namespace svd::crypto {
-namespace {
+using detail::die;
 
-[[noreturn]] void die(const char* what) {
-  std::fputs("svd-gateway: fatal: ", stderr);
-  std::fputs(what, stderr);
-  std::fputs("\n", stderr);
-  std::abort();
-}
+namespace {
 
 constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
 constexpr bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }

@@ -1,7 +1,7 @@
 #include "crypto/sha256.h"
 
-#include <cstdio>
-#include <cstdlib>
+#include "crypto/detail/fatal.h"
+
 
 #include <openssl/evp.h>
 
@@ -12,28 +12,24 @@ struct Sha256::Impl {
   ~Impl() { EVP_MD_CTX_free(ctx); }
 };
 
-namespace {
-[[noreturn]] void die(const char* what) {
-  std::fprintf(stderr, "svd: OpenSSL failure in %s; the installation is broken\n", what);
-  std::abort();
-}
-}  // namespace
+using detail::die;
 
 Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
   impl_->ctx = EVP_MD_CTX_new();
-  if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr) != 1) die("SHA-256 init");
+  if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr) != 1)
+    die("OpenSSL cannot compute SHA-256 (broken installation)");
 }
 
 Sha256::~Sha256() = default;
 
 void Sha256::update(std::string_view bytes) {
-  if (EVP_DigestUpdate(impl_->ctx, bytes.data(), bytes.size()) != 1) die("SHA-256 update");
+  if (EVP_DigestUpdate(impl_->ctx, bytes.data(), bytes.size()) != 1) die("SHA-256 update failed");
 }
 
 std::array<unsigned char, 32> Sha256::finish() {
   std::array<unsigned char, 32> out{};
   unsigned int n = 0;
-  if (EVP_DigestFinal_ex(impl_->ctx, out.data(), &n) != 1 || n != out.size()) die("SHA-256 final");
+  if (EVP_DigestFinal_ex(impl_->ctx, out.data(), &n) != 1 || n != out.size()) die("SHA-256 final failed");
   return out;
 }
 
@@ -43,12 +39,8 @@ std::string Sha256::finish_hex() {
 }
 
 std::string to_hex(const unsigned char* data, std::size_t size) {
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out(size * 2, '\0');
-  for (std::size_t i = 0; i < size; ++i) {
-    out[2 * i] = kHex[data[i] >> 4];
-    out[2 * i + 1] = kHex[data[i] & 0x0f];
-  }
+  detail::hex_into(data, size, out.data());
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "crypto/tokeniser.h"
 
+#include "crypto/detail/fatal.h"
+
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -8,6 +10,8 @@
 #include <openssl/evp.h>
 
 namespace svd::crypto {
+using detail::die;
+
 namespace {
 
 // HMAC-SHA256 (RFC 2104) from two precomputed SHA-256 states:
@@ -18,15 +22,6 @@ namespace {
 constexpr std::size_t kBlockSize = 64;   // SHA-256 block
 constexpr std::size_t kDigestSize = 32;  // SHA-256 output
 constexpr std::size_t kTokenBytes = 16;  // truncated HMAC in a token
-
-constexpr char kHexDigits[] = "0123456789abcdef";
-
-[[noreturn]] void die(const char* what) {
-  std::fputs("svd-gateway: fatal: ", stderr);
-  std::fputs(what, stderr);
-  std::fputs("\n", stderr);
-  std::abort();
-}
 
 }  // namespace
 
@@ -103,11 +98,7 @@ void Tokeniser::append_token(std::string_view kind, std::string_view normalised_
   out.append(key_id_);
   out.push_back(':');
   out.resize(start + 2 * kTokenBytes);
-  char* hex = out.data() + start;
-  for (std::size_t i = 0; i < kTokenBytes; ++i) {
-    hex[2 * i] = kHexDigits[digest[i] >> 4];
-    hex[2 * i + 1] = kHexDigits[digest[i] & 0x0f];
-  }
+  detail::hex_into(digest, kTokenBytes, out.data() + start);
 }
 
 std::string Tokeniser::token(std::string_view kind, std::string_view normalised_value) {

@@ -23,21 +23,8 @@ Outcome read_jsonl(std::unique_ptr<ByteSource> src, const std::vector<Column>& c
 
 // As for CSV: whole, byte-at-a-time and random chunks must agree.
 Outcome jsonl(const std::string& data, const std::vector<Column>& c, JsonlOptions o = {}) {
-  Outcome a = read_jsonl(test::whole(data), c, o);
-  Outcome b = read_jsonl(test::bytewise(data), c, o);
-  Outcome r = read_jsonl(test::random_chunks(data, 7), c, o);
-  for (const Outcome* other : {&b, &r}) {
-    EXPECT_EQ(other->rows, a.rows);
-    EXPECT_EQ(other->end, a.end);
-    EXPECT_EQ(other->failure.code, a.failure.code);
-    EXPECT_EQ(other->failure.row, a.failure.row);
-    EXPECT_EQ(other->failure.detail, a.failure.detail);
-    EXPECT_EQ(other->ignored, a.ignored);
-    if (a.end == errc::ok) {
-      EXPECT_EQ(other->bytes_read, data.size());
-    }
-  }
-  return a;
+  return test::agree_across_chunkings(
+      data, [&](std::unique_ptr<ByteSource> src) { return read_jsonl(std::move(src), c, o); }, 7);
 }
 
 const std::vector<Column> kPerson = cols({"nhs_number", "family_name", "given_name"});

@@ -3,6 +3,8 @@
 // demand, and a drain() that turns a reader's whole output into comparable values.
 // All data in these tests is synthetic (NHS numbers from the 999 test range).
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <functional>
@@ -143,6 +145,29 @@ inline std::vector<Column> cols(std::initializer_list<const char*> names, bool r
   std::vector<Column> v;
   for (const char* n : names) v.push_back(Column{n, required});
   return v;
+}
+
+// Reads `data` three ways — one read, one byte per read, random chunk sizes — through
+// `read(source)`, expects the outcomes to agree exactly (chunk boundaries are where streaming
+// parsers break), and returns the one-read outcome.
+template <class Read>
+Outcome agree_across_chunkings(const std::string& data, Read read, std::uint32_t seed) {
+  Outcome a = read(whole(data));
+  Outcome b = read(bytewise(data));
+  Outcome r = read(random_chunks(data, seed));
+  for (const Outcome* other : {&b, &r}) {
+    EXPECT_EQ(other->rows, a.rows);
+    EXPECT_EQ(other->end, a.end);
+    EXPECT_EQ(other->failure.code, a.failure.code);
+    EXPECT_EQ(other->failure.row, a.failure.row);
+    EXPECT_EQ(other->failure.detail, a.failure.detail);
+    EXPECT_EQ(other->ignored, a.ignored);
+    // After an early stop, how far the reader got depends on the chunking.
+    if (a.end == errc::ok) {
+      EXPECT_EQ(other->bytes_read, data.size());
+    }
+  }
+  return a;
 }
 
 }  // namespace svd::adapters::test
