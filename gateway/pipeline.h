@@ -4,9 +4,10 @@
 // outbox. Streaming: memory is bounded by the configured limits and the chunk pool, not by the
 // extract's size.
 //
-// Threads: the calling thread reads and parses the extract into chunks of records; a small
-// pool of workers (each with its own RowProcessor and Tokeniser) validates and pseudonymises
-// them; the calling thread hands the results to the sink in file order. Output is therefore
+// Threads: the calling thread reads and parses the extract into chunks of records; a pool of
+// `workers - 1` threads (each with its own RowProcessor and Tokeniser) validates and
+// pseudonymises them, and the calling thread does the same while it waits for the oldest chunk;
+// the calling thread hands the results to the sink in file order. Output is therefore
 // byte-identical whatever the number of workers. A schema with a `unique` constraint is
 // processed on the calling thread alone, because uniqueness needs every earlier row.
 
@@ -30,7 +31,7 @@ struct ExtractJob {
   Now now;
   // Called from the calling thread every few thousand rows, and once at the end.
   std::function<void(std::uint64_t bytes_read, std::uint64_t rows)> progress;
-  // Worker threads; 0 means one per core.
+  // Threads working on the extract, the calling thread included; 0 means one per core.
   unsigned workers = 0;
 };
 
