@@ -23,7 +23,7 @@
 #include <bit>
 #include <cstring>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "adapters/detail/chunk_input.h"
@@ -421,11 +421,17 @@ result<void> CsvReader::read_header() {
       return fail(errc::missing_column, header_row, columns_[j].name);
     }
   }
-  std::unordered_set<std::string> seen;
+  // The detail names the schema column when the duplicate is one, else only positions: a
+  // header cell the schema does not know may be anything, an identifier included.
+  std::unordered_map<std::string, std::size_t> seen;
   for (std::size_t i = 0; i < folded.size(); ++i) {
-    if (!folded[i].empty() && !seen.insert(folded[i]).second) {
-      return fail(errc::duplicate_column, header_row, std::string(trim_blanks(header_[i])));
-    }
+    if (folded[i].empty()) continue;
+    auto [it, fresh] = seen.emplace(folded[i], i);
+    if (fresh) continue;
+    std::string detail = "columns " + std::to_string(it->second + 1) + " and " + std::to_string(i + 1);
+    for (std::size_t j = 0; j < schema_names.size(); ++j)
+      if (schema_names[j] == folded[i]) detail = columns_[j].name + " (" + detail + ")";
+    return fail(errc::duplicate_column, header_row, std::move(detail));
   }
   header_.clear();
   header_.shrink_to_fit();

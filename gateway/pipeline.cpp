@@ -43,22 +43,6 @@ adapters::Encoding encoding_of(config::TextEncoding e) {
   return e == config::TextEncoding::windows_1252 ? adapters::Encoding::windows_1252 : adapters::Encoding::utf8;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
-// Reader details come from the partner's header, which is a row of data when an export forgets
-// it. Keep a detail only when it names one of the schema's own columns.
-std::string safe_detail(const adapters::Failure& f, const config::Schema& schema) {
-  if (f.code != errc::duplicate_column && f.code != errc::missing_column) return f.detail;
-  for (const auto& field : schema.fields)
-    if (lower(field.name) == lower(f.detail)) return field.name;
-  return {};
-}
-
 struct Issue {
   std::uint64_t row;
   std::size_t field;  // Record::npos for the whole row
@@ -274,7 +258,7 @@ result<ExtractReport> run_pipeline(const ExtractJob& job, const crypto::LinkageK
         } else {
           refusal = static_cast<errc>(more.error().value());
           report.refusal_row = reader->failure().row;
-          report.refusal_detail = safe_detail(reader->failure(), schema);
+          report.refusal_detail = reader->failure().detail;
         }
         at_end = true;
         break;
