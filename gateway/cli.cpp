@@ -224,7 +224,7 @@ int cli_main(int argc, char** argv) {
   process->add_option("--out", pa.out, "Output directory")->required();
   process->add_option("file", pa.input, "The extract")->required()->check(CLI::ExistingFile);
   process->add_flag("--quiet,-q", pa.quiet, "No summary or progress");
-  process->add_option("--workers", pa.workers, "Threads to use, this one included (default: one per core)");
+  process->add_option("--workers", pa.workers, "Threads to use, at most 64 (default: one per core, up to 4)");
   process->footer("Exit status: 0 processed, 2 extract refused, 1 usage or configuration error.");
 
   auto* keys = app.add_subcommand("keys", "Linkage key tools");

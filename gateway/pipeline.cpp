@@ -1,5 +1,6 @@
 #include "gateway/pipeline.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <ctime>
@@ -17,6 +18,8 @@ namespace {
 // Rows per chunk: large enough that hand-offs cost nothing, small enough that the chunk pool
 // (a few per worker) stays within a few megabytes.
 constexpr std::size_t kChunkRows = 2048;
+constexpr unsigned kDefaultMaxThreads = 4;
+constexpr unsigned kMaxThreads = 64;
 
 // Digests the extract as it streams past, so the file is read once.
 class HashingSource final : public adapters::ByteSource {
@@ -210,7 +213,10 @@ result<ExtractReport> run_pipeline(const ExtractJob& job, const crypto::LinkageK
 
   bool has_unique = false;
   for (const auto& f : schema.fields) has_unique |= f.constraints.unique;
-  unsigned threads = job.workers ? job.workers : std::max(1u, std::thread::hardware_concurrency());
+  // Each thread brings two chunks of about 1 MiB each; the default stops at kDefaultMaxThreads
+  // so that memory stays small on a many-core host too.
+  unsigned threads = job.workers ? std::min(job.workers, kMaxThreads)
+                                 : std::clamp(std::thread::hardware_concurrency(), 1u, kDefaultMaxThreads);
   if (has_unique) threads = 1;
   // One worker per thread; the last is the calling thread's, which reads, merges, and works on
   // chunks while it waits. More threads than cores only adds switching: measured slower.

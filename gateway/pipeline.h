@@ -31,7 +31,8 @@ struct ExtractJob {
   Now now;
   // Called from the calling thread every few thousand rows, and once at the end.
   std::function<void(std::uint64_t bytes_read, std::uint64_t rows)> progress;
-  // Threads working on the extract, the calling thread included; 0 means one per core.
+  // Threads working on the extract, the calling thread included (at most 64); 0 means one per
+  // core, up to 4.
   unsigned workers = 0;
 };
 
