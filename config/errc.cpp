@@ -60,6 +60,13 @@ constexpr Entry kEntries[] = {
     {errc::key_file_malformed, "key_file_malformed", "the key file does not hold 64 hex digits (32 bytes)"},
     {errc::key_file_exists, "key_file_exists", "a key file already exists there; refusing to overwrite it"},
     {errc::crypto_failure, "crypto_failure", "a cryptographic operation failed"},
+    {errc::bad_envelope, "bad_envelope", "the batch has no valid header line"},
+    {errc::unsupported_version, "unsupported_version", "the batch uses a protocol version this side does not know"},
+    {errc::records_digest_mismatch, "records_digest_mismatch",
+     "records_sha256 does not match the records: the batch was altered or truncated"},
+    {errc::record_count_mismatch, "record_count_mismatch", "the batch holds a different number of records than its header says"},
+    {errc::topic_mismatch, "topic_mismatch", "the topic names a different partner or feed than the batch header"},
+    {errc::bad_receipt, "bad_receipt", "the receipt is not valid"},
 };
 
 const Entry* find(errc e) {

@@ -58,6 +58,13 @@ enum class errc {
   key_file_malformed,
   key_file_exists,
   crypto_failure,
+  // --- wire protocol (batches and receipts between gateway and hub) -------------------------
+  bad_envelope = 300,         // the header line is missing, not JSON, or lacks a field
+  unsupported_version,
+  records_digest_mismatch,    // records_sha256 does not match the bytes after the header
+  record_count_mismatch,      // count does not match the record lines
+  topic_mismatch,             // the topic's partner or feed differs from the header's
+  bad_receipt,
 };
 
 // True for codes that reject one row only.
