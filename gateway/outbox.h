@@ -1,0 +1,90 @@
+#pragma once
+// The outbox: the only durable record of what must reach the hub (DESIGN 4). SQLite in WAL
+// mode with synchronous=FULL, so a committed transaction survives power loss. Paho runs with
+// persistence NONE; nothing about delivery lives anywhere else.
+//
+// Batch states: queued -> published (the broker's PUBACK) -> acknowledged (the hub's receipt).
+// Every transition is one transaction. Batch ids are deterministic (protocol::batch_id_for), so
+// writing an extract's batches again after a crash finds the same ids: rows that exist are left
+// as they are, whatever their state, and the extract is not sent twice.
+//
+// Thread-safety: none. An Outbox belongs to one thread (the daemon gives it a strand of its own);
+// the sqlite3 handle is touched nowhere else.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/errc.h"
+
+namespace svd::gateway {
+
+enum class BatchState { queued, published, acknowledged };
+
+struct OutboxBatch {
+  std::string batch_id;
+  std::string feed;
+  std::string extract_id;
+  std::uint64_t seq = 0;
+  bool last = false;
+  std::uint64_t records = 0;
+  std::string topic;
+  std::string payload;  // the complete MQTT payload (header line + records)
+  BatchState state = BatchState::queued;
+  std::uint32_t attempts = 0;  // times published
+};
+
+struct OutboxStats {
+  std::uint64_t queued = 0, published = 0, acknowledged = 0;
+  std::uint64_t unacknowledged_records = 0;
+  // Unix seconds when the oldest batch not yet acknowledged was queued; 0 when there is none.
+  std::int64_t oldest_unacknowledged_at = 0;
+};
+
+class Outbox {
+ public:
+  // Opens or creates the database (parent directory must exist; file mode 0600). Errors:
+  // io_error (cannot open, not a database, schema from a newer version).
+  static result<std::unique_ptr<Outbox>> open(const std::filesystem::path& file);
+  ~Outbox();
+  Outbox(const Outbox&) = delete;
+  Outbox& operator=(const Outbox&) = delete;
+
+  // Writes one extract's batches atomically: begin(), add() per batch in seq order, commit().
+  // Nothing is visible to unacknowledged() before commit(); abandon() (or destruction without
+  // commit) rolls everything back. A batch whose id already exists is skipped (see above).
+  // Only one extract may be open at a time.
+  result<void> begin_extract(const std::string& extract_id);
+  result<void> add(const OutboxBatch& batch);
+  result<void> commit_extract();
+  void abandon_extract();
+
+  // Batches not yet acknowledged, oldest extract first and in seq order within it, at most
+  // `limit`: what a (re)connected forwarder sends, in order.
+  result<std::vector<OutboxBatch>> unacknowledged(std::size_t limit);
+
+  // queued -> published (attempts + 1). Publishing again (a re-send) keeps the state and counts
+  // the attempt; an acknowledged batch stays acknowledged. Returns false for an unknown id.
+  result<bool> mark_published(const std::string& batch_id);
+  // -> acknowledged, whatever the state before (a receipt can overtake the PUBACK). Stores the
+  // receipt status ("accepted" or "duplicate"). Returns false for an unknown id, and leaves an
+  // already acknowledged batch unchanged (receipts are at-least-once too).
+  result<bool> mark_acknowledged(const std::string& batch_id, const std::string& receipt_status);
+
+  result<std::optional<BatchState>> state(const std::string& batch_id);
+  result<OutboxStats> stats();
+
+  // Test hook: the raw database handle's path.
+  const std::filesystem::path& file_for_test() const { return file_; }
+
+ private:
+  struct Impl;
+  explicit Outbox(std::unique_ptr<Impl> impl, std::filesystem::path file);
+  std::unique_ptr<Impl> impl_;
+  std::filesystem::path file_;
+};
+
+}  // namespace svd::gateway
