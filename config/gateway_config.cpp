@@ -28,10 +28,12 @@ class Loader {
                           "not valid TOML: " + std::string(e.description()), ""}});
     }
     cfg_.file = file_;
-    known_keys(root, {"gateway", "linkage_key", "limits", "feed"}, "top level");
+    known_keys(root, {"gateway", "linkage_key", "limits", "hub", "batches", "feed"}, "top level");
     read_gateway(root);
     read_key(root);
     read_limits(root);
+    read_hub(root);
+    read_batches(root);
     read_feeds(root);
     if (!diagnostics_.empty()) throw ConfigError(diagnostics_);
     return std::move(cfg_);
@@ -137,6 +139,46 @@ class Loader {
     read_size(*l, "max_unique_values", cfg_.limits.max_unique_values, 0, 1000000000);
     if (cfg_.limits.max_field_bytes > cfg_.limits.max_row_bytes)
       error(l, "max_field_bytes cannot exceed max_row_bytes");
+  }
+
+  void read_int(const toml::table& t, std::string_view key, int& out, int lo, int hi) {
+    std::size_t v = static_cast<std::size_t>(out);
+    read_size(t, key, v, lo, hi);
+    out = static_cast<int>(v);
+  }
+
+  void read_hub(const toml::table& root) {
+    const toml::table* h = table(root, "hub", false);
+    if (!h) return;
+    known_keys(*h, {"host", "port", "ca", "cert", "key", "mqtt", "inflight", "keepalive_seconds", "receipt_timeout_seconds"},
+               "[hub]");
+    HubConfig hub;
+    if (auto host = string(*h, "host", "[hub]", true)) {
+      if (host->empty() || host->find_first_of(" /:") != std::string::npos)
+        error(h->get("host"), "host must be a host name or an IP address, without scheme or port");
+      hub.host = *host;
+    }
+    read_int(*h, "port", hub.port, 1, 65535);
+    for (auto [key, path] : {std::pair<const char*, std::filesystem::path*>{"ca", &hub.ca}, {"cert", &hub.cert}, {"key", &hub.key}})
+      if (auto p = string(*h, key, "[hub]", true)) *path = resolve(*p);
+    if (auto v = string(*h, "mqtt", "[hub]", false)) {
+      if (*v == "3.1.1") hub.mqtt_version = 4;
+      else if (*v == "5") hub.mqtt_version = 5;
+      else error(h->get("mqtt"), "mqtt must be \"3.1.1\" or \"5\"", "clustered brokers such as RabbitMQ speak 3.1.1 only");
+    }
+    read_int(*h, "inflight", hub.inflight, 1, 1000);
+    read_int(*h, "keepalive_seconds", hub.keepalive_seconds, 5, 3600);
+    read_int(*h, "receipt_timeout_seconds", hub.receipt_timeout_seconds, 5, 86400);
+    cfg_.hub = std::move(hub);
+  }
+
+  void read_batches(const toml::table& root) {
+    const toml::table* b = table(root, "batches", false);
+    if (!b) return;
+    known_keys(*b, {"max_records", "max_bytes"}, "[batches]");
+    read_size(*b, "max_records", cfg_.batches.max_records, 1, 100000);
+    // Brokers cap message size (mosquitto's default is 256 MiB, others far less): stay modest.
+    read_size(*b, "max_bytes", cfg_.batches.max_bytes, 1024, 16 << 20);
   }
 
   void read_schedule(const toml::node* n, Schedule& s) {

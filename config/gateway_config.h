@@ -18,6 +18,21 @@
 //   max_rejections_listed = 1000
 //   max_unique_values = 10000000
 //
+//   [hub]                               # where batches go (not needed by `svdgw process`)
+//   host = "hub.force.example"          # the name in the broker's certificate
+//   port = 8883
+//   ca = "pki/ca.crt"                   # the hub's CA: pinned, the system CAs are not used
+//   cert = "pki/northgate-ed.crt"       # this gateway's client certificate (CN = partner)
+//   key = "pki/northgate-ed.key"
+//   mqtt = "3.1.1"                      # or "5"
+//   inflight = 16                       # batches published and not yet PUBACKed
+//   keepalive_seconds = 30
+//   receipt_timeout_seconds = 120       # re-send a batch the hub has not answered by then
+//
+//   [batches]
+//   max_records = 500
+//   max_bytes = 262144
+//
 //   [[feed]]
 //   id = "ed-assaults"
 //   schema = "schemas/ed-assaults.json"
@@ -31,6 +46,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,6 +87,21 @@ struct Limits {
   std::size_t max_unique_values = 10'000'000;
 };
 
+struct HubConfig {
+  std::string host;
+  int port = 8883;
+  std::filesystem::path ca, cert, key;
+  int mqtt_version = 4;  // 4 = MQTT 3.1.1 (what every broker speaks), 5 = MQTT 5
+  int inflight = 16;
+  int keepalive_seconds = 30;
+  int receipt_timeout_seconds = 120;
+};
+
+struct BatchConfig {
+  std::size_t max_records = 500;
+  std::size_t max_bytes = 256 << 10;
+};
+
 struct GatewayConfig {
   std::filesystem::path file;
   std::string partner;
@@ -78,6 +109,8 @@ struct GatewayConfig {
   std::filesystem::path linkage_key_file;
   std::string linkage_key_id;
   Limits limits;
+  std::optional<HubConfig> hub;  // absent: the gateway can process but not forward
+  BatchConfig batches;
   std::vector<FeedConfig> feeds;
 
   const FeedConfig* find_feed(std::string_view id) const;

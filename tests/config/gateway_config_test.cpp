@@ -174,3 +174,45 @@ TEST(GatewayConfig, Identities) {
 
 }  // namespace
 }  // namespace svd::config
+
+namespace svd::config {
+namespace {
+
+TEST_F(GatewayConfigTest, HubAndBatches) {
+  auto cfg = load_gateway_config(write("gw.toml", std::string(kGood) + R"(
+[hub]
+host = "hub.force.example"
+port = 8884
+ca = "pki/ca.crt"
+cert = "pki/gw.crt"
+key = "/etc/svdgw/gw.key"
+mqtt = "5"
+inflight = 4
+
+[batches]
+max_records = 100
+max_bytes = 65536
+)"));
+  ASSERT_TRUE(cfg.hub);
+  EXPECT_EQ(cfg.hub->host, "hub.force.example");
+  EXPECT_EQ(cfg.hub->port, 8884);
+  EXPECT_EQ(cfg.hub->ca, dir_ / "pki/ca.crt");
+  EXPECT_EQ(cfg.hub->key, "/etc/svdgw/gw.key");
+  EXPECT_EQ(cfg.hub->mqtt_version, 5);
+  EXPECT_EQ(cfg.hub->inflight, 4);
+  EXPECT_EQ(cfg.hub->receipt_timeout_seconds, 120);
+  EXPECT_EQ(cfg.batches.max_records, 100u);
+  EXPECT_EQ(cfg.batches.max_bytes, 65536u);
+}
+
+TEST_F(GatewayConfigTest, HubIsOptionalAndChecked) {
+  EXPECT_FALSE(load_gateway_config(write("gw.toml", kGood)).hub);
+  std::string p = problems(std::string(kGood) + "\n[hub]\nhost = \"ssl://x:1\"\nport = 70000\nmqtt = \"4\"\n");
+  EXPECT_NE(p.find("host must be a host name"), std::string::npos) << p;
+  EXPECT_NE(p.find("\"port\" must be a whole number from 1 to 65535"), std::string::npos) << p;
+  EXPECT_NE(p.find("mqtt must be"), std::string::npos) << p;
+  EXPECT_NE(p.find("missing \"ca\" in [hub]"), std::string::npos) << p;
+}
+
+}  // namespace
+}  // namespace svd::config
