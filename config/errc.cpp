@@ -67,6 +67,8 @@ constexpr Entry kEntries[] = {
     {errc::record_count_mismatch, "record_count_mismatch", "the batch holds a different number of records than its header says"},
     {errc::topic_mismatch, "topic_mismatch", "the topic names a different partner or feed than the batch header"},
     {errc::bad_receipt, "bad_receipt", "the receipt is not valid"},
+    {errc::bad_record, "bad_record", "a record is not a JSON object of the feed's columns"},
+    {errc::unknown_feed, "unknown_feed", "the feed is not configured on this side"},
 };
 
 const Entry* find(errc e) {

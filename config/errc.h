@@ -65,6 +65,8 @@ enum class errc {
   record_count_mismatch,      // count does not match the record lines
   topic_mismatch,             // the topic's partner or feed differs from the header's
   bad_receipt,
+  bad_record,                 // a record line that is not a JSON object of the feed's columns
+  unknown_feed,
 };
 
 // True for codes that reject one row only.
