@@ -1,1 +1,526 @@
-// placeholder
+#include "gateway/outbox.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <exception>
+#include <limits>
+#include <string_view>
+#include <utility>
+
+namespace svd::gateway {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+constexpr int kBusyTimeoutMs = 5000;
+constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
+
+// Schema v1.
+//  - extracts.ord (AUTOINCREMENT, never reused) orders extracts by the first begin_extract that
+//    committed for that id; a re-run of the same extract keeps it, so ordering never depends on
+//    the wall clock.
+//  - Payloads live in their own table: SQLite rewrites a whole row on UPDATE, so with the blob
+//    inline every mark_published/mark_acknowledged would copy megabytes through the WAL (and
+//    reading a column stored after the blob walks its overflow chain).
+//  - The partial index is exactly the unacknowledged() scan, already in send order, so LIMIT
+//    stops early and acknowledged history costs nothing there.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE extracts(
+  ord INTEGER PRIMARY KEY AUTOINCREMENT,
+  extract_id TEXT NOT NULL UNIQUE,
+  opened_at INTEGER NOT NULL
+);
+CREATE TABLE batches(
+  id INTEGER PRIMARY KEY,
+  batch_id TEXT NOT NULL UNIQUE,
+  extract_ord INTEGER NOT NULL REFERENCES extracts(ord),
+  feed TEXT NOT NULL,
+  seq INTEGER NOT NULL CHECK (seq >= 0),
+  last INTEGER NOT NULL CHECK (last IN (0, 1)),
+  records INTEGER NOT NULL CHECK (records >= 0),
+  topic TEXT NOT NULL,
+  state INTEGER NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2)),
+  attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  queued_at INTEGER NOT NULL,
+  published_at INTEGER,
+  acknowledged_at INTEGER,
+  receipt TEXT
+);
+CREATE INDEX batches_unacknowledged ON batches(extract_ord, seq) WHERE state < 2;
+CREATE TABLE payloads(
+  id INTEGER PRIMARY KEY REFERENCES batches(id) ON DELETE CASCADE,
+  payload BLOB NOT NULL
+);
+)sql";
+
+// `?1` (the visibility watermark, see Impl::visible_) appears in every statement that reads or
+// marks batches: the extract transaction is open on this same connection, so without it the
+// forwarder would see (and could mark) rows that a rollback is about to remove.
+constexpr const char* kSelectUnacknowledged = R"sql(
+SELECT b.batch_id, b.feed, e.extract_id, b.seq, b.last, b.records, b.topic, b.state, b.attempts,
+       p.payload
+FROM batches AS b
+CROSS JOIN extracts AS e ON e.ord = b.extract_ord
+CROSS JOIN payloads AS p ON p.id = b.id
+WHERE b.state < 2 AND b.id <= ?1
+ORDER BY b.extract_ord, b.seq
+LIMIT ?2
+)sql";
+
+constexpr const char* kMarkPublished = R"sql(
+UPDATE batches
+SET state = CASE state WHEN 0 THEN 1 ELSE state END, attempts = attempts + 1, published_at = ?3
+WHERE id <= ?1 AND batch_id = ?2
+)sql";
+
+// SET expressions see the old row, so the CASEs keep the first receipt of an acknowledged batch;
+// the row still counts as changed, which is how "known id" is told from "unknown" in one statement.
+constexpr const char* kMarkAcknowledged = R"sql(
+UPDATE batches
+SET acknowledged_at = CASE WHEN state < 2 THEN ?3 ELSE acknowledged_at END,
+    receipt = CASE WHEN state < 2 THEN ?4 ELSE receipt END,
+    state = 2
+WHERE id <= ?1 AND batch_id = ?2
+)sql";
+
+constexpr const char* kSelectState = "SELECT state FROM batches WHERE id <= ?1 AND batch_id = ?2";
+
+constexpr const char* kSelectStats = R"sql(
+SELECT coalesce(sum(state = 0), 0), coalesce(sum(state = 1), 0), coalesce(sum(state = 2), 0),
+       coalesce(sum(CASE WHEN state < 2 THEN records END), 0),
+       coalesce(min(CASE WHEN state < 2 THEN queued_at END), 0)
+FROM batches WHERE id <= ?1
+)sql";
+
+struct DbClose {
+  void operator()(sqlite3* db) const { sqlite3_close(db); }
+};
+struct StmtFinalize {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using Db = std::unique_ptr<sqlite3, DbClose>;
+using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
+
+// Every use of a cached statement ends here, on every path: a SELECT left un-reset keeps its
+// read transaction (a WAL snapshot) open, which stalls checkpoints and hides later commits. It
+// also drops the SQLITE_STATIC bindings while the caller's strings are still alive.
+class Use {
+ public:
+  explicit Use(const Stmt& s) : s_(s.get()) {}
+  ~Use() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  Use(const Use&) = delete;
+  Use& operator=(const Use&) = delete;
+
+  bool bind(int i, std::int64_t v) { return sqlite3_bind_int64(s_, i, v) == SQLITE_OK; }
+  // SQLITE_STATIC: no copy of a multi-MiB payload; valid because ~Use unbinds first.
+  bool bind(int i, std::string_view v) {
+    return sqlite3_bind_text64(s_, i, v.data(), v.size(), SQLITE_STATIC, SQLITE_UTF8) == SQLITE_OK;
+  }
+  bool bind_blob(int i, std::string_view v) {
+    // data() of an empty std::string is non-null, so this binds a zero-length blob, not NULL.
+    return sqlite3_bind_blob64(s_, i, v.data(), v.size(), SQLITE_STATIC) == SQLITE_OK;
+  }
+
+  int step() { return sqlite3_step(s_); }
+  bool done() { return step() == SQLITE_DONE; }
+
+  std::int64_t integer(int col) { return sqlite3_column_int64(s_, col); }
+  std::string text(int col) {
+    const unsigned char* p = sqlite3_column_text(s_, col);
+    const int n = sqlite3_column_bytes(s_, col);
+    if (p == nullptr) return {};
+    return std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
+  }
+  std::string blob(int col) {
+    const void* p = sqlite3_column_blob(s_, col);  // before _bytes, as the sqlite docs require
+    const int n = sqlite3_column_bytes(s_, col);
+    if (p == nullptr) return {};  // also a zero-length blob
+    return std::string(static_cast<const char*>(p), static_cast<std::size_t>(n));
+  }
+
+ private:
+  sqlite3_stmt* s_;
+};
+
+bool exec(sqlite3* db, const char* sql) {
+  return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
+}
+
+// Runs a one-row query (a PRAGMA read); nullopt on any error, including SQLITE_NOTADB.
+std::optional<std::string> query_text(sqlite3* db, const char* sql) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) != SQLITE_OK) {
+    sqlite3_finalize(raw);
+    return std::nullopt;
+  }
+  Stmt s(raw);
+  Use u(s);
+  if (u.step() != SQLITE_ROW) return std::nullopt;
+  return u.text(0);
+}
+
+std::optional<std::int64_t> query_int(sqlite3* db, const char* sql) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) != SQLITE_OK) {
+    sqlite3_finalize(raw);
+    return std::nullopt;
+  }
+  Stmt s(raw);
+  Use u(s);
+  if (u.step() != SQLITE_ROW) return std::nullopt;
+  return u.integer(0);
+}
+
+bool prepare(sqlite3* db, const char* sql, Stmt& out) {
+  sqlite3_stmt* raw = nullptr;
+  const int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+  out.reset(raw);
+  return rc == SQLITE_OK && raw != nullptr;
+}
+
+// The outbox holds pseudonymised records: create it 0600 ourselves rather than let SQLite use
+// 0644 & ~umask, and tighten an existing file. SQLite gives the -wal and -shm files the main
+// file's mode, so they follow.
+bool create_private_file(const std::filesystem::path& file) {
+  int fd;
+  do {
+    fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return false;  // EISDIR for a directory, ENOENT for a missing parent, EACCES
+  struct stat st {};
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  if (ok && (st.st_mode & 07777) != 0600) ok = ::fchmod(fd, 0600) == 0;
+  ::close(fd);
+  return ok;
+}
+
+bool configure(sqlite3* db) {
+  if (sqlite3_busy_timeout(db, kBusyTimeoutMs) != SQLITE_OK) return false;
+  // The first read of page 1: a file that is not a database fails here (SQLITE_NOTADB).
+  if (!query_int(db, "PRAGMA user_version")) return false;
+  const auto mode = query_text(db, "PRAGMA journal_mode=WAL");
+  if (!mode || *mode != "wal") return false;  // e.g. a filesystem without shared memory
+  // FULL syncs the WAL on every commit: a transition that returned is on disk (DESIGN 4).
+  // journal_size_limit: an extract is one transaction, so the WAL can grow to an extract's
+  // size; truncate it after checkpoints instead of keeping that space forever.
+  return exec(db, "PRAGMA synchronous=FULL") && exec(db, "PRAGMA foreign_keys=ON") &&
+         exec(db, "PRAGMA journal_size_limit=67108864") &&
+         query_text(db, "PRAGMA foreign_keys").value_or("") == "1";
+}
+
+bool ensure_schema(sqlite3* db) {
+  auto version = query_int(db, "PRAGMA user_version");
+  if (!version || *version < 0 || *version > kSchemaVersion) return false;
+  if (*version == kSchemaVersion) return true;
+  // Re-read under the write lock: another process may have created the schema meanwhile.
+  if (!exec(db, "BEGIN IMMEDIATE")) return false;
+  bool ok = false;
+  version = query_int(db, "PRAGMA user_version");
+  if (version && *version == kSchemaVersion) {
+    ok = true;
+  } else if (version && *version == 0) {
+    // user_version 0 with tables in it is somebody else's database: refuse, don't add to it.
+    const auto objects = query_int(db, "SELECT count(*) FROM sqlite_schema");
+    ok = objects && *objects == 0 && exec(db, kSchemaV1) &&
+         exec(db, ("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
+  }
+  if (ok && exec(db, "COMMIT")) return true;
+  if (!sqlite3_get_autocommit(db)) exec(db, "ROLLBACK");
+  return false;
+}
+
+// Catches what the standard library may throw (bad_alloc while copying payloads), so that no
+// exception leaves the Outbox; the statement guards have already reset the statements.
+template <class F>
+auto guarded(F&& f) noexcept -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception&) {
+    return errc::io_error;
+  }
+}
+
+bool fits_int64(std::uint64_t v) { return v <= static_cast<std::uint64_t>(kMaxInt64); }
+
+}  // namespace
+
+struct Outbox::Impl {
+  // Declared first so it is closed last, after every statement is finalized.
+  Db db_;
+  Stmt begin_, commit_, rollback_, insert_extract_, select_ord_, insert_batch_, insert_payload_,
+      select_max_id_, select_unacknowledged_, mark_published_, mark_acknowledged_, select_state_,
+      select_stats_;
+
+  // The open extract, if any. Its rows are the ones with id > visible_ (rowids of new rows are
+  // max(id) + 1, and BEGIN IMMEDIATE keeps every other writer out), so readers on this
+  // connection are limited to ids <= visible_; kMaxInt64 when no extract is open.
+  bool in_extract_ = false;
+  std::int64_t extract_ord_ = 0;
+  std::string extract_id_;
+  std::int64_t visible_ = kMaxInt64;
+
+  // Marks made while an extract is open run inside the extract's transaction. They are
+  // remembered so that abandon() can re-apply them after the rollback; a crash before commit
+  // loses them, which only means a re-send (at-least-once, the hub de-duplicates).
+  struct Mark {
+    bool acknowledged;
+    std::string batch_id, receipt;
+  };
+  std::vector<Mark> marks_in_extract_;
+
+  ~Impl() { abandon(); }
+
+  bool prepare_all() {
+    sqlite3* d = db_.get();
+    return prepare(d, "BEGIN IMMEDIATE", begin_) && prepare(d, "COMMIT", commit_) &&
+           prepare(d, "ROLLBACK", rollback_) &&
+           prepare(d, "INSERT OR IGNORE INTO extracts(extract_id, opened_at) VALUES (?1, ?2)",
+                   insert_extract_) &&
+           prepare(d, "SELECT ord FROM extracts WHERE extract_id = ?1", select_ord_) &&
+           prepare(d,
+                   "INSERT OR IGNORE INTO batches(batch_id, extract_ord, feed, seq, last, "
+                   "records, topic, state, attempts, queued_at) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, ?8)",
+                   insert_batch_) &&
+           prepare(d, "INSERT INTO payloads(id, payload) VALUES (?1, ?2)", insert_payload_) &&
+           prepare(d, "SELECT coalesce(max(id), 0) FROM batches", select_max_id_) &&
+           prepare(d, kSelectUnacknowledged, select_unacknowledged_) &&
+           prepare(d, kMarkPublished, mark_published_) &&
+           prepare(d, kMarkAcknowledged, mark_acknowledged_) &&
+           prepare(d, kSelectState, select_state_) &&
+           prepare(d, kSelectStats, select_stats_);
+  }
+
+  static std::int64_t now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+  // SQLite rolls the whole transaction back by itself after some errors (SQLITE_FULL, IOERR,
+  // NOMEM); later statements would then autocommit one by one. Detect that before writing.
+  bool extract_alive() {
+    if (in_extract_ && sqlite3_get_autocommit(db_.get())) abandon();
+    return in_extract_;
+  }
+
+  void end_extract() {
+    in_extract_ = false;
+    visible_ = kMaxInt64;
+    extract_id_.clear();
+    marks_in_extract_.clear();
+  }
+
+  void abandon() {
+    if (!in_extract_) return;
+    if (!sqlite3_get_autocommit(db_.get())) {
+      Use u(rollback_);
+      u.step();
+    }
+    auto marks = std::move(marks_in_extract_);
+    end_extract();
+    // Best effort: a mark that fails now is repaired by the re-send it causes.
+    for (const auto& m : marks) {
+      if (m.acknowledged) {
+        (void)mark(mark_acknowledged_, m.batch_id, m.receipt);
+      } else {
+        (void)mark(mark_published_, m.batch_id, {});
+      }
+    }
+  }
+
+  result<bool> mark(const Stmt& stmt, std::string_view batch_id, std::string_view receipt) {
+    Use u(stmt);
+    bool ok = u.bind(1, visible_) && u.bind(2, batch_id) && u.bind(3, now());
+    if (ok && stmt == mark_acknowledged_) ok = u.bind(4, receipt);
+    if (!ok || !u.done()) return errc::io_error;
+    return sqlite3_changes(db_.get()) > 0;
+  }
+
+  // Every failure inside an open extract abandons all of it: after a failed add() the
+  // transaction would otherwise go on with a batch missing, and commit would lose its records.
+  result<void> fail_extract() {
+    abandon();
+    return errc::io_error;
+  }
+};
+
+Outbox::Outbox(std::unique_ptr<Impl> impl, std::filesystem::path file)
+    : impl_(std::move(impl)), file_(std::move(file)) {}
+
+Outbox::~Outbox() = default;
+
+result<std::unique_ptr<Outbox>> Outbox::open(const std::filesystem::path& file) {
+  return guarded([&]() -> result<std::unique_ptr<Outbox>> {
+    if (!create_private_file(file)) return errc::io_error;
+    auto impl = std::make_unique<Impl>();
+    sqlite3* raw = nullptr;
+    // NOMUTEX: one strand owns the handle (see the header), so SQLite's own locking is waste.
+    const int rc = sqlite3_open_v2(file.c_str(), &raw,
+                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                   nullptr);
+    impl->db_.reset(raw);  // a handle is returned even on failure and must be closed
+    if (rc != SQLITE_OK) return errc::io_error;
+    if (!configure(raw) || !ensure_schema(raw) || !impl->prepare_all()) return errc::io_error;
+    return std::unique_ptr<Outbox>(new Outbox(std::move(impl), file));
+  });
+}
+
+// begin twice is an error that leaves the first extract open; the caller either commits or
+// abandons it.
+result<void> Outbox::begin_extract(const std::string& extract_id) {
+  return guarded([&]() -> result<void> {
+    Impl& im = *impl_;
+    if (im.extract_alive()) return errc::io_error;
+    {
+      Use u(im.begin_);
+      if (!u.done()) return errc::io_error;
+    }
+    im.in_extract_ = true;
+    {
+      Use u(im.insert_extract_);
+      if (!u.bind(1, extract_id) || !u.bind(2, Impl::now()) || !u.done()) return im.fail_extract();
+    }
+    {
+      Use u(im.select_ord_);
+      if (!u.bind(1, extract_id) || u.step() != SQLITE_ROW) return im.fail_extract();
+      im.extract_ord_ = u.integer(0);
+    }
+    std::int64_t max_id = 0;
+    {
+      Use u(im.select_max_id_);
+      if (u.step() != SQLITE_ROW) return im.fail_extract();
+      max_id = u.integer(0);
+    }
+    im.extract_id_ = extract_id;
+    im.visible_ = max_id;
+    return {};
+  });
+}
+
+// Outside begin_extract(), or for a batch of another extract than the open one: io_error. Any
+// error abandons the open extract (see fail_extract). The batch's state and attempts are
+// ignored: a new row is always queued with no attempts.
+result<void> Outbox::add(const OutboxBatch& batch) {
+  return guarded([&]() -> result<void> {
+    Impl& im = *impl_;
+    if (!im.extract_alive()) return errc::io_error;
+    if (batch.extract_id != im.extract_id_ || !fits_int64(batch.seq) || !fits_int64(batch.records))
+      return im.fail_extract();
+    {
+      Use u(im.insert_batch_);
+      const bool ok = u.bind(1, batch.batch_id) && u.bind(2, im.extract_ord_) &&
+                      u.bind(3, batch.feed) && u.bind(4, static_cast<std::int64_t>(batch.seq)) &&
+                      u.bind(5, std::int64_t{batch.last ? 1 : 0}) &&
+                      u.bind(6, static_cast<std::int64_t>(batch.records)) &&
+                      u.bind(7, batch.topic) && u.bind(8, Impl::now());
+      if (!ok || !u.done()) return im.fail_extract();
+    }
+    if (sqlite3_changes(im.db_.get()) == 0) return {};  // the id exists: keep that row as it is
+    const sqlite3_int64 id = sqlite3_last_insert_rowid(im.db_.get());
+    Use u(im.insert_payload_);
+    if (!u.bind(1, static_cast<std::int64_t>(id)) || !u.bind_blob(2, batch.payload) || !u.done())
+      return im.fail_extract();
+    return {};
+  });
+}
+
+result<void> Outbox::commit_extract() {
+  return guarded([&]() -> result<void> {
+    Impl& im = *impl_;
+    if (!im.extract_alive()) return errc::io_error;
+    bool ok;
+    {
+      Use u(im.commit_);
+      ok = u.done();
+    }
+    if (!ok) return im.fail_extract();
+    im.end_extract();
+    return {};
+  });
+}
+
+void Outbox::abandon_extract() { impl_->abandon(); }
+
+result<std::vector<OutboxBatch>> Outbox::unacknowledged(std::size_t limit) {
+  return guarded([&]() -> result<std::vector<OutboxBatch>> {
+    Impl& im = *impl_;
+    std::vector<OutboxBatch> out;
+    Use u(im.select_unacknowledged_);
+    const auto lim = fits_int64(limit) ? static_cast<std::int64_t>(limit) : kMaxInt64;
+    if (!u.bind(1, im.visible_) || !u.bind(2, lim)) return errc::io_error;
+    int rc;
+    while ((rc = u.step()) == SQLITE_ROW) {
+      OutboxBatch& b = out.emplace_back();
+      b.batch_id = u.text(0);
+      b.feed = u.text(1);
+      b.extract_id = u.text(2);
+      b.seq = static_cast<std::uint64_t>(u.integer(3));
+      b.last = u.integer(4) != 0;
+      b.records = static_cast<std::uint64_t>(u.integer(5));
+      b.topic = u.text(6);
+      b.state = u.integer(7) == 0 ? BatchState::queued : BatchState::published;
+      b.attempts = static_cast<std::uint32_t>(
+          std::min<std::int64_t>(u.integer(8), std::numeric_limits<std::uint32_t>::max()));
+      b.payload = u.blob(9);
+    }
+    if (rc != SQLITE_DONE) return errc::io_error;
+    return out;
+  });
+}
+
+result<bool> Outbox::mark_published(const std::string& batch_id) {
+  return guarded([&]() -> result<bool> {
+    Impl& im = *impl_;
+    auto r = im.mark(im.mark_published_, batch_id, {});
+    if (r && *r && im.in_extract_) im.marks_in_extract_.push_back({false, batch_id, {}});
+    return r;
+  });
+}
+
+result<bool> Outbox::mark_acknowledged(const std::string& batch_id,
+                                       const std::string& receipt_status) {
+  return guarded([&]() -> result<bool> {
+    Impl& im = *impl_;
+    auto r = im.mark(im.mark_acknowledged_, batch_id, receipt_status);
+    if (r && *r && im.in_extract_) im.marks_in_extract_.push_back({true, batch_id, receipt_status});
+    return r;
+  });
+}
+
+result<std::optional<BatchState>> Outbox::state(const std::string& batch_id) {
+  return guarded([&]() -> result<std::optional<BatchState>> {
+    Impl& im = *impl_;
+    Use u(im.select_state_);
+    if (!u.bind(1, im.visible_) || !u.bind(2, batch_id)) return errc::io_error;
+    const int rc = u.step();
+    if (rc == SQLITE_DONE) return std::optional<BatchState>();
+    if (rc != SQLITE_ROW) return errc::io_error;
+    switch (u.integer(0)) {
+      case 0: return std::optional<BatchState>(BatchState::queued);
+      case 1: return std::optional<BatchState>(BatchState::published);
+      default: return std::optional<BatchState>(BatchState::acknowledged);  // CHECK allows only 2
+    }
+  });
+}
+
+result<OutboxStats> Outbox::stats() {
+  return guarded([&]() -> result<OutboxStats> {
+    Impl& im = *impl_;
+    Use u(im.select_stats_);
+    if (!u.bind(1, im.visible_) || u.step() != SQLITE_ROW) return errc::io_error;
+    OutboxStats s;
+    s.queued = static_cast<std::uint64_t>(u.integer(0));
+    s.published = static_cast<std::uint64_t>(u.integer(1));
+    s.acknowledged = static_cast<std::uint64_t>(u.integer(2));
+    s.unacknowledged_records = static_cast<std::uint64_t>(u.integer(3));
+    s.oldest_unacknowledged_at = u.integer(4);
+    return s;
+  });
+}
+
+}  // namespace svd::gateway

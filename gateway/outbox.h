@@ -4,9 +4,12 @@
 // persistence NONE; nothing about delivery lives anywhere else.
 //
 // Batch states: queued -> published (the broker's PUBACK) -> acknowledged (the hub's receipt).
-// Every transition is one transaction. Batch ids are deterministic (protocol::batch_id_for), so
-// writing an extract's batches again after a crash finds the same ids: rows that exist are left
-// as they are, whatever their state, and the extract is not sent twice.
+// Every transition is one transaction. An extract's batches are written in one transaction, so a
+// crash leaves all of them or none: re-processing after a crash starts from nothing. Batch ids
+// are deterministic too (protocol::batch_id_for): should an extract be written again, rows that
+// exist are left as they are, whatever their state, and nothing is queued twice. (That holds only
+// with the same batch limits, since seq numbers follow them; the single transaction is what makes
+// a change of limits between a crash and the re-run harmless.)
 //
 // Thread-safety: none. An Outbox belongs to one thread (the daemon gives it a strand of its own);
 // the sqlite3 handle is touched nowhere else.
@@ -55,15 +58,21 @@ class Outbox {
 
   // Writes one extract's batches atomically: begin(), add() per batch in seq order, commit().
   // Nothing is visible to unacknowledged() before commit(); abandon() (or destruction without
-  // commit) rolls everything back. A batch whose id already exists is skipped (see above).
-  // Only one extract may be open at a time.
+  // commit) rolls everything back, and so does any failed add() or commit. A batch whose id
+  // already exists is skipped (see above); the caller's state and attempts are ignored (a new
+  // batch is queued, never published). Only one extract may be open at a time: begin twice, or
+  // add() for another extract id, is io_error. Marks (mark_published/acknowledged) made while an
+  // extract is open share its transaction; if it is abandoned they are applied again, and a crash
+  // before commit loses them, which costs only a re-send. An extract's place in the order is fixed
+  // by its first committed begin.
   result<void> begin_extract(const std::string& extract_id);
   result<void> add(const OutboxBatch& batch);
   result<void> commit_extract();
   void abandon_extract();
 
   // Batches not yet acknowledged, oldest extract first and in seq order within it, at most
-  // `limit`: what a (re)connected forwarder sends, in order.
+  // `limit`: what a (re)connected forwarder sends, in order. Payloads included, so memory is
+  // about limit × batch size: keep `limit` to the in-flight window.
   result<std::vector<OutboxBatch>> unacknowledged(std::size_t limit);
 
   // queued -> published (attempts + 1). Publishing again (a re-send) keeps the state and counts
@@ -77,7 +86,7 @@ class Outbox {
   result<std::optional<BatchState>> state(const std::string& batch_id);
   result<OutboxStats> stats();
 
-  // Test hook: the raw database handle's path.
+  // Test hook: the database file's path.
   const std::filesystem::path& file_for_test() const { return file_; }
 
  private:
