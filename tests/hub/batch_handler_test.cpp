@@ -1,0 +1,90 @@
+#include "hub/batch_handler.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace svd::hub {
+namespace {
+
+namespace fs = std::filesystem;
+
+class BatchHandlerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "svd-handler-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    auto s = HubStore::open(dir_ / "hub.db", {{"ed-assaults", {"n"}}});
+    ASSERT_TRUE(s);
+    store_ = std::move(*s);
+    handler_ = std::make_unique<BatchHandler>(*store_);
+  }
+  void TearDown() override {
+    handler_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  std::string payload(const std::string& partner, const std::string& feed, std::uint64_t seq,
+                      const std::string& records = "{\"n\":1}\n{\"n\":2}\n") {
+    protocol::BatchHeader h;
+    h.batch_id = protocol::batch_id_for(partner, feed, std::string(64, 'b'), seq);
+    h.partner = partner;
+    h.feed = feed;
+    h.schema = feed;
+    h.extract = {"x", std::string(64, 'b'), "2026-11-23T09:00:00Z"};
+    h.seq = seq;
+    return protocol::make_batch_payload(h, records);
+  }
+
+  fs::path dir_;
+  std::unique_ptr<HubStore> store_;
+  std::unique_ptr<BatchHandler> handler_;
+};
+
+TEST_F(BatchHandlerTest, AcceptsThenAnswersDuplicate) {
+  const std::string p = payload("northgate-ed", "ed-assaults", 0);
+  Reply r = handler_->handle("svd/v1/northgate-ed/ed-assaults/batch", p);
+  EXPECT_EQ(r.topic, "svd/v1/northgate-ed/receipt");
+  EXPECT_EQ(r.receipt.status, protocol::ReceiptStatus::accepted);
+  EXPECT_EQ(r.receipt.batch_id, protocol::batch_id_for("northgate-ed", "ed-assaults", std::string(64, 'b'), 0));
+  Reply again = handler_->handle("svd/v1/northgate-ed/ed-assaults/batch", p);
+  EXPECT_EQ(again.receipt.status, protocol::ReceiptStatus::duplicate);
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 2u);
+}
+
+TEST_F(BatchHandlerTest, RejectsATamperedBatchWithAReason) {
+  std::string p = payload("northgate-ed", "ed-assaults", 1);
+  p[p.size() - 3] = '7';
+  Reply r = handler_->handle("svd/v1/northgate-ed/ed-assaults/batch", p);
+  EXPECT_EQ(r.receipt.status, protocol::ReceiptStatus::rejected);
+  EXPECT_EQ(r.receipt.reason, "records_digest_mismatch");
+  EXPECT_EQ(r.receipt.batch_id, protocol::batch_id_for("northgate-ed", "ed-assaults", std::string(64, 'b'), 1));
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 0u);
+}
+
+TEST_F(BatchHandlerTest, RejectsAPartnerOrFeedThatDiffersFromTheTopic) {
+  Reply r = handler_->handle("svd/v1/northgate-ed/ed-assaults/batch", payload("southgate-ed", "ed-assaults", 0));
+  EXPECT_EQ(r.topic, "svd/v1/northgate-ed/receipt");
+  EXPECT_EQ(r.receipt.reason, "topic_mismatch");
+  r = handler_->handle("svd/v1/northgate-ed/ed-assaults/batch", payload("northgate-ed", "death-reports", 0));
+  EXPECT_EQ(r.receipt.reason, "topic_mismatch");
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 0u);
+}
+
+TEST_F(BatchHandlerTest, OtherRejections) {
+  EXPECT_EQ(handler_->handle("svd/v1/northgate-ed/ed-assaults/batch", "garbage").receipt.reason, "bad_envelope");
+  EXPECT_EQ(handler_->handle("svd/v1/northgate-ed/death-reports/batch", payload("northgate-ed", "death-reports", 0))
+                .receipt.reason,
+            "unknown_feed");
+  EXPECT_EQ(handler_->handle("svd/v1/northgate-ed/ed-assaults/batch",
+                             payload("northgate-ed", "ed-assaults", 2, "{\"nope\":1}\n"))
+                .receipt.reason,
+            "bad_record");
+  EXPECT_EQ(handler_->handle("not/a/batch/topic", "x").topic, "");
+}
+
+}  // namespace
+}  // namespace svd::hub
