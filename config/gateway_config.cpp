@@ -6,6 +6,7 @@
 
 #include <toml++/toml.h>
 
+#include "config/detail/toml_reader.h"
 #include "config/diagnostic.h"
 
 namespace svd::config {
@@ -14,20 +15,13 @@ namespace {
 constexpr std::array<std::string_view, 7> kWeekdays{"sunday", "monday", "tuesday", "wednesday",
                                                     "thursday", "friday", "saturday"};
 
-class Loader {
+class Loader : detail::TomlReader {
  public:
-  explicit Loader(const std::filesystem::path& file) : file_(file), base_(file.parent_path()) {}
+  using TomlReader::TomlReader;
 
   GatewayConfig run() {
-    toml::table root;
-    try {
-      root = toml::parse_file(file_.string());
-    } catch (const toml::parse_error& e) {
-      const auto& src = e.source();
-      throw ConfigError({{file_.string(), src.begin.line, src.begin.column,
-                          "not valid TOML: " + std::string(e.description()), ""}});
-    }
-    cfg_.file = file_;
+    toml::table root = parse();
+    cfg_.file = file();
     known_keys(root, {"gateway", "linkage_key", "limits", "hub", "batches", "feed"}, "top level");
     read_gateway(root);
     read_key(root);
@@ -35,59 +29,11 @@ class Loader {
     read_hub(root);
     read_batches(root);
     read_feeds(root);
-    if (!diagnostics_.empty()) throw ConfigError(diagnostics_);
+    finish();
     return std::move(cfg_);
   }
 
  private:
-  void error(const toml::node* at, std::string message, std::string hint = {}) {
-    std::size_t line = at ? at->source().begin.line : 0;
-    std::size_t col = at ? at->source().begin.column : 0;
-    diagnostics_.push_back({file_.string(), line, col, std::move(message), std::move(hint)});
-  }
-
-  // Unknown keys are errors: a misspelt key would otherwise silently leave a default in force.
-  void known_keys(const toml::table& t, std::initializer_list<std::string_view> keys, std::string_view where) {
-    for (auto&& [k, v] : t) {
-      if (std::find(keys.begin(), keys.end(), k.str()) != keys.end()) continue;
-      std::string known;
-      for (auto key : keys) known += (known.empty() ? "" : ", ") + std::string(key);
-      error(&v, "unknown key \"" + std::string(k.str()) + "\" in " + std::string(where), "known keys: " + known);
-    }
-  }
-
-  const toml::table* table(const toml::table& parent, std::string_view key, bool required) {
-    const toml::node* n = parent.get(key);
-    if (!n) {
-      if (required) error(&parent, "missing [" + std::string(key) + "] table");
-      return nullptr;
-    }
-    if (!n->is_table()) {
-      error(n, "\"" + std::string(key) + "\" must be a table");
-      return nullptr;
-    }
-    return n->as_table();
-  }
-
-  std::optional<std::string> string(const toml::table& t, std::string_view key, std::string_view where,
-                                    bool required) {
-    const toml::node* n = t.get(key);
-    if (!n) {
-      if (required) error(&t, "missing \"" + std::string(key) + "\" in " + std::string(where));
-      return std::nullopt;
-    }
-    if (!n->is_string()) {
-      error(n, "\"" + std::string(key) + "\" must be a string");
-      return std::nullopt;
-    }
-    return n->as_string()->get();
-  }
-
-  std::filesystem::path resolve(const std::string& p) const {
-    std::filesystem::path path(p);
-    return path.is_absolute() ? path : base_ / path;
-  }
-
   void read_gateway(const toml::table& root) {
     const toml::table* g = table(root, "gateway", true);
     if (!g) return;
@@ -114,19 +60,6 @@ class Loader {
     }
   }
 
-  void read_size(const toml::table& t, std::string_view key, std::size_t& out, std::int64_t lo,
-                 std::int64_t hi) {
-    const toml::node* n = t.get(key);
-    if (!n) return;
-    auto v = n->value<std::int64_t>();
-    if (!n->is_integer() || !v || *v < lo || *v > hi) {
-      error(n, "\"" + std::string(key) + "\" must be a whole number from " + std::to_string(lo) +
-                   " to " + std::to_string(hi));
-      return;
-    }
-    out = static_cast<std::size_t>(*v);
-  }
-
   void read_limits(const toml::table& root) {
     const toml::table* l = table(root, "limits", false);
     if (!l) return;
@@ -141,33 +74,14 @@ class Loader {
       error(l, "max_field_bytes cannot exceed max_row_bytes");
   }
 
-  void read_int(const toml::table& t, std::string_view key, int& out, int lo, int hi) {
-    std::size_t v = static_cast<std::size_t>(out);
-    read_size(t, key, v, lo, hi);
-    out = static_cast<int>(v);
-  }
-
   void read_hub(const toml::table& root) {
     const toml::table* h = table(root, "hub", false);
     if (!h) return;
-    known_keys(*h, {"host", "port", "ca", "cert", "key", "mqtt", "inflight", "keepalive_seconds", "receipt_timeout_seconds"},
+    known_keys(*h, {"host", "port", "ca", "cert", "key", "mqtt", "keepalive_seconds", "inflight", "receipt_timeout_seconds"},
                "[hub]");
     HubConfig hub;
-    if (auto host = string(*h, "host", "[hub]", true)) {
-      if (host->empty() || host->find_first_of(" /:") != std::string::npos)
-        error(h->get("host"), "host must be a host name or an IP address, without scheme or port");
-      hub.host = *host;
-    }
-    read_int(*h, "port", hub.port, 1, 65535);
-    for (auto [key, path] : {std::pair<const char*, std::filesystem::path*>{"ca", &hub.ca}, {"cert", &hub.cert}, {"key", &hub.key}})
-      if (auto p = string(*h, key, "[hub]", true)) *path = resolve(*p);
-    if (auto v = string(*h, "mqtt", "[hub]", false)) {
-      if (*v == "3.1.1") hub.mqtt_version = 4;
-      else if (*v == "5") hub.mqtt_version = 5;
-      else error(h->get("mqtt"), "mqtt must be \"3.1.1\" or \"5\"", "clustered brokers such as RabbitMQ speak 3.1.1 only");
-    }
+    read_endpoint(*h, "[hub]", hub.broker);
     read_int(*h, "inflight", hub.inflight, 1, 1000);
-    read_int(*h, "keepalive_seconds", hub.keepalive_seconds, 5, 3600);
     read_int(*h, "receipt_timeout_seconds", hub.receipt_timeout_seconds, 5, 86400);
     cfg_.hub = std::move(hub);
   }
@@ -287,7 +201,7 @@ class Loader {
         // Point at the line that names the schema too, so the operator sees which feed it was.
         error(t.get("schema"), "feed \"" + feed.id + "\": its schema has " + std::to_string(e.diagnostics().size()) +
                                    " problem(s), listed below");
-        diagnostics_.insert(diagnostics_.end(), e.diagnostics().begin(), e.diagnostics().end());
+        add(e.diagnostics());
       }
     }
     cfg_.feeds.push_back(std::move(feed));
@@ -307,9 +221,7 @@ class Loader {
     for (const auto& f : *arr) read_feed(*f.as_table());
   }
 
-  std::filesystem::path file_, base_;
   GatewayConfig cfg_;
-  std::vector<Diagnostic> diagnostics_;
 };
 
 }  // namespace

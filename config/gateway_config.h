@@ -50,6 +50,7 @@
 #include <string>
 #include <vector>
 
+#include "config/mqtt_endpoint.h"
 #include "config/schema.h"
 
 namespace svd::config {
@@ -88,12 +89,8 @@ struct Limits {
 };
 
 struct HubConfig {
-  std::string host;
-  int port = 8883;
-  std::filesystem::path ca, cert, key;
-  int mqtt_version = 4;  // 4 = MQTT 3.1.1 (what every broker speaks), 5 = MQTT 5
+  MqttEndpoint broker;
   int inflight = 16;
-  int keepalive_seconds = 30;
   int receipt_timeout_seconds = 120;
 };
 

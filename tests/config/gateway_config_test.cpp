@@ -194,11 +194,11 @@ max_records = 100
 max_bytes = 65536
 )"));
   ASSERT_TRUE(cfg.hub);
-  EXPECT_EQ(cfg.hub->host, "hub.force.example");
-  EXPECT_EQ(cfg.hub->port, 8884);
-  EXPECT_EQ(cfg.hub->ca, dir_ / "pki/ca.crt");
-  EXPECT_EQ(cfg.hub->key, "/etc/svdgw/gw.key");
-  EXPECT_EQ(cfg.hub->mqtt_version, 5);
+  EXPECT_EQ(cfg.hub->broker.host, "hub.force.example");
+  EXPECT_EQ(cfg.hub->broker.port, 8884);
+  EXPECT_EQ(cfg.hub->broker.ca, dir_ / "pki/ca.crt");
+  EXPECT_EQ(cfg.hub->broker.key, "/etc/svdgw/gw.key");
+  EXPECT_EQ(cfg.hub->broker.mqtt_version, 5);
   EXPECT_EQ(cfg.hub->inflight, 4);
   EXPECT_EQ(cfg.hub->receipt_timeout_seconds, 120);
   EXPECT_EQ(cfg.batches.max_records, 100u);
@@ -212,6 +212,50 @@ TEST_F(GatewayConfigTest, HubIsOptionalAndChecked) {
   EXPECT_NE(p.find("\"port\" must be a whole number from 1 to 65535"), std::string::npos) << p;
   EXPECT_NE(p.find("mqtt must be"), std::string::npos) << p;
   EXPECT_NE(p.find("missing \"ca\" in [hub]"), std::string::npos) << p;
+}
+
+}  // namespace
+}  // namespace svd::config
+
+#include "config/hub_config.h"
+
+namespace svd::config {
+namespace {
+
+TEST(HubConfig, ShippedExampleLoads) {
+  auto cfg = load_hub_config(std::string(SVD_EXAMPLES_DIR) + "/hub/svdhub.toml");
+  EXPECT_EQ(cfg.database, "/var/lib/svdhub/hub.db");
+  EXPECT_EQ(cfg.broker.host, "hub.force.example");
+  EXPECT_EQ(cfg.client_id, "svdhub");
+  ASSERT_EQ(cfg.feeds.size(), 3u);
+  EXPECT_EQ(cfg.feeds[1].schema.name, "death-reports");
+}
+
+TEST_F(GatewayConfigTest, HubConfigProblemsHaveLines) {
+  const fs::path f = write("hub.toml", R"([store]
+database = "hub.db"
+
+[broker]
+host = "localhost"
+ca = "ca.crt"
+cert = "c.crt"
+client_id = "SVD HUB"
+colour = 1
+
+[[feed]]
+id = "ed"
+schema = "schemas/s.json"
+)");
+  try {
+    load_hub_config(f);
+    FAIL();
+  } catch (const ConfigError& e) {
+    std::string all;
+    for (const auto& d : e.diagnostics()) all += d.to_string() + "\n";
+    EXPECT_NE(all.find("missing \"key\" in [broker]"), std::string::npos) << all;
+    EXPECT_NE(all.find("hub.toml:8:"), std::string::npos) << all;
+    EXPECT_NE(all.find("hub.toml:9:"), std::string::npos) << all;
+  }
 }
 
 }  // namespace

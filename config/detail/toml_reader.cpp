@@ -1,0 +1,108 @@
+#include "config/detail/toml_reader.h"
+
+#include <algorithm>
+
+namespace svd::config::detail {
+
+toml::table TomlReader::parse() {
+  try {
+    return toml::parse_file(file_.string());
+  } catch (const toml::parse_error& e) {
+    const auto& src = e.source();
+    throw ConfigError({{file_.string(), src.begin.line, src.begin.column,
+                        "not valid TOML: " + std::string(e.description()), ""}});
+  }
+}
+
+void TomlReader::finish() {
+  if (!diagnostics_.empty()) throw ConfigError(diagnostics_);
+}
+
+void TomlReader::add(const std::vector<Diagnostic>& more) {
+  diagnostics_.insert(diagnostics_.end(), more.begin(), more.end());
+}
+
+void TomlReader::error(const toml::node* at, std::string message, std::string hint) {
+  std::size_t line = at ? at->source().begin.line : 0;
+  std::size_t col = at ? at->source().begin.column : 0;
+  diagnostics_.push_back({file_.string(), line, col, std::move(message), std::move(hint)});
+}
+
+void TomlReader::known_keys(const toml::table& t, std::initializer_list<std::string_view> keys, std::string_view where) {
+  for (auto&& [k, v] : t) {
+    if (std::find(keys.begin(), keys.end(), k.str()) != keys.end()) continue;
+    std::string known;
+    for (auto key : keys) known += (known.empty() ? "" : ", ") + std::string(key);
+    error(&v, "unknown key \"" + std::string(k.str()) + "\" in " + std::string(where), "known keys: " + known);
+  }
+}
+
+const toml::table* TomlReader::table(const toml::table& parent, std::string_view key, bool required) {
+  const toml::node* n = parent.get(key);
+  if (!n) {
+    if (required) error(&parent, "missing [" + std::string(key) + "] table");
+    return nullptr;
+  }
+  if (!n->is_table()) {
+    error(n, "\"" + std::string(key) + "\" must be a table");
+    return nullptr;
+  }
+  return n->as_table();
+}
+
+std::optional<std::string> TomlReader::string(const toml::table& t, std::string_view key, std::string_view where,
+                                             bool required) {
+  const toml::node* n = t.get(key);
+  if (!n) {
+    if (required) error(&t, "missing \"" + std::string(key) + "\" in " + std::string(where));
+    return std::nullopt;
+  }
+  if (!n->is_string()) {
+    error(n, "\"" + std::string(key) + "\" must be a string");
+    return std::nullopt;
+  }
+  return n->as_string()->get();
+}
+
+std::filesystem::path TomlReader::resolve(const std::string& p) const {
+  std::filesystem::path path(p);
+  return path.is_absolute() ? path : base_ / path;
+}
+
+void TomlReader::read_size(const toml::table& t, std::string_view key, std::size_t& out, std::int64_t lo,
+                           std::int64_t hi) {
+  const toml::node* n = t.get(key);
+  if (!n) return;
+  auto v = n->value<std::int64_t>();
+  if (!n->is_integer() || !v || *v < lo || *v > hi) {
+    error(n, "\"" + std::string(key) + "\" must be a whole number from " + std::to_string(lo) + " to " +
+                 std::to_string(hi));
+    return;
+  }
+  out = static_cast<std::size_t>(*v);
+}
+
+void TomlReader::read_int(const toml::table& t, std::string_view key, int& out, int lo, int hi) {
+  std::size_t v = static_cast<std::size_t>(out);
+  read_size(t, key, v, lo, hi);
+  out = static_cast<int>(v);
+}
+
+void TomlReader::read_endpoint(const toml::table& t, std::string_view where, MqttEndpoint& out) {
+  if (auto host = string(t, "host", where, true)) {
+    if (host->empty() || host->find_first_of(" /:") != std::string::npos)
+      error(t.get("host"), "host must be a host name or an IP address, without scheme or port");
+    out.host = *host;
+  }
+  read_int(t, "port", out.port, 1, 65535);
+  for (auto [key, path] : {std::pair<const char*, std::filesystem::path*>{"ca", &out.ca}, {"cert", &out.cert}, {"key", &out.key}})
+    if (auto p = string(t, key, where, true)) *path = resolve(*p);
+  if (auto v = string(t, "mqtt", where, false)) {
+    if (*v == "3.1.1") out.mqtt_version = 4;
+    else if (*v == "5") out.mqtt_version = 5;
+    else error(t.get("mqtt"), "mqtt must be \"3.1.1\" or \"5\"", "clustered brokers such as RabbitMQ speak 3.1.1 only");
+  }
+  read_int(t, "keepalive_seconds", out.keepalive_seconds, 5, 3600);
+}
+
+}  // namespace svd::config::detail

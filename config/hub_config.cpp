@@ -1,0 +1,78 @@
+#include "config/hub_config.h"
+
+#include "config/detail/toml_reader.h"
+#include "config/gateway_config.h"
+
+namespace svd::config {
+namespace {
+
+class HubLoader : detail::TomlReader {
+ public:
+  using TomlReader::TomlReader;
+
+  HubReceiverConfig run() {
+    toml::table root = parse();
+    cfg_.file = file();
+    known_keys(root, {"store", "broker", "feed"}, "top level");
+    if (const toml::table* s = table(root, "store", true)) {
+      known_keys(*s, {"database"}, "[store]");
+      if (auto db = string(*s, "database", "[store]", true)) cfg_.database = resolve(*db);
+    }
+    if (const toml::table* b = table(root, "broker", true)) {
+      known_keys(*b, {"host", "port", "ca", "cert", "key", "mqtt", "keepalive_seconds", "client_id"}, "[broker]");
+      read_endpoint(*b, "[broker]", cfg_.broker);
+      if (auto id = string(*b, "client_id", "[broker]", false)) {
+        if (!valid_identity(*id)) error(b->get("client_id"), "client_id must be 1-64 characters of a-z, 0-9 and '-'");
+        cfg_.client_id = *id;
+      }
+    }
+    read_feeds(root);
+    finish();
+    return std::move(cfg_);
+  }
+
+ private:
+  void read_feeds(const toml::table& root) {
+    const toml::node* n = root.get("feed");
+    const toml::array* arr = n ? n->as_array() : nullptr;
+    if (!arr || !arr->is_array_of_tables() || arr->empty()) {
+      error(n ? n : &root, "no [[feed]] defined", "add a [[feed]] table per feed the hub accepts");
+      return;
+    }
+    for (const auto& node : *arr) {
+      const toml::table& t = *node.as_table();
+      known_keys(t, {"id", "schema"}, "[[feed]]");
+      HubFeed feed;
+      if (auto id = string(t, "id", "[[feed]]", true)) {
+        if (!valid_identity(*id)) error(t.get("id"), "feed id must be 1-64 characters of a-z, 0-9 and '-'");
+        for (const auto& other : cfg_.feeds)
+          if (other.id == *id) error(t.get("id"), "feed \"" + *id + "\" is defined twice");
+        feed.id = *id;
+      }
+      if (auto schema = string(t, "schema", "[[feed]]", true)) {
+        feed.schema_file = resolve(*schema);
+        try {
+          feed.schema = load_schema(feed.schema_file);
+        } catch (const ConfigError& e) {
+          error(t.get("schema"), "feed \"" + feed.id + "\": its schema has " + std::to_string(e.diagnostics().size()) +
+                                     " problem(s), listed below");
+          add(e.diagnostics());
+        }
+      }
+      cfg_.feeds.push_back(std::move(feed));
+    }
+  }
+
+  HubReceiverConfig cfg_;
+};
+
+}  // namespace
+
+HubReceiverConfig load_hub_config(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec))
+    throw ConfigError({{file.string(), 0, 0, "config file not found or not a regular file", "check the --config path"}});
+  return HubLoader(file).run();
+}
+
+}  // namespace svd::config

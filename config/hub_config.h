@@ -1,0 +1,47 @@
+#pragma once
+// svdhub's TOML configuration: where the store lives, the broker it subscribes to, and the
+// feeds it accepts (with the same schema files the gateways use, for the stored columns).
+//
+//   [store]
+//   database = "/var/lib/svdhub/hub.db"
+//
+//   [broker]
+//   host = "hub.force.example"
+//   port = 8883
+//   ca = "pki/ca.crt"
+//   cert = "pki/svdhub.crt"
+//   key = "pki/svdhub.key"
+//   client_id = "svdhub"          # must equal the certificate's CN (the broker uses the CN)
+//   mqtt = "3.1.1"                # or "5"
+//
+//   [[feed]]
+//   id = "ed-assaults"
+//   schema = "schemas/ed-assaults.json"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "config/mqtt_endpoint.h"
+#include "config/schema.h"
+
+namespace svd::config {
+
+struct HubFeed {
+  std::string id;
+  std::filesystem::path schema_file;
+  Schema schema;
+};
+
+struct HubReceiverConfig {
+  std::filesystem::path file;
+  std::filesystem::path database;
+  MqttEndpoint broker;
+  std::string client_id = "svdhub";
+  std::vector<HubFeed> feeds;
+};
+
+// Throws ConfigError listing every problem (file:line), like load_gateway_config.
+HubReceiverConfig load_hub_config(const std::filesystem::path& file);
+
+}  // namespace svd::config
