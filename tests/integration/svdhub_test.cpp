@@ -1,0 +1,156 @@
+// svdhub against a real mosquitto over mTLS: a gateway certificate publishes batches, the hub
+// stores them and answers on the gateway's receipt topic.
+
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "hub/hub_store.h"
+#include "mosquitto_fixture.h"
+#include "protocol/envelope.h"
+
+extern char** environ;
+
+namespace svd::testing {
+namespace {
+
+constexpr const char* kGateway = "northgate-ed";
+
+// svdhub started by posix_spawn and stopped by its PID (SIGTERM, bounded wait, SIGKILL).
+class Svdhub {
+ public:
+  Svdhub(const std::filesystem::path& config, const std::filesystem::path& log) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    std::string exe = SVD_SVDHUB, cmd = "run", opt = "--config", cfg = config.string();
+    char* argv[] = {exe.data(), cmd.data(), opt.data(), cfg.data(), nullptr};
+    if (posix_spawn(&pid_, exe.c_str(), &actions, nullptr, argv, environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~Svdhub() { stop(); }
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    for (int i = 0; i < 200; ++i) {  // up to 10 s
+      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+        pid_ = -1;
+        return;
+      }
+      ::usleep(50000);
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  bool started() const { return pid_ > 0; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+std::string batch(std::uint64_t seq, const std::string& records) {
+  protocol::BatchHeader h;
+  h.batch_id = protocol::batch_id_for(kGateway, "ed-assaults", std::string(64, '1'), seq);
+  h.partner = kGateway;
+  h.feed = "ed-assaults";
+  h.schema = "ed-assaults";
+  h.key_ids = {"k1"};
+  h.extract = {"x-1", std::string(64, '1'), "2026-11-23T09:00:00Z"};
+  h.seq = seq;
+  return protocol::make_batch_payload(h, records);
+}
+
+class SvdhubTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    broker_ = std::make_unique<TestBroker>(PkiOptions{.gateways = {kGateway}});
+    const auto& pki = broker_->pki();
+    std::ofstream(dir_.path() / "svdhub.toml")
+        << "[store]\ndatabase = \"" << (dir_.path() / "hub.db").string() << "\"\n"
+        << "[broker]\nhost = \"127.0.0.1\"\nport = " << broker_->port() << "\nca = \"" << pki.ca_cert().string()
+        << "\"\ncert = \"" << pki.client_cert(pki.hub_id()).string() << "\"\nkey = \""
+        << pki.client_key(pki.hub_id()).string() << "\"\nclient_id = \"" << pki.hub_id() << "\"\n"
+        << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_SOURCE_DIR << "/deploy/examples/schemas/ed-assaults.json\"\n";
+    hub_ = std::make_unique<Svdhub>(dir_.path() / "svdhub.toml", dir_.path() / "svdhub.log");
+    ASSERT_TRUE(hub_->started());
+    ASSERT_TRUE(broker_->wait_for_log("New client connected", std::chrono::seconds(10)))
+        << "svdhub did not connect";
+    gateway_ = std::make_unique<TestClient>(broker_->uri(), broker_->identity(kGateway));
+    std::string error;
+    ASSERT_TRUE(gateway_->connect(&error)) << error;
+    ASSERT_TRUE(gateway_->subscribe(protocol::receipt_topic(kGateway)).granted);
+  }
+  void TearDown() override {
+    if (gateway_) gateway_->disconnect();
+    hub_.reset();
+    broker_.reset();
+  }
+
+  // Publishes and returns the receipt the hub sends back.
+  protocol::Receipt send(const std::string& payload) {
+    EXPECT_TRUE(gateway_->publish(protocol::batch_topic(kGateway, "ed-assaults"), payload).ok);
+    auto msg = gateway_->receive(std::chrono::seconds(10));
+    if (!msg) {
+      ADD_FAILURE() << "no receipt";
+      return {};
+    }
+    auto r = protocol::parse_receipt(msg->get_payload_str());
+    EXPECT_TRUE(r);
+    return r ? *r : protocol::Receipt{};
+  }
+
+  std::uint64_t stored() {
+    auto s = hub::HubStore::open(dir_.path() / "hub.db", {{"ed-assaults", {}}});
+    EXPECT_TRUE(s);
+    return s ? *(*s)->record_count("ed-assaults") : 0;
+  }
+
+  TempDir dir_{"svd-hub-int"};
+  std::unique_ptr<TestBroker> broker_;
+  std::unique_ptr<Svdhub> hub_;
+  std::unique_ptr<TestClient> gateway_;
+};
+
+const std::string kRecords = "{\"site_code\":\"RXH01\",\"assault_method\":\"08\"}\n{\"site_code\":\"RYJ\",\"assault_method\":\"01\"}\n";
+
+TEST_F(SvdhubTest, StoresABatchOnceAndAnswersDuplicates) {
+  const std::string b0 = batch(0, kRecords);
+  protocol::Receipt r = send(b0);
+  EXPECT_EQ(r.status, protocol::ReceiptStatus::accepted);
+  EXPECT_EQ(r.batch_id, protocol::batch_id_for(kGateway, "ed-assaults", std::string(64, '1'), 0));
+  EXPECT_EQ(send(b0).status, protocol::ReceiptStatus::duplicate);
+  EXPECT_EQ(send(batch(1, kRecords)).status, protocol::ReceiptStatus::accepted);
+  hub_->stop();
+  EXPECT_EQ(stored(), 4u);
+}
+
+TEST_F(SvdhubTest, RejectsATamperedBatchWithAReason) {
+  std::string b = batch(0, kRecords);
+  b[b.size() - 5] = 'X';
+  protocol::Receipt r = send(b);
+  EXPECT_EQ(r.status, protocol::ReceiptStatus::rejected);
+  EXPECT_EQ(r.reason, "records_digest_mismatch");
+  hub_->stop();
+  EXPECT_EQ(stored(), 0u);
+}
+
+TEST_F(SvdhubTest, ARestartedHubStillRecognisesDuplicates) {
+  const std::string b0 = batch(0, kRecords);
+  EXPECT_EQ(send(b0).status, protocol::ReceiptStatus::accepted);
+  hub_->stop();
+  const std::size_t mark = broker_->log_size();
+  hub_ = std::make_unique<Svdhub>(dir_.path() / "svdhub.toml", dir_.path() / "svdhub.log");
+  ASSERT_TRUE(broker_->wait_for_log("New client connected", std::chrono::seconds(10), mark));
+  EXPECT_EQ(send(b0).status, protocol::ReceiptStatus::duplicate);
+  hub_->stop();
+  EXPECT_EQ(stored(), 2u);
+}
+
+}  // namespace
+}  // namespace svd::testing

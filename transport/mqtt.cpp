@@ -1,0 +1,36 @@
+#include "transport/mqtt.h"
+
+namespace svd::transport {
+
+std::string broker_uri(const config::MqttEndpoint& endpoint) {
+  return "ssl://" + endpoint.host + ":" + std::to_string(endpoint.port);
+}
+
+std::unique_ptr<mqtt::async_client> make_client(const config::MqttEndpoint& endpoint, const std::string& client_id) {
+  const int version = endpoint.mqtt_version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
+  return std::make_unique<mqtt::async_client>(broker_uri(endpoint), client_id, mqtt::create_options(version),
+                                              static_cast<mqtt::iclient_persistence*>(nullptr));
+}
+
+mqtt::connect_options make_connect_options(const config::MqttEndpoint& endpoint) {
+  mqtt::ssl_options_builder ssl;
+  ssl.trust_store(endpoint.ca.string())
+      .key_store(endpoint.cert.string())
+      .private_key(endpoint.key.string())
+      .enable_server_cert_auth(true)
+      .verify(true);
+  mqtt::connect_options_builder b;
+  if (endpoint.mqtt_version == 5) {
+    // Paho C refuses cleansession with v5; clean start is its counterpart.
+    b.mqtt_version(MQTTVERSION_5).clean_session(false).clean_start(false);
+  } else {
+    b.mqtt_version(MQTTVERSION_3_1_1).clean_session(false);
+  }
+  b.connect_timeout(std::chrono::seconds(10))
+      .keep_alive_interval(std::chrono::seconds(endpoint.keepalive_seconds))
+      .automatic_reconnect(false)
+      .ssl(ssl.finalize());
+  return b.finalize();
+}
+
+}  // namespace svd::transport
