@@ -193,17 +193,7 @@ class Loader : detail::TomlReader {
         error(r, "reject_threshold must be a fraction from 0.0 to 1.0 (0.1 = refuse above 10 % bad rows)");
       else feed.reject_threshold = *v;
     }
-    if (auto schema = string(t, "schema", "[[feed]]", true)) {
-      feed.schema_file = resolve(*schema);
-      try {
-        feed.schema = load_schema(feed.schema_file);
-      } catch (const ConfigError& e) {
-        // Point at the line that names the schema too, so the operator sees which feed it was.
-        error(t.get("schema"), "feed \"" + feed.id + "\": its schema has " + std::to_string(e.diagnostics().size()) +
-                                   " problem(s), listed below");
-        add(e.diagnostics());
-      }
-    }
+    read_schema(t, feed.id, feed.schema_file, feed.schema);
     cfg_.feeds.push_back(std::move(feed));
   }
 

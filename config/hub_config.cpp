@@ -49,16 +49,7 @@ class HubLoader : detail::TomlReader {
           if (other.id == *id) error(t.get("id"), "feed \"" + *id + "\" is defined twice");
         feed.id = *id;
       }
-      if (auto schema = string(t, "schema", "[[feed]]", true)) {
-        feed.schema_file = resolve(*schema);
-        try {
-          feed.schema = load_schema(feed.schema_file);
-        } catch (const ConfigError& e) {
-          error(t.get("schema"), "feed \"" + feed.id + "\": its schema has " + std::to_string(e.diagnostics().size()) +
-                                     " problem(s), listed below");
-          add(e.diagnostics());
-        }
-      }
+      read_schema(t, feed.id, feed.schema_file, feed.schema);
       cfg_.feeds.push_back(std::move(feed));
     }
   }

@@ -88,6 +88,21 @@ void TomlReader::read_int(const toml::table& t, std::string_view key, int& out, 
   out = static_cast<int>(v);
 }
 
+void TomlReader::read_schema(const toml::table& feed_table, const std::string& feed_id, std::filesystem::path& file_out,
+                             Schema& schema_out) {
+  auto schema = string(feed_table, "schema", "[[feed]]", true);
+  if (!schema) return;
+  file_out = resolve(*schema);
+  try {
+    schema_out = load_schema(file_out);
+  } catch (const ConfigError& e) {
+    // Point at the line that names the schema too, so the operator sees which feed it was.
+    error(feed_table.get("schema"),
+          "feed \"" + feed_id + "\": its schema has " + std::to_string(e.diagnostics().size()) + " problem(s), listed below");
+    add(e.diagnostics());
+  }
+}
+
 void TomlReader::read_endpoint(const toml::table& t, std::string_view where, MqttEndpoint& out) {
   if (auto host = string(t, "host", where, true)) {
     if (host->empty() || host->find_first_of(" /:") != std::string::npos)

@@ -14,6 +14,7 @@
 
 #include "config/diagnostic.h"
 #include "config/mqtt_endpoint.h"
+#include "config/schema.h"
 
 namespace svd::config::detail {
 
@@ -39,6 +40,10 @@ class TomlReader {
   void read_int(const toml::table& t, std::string_view key, int& out, int lo, int hi);
   // Relative paths are relative to the config file.
   std::filesystem::path resolve(const std::string& p) const;
+  // A feed's required "schema" key: the path (resolved) and the loaded schema, whose problems are
+  // added under a line naming the feed.
+  void read_schema(const toml::table& feed_table, const std::string& feed_id, std::filesystem::path& file_out,
+                   Schema& schema_out);
   // host, port, ca, cert, key, mqtt, keepalive_seconds (the caller lists them as known keys).
   void read_endpoint(const toml::table& t, std::string_view where, MqttEndpoint& out);
 
