@@ -13,12 +13,22 @@
 // Typical use: one TestPki per test binary (PKI generation is the slow part), one TestBroker
 // per test (mosquitto starts in ~50 ms), see broker_test.cpp.
 //
+// Paho C 1.3.11 quirks these helpers work around (see connect_all and broker_test.cpp):
+// a connect started while another client of the process is connected takes ~2 s (connect
+// concurrently instead), and a connect right after another client's refused handshake can
+// fail spuriously (do positive controls first).
+//
+// If the test process dies without running destructors, the broker gets SIGKILL from the
+// kernel (spawned through `setpriv --pdeathsig KILL` when setpriv exists).
+//
 // Environment: SVD_KEEP_TEST_DIRS=1 keeps the temp directories (PKI, broker config and log) for
 // inspection. Nothing here prints private keys; the broker log never contains them.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
