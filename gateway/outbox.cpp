@@ -154,8 +154,10 @@ bool exec(sqlite3* db, const char* sql) {
   return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
 }
 
-// Runs a one-row query (a PRAGMA read); nullopt on any error, including SQLITE_NOTADB.
-std::optional<std::string> query_text(sqlite3* db, const char* sql) {
+// Runs a one-row query (a PRAGMA read) and reads column 0 with `get`; nullopt on any error,
+// including SQLITE_NOTADB.
+template <class Get>
+auto query_one(sqlite3* db, const char* sql, Get get) -> std::optional<decltype(get(std::declval<Use&>()))> {
   sqlite3_stmt* raw = nullptr;
   if (sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) != SQLITE_OK) {
     sqlite3_finalize(raw);
@@ -164,19 +166,15 @@ std::optional<std::string> query_text(sqlite3* db, const char* sql) {
   Stmt s(raw);
   Use u(s);
   if (u.step() != SQLITE_ROW) return std::nullopt;
-  return u.text(0);
+  return get(u);
+}
+
+std::optional<std::string> query_text(sqlite3* db, const char* sql) {
+  return query_one(db, sql, [](Use& u) { return u.text(0); });
 }
 
 std::optional<std::int64_t> query_int(sqlite3* db, const char* sql) {
-  sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) != SQLITE_OK) {
-    sqlite3_finalize(raw);
-    return std::nullopt;
-  }
-  Stmt s(raw);
-  Use u(s);
-  if (u.step() != SQLITE_ROW) return std::nullopt;
-  return u.integer(0);
+  return query_one(db, sql, [](Use& u) { return u.integer(0); });
 }
 
 bool prepare(sqlite3* db, const char* sql, Stmt& out) {

@@ -14,14 +14,7 @@ Reply BatchHandler::handle(std::string_view topic, std::string_view payload) {
   };
   auto batch = protocol::parse_batch(payload);
   if (!batch) {
-    // The id, if the header can be read at all, lets the gateway match the rejection.
-    auto nl = payload.find('\n');
-    std::string_view header = payload.substr(0, nl);
-    auto at = header.find("\"batch_id\":\"");
-    if (at != std::string_view::npos) {
-      auto start = at + 12, end = header.find('"', start);
-      if (end != std::string_view::npos && end - start <= 64) reply.receipt.batch_id = std::string(header.substr(start, end - start));
-    }
+    reply.receipt.batch_id = protocol::peek_batch_id(payload);
     return reject(static_cast<errc>(batch.error().value()));
   }
   reply.receipt.batch_id = batch->header.batch_id;

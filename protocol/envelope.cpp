@@ -113,6 +113,16 @@ result<Batch> parse_batch(std::string_view payload) {
   return b;
 }
 
+std::string peek_batch_id(std::string_view payload) {
+  const std::size_t nl = payload.find('\n');
+  if (nl == std::string_view::npos || nl > kMaxHeaderBytes) return {};
+  boost::system::error_code ec;
+  json::value v = json::parse(payload.substr(0, nl), ec);
+  std::string id;
+  if (!ec && v.is_object() && get_string(v.as_object(), "batch_id", id) && id.size() <= 64) return id;
+  return {};
+}
+
 std::string batch_topic(std::string_view partner, std::string_view feed) {
   return "svd/v1/" + std::string(partner) + "/" + std::string(feed) + "/batch";
 }

@@ -60,6 +60,10 @@ struct Batch {
 // bad_envelope, unsupported_version, records_digest_mismatch, record_count_mismatch.
 result<Batch> parse_batch(std::string_view payload);
 
+// The batch_id of a payload whose header line is a JSON object with a string batch_id, else "".
+// For answering a batch that failed parse_batch, so the sender can match the rejection.
+std::string peek_batch_id(std::string_view payload);
+
 // Topics. Ids are [a-z0-9-] (config::valid_identity), so they never contain '/', '+' or '#'.
 std::string batch_topic(std::string_view partner, std::string_view feed);
 std::string receipt_topic(std::string_view partner);

@@ -351,36 +351,20 @@ if [ "$OTHER_CA" -eq 1 ]; then
     rm -rf other-ca
     mkdir other-ca
     chmod 0700 other-ca
-    cat >"$TMP/other.cnf" <<'EOF'
-[ req ]
-distinguished_name = req_dn
-prompt = no
-[ req_dn ]
-CN = unused
-[ v3_ca ]
-basicConstraints = critical, CA:true, pathlen:0
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-[ client_ext ]
-basicConstraints = critical, CA:false
-keyUsage = critical, digitalSignature
-extendedKeyUsage = clientAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-EOF
     # Same subject name as the real CA on purpose (an impostor): the broker must check the
     # signature against the trusted key, not just match issuer names. Its key is discarded once
-    # 'rogue' is signed; nothing else is ever signed by it.
+    # 'rogue' is signed; nothing else is ever signed by it. The [req], [v3_ca] and [client_ext]
+    # sections of the real CA's config serve for it too (its [ca] section is not used).
     new_key "$TMP/other-ca.key"
     run openssl req -x509 -new -key "$TMP/other-ca.key" \
       -subj "/O=svd-gateway test PKI/CN=svd-gateway test CA" -days "$CA_DAYS" -sha256 \
-      -config "$TMP/other.cnf" -extensions v3_ca -out other-ca/ca.crt
+      -config ca-db/openssl.cnf -extensions v3_ca -out other-ca/ca.crt
     new_key other-ca/rogue.key
-    run openssl req -new -key other-ca/rogue.key -subj "/CN=rogue" -config "$TMP/other.cnf" \
+    run openssl req -new -key other-ca/rogue.key -subj "/CN=rogue" -config ca-db/openssl.cnf \
       -out "$TMP/rogue.csr"
     run openssl x509 -req -in "$TMP/rogue.csr" -CA other-ca/ca.crt -CAkey "$TMP/other-ca.key" \
       -set_serial "0x0$(openssl rand -hex 15)" -days "$LEAF_DAYS" -sha256 \
-      -extfile "$TMP/other.cnf" -extensions client_ext -out other-ca/rogue.crt
+      -extfile ca-db/openssl.cnf -extensions client_ext -out other-ca/rogue.crt
     chmod 0644 other-ca/ca.crt other-ca/rogue.crt
     created other-ca/ca.crt "unrelated CA certificate (same name, different key)"
     created other-ca/rogue.crt "client certificate CN=rogue signed by the unrelated CA"

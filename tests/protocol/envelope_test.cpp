@@ -126,3 +126,19 @@ TEST(Receipt, RoundTripAndErrors) {
 
 }  // namespace
 }  // namespace svd::protocol
+
+namespace svd::protocol {
+namespace {
+
+TEST(PeekBatchId, ReadsTheHeaderOfABatchThatFailedItsChecks) {
+  std::string payload = make_batch_payload(header(), kRecords);
+  payload[payload.size() - 3] = 'z';  // digest no longer matches
+  ASSERT_FALSE(parse_batch(payload));
+  EXPECT_EQ(peek_batch_id(payload), header().batch_id);
+  EXPECT_EQ(peek_batch_id("not json\n"), "");
+  EXPECT_EQ(peek_batch_id("{\"batch_id\":7}\n"), "");
+  EXPECT_EQ(peek_batch_id("{\"batch_id\":\"abc\"}"), "");  // no header line at all
+}
+
+}  // namespace
+}  // namespace svd::protocol
