@@ -77,11 +77,16 @@ class Loader : detail::TomlReader {
   void read_hub(const toml::table& root) {
     const toml::table* h = table(root, "hub", false);
     if (!h) return;
-    known_keys(*h, {"host", "port", "ca", "cert", "key", "mqtt", "keepalive_seconds", "inflight", "receipt_timeout_seconds"},
+    known_keys(*h, {"host", "port", "ca", "cert", "key", "mqtt", "keepalive_seconds", "inflight", "window",
+                    "receipt_timeout_seconds"},
                "[hub]");
     HubConfig hub;
     read_endpoint(*h, "[hub]", hub.broker);
     read_int(*h, "inflight", hub.inflight, 1, 1000);
+    read_int(*h, "window", hub.window, 1, 100000);
+    if (hub.window < hub.inflight)
+      error(h->get("window"), "window must be at least inflight",
+            "window counts every batch sent and not yet answered by the hub, inflight only those not yet PUBACKed");
     read_int(*h, "receipt_timeout_seconds", hub.receipt_timeout_seconds, 5, 86400);
     cfg_.hub = std::move(hub);
   }

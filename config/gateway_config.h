@@ -26,6 +26,7 @@
 //   key = "pki/northgate-ed.key"
 //   mqtt = "3.1.1"                      # or "5"
 //   inflight = 16                       # batches published and not yet PUBACKed
+//   window = 256                        # batches sent and not yet answered by the hub
 //   keepalive_seconds = 30
 //   receipt_timeout_seconds = 120       # re-send a batch the hub has not answered by then
 //
@@ -91,6 +92,9 @@ struct Limits {
 struct HubConfig {
   MqttEndpoint broker;
   int inflight = 16;
+  // Batches sent and not yet answered by the hub: bounds what the broker holds for us while the
+  // hub is slow or away, and what one receipt timeout sends again.
+  int window = 256;
   int receipt_timeout_seconds = 120;
 };
 

@@ -44,7 +44,7 @@ CREATE TABLE batches(
   last INTEGER NOT NULL CHECK (last IN (0, 1)),
   records INTEGER NOT NULL CHECK (records >= 0),
   topic TEXT NOT NULL,
-  state INTEGER NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2)),
+  state INTEGER NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2, 3)),
   attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
   queued_at INTEGER NOT NULL,
   published_at INTEGER,
@@ -63,11 +63,11 @@ CREATE TABLE payloads(
 // forwarder would see (and could mark) rows that a rollback is about to remove.
 constexpr const char* kSelectUnacknowledged = R"sql(
 SELECT b.batch_id, b.feed, e.extract_id, b.seq, b.last, b.records, b.topic, b.state, b.attempts,
-       p.payload
+       p.payload, b.extract_ord
 FROM batches AS b
 CROSS JOIN extracts AS e ON e.ord = b.extract_ord
 CROSS JOIN payloads AS p ON p.id = b.id
-WHERE b.state < 2 AND b.id <= ?1
+WHERE b.state < 2 AND b.id <= ?1 AND (b.extract_ord, b.seq) > (?3, ?4)
 ORDER BY b.extract_ord, b.seq
 LIMIT ?2
 )sql";
@@ -78,13 +78,22 @@ SET state = CASE state WHEN 0 THEN 1 ELSE state END, attempts = attempts + 1, pu
 WHERE id <= ?1 AND batch_id = ?2
 )sql";
 
-// SET expressions see the old row, so the CASEs keep the first receipt of an acknowledged batch;
-// the row still counts as changed, which is how "known id" is told from "unknown" in one statement.
+// SET expressions see the old row, so the CASEs keep the first verdict (acknowledged or rejected)
+// and its receipt; the row still counts as changed, which is how "known id" is told from "unknown" in one statement.
 constexpr const char* kMarkAcknowledged = R"sql(
 UPDATE batches
 SET acknowledged_at = CASE WHEN state < 2 THEN ?3 ELSE acknowledged_at END,
     receipt = CASE WHEN state < 2 THEN ?4 ELSE receipt END,
-    state = 2
+    state = CASE WHEN state < 2 THEN 2 ELSE state END
+WHERE id <= ?1 AND batch_id = ?2
+)sql";
+
+// Like kMarkAcknowledged: the first verdict stays; `changes` tells a known id from an unknown.
+constexpr const char* kMarkRejected = R"sql(
+UPDATE batches
+SET acknowledged_at = CASE WHEN state < 2 THEN ?3 ELSE acknowledged_at END,
+    receipt = CASE WHEN state < 2 THEN 'rejected: ' || ?4 ELSE receipt END,
+    state = CASE WHEN state < 2 THEN 3 ELSE state END
 WHERE id <= ?1 AND batch_id = ?2
 )sql";
 
@@ -92,7 +101,7 @@ constexpr const char* kSelectState = "SELECT state FROM batches WHERE id <= ?1 A
 
 constexpr const char* kSelectStats = R"sql(
 SELECT coalesce(sum(state = 0), 0), coalesce(sum(state = 1), 0), coalesce(sum(state = 2), 0),
-       coalesce(sum(CASE WHEN state < 2 THEN records END), 0),
+       coalesce(sum(state = 3), 0), coalesce(sum(CASE WHEN state < 2 THEN records END), 0),
        coalesce(min(CASE WHEN state < 2 THEN queued_at END), 0)
 FROM batches WHERE id <= ?1
 )sql";
@@ -254,8 +263,8 @@ struct Outbox::Impl {
   // Declared first so it is closed last, after every statement is finalized.
   Db db_;
   Stmt begin_, commit_, rollback_, insert_extract_, select_ord_, insert_batch_, insert_payload_,
-      select_max_id_, select_unacknowledged_, mark_published_, mark_acknowledged_, select_state_,
-      select_stats_;
+      select_max_id_, select_unacknowledged_, mark_published_, mark_acknowledged_, mark_rejected_,
+      select_state_, select_stats_;
 
   // The open extract, if any. Its rows are the ones with id > visible_ (rowids of new rows are
   // max(id) + 1, and BEGIN IMMEDIATE keeps every other writer out), so readers on this
@@ -269,7 +278,7 @@ struct Outbox::Impl {
   // remembered so that abandon() can re-apply them after the rollback; a crash before commit
   // loses them, which only means a re-send (at-least-once, the hub de-duplicates).
   struct Mark {
-    bool acknowledged;
+    const Stmt* stmt;
     std::string batch_id, receipt;
   };
   std::vector<Mark> marks_in_extract_;
@@ -293,6 +302,7 @@ struct Outbox::Impl {
            prepare(d, kSelectUnacknowledged, select_unacknowledged_) &&
            prepare(d, kMarkPublished, mark_published_) &&
            prepare(d, kMarkAcknowledged, mark_acknowledged_) &&
+           prepare(d, kMarkRejected, mark_rejected_) &&
            prepare(d, kSelectState, select_state_) &&
            prepare(d, kSelectStats, select_stats_);
   }
@@ -322,21 +332,22 @@ struct Outbox::Impl {
     auto marks = std::move(marks_in_extract_);
     end_extract();
     // Best effort: a mark that fails now is repaired by the re-send it causes.
-    for (const auto& m : marks) {
-      if (m.acknowledged) {
-        (void)mark(mark_acknowledged_, m.batch_id, m.receipt);
-      } else {
-        (void)mark(mark_published_, m.batch_id, {});
-      }
-    }
+    for (const auto& m : marks) (void)mark(*m.stmt, m.batch_id, m.receipt);
   }
 
   result<bool> mark(const Stmt& stmt, std::string_view batch_id, std::string_view receipt) {
     Use u(stmt);
     bool ok = u.bind(1, visible_) && u.bind(2, batch_id) && u.bind(3, now());
-    if (ok && stmt == mark_acknowledged_) ok = u.bind(4, receipt);
+    if (ok && &stmt != &mark_published_) ok = u.bind(4, receipt);
     if (!ok || !u.done()) return errc::io_error;
     return sqlite3_changes(db_.get()) > 0;
+  }
+
+  // A mark made inside an open extract is remembered for abandon() (see marks_in_extract_).
+  result<bool> mark_and_remember(const Stmt& stmt, const std::string& batch_id, const std::string& receipt) {
+    auto r = mark(stmt, batch_id, receipt);
+    if (r && *r && in_extract_) marks_in_extract_.push_back({&stmt, batch_id, receipt});
+    return r;
   }
 
   // Every failure inside an open extract abandons all of it: after a failed add() the
@@ -444,13 +455,18 @@ result<void> Outbox::commit_extract() {
 
 void Outbox::abandon_extract() { impl_->abandon(); }
 
-result<std::vector<OutboxBatch>> Outbox::unacknowledged(std::size_t limit) {
+result<std::vector<OutboxBatch>> Outbox::unacknowledged(std::size_t limit, std::optional<OutboxPosition> after) {
   return guarded([&]() -> result<std::vector<OutboxBatch>> {
     Impl& im = *impl_;
     std::vector<OutboxBatch> out;
     Use u(im.select_unacknowledged_);
     const auto lim = fits_int64(limit) ? static_cast<std::int64_t>(limit) : kMaxInt64;
-    if (!u.bind(1, im.visible_) || !u.bind(2, lim)) return errc::io_error;
+    // Ords start at 1 and seqs at 0, so (0, -1) is before every batch.
+    const std::int64_t after_ord = after ? after->extract_ord : 0;
+    const std::int64_t after_seq =
+        after ? static_cast<std::int64_t>(std::min<std::uint64_t>(after->seq, kMaxInt64)) : -1;
+    if (!u.bind(1, im.visible_) || !u.bind(2, lim) || !u.bind(3, after_ord) || !u.bind(4, after_seq))
+      return errc::io_error;
     int rc;
     while ((rc = u.step()) == SQLITE_ROW) {
       OutboxBatch& b = out.emplace_back();
@@ -465,6 +481,7 @@ result<std::vector<OutboxBatch>> Outbox::unacknowledged(std::size_t limit) {
       b.attempts = static_cast<std::uint32_t>(
           std::min<std::int64_t>(u.integer(8), std::numeric_limits<std::uint32_t>::max()));
       b.payload = u.blob(9);
+      b.position = {u.integer(10), b.seq};
     }
     if (rc != SQLITE_DONE) return errc::io_error;
     return out;
@@ -473,20 +490,20 @@ result<std::vector<OutboxBatch>> Outbox::unacknowledged(std::size_t limit) {
 
 result<bool> Outbox::mark_published(const std::string& batch_id) {
   return guarded([&]() -> result<bool> {
-    Impl& im = *impl_;
-    auto r = im.mark(im.mark_published_, batch_id, {});
-    if (r && *r && im.in_extract_) im.marks_in_extract_.push_back({false, batch_id, {}});
-    return r;
+    return impl_->mark_and_remember(impl_->mark_published_, batch_id, {});
   });
 }
 
 result<bool> Outbox::mark_acknowledged(const std::string& batch_id,
                                        const std::string& receipt_status) {
   return guarded([&]() -> result<bool> {
-    Impl& im = *impl_;
-    auto r = im.mark(im.mark_acknowledged_, batch_id, receipt_status);
-    if (r && *r && im.in_extract_) im.marks_in_extract_.push_back({true, batch_id, receipt_status});
-    return r;
+    return impl_->mark_and_remember(impl_->mark_acknowledged_, batch_id, receipt_status);
+  });
+}
+
+result<bool> Outbox::mark_rejected(const std::string& batch_id, const std::string& reason) {
+  return guarded([&]() -> result<bool> {
+    return impl_->mark_and_remember(impl_->mark_rejected_, batch_id, reason);
   });
 }
 
@@ -501,7 +518,8 @@ result<std::optional<BatchState>> Outbox::state(const std::string& batch_id) {
     switch (u.integer(0)) {
       case 0: return std::optional<BatchState>(BatchState::queued);
       case 1: return std::optional<BatchState>(BatchState::published);
-      default: return std::optional<BatchState>(BatchState::acknowledged);  // CHECK allows only 2
+      case 2: return std::optional<BatchState>(BatchState::acknowledged);
+      default: return std::optional<BatchState>(BatchState::rejected);  // CHECK allows only 3
     }
   });
 }
@@ -515,8 +533,9 @@ result<OutboxStats> Outbox::stats() {
     s.queued = static_cast<std::uint64_t>(u.integer(0));
     s.published = static_cast<std::uint64_t>(u.integer(1));
     s.acknowledged = static_cast<std::uint64_t>(u.integer(2));
-    s.unacknowledged_records = static_cast<std::uint64_t>(u.integer(3));
-    s.oldest_unacknowledged_at = u.integer(4);
+    s.rejected = static_cast<std::uint64_t>(u.integer(3));
+    s.unacknowledged_records = static_cast<std::uint64_t>(u.integer(4));
+    s.oldest_unacknowledged_at = u.integer(5);
     return s;
   });
 }

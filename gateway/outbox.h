@@ -3,8 +3,10 @@
 // mode with synchronous=FULL, so a committed transaction survives power loss. Paho runs with
 // persistence NONE; nothing about delivery lives anywhere else.
 //
-// Batch states: queued -> published (the broker's PUBACK) -> acknowledged (the hub's receipt).
-// Every transition is one transaction. An extract's batches are written in one transaction, so a
+// Batch states: queued -> published (the broker's PUBACK) -> acknowledged (the hub's receipt
+// said accepted or duplicate), or -> rejected (the hub's receipt said rejected: re-sending the
+// same bytes cannot help, so the batch is kept, counted and no longer sent). Every transition is
+// one transaction. An extract's batches are written in one transaction, so a
 // crash leaves all of them or none: re-processing after a crash starts from nothing. Batch ids
 // are deterministic too (protocol::batch_id_for): should an extract be written again, rows that
 // exist are left as they are, whatever their state, and nothing is queued twice. (That holds only
@@ -25,7 +27,15 @@
 
 namespace svd::gateway {
 
-enum class BatchState { queued, published, acknowledged };
+enum class BatchState { queued, published, acknowledged, rejected };
+
+// Where a batch stands in send order (its extract's place, then seq). Only for comparing and for
+// passing back to unacknowledged(); the numbers mean nothing outside this outbox.
+struct OutboxPosition {
+  std::int64_t extract_ord = 0;
+  std::uint64_t seq = 0;
+  friend auto operator<=>(const OutboxPosition&, const OutboxPosition&) = default;
+};
 
 struct OutboxBatch {
   std::string batch_id;
@@ -38,10 +48,11 @@ struct OutboxBatch {
   std::string payload;  // the complete MQTT payload (header line + records)
   BatchState state = BatchState::queued;
   std::uint32_t attempts = 0;  // times published
+  OutboxPosition position;     // set by unacknowledged(); ignored by add()
 };
 
 struct OutboxStats {
-  std::uint64_t queued = 0, published = 0, acknowledged = 0;
+  std::uint64_t queued = 0, published = 0, acknowledged = 0, rejected = 0;
   std::uint64_t unacknowledged_records = 0;
   // Unix seconds when the oldest batch not yet acknowledged was queued; 0 when there is none.
   std::int64_t oldest_unacknowledged_at = 0;
@@ -70,10 +81,12 @@ class Outbox {
   result<void> commit_extract();
   void abandon_extract();
 
-  // Batches not yet acknowledged, oldest extract first and in seq order within it, at most
-  // `limit`: what a (re)connected forwarder sends, in order. Payloads included, so memory is
-  // about limit × batch size: keep `limit` to the in-flight window.
-  result<std::vector<OutboxBatch>> unacknowledged(std::size_t limit);
+  // Batches neither acknowledged nor rejected, oldest extract first and in seq order within it,
+  // at most `limit`, and only those after `after` when given: what a (re)connected forwarder
+  // sends, in order, and where it continues. Payloads included, so memory is about
+  // limit × batch size: keep `limit` to the in-flight window.
+  result<std::vector<OutboxBatch>> unacknowledged(std::size_t limit,
+                                                  std::optional<OutboxPosition> after = std::nullopt);
 
   // queued -> published (attempts + 1). Publishing again (a re-send) keeps the state and counts
   // the attempt; an acknowledged batch stays acknowledged. Returns false for an unknown id.
@@ -82,6 +95,10 @@ class Outbox {
   // receipt status ("accepted" or "duplicate"). Returns false for an unknown id, and leaves an
   // already acknowledged batch unchanged (receipts are at-least-once too).
   result<bool> mark_acknowledged(const std::string& batch_id, const std::string& receipt_status);
+  // queued/published -> rejected, keeping the hub's reason (an error-code name). Returns false for
+  // an unknown id; an acknowledged batch stays acknowledged (the hub stored it once already), and
+  // a rejected one keeps its first reason.
+  result<bool> mark_rejected(const std::string& batch_id, const std::string& reason);
 
   result<std::optional<BatchState>> state(const std::string& batch_id);
   result<OutboxStats> stats();

@@ -188,6 +188,7 @@ cert = "pki/gw.crt"
 key = "/etc/svdgw/gw.key"
 mqtt = "5"
 inflight = 4
+window = 32
 
 [batches]
 max_records = 100
@@ -200,6 +201,7 @@ max_bytes = 65536
   EXPECT_EQ(cfg.hub->broker.key, "/etc/svdgw/gw.key");
   EXPECT_EQ(cfg.hub->broker.mqtt_version, 5);
   EXPECT_EQ(cfg.hub->inflight, 4);
+  EXPECT_EQ(cfg.hub->window, 32);
   EXPECT_EQ(cfg.hub->receipt_timeout_seconds, 120);
   EXPECT_EQ(cfg.batches.max_records, 100u);
   EXPECT_EQ(cfg.batches.max_bytes, 65536u);
@@ -212,6 +214,9 @@ TEST_F(GatewayConfigTest, HubIsOptionalAndChecked) {
   EXPECT_NE(p.find("\"port\" must be a whole number from 1 to 65535"), std::string::npos) << p;
   EXPECT_NE(p.find("mqtt must be"), std::string::npos) << p;
   EXPECT_NE(p.find("missing \"ca\" in [hub]"), std::string::npos) << p;
+  p = problems(std::string(kGood) +
+               "\n[hub]\nhost = \"hub\"\nca = \"a\"\ncert = \"b\"\nkey = \"c\"\ninflight = 8\nwindow = 4\n");
+  EXPECT_NE(p.find("window must be at least inflight"), std::string::npos) << p;
 }
 
 }  // namespace

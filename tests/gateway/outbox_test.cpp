@@ -254,6 +254,52 @@ TEST_F(OutboxTest, DuplicateReceiptIsAcceptedAndChangesNothing) {
   EXPECT_EQ(s.queued + s.published, 0u);
 }
 
+TEST_F(OutboxTest, RejectedIsFinalKeepsItsReasonAndIsNoLongerSent) {
+  auto ob = open_ok();
+  write_extract(*ob, "e", make_extract("e", 3));
+  ASSERT_TRUE(ob->mark_published("e-batch-1"));
+  EXPECT_EQ(ob->mark_rejected("e-batch-1", "bad_record").value(), true);
+  EXPECT_EQ(state_of(*ob, "e-batch-1"), BatchState::rejected);
+  EXPECT_EQ(ids(pending(*ob)), (std::vector<std::string>{"e-batch-0", "e-batch-2"}));
+  // Late PUBACKs and receipts of either kind leave the first verdict alone.
+  EXPECT_EQ(ob->mark_published("e-batch-1").value(), true);
+  EXPECT_EQ(ob->mark_acknowledged("e-batch-1", "accepted").value(), true);
+  EXPECT_EQ(state_of(*ob, "e-batch-1"), BatchState::rejected);
+  // And a rejection never takes back an acknowledgement.
+  ASSERT_TRUE(ob->mark_acknowledged("e-batch-0", "accepted"));
+  EXPECT_EQ(ob->mark_rejected("e-batch-0", "bad_record").value(), true);
+  EXPECT_EQ(state_of(*ob, "e-batch-0"), BatchState::acknowledged);
+  EXPECT_EQ(ob->mark_rejected("no-such-batch", "bad_record").value(), false);
+  const auto s = stats_of(*ob);
+  EXPECT_EQ(s.rejected, 1u);
+  EXPECT_EQ(s.acknowledged, 1u);
+  EXPECT_EQ(s.queued, 1u);
+  EXPECT_EQ(s.unacknowledged_records, 12u);  // e-batch-2 alone (batch i holds 10 + i records)
+}
+
+TEST_F(OutboxTest, UnacknowledgedAfterAPositionContinuesInSendOrder) {
+  auto ob = open_ok();
+  write_extract(*ob, "first", make_extract("first", 3));
+  write_extract(*ob, "second", make_extract("second", 2));
+  auto head = ob->unacknowledged(2).value();
+  ASSERT_EQ(ids(head), (std::vector<std::string>{"first-batch-0", "first-batch-1"}));
+  EXPECT_LT(head[0].position, head[1].position);
+  auto next = ob->unacknowledged(2, head.back().position).value();
+  ASSERT_EQ(ids(next), (std::vector<std::string>{"first-batch-2", "second-batch-0"}));
+  EXPECT_LT(head[1].position, next[0].position);
+  EXPECT_LT(next[0].position, next[1].position);  // across extracts too
+  auto rest = ob->unacknowledged(10, next.back().position).value();
+  EXPECT_EQ(ids(rest), std::vector<std::string>{"second-batch-1"});
+  EXPECT_TRUE(ob->unacknowledged(10, rest.back().position).value().empty());
+  // Acknowledged batches drop out wherever the cursor is; the position of one that is gone
+  // still works as a cursor.
+  ASSERT_TRUE(ob->mark_acknowledged("first-batch-2", "accepted"));
+  EXPECT_EQ(ids(ob->unacknowledged(10, head.back().position).value()),
+            (std::vector<std::string>{"second-batch-0", "second-batch-1"}));
+  EXPECT_EQ(ids(ob->unacknowledged(10, next[0].position).value()),
+            (std::vector<std::string>{"second-batch-0", "second-batch-1"}));
+}
+
 TEST_F(OutboxTest, UnknownIdsAreFalseNotErrors) {
   auto ob = open_ok();
   write_extract(*ob, "e", make_extract("e", 1));
