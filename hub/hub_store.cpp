@@ -60,6 +60,8 @@ struct HubStore::Impl {
   bool prepare(const std::string& sql, Statement& st) {
     return sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &st.s, nullptr) == SQLITE_OK;
   }
+
+  BatchOutcome store_one(const PendingBatch& pending);
 };
 
 HubStore::HubStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -114,45 +116,61 @@ result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& fi
   return std::unique_ptr<HubStore>(new HubStore(std::move(impl)));
 }
 
-result<protocol::ReceiptStatus> HubStore::store(const std::string& partner, const protocol::Batch& batch) {
-  Impl& m = *impl_;
-  const protocol::BatchHeader& h = batch.header;
-  auto feed_it = m.feeds.find(h.feed);
-  if (feed_it == m.feeds.end()) return errc::unknown_feed;
-  Impl::Feed& feed = feed_it->second;
-  if (!m.exec("BEGIN IMMEDIATE")) return errc::io_error;
-  // Anything but a commit rolls the batch back whole.
-  struct Rollback {
-    Impl& m;
-    bool armed = true;
-    ~Rollback() {
-      if (armed) m.exec("ROLLBACK");
-    }
-  } guard{m};
+namespace {
 
-  auto bind_text = [](sqlite3_stmt* s, int i, std::string_view v) {
-    return sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT) == SQLITE_OK;
-  };
-  sqlite3_reset(m.seen.s);
-  if (!bind_text(m.seen.s, 1, partner) || !bind_text(m.seen.s, 2, h.batch_id)) return errc::io_error;
-  int step = sqlite3_step(m.seen.s);
-  sqlite3_reset(m.seen.s);
-  if (step == SQLITE_ROW) {
-    guard.armed = false;
-    m.exec("ROLLBACK");
-    return protocol::ReceiptStatus::duplicate;
-  }
+bool bind_text(sqlite3_stmt* s, int i, std::string_view v) {
+  return sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT) == SQLITE_OK;
+}
+
+// Binds one JSON scalar; false for a value the store has no column type for (an object or array).
+bool bind_value(sqlite3_stmt* s, int i, const json::value& x, int& rc) {
+  if (x.is_string()) rc = sqlite3_bind_text(s, i, x.as_string().data(), static_cast<int>(x.as_string().size()), SQLITE_TRANSIENT);
+  else if (x.is_int64()) rc = sqlite3_bind_int64(s, i, x.as_int64());
+  else if (x.is_uint64()) rc = sqlite3_bind_int64(s, i, static_cast<sqlite3_int64>(x.as_uint64()));
+  else if (x.is_double()) rc = sqlite3_bind_double(s, i, x.as_double());
+  else if (x.is_bool()) rc = sqlite3_bind_int(s, i, x.as_bool() ? 1 : 0);
+  else if (x.is_null()) rc = sqlite3_bind_null(s, i);
+  else return false;
+  return true;
+}
+
+}  // namespace
+
+// Inside the group's transaction. The records and the batch row are written in a savepoint:
+// a bad record rolls back to it, so a refused batch leaves nothing behind while the batches
+// stored before it in the group stay. An io_error is returned as is and ends the group: SQLite
+// may already have rolled the whole transaction back (SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY),
+// so no savepoint is trusted after one.
+BatchOutcome HubStore::Impl::store_one(const PendingBatch& pending) {
+  const std::string& partner = pending.partner;
+  const protocol::BatchHeader& h = pending.batch.header;
+  auto feed_it = feeds.find(h.feed);
+  if (feed_it == feeds.end()) return errc::unknown_feed;
+  Feed& feed = feed_it->second;
+
+  // A batch stored before, in an earlier group or earlier in this one (same transaction).
+  sqlite3_reset(seen.s);
+  if (!bind_text(seen.s, 1, partner) || !bind_text(seen.s, 2, h.batch_id)) return errc::io_error;
+  const int step = sqlite3_step(seen.s);
+  sqlite3_reset(seen.s);
+  if (step == SQLITE_ROW) return protocol::ReceiptStatus::duplicate;
   if (step != SQLITE_DONE) return errc::io_error;
 
+  if (!exec("SAVEPOINT batch")) return errc::io_error;
+  auto refuse = [&](errc why) -> BatchOutcome {
+    sqlite3_reset(feed.insert.s);
+    if (!exec("ROLLBACK TO batch") || !exec("RELEASE batch")) return errc::io_error;
+    return why;
+  };
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
-  std::string_view rest = batch.records;
+  std::string_view rest = pending.batch.records;
   while (!rest.empty()) {
     const std::size_t nl = rest.find('\n');
     const std::string_view line = rest.substr(0, nl);
     rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
     boost::system::error_code ec;
     json::value v = json::parse(line, ec);
-    if (ec || !v.is_object()) return errc::bad_record;
+    if (ec || !v.is_object()) return refuse(errc::bad_record);
     sqlite3_stmt* s = feed.insert.s;
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -161,34 +179,62 @@ result<protocol::ReceiptStatus> HubStore::store(const std::string& partner, cons
       return errc::io_error;
     for (const auto& kv : v.as_object()) {
       auto col = feed.column_index.find(std::string_view(kv.key()));
-      if (col == feed.column_index.end()) return errc::bad_record;
-      const json::value& x = kv.value();
+      if (col == feed.column_index.end()) return refuse(errc::bad_record);
       int rc = SQLITE_OK;
-      if (x.is_string()) rc = sqlite3_bind_text(s, col->second, x.as_string().data(), static_cast<int>(x.as_string().size()), SQLITE_TRANSIENT);
-      else if (x.is_int64()) rc = sqlite3_bind_int64(s, col->second, x.as_int64());
-      else if (x.is_uint64()) rc = sqlite3_bind_int64(s, col->second, static_cast<sqlite3_int64>(x.as_uint64()));
-      else if (x.is_double()) rc = sqlite3_bind_double(s, col->second, x.as_double());
-      else if (x.is_bool()) rc = sqlite3_bind_int(s, col->second, x.as_bool() ? 1 : 0);
-      else if (x.is_null()) rc = sqlite3_bind_null(s, col->second);
-      else return errc::bad_record;
+      if (!bind_value(s, col->second, kv.value(), rc)) return refuse(errc::bad_record);
       if (rc != SQLITE_OK) return errc::io_error;
     }
-    if (sqlite3_step(s) != SQLITE_DONE) return errc::io_error;
+    const int done = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (done != SQLITE_DONE) return errc::io_error;
   }
 
-  sqlite3_stmt* b = m.add_batch.s;
+  sqlite3_stmt* b = add_batch.s;
   sqlite3_reset(b);
-  if (!bind_text(b, 1, partner) || !bind_text(b, 2, h.batch_id) || !bind_text(b, 3, h.feed) ||
-      !bind_text(b, 4, h.extract.id) || sqlite3_bind_int64(b, 5, static_cast<sqlite3_int64>(h.seq)) != SQLITE_OK ||
-      sqlite3_bind_int(b, 6, h.last ? 1 : 0) != SQLITE_OK ||
-      sqlite3_bind_int64(b, 7, static_cast<sqlite3_int64>(h.count)) != SQLITE_OK ||
-      sqlite3_bind_int64(b, 8, now) != SQLITE_OK || sqlite3_step(b) != SQLITE_DONE)
-    return errc::io_error;
+  const bool added = bind_text(b, 1, partner) && bind_text(b, 2, h.batch_id) && bind_text(b, 3, h.feed) &&
+                     bind_text(b, 4, h.extract.id) && sqlite3_bind_int64(b, 5, static_cast<sqlite3_int64>(h.seq)) == SQLITE_OK &&
+                     sqlite3_bind_int(b, 6, h.last ? 1 : 0) == SQLITE_OK &&
+                     sqlite3_bind_int64(b, 7, static_cast<sqlite3_int64>(h.count)) == SQLITE_OK &&
+                     sqlite3_bind_int64(b, 8, now) == SQLITE_OK && sqlite3_step(b) == SQLITE_DONE;
   sqlite3_reset(b);
-  if (!m.exec("COMMIT")) return errc::io_error;
-  guard.armed = false;
+  if (!added || !exec("RELEASE batch")) return errc::io_error;
   return protocol::ReceiptStatus::accepted;
 }
+
+result<std::vector<BatchOutcome>> HubStore::store_group(std::span<const PendingBatch> batches) {
+  Impl& m = *impl_;
+  std::vector<BatchOutcome> outcomes;
+  if (batches.empty()) return outcomes;
+  outcomes.reserve(batches.size());
+  if (!m.exec("BEGIN IMMEDIATE")) return errc::io_error;
+  // Anything but a successful commit rolls the whole group back. The ROLLBACK may find no
+  // transaction (SQLite ended it itself after an I/O error, or a commit hook refused it); its
+  // result does not matter, only that nothing of the group was committed.
+  struct Rollback {
+    Impl& m;
+    bool armed = true;
+    ~Rollback() {
+      if (armed && !sqlite3_get_autocommit(m.db)) m.exec("ROLLBACK");
+    }
+  } guard{m};
+  for (const PendingBatch& pending : batches) {
+    BatchOutcome outcome = m.store_one(pending);
+    if (!outcome && outcome.error() == errc::io_error) return errc::io_error;
+    outcomes.push_back(std::move(outcome));
+  }
+  if (!m.exec("COMMIT")) return errc::io_error;
+  guard.armed = false;
+  return outcomes;
+}
+
+result<protocol::ReceiptStatus> HubStore::store(const std::string& partner, const protocol::Batch& batch) {
+  const PendingBatch one{partner, batch};
+  auto outcomes = store_group(std::span<const PendingBatch>(&one, 1));
+  if (!outcomes) return outcomes.error();
+  return outcomes->front();
+}
+
+sqlite3* HubStore::connection_for_test() { return impl_->db; }
 
 namespace {
 result<std::uint64_t> count(sqlite3* db, const std::string& sql) {

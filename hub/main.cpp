@@ -1,5 +1,6 @@
 // svdhub: the reference receiver at the force. `svdhub run --config FILE` stores every gateway's
-// batches and answers each with a receipt; `svdhub check-config` checks the config.
+// batches and answers each with a receipt; `svdhub check-config` checks the config; `svdhub stats`
+// shows what the store holds (read-only, also while `run` is running).
 
 #include <csignal>
 #include <iostream>
@@ -10,6 +11,7 @@
 #include "config/hub_config.h"
 #include "hub/hub_store.h"
 #include "hub/receiver.h"
+#include "hub/store_stats.h"
 
 namespace {
 
@@ -28,6 +30,12 @@ int main(int argc, char** argv) {
   run->add_option("--config", config_path, "svdhub config (TOML)")->required();
   auto* check = app.add_subcommand("check-config", "Check the config and its feed schemas");
   check->add_option("--config", config_path, "svdhub config (TOML)")->required();
+  auto* stats = app.add_subcommand(
+      "stats", "Show what the store holds: records and batches per feed and partner, and when each partner last sent");
+  stats->add_option("--config", config_path, "svdhub config (TOML)")->required();
+  stats->footer(
+      "Opens the store read-only: safe while `svdhub run` is running, and never creates a store.\n"
+      "Exit status: 0 shown, 1 usage or config error, or no readable store.");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -45,6 +53,22 @@ int main(int argc, char** argv) {
   if (*check) {
     std::cout << config_path.string() << ": OK, " << cfg.feeds.size() << " feed(s), broker "
               << cfg.broker.host << ":" << cfg.broker.port << "\n";
+    return 0;
+  }
+  if (*stats) {
+    std::error_code ec;
+    if (!std::filesystem::exists(cfg.database, ec)) {
+      std::cerr << cfg.database.string() << ": no store there (`svdhub run` creates it when it starts)\n";
+      return 1;
+    }
+    auto held = svd::hub::read_store_stats(cfg.database);
+    if (!held) {
+      std::cerr << cfg.database.string() << ": cannot read the store (not a svdhub store, or unreadable)\n";
+      return 1;
+    }
+    std::vector<std::string> feeds;
+    for (const auto& f : cfg.feeds) feeds.push_back(f.id);
+    std::cout << svd::hub::format_store_stats(cfg.database, feeds, *held);
     return 0;
   }
   std::vector<svd::hub::FeedTable> tables;

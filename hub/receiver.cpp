@@ -5,6 +5,8 @@
 #include <ostream>
 #include <random>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "transport/mqtt.h"
 
@@ -13,6 +15,9 @@ namespace {
 
 constexpr auto kWait = std::chrono::seconds(10);
 constexpr const char* kBatches = "svd/v1/+/+/batch";
+// A group: at most this many messages, and no more taken once their payloads reach this size.
+constexpr std::size_t kGroupMessages = 64;
+constexpr std::size_t kGroupBytes = std::size_t{32} << 20;
 
 // Sleeps up to `d`, waking early when a stop is requested.
 void pause(std::chrono::milliseconds d, const std::atomic<bool>& stop) {
@@ -34,6 +39,44 @@ bool connect_and_subscribe(mqtt::async_client& client, const mqtt::connect_optio
   } catch (const mqtt::exception& e) {
     log << "broker: cannot connect: " << e.what() << '\n';
     return false;
+  }
+}
+
+// Stores the group, then answers it. The receipts go out only after handle_group returned,
+// i.e. after the commit: a receipt never acknowledges a batch that is not durable. They are
+// published together and their PUBACKs awaited together (one deadline), so a group costs one
+// round trip to the broker, not one per batch.
+void store_and_answer(mqtt::async_client& client, BatchHandler& handler, const std::vector<mqtt::const_message_ptr>& group,
+                      std::ostream& log) {
+  std::vector<Message> messages;
+  messages.reserve(group.size());
+  for (const auto& m : group) messages.push_back({m->get_topic(), m->get_payload_str()});
+  const std::vector<Reply> replies = handler.handle_group(messages);
+
+  std::vector<std::pair<const Reply*, mqtt::delivery_token_ptr>> sent;
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    const Reply& reply = replies[i];
+    const std::string& topic = group[i]->get_topic();
+    if (reply.topic.empty()) {
+      log << "batch on " << topic << ": not answered (store unavailable or not a batch topic)\n";
+      continue;
+    }
+    log << "batch " << reply.receipt.batch_id << " on " << topic << ": " << protocol::to_string(reply.receipt.status)
+        << (reply.receipt.reason.empty() ? "" : " (" + reply.receipt.reason + ")") << '\n';
+    try {
+      sent.emplace_back(&reply, client.publish(reply.topic, protocol::to_json(reply.receipt), 1, false));
+    } catch (const mqtt::exception& e) {
+      // The gateway re-sends after its receipt timeout and gets "duplicate" then.
+      log << "receipt for " << reply.receipt.batch_id << " not sent: " << e.what() << '\n';
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  for (const auto& [reply, token] : sent) {
+    try {
+      if (!token->wait_until(deadline)) log << "receipt for " << reply->receipt.batch_id << ": no PUBACK within 10 s\n";
+    } catch (const mqtt::exception& e) {
+      log << "receipt for " << reply->receipt.batch_id << " not sent: " << e.what() << '\n';
+    }
   }
 }
 
@@ -63,20 +106,21 @@ int run_receiver(const config::HubReceiverConfig& config, BatchHandler& handler,
       log << "broker: connection lost\n";
       continue;
     }
-    Reply reply = handler.handle(msg->get_topic(), msg->get_payload_str());
-    if (reply.topic.empty()) {
-      log << "batch on " << msg->get_topic() << ": not answered (store unavailable or not a batch topic)\n";
-      continue;
+    // Whatever else is already waiting joins this message's group: one commit (one fsync) for
+    // all of them. Never wait for more: a lone batch is answered as fast as before.
+    std::vector<mqtt::const_message_ptr> group{msg};
+    std::size_t bytes = msg->get_payload().size();
+    bool lost = false;
+    while (group.size() < kGroupMessages && bytes < kGroupBytes && client->try_consume_message(&msg)) {
+      if (!msg) {
+        lost = true;
+        break;
+      }
+      bytes += msg->get_payload().size();
+      group.push_back(std::move(msg));
     }
-    log << "batch " << reply.receipt.batch_id << " on " << msg->get_topic() << ": "
-        << protocol::to_string(reply.receipt.status)
-        << (reply.receipt.reason.empty() ? "" : " (" + reply.receipt.reason + ")") << '\n';
-    try {
-      client->publish(reply.topic, protocol::to_json(reply.receipt), 1, false)->wait_for(kWait);
-    } catch (const mqtt::exception& e) {
-      // The gateway re-sends after its receipt timeout and gets "duplicate" then.
-      log << "receipt for " << reply.receipt.batch_id << " not sent: " << e.what() << '\n';
-    }
+    store_and_answer(*client, handler, group, log);
+    if (lost) log << "broker: connection lost\n";
   }
   try {
     if (client->is_connected()) client->disconnect()->wait_for(kWait);

@@ -1,9 +1,11 @@
 #pragma once
 // svdhub's receive loop: connects to the broker (mTLS, persistent session), subscribes to every
-// gateway's batches, hands each message to the BatchHandler and publishes its receipt (QoS 1).
+// gateway's batches, hands the messages to the BatchHandler and publishes their receipts (QoS 1).
+// Messages are handled in groups: after taking one from Paho's consumer queue, the loop also
+// takes whatever is already waiting (at most 64 messages; none more once 32 MiB of payload are
+// taken), stores them all in one transaction, and only after its commit publishes the receipts.
 // Reconnects with exponential backoff and jitter when the broker goes away. Runs on the calling
-// thread until `stop` becomes true; messages are taken from Paho's consumer queue, so nothing
-// runs inside a Paho callback.
+// thread until `stop` becomes true; nothing runs inside a Paho callback.
 
 #include <atomic>
 #include <iosfwd>

@@ -1,6 +1,7 @@
 #include "hub/batch_handler.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -84,6 +85,68 @@ TEST_F(BatchHandlerTest, OtherRejections) {
                 .receipt.reason,
             "bad_record");
   EXPECT_EQ(handler_->handle("not/a/batch/topic", "x").topic, "");
+}
+
+TEST_F(BatchHandlerTest, AGroupAnswersEachMessageOnItsOwn) {
+  const std::string topic = "svd/v1/northgate-ed/ed-assaults/batch";
+  const std::string earlier = payload("northgate-ed", "ed-assaults", 9);
+  ASSERT_EQ(handler_->handle(topic, earlier).receipt.status, protocol::ReceiptStatus::accepted);
+  std::string tampered = payload("northgate-ed", "ed-assaults", 3);
+  tampered[tampered.size() - 3] = '7';
+  const std::string good = payload("northgate-ed", "ed-assaults", 0);
+  const std::string bad = payload("northgate-ed", "ed-assaults", 1, "{\"n\":1}\n{\"nope\":1}\n");
+  const std::string other = payload("southgate-ed", "ed-assaults", 0);
+  const std::vector<Message> group{
+      {topic, good}, {topic, bad}, {topic, earlier}, {"not/a/batch/topic", good},
+      {topic, tampered}, {"svd/v1/southgate-ed/ed-assaults/batch", other}, {topic, good},
+  };
+  const std::vector<Reply> r = handler_->handle_group(group);
+  ASSERT_EQ(r.size(), group.size());
+  EXPECT_EQ(r[0].receipt.status, protocol::ReceiptStatus::accepted);
+  EXPECT_EQ(r[0].receipt.batch_id, protocol::batch_id_for("northgate-ed", "ed-assaults", std::string(64, 'b'), 0));
+  EXPECT_EQ(r[1].receipt.status, protocol::ReceiptStatus::rejected);
+  EXPECT_EQ(r[1].receipt.reason, "bad_record");
+  EXPECT_EQ(r[1].receipt.batch_id, protocol::batch_id_for("northgate-ed", "ed-assaults", std::string(64, 'b'), 1));
+  EXPECT_EQ(r[2].receipt.status, protocol::ReceiptStatus::duplicate);
+  EXPECT_EQ(r[3].topic, "");
+  EXPECT_EQ(r[4].receipt.reason, "records_digest_mismatch");
+  EXPECT_EQ(r[5].topic, "svd/v1/southgate-ed/receipt");
+  EXPECT_EQ(r[5].receipt.status, protocol::ReceiptStatus::accepted);
+  EXPECT_EQ(r[6].receipt.status, protocol::ReceiptStatus::duplicate);  // the same batch again, same group
+  for (std::size_t i : {0u, 1u, 2u, 4u, 6u}) EXPECT_EQ(r[i].topic, "svd/v1/northgate-ed/receipt") << i;
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 6u);  // earlier, good, other: two records each
+  EXPECT_EQ(*store_->batch_count(), 3u);
+}
+
+int refuse_commit(void*) { return 1; }
+
+TEST_F(BatchHandlerTest, AGroupThatCannotBeCommittedIsNotAnswered) {
+  const std::string topic = "svd/v1/northgate-ed/ed-assaults/batch";
+  const std::string good = payload("northgate-ed", "ed-assaults", 0);
+  const std::string bad = payload("northgate-ed", "ed-assaults", 1, "{\"nope\":1}\n");
+  const std::vector<Message> group{{topic, good}, {topic, bad}, {topic, "garbage"}};
+  sqlite3_commit_hook(store_->connection_for_test(), refuse_commit, nullptr);
+  for (const Reply& r : handler_->handle_group(group)) EXPECT_EQ(r.topic, "");
+  EXPECT_EQ(handler_->handle(topic, good).topic, "");
+  sqlite3_commit_hook(store_->connection_for_test(), nullptr, nullptr);
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 0u);
+  // Sent again, the batches are answered as if the first attempt had never been.
+  const std::vector<Reply> again = handler_->handle_group(group);
+  EXPECT_EQ(again[0].receipt.status, protocol::ReceiptStatus::accepted);
+  EXPECT_EQ(again[1].receipt.reason, "bad_record");
+  EXPECT_EQ(again[2].receipt.reason, "bad_envelope");
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 2u);
+}
+
+TEST_F(BatchHandlerTest, AGroupWithNothingToStoreIsStillAnswered) {
+  const std::vector<Message> group{{"svd/v1/northgate-ed/ed-assaults/batch", "garbage"}};
+  // No transaction at all, so a store that cannot commit does not matter here.
+  sqlite3_commit_hook(store_->connection_for_test(), refuse_commit, nullptr);
+  const std::vector<Reply> r = handler_->handle_group(group);
+  sqlite3_commit_hook(store_->connection_for_test(), nullptr, nullptr);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].topic, "svd/v1/northgate-ed/receipt");
+  EXPECT_EQ(r[0].receipt.reason, "bad_envelope");
 }
 
 }  // namespace

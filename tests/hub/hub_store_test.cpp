@@ -1,8 +1,10 @@
 #include "hub/hub_store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
+#include <deque>
 #include <filesystem>
 
 namespace svd::hub {
@@ -45,10 +47,33 @@ class HubStoreTest : public ::testing::Test {
     return *b;
   }
 
+  std::string records(int n) {
+    std::string r;
+    for (int i = 0; i < n; ++i) r += "{\"n\":" + std::to_string(i) + ",\"s\":\"record " + std::to_string(i) + "\"}\n";
+    return r;
+  }
+
+  // A second connection, to look at what is committed (not what our transaction sees).
+  std::uint64_t committed(const char* sql) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2((dir_ / "hub.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    std::uint64_t n = ~std::uint64_t{0};
+    if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+      n = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return n;
+  }
+
   fs::path dir_;
   std::unique_ptr<HubStore> store_;
-  std::vector<std::string> payloads_;  // parse_batch views into these
+  std::deque<std::string> payloads_;  // parse_batch views into these (a deque never moves them)
 };
+
+// A commit hook that refuses: SQLite turns the COMMIT into a rollback and fails it, exactly the
+// path a commit that cannot reach the disk takes in the store.
+int refuse_commit(void*) { return 1; }
 
 TEST_F(HubStoreTest, StoresRecordsAndDeduplicatesBatches) {
   auto b0 = batch(0, "{\"n\":1,\"s\":\"a\"}\n{\"n\":2,\"s\":null}\n");
@@ -92,6 +117,122 @@ TEST_F(HubStoreTest, ASchemaThatGainsAnOutputGainsAColumn) {
   reopen({"n", "s", "added"});
   EXPECT_EQ(*store_->store("northgate-ed", batch(1, "{\"n\":2,\"added\":\"x\"}\n")), protocol::ReceiptStatus::accepted);
   EXPECT_EQ(*store_->record_count("ed-assaults"), 2u);
+}
+
+TEST_F(HubStoreTest, AGroupStoresEachBatchOnItsOwn) {
+  ASSERT_EQ(*store_->store("northgate-ed", batch(9, "{\"n\":9}\n")), protocol::ReceiptStatus::accepted);
+  const std::vector<PendingBatch> group{
+      {"northgate-ed", batch(0, "{\"n\":1}\n{\"n\":2}\n")},
+      {"northgate-ed", batch(1, "{\"n\":3}\n{\"unknown\":1}\n")},  // its first record must not stay
+      {"northgate-ed", batch(9, "{\"n\":9}\n")},                      // stored by an earlier group
+      {"northgate-ed", batch(2, "{\"n\":4}\n", "death-reports")},
+      {"southgate-ed", batch(3, "{\"n\":5}\n")},
+  };
+  auto outcomes = store_->store_group(group);
+  ASSERT_TRUE(outcomes);
+  ASSERT_EQ(outcomes->size(), 5u);
+  EXPECT_EQ((*outcomes)[0].value(), protocol::ReceiptStatus::accepted);
+  EXPECT_EQ((*outcomes)[1].error(), errc::bad_record);
+  EXPECT_EQ((*outcomes)[2].value(), protocol::ReceiptStatus::duplicate);
+  EXPECT_EQ((*outcomes)[3].error(), errc::unknown_feed);
+  EXPECT_EQ((*outcomes)[4].value(), protocol::ReceiptStatus::accepted);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults"), 4u);  // 9, 1, 2, 5
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults WHERE n = 3"), 0u);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM batches"), 3u);
+  // The refused batch left no trace: once right, it is accepted, not a duplicate.
+  EXPECT_EQ(*store_->store("northgate-ed", batch(1, "{\"n\":3}\n")), protocol::ReceiptStatus::accepted);
+}
+
+TEST_F(HubStoreTest, TheSameBatchTwiceInAGroupIsStoredOnce) {
+  const auto b0 = batch(0, "{\"n\":1}\n{\"n\":2}\n");
+  const auto bad = batch(1, "{\"n\":3}\n{\"nope\":3}\n");
+  const std::vector<PendingBatch> group{
+      {"northgate-ed", b0}, {"northgate-ed", b0}, {"southgate-ed", b0},      // another partner's is another batch
+      {"northgate-ed", bad}, {"northgate-ed", batch(1, "{\"n\":3}\n")},   // refused, then right
+      {"northgate-ed", b0},
+  };
+  auto outcomes = store_->store_group(group);
+  ASSERT_TRUE(outcomes);
+  ASSERT_EQ(outcomes->size(), 6u);
+  EXPECT_EQ((*outcomes)[0].value(), protocol::ReceiptStatus::accepted);
+  EXPECT_EQ((*outcomes)[1].value(), protocol::ReceiptStatus::duplicate);
+  EXPECT_EQ((*outcomes)[2].value(), protocol::ReceiptStatus::accepted);
+  EXPECT_EQ((*outcomes)[3].error(), errc::bad_record);
+  EXPECT_EQ((*outcomes)[4].value(), protocol::ReceiptStatus::accepted);
+  EXPECT_EQ((*outcomes)[5].value(), protocol::ReceiptStatus::duplicate);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults"), 5u);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM batches"), 3u);
+}
+
+TEST_F(HubStoreTest, AFailedCommitStoresNothingOfTheGroup) {
+  ASSERT_EQ(*store_->store("northgate-ed", batch(9, "{\"n\":9}\n")), protocol::ReceiptStatus::accepted);
+  const std::vector<PendingBatch> group{
+      {"northgate-ed", batch(0, "{\"n\":1}\n")},
+      {"northgate-ed", batch(1, "{\"nope\":1}\n")},
+      {"northgate-ed", batch(2, records(300))},
+  };
+  sqlite3_commit_hook(store_->connection_for_test(), refuse_commit, nullptr);
+  auto failed = store_->store_group(group);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error(), errc::io_error);
+  EXPECT_EQ(store_->store("northgate-ed", batch(3, "{\"n\":1}\n")).error(), errc::io_error);
+  sqlite3_commit_hook(store_->connection_for_test(), nullptr, nullptr);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults"), 1u);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM batches"), 1u);
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 1u);  // our own connection has no transaction left open
+  // The gateways send the batches again: accepted now, not duplicate.
+  auto retried = store_->store_group(group);
+  ASSERT_TRUE(retried);
+  EXPECT_EQ((*retried)[0].value(), protocol::ReceiptStatus::accepted);
+  EXPECT_EQ((*retried)[1].error(), errc::bad_record);
+  EXPECT_EQ((*retried)[2].value(), protocol::ReceiptStatus::accepted);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults"), 302u);
+}
+
+TEST_F(HubStoreTest, ADiskFullAnywhereInAGroupStoresNothingOfIt) {
+  // A real SQLITE_FULL (max_page_count) at every point where the group needs one more page: each
+  // time the group fails whole, until there is room for all of it.
+  sqlite3* db = store_->connection_for_test();
+  ASSERT_EQ(*store_->store("northgate-ed", batch(9, "{\"n\":9}\n")), protocol::ReceiptStatus::accepted);
+  const std::vector<PendingBatch> group{
+      {"northgate-ed", batch(0, records(200))},
+      {"northgate-ed", batch(1, "{\"nope\":1}\n")},
+      {"northgate-ed", batch(2, records(200))},
+      {"southgate-ed", batch(0, records(200))},
+  };
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &s, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+  const std::int64_t base = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  int failures = 0;
+  for (std::int64_t limit = base;; ++limit) {
+    SCOPED_TRACE(limit);
+    ASSERT_LT(limit, base + 200);
+    ASSERT_EQ(sqlite3_exec(db, ("PRAGMA max_page_count = " + std::to_string(limit)).c_str(), nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    auto outcomes = store_->store_group(group);
+    if (!outcomes) {
+      ++failures;
+      EXPECT_EQ(outcomes.error(), errc::io_error);
+      EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults"), 1u);
+      EXPECT_EQ(committed("SELECT COUNT(*) FROM batches"), 1u);
+      continue;
+    }
+    EXPECT_EQ((*outcomes)[0].value(), protocol::ReceiptStatus::accepted);
+    EXPECT_EQ((*outcomes)[1].error(), errc::bad_record);
+    EXPECT_EQ((*outcomes)[2].value(), protocol::ReceiptStatus::accepted);
+    EXPECT_EQ((*outcomes)[3].value(), protocol::ReceiptStatus::accepted);
+    EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults"), 601u);
+    break;
+  }
+  EXPECT_GT(failures, 1);  // the limit was hit more than once, at different points of the group
+}
+
+TEST_F(HubStoreTest, AnEmptyGroupTouchesNothing) {
+  auto outcomes = store_->store_group({});
+  ASSERT_TRUE(outcomes);
+  EXPECT_TRUE(outcomes->empty());
 }
 
 TEST(OutputColumns, FollowTheSchema) {

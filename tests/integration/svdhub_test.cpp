@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 
 #include "hub/hub_store.h"
 #include "mosquitto_fixture.h"
@@ -150,6 +151,50 @@ TEST_F(SvdhubTest, ARestartedHubStillRecognisesDuplicates) {
   EXPECT_EQ(send(b0).status, protocol::ReceiptStatus::duplicate);
   hub_->stop();
   EXPECT_EQ(stored(), 2u);
+}
+
+TEST_F(SvdhubTest, ABurstOfBatchesIsAnsweredBatchByBatchAfterGroupCommits) {
+  // Published back to back without waiting for receipts, so svdhub finds several waiting and
+  // stores them in groups. Every batch still gets its own answer, a repeated one is stored once
+  // even when both copies land in the same group, and a bad one does not affect its neighbours.
+  constexpr std::uint64_t kBatches = 150;
+  std::map<std::string, std::uint64_t> seq_of;
+  std::vector<std::string> payloads;
+  for (std::uint64_t seq = 0; seq < kBatches; ++seq) {
+    payloads.push_back(batch(seq, kRecords));
+    seq_of[protocol::batch_id_for(kGateway, "ed-assaults", std::string(64, '1'), seq)] = seq;
+    if (seq % 10 == 0) payloads.push_back(payloads.back());                     // sent twice in a row
+    if (seq % 25 == 0) payloads.push_back(batch(seq + 1000, "{\"nope\":1}\n"));  // refused: unknown column
+  }
+  for (const auto& p : payloads) ASSERT_TRUE(gateway_->publish(protocol::batch_topic(kGateway, "ed-assaults"), p).ok);
+
+  std::map<std::uint64_t, std::vector<protocol::ReceiptStatus>> answers;
+  std::size_t rejected = 0;
+  for (std::size_t i = 0; i < payloads.size(); ++i) {
+    auto msg = gateway_->receive(std::chrono::seconds(10));
+    ASSERT_TRUE(msg) << "receipt " << i << " of " << payloads.size() << " missing";
+    auto r = protocol::parse_receipt(msg->get_payload_str());
+    ASSERT_TRUE(r);
+    if (r->status == protocol::ReceiptStatus::rejected) {
+      EXPECT_EQ(r->reason, "bad_record");
+      ++rejected;
+      continue;
+    }
+    ASSERT_TRUE(seq_of.count(r->batch_id));
+    answers[seq_of[r->batch_id]].push_back(r->status);
+  }
+  EXPECT_EQ(rejected, 6u);
+  ASSERT_EQ(answers.size(), kBatches);
+  for (const auto& [seq, statuses] : answers) {
+    SCOPED_TRACE(seq);
+    ASSERT_EQ(statuses.size(), seq % 10 == 0 ? 2u : 1u);
+    EXPECT_EQ(statuses[0], protocol::ReceiptStatus::accepted);  // the hub handles them in arrival order
+    if (statuses.size() == 2) {
+      EXPECT_EQ(statuses[1], protocol::ReceiptStatus::duplicate);
+    }
+  }
+  hub_->stop();
+  EXPECT_EQ(stored(), 2 * kBatches);
 }
 
 }  // namespace

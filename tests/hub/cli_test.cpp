@@ -1,0 +1,149 @@
+// The svdhub command line as operators meet it (the commands that need no broker): exit codes,
+// messages and the `stats` report.
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "hub/hub_store.h"
+
+namespace svd::hub {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+class SvdhubCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "svd-hubcli-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    // The store path is relative: the config loader resolves it against the config's folder.
+    std::ofstream(config()) << "[store]\ndatabase = \"hub.db\"\n"
+                            << "[broker]\nhost = \"127.0.0.1\"\nport = 8883\nca = \"pki/ca.crt\"\n"
+                            << "cert = \"pki/svdhub.crt\"\nkey = \"pki/svdhub.key\"\n"
+                            << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_EXAMPLES_DIR
+                            << "/schemas/ed-assaults.json\"\n"
+                            << "[[feed]]\nid = \"death-reports\"\nschema = \"" << SVD_EXAMPLES_DIR
+                            << "/schemas/death-reports.json\"\n";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  fs::path config() const { return dir_ / "svdhub.toml"; }
+  fs::path db() const { return dir_ / "hub.db"; }
+
+  RunResult svdhub(const std::string& args) {
+    RunResult r;
+    const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
+    const std::string cmd =
+        std::string("'") + SVD_SVDHUB + "' " + args + " >'" + out.string() + "' 2>'" + err.string() + "'";
+    const int status = std::system(cmd.c_str());
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = read_file(out);
+    r.err = read_file(err);
+    return r;
+  }
+
+  // What `svdhub run` would have stored: two ED batches from one partner.
+  void fill_store() {
+    auto s = HubStore::open(db(), {{"ed-assaults", {"site_code", "assault_method"}}});
+    ASSERT_TRUE(s);
+    for (std::uint64_t seq : {0u, 1u}) {
+      protocol::BatchHeader h;
+      h.batch_id = protocol::batch_id_for("northgate-ed", "ed-assaults", std::string(64, 'c'), seq);
+      h.partner = "northgate-ed";
+      h.feed = "ed-assaults";
+      h.schema = "ed-assaults";
+      h.extract = {"x", std::string(64, 'c'), "2026-11-23T09:00:00Z"};
+      h.seq = seq;
+      const std::string p = protocol::make_batch_payload(
+          h, "{\"site_code\":\"RXH01\",\"assault_method\":\"08\"}\n{\"site_code\":\"RYJ\",\"assault_method\":\"01\"}\n");
+      auto b = protocol::parse_batch(p);
+      ASSERT_TRUE(b);
+      ASSERT_EQ(*(*s)->store("northgate-ed", *b), protocol::ReceiptStatus::accepted);
+    }
+    ASSERT_EQ(sqlite3_exec((*s)->connection_for_test(), "UPDATE batches SET received_at = 1795425320", nullptr, nullptr,
+                           nullptr),
+              SQLITE_OK);
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(SvdhubCliTest, StatsShowsWhatTheStoreHolds) {
+  fill_store();
+  RunResult r = svdhub("stats --config '" + config().string() + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "svdhub store " + db().string() +
+                       "\n"
+                       "  feed ed-assaults: 4 records in 2 batches\n"
+                       "    northgate-ed: 4 records in 2 batches, last received 2026-11-23T09:15:20Z\n"
+                       "  feed death-reports: 0 records in 0 batches\n"
+                       "  total: 4 records in 2 batches\n");
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(SvdhubCliTest, StatsWorksWhileAWriterHoldsTheStore) {
+  fill_store();
+  sqlite3* writer = nullptr;  // as `svdhub run` between BEGIN and COMMIT
+  ASSERT_EQ(sqlite3_open(db().c_str(), &writer), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(writer, "BEGIN IMMEDIATE; DELETE FROM batches", nullptr, nullptr, nullptr), SQLITE_OK);
+  RunResult r = svdhub("stats --config '" + config().string() + "'");
+  sqlite3_exec(writer, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(writer);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("  total: 4 records in 2 batches\n"), std::string::npos) << r.out;
+}
+
+TEST_F(SvdhubCliTest, StatsNeverCreatesAStore) {
+  RunResult r = svdhub("stats --config '" + config().string() + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find(db().string() + ": no store there"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(db()));
+  EXPECT_FALSE(fs::exists(dir_ / "hub.db-wal"));
+}
+
+TEST_F(SvdhubCliTest, StatsRefusesAFileThatIsNotAStore) {
+  std::ofstream(db()) << "not a database\n";
+  RunResult r = svdhub("stats --config '" + config().string() + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cannot read the store"), std::string::npos) << r.err;
+}
+
+TEST_F(SvdhubCliTest, StatsNeedsAConfig) {
+  EXPECT_EQ(svdhub("stats").exit_code, 1);
+  RunResult bad = svdhub("stats --config '" + (dir_ / "absent.toml").string() + "'");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("problem(s) found"), std::string::npos) << bad.err;
+}
+
+TEST_F(SvdhubCliTest, HelpNamesEveryCommand) {
+  RunResult r = svdhub("--help");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* cmd : {"run", "check-config", "stats"}) EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
+  RunResult stats = svdhub("stats --help");
+  EXPECT_EQ(stats.exit_code, 0);
+  EXPECT_NE(stats.out.find("read-only"), std::string::npos) << stats.out;
+}
+
+}  // namespace
+}  // namespace svd::hub
