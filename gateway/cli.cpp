@@ -9,13 +9,20 @@
 #include <iostream>
 #include <optional>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <CLI/CLI.hpp>
 
 #include "config/diagnostic.h"
 #include "config/gateway_config.h"
 #include "crypto/linkage_key.h"
+#include "crypto/sha256.h"
+#include "gateway/batcher.h"
+#include "gateway/forwarder.h"
+#include "gateway/outbox.h"
 #include "gateway/pipeline.h"
 #include "gateway/record_sink.h"
+#include "transport/mqtt.h"
 
 namespace svd::gateway {
 namespace {
@@ -25,6 +32,25 @@ constexpr const char* kVersion = "0.1.0";
 void print_diagnostics(const config::ConfigError& e) {
   for (const auto& d : e.diagnostics()) std::cerr << d.to_string() << '\n';
   std::cerr << e.diagnostics().size() << " problem(s) found\n";
+}
+
+std::optional<config::GatewayConfig> load_config_or_explain(const std::filesystem::path& path) {
+  try {
+    return config::load_gateway_config(path);
+  } catch (const config::ConfigError& e) {
+    print_diagnostics(e);
+    return std::nullopt;
+  }
+}
+
+const config::FeedConfig* find_feed_or_explain(const config::GatewayConfig& cfg, const std::string& id) {
+  const config::FeedConfig* feed = cfg.find_feed(id);
+  if (!feed) {
+    std::cerr << "unknown feed \"" << id << "\"; " << cfg.file.string() << " defines:";
+    for (const auto& f : cfg.feeds) std::cerr << ' ' << f.id;
+    std::cerr << '\n';
+  }
+  return feed;
 }
 
 std::optional<crypto::LinkageKey> load_key_or_explain(const config::GatewayConfig& cfg) {
@@ -113,20 +139,11 @@ struct ProcessArgs {
 };
 
 int cmd_process(const ProcessArgs& a) {
-  config::GatewayConfig cfg;
-  try {
-    cfg = config::load_gateway_config(a.config);
-  } catch (const config::ConfigError& e) {
-    print_diagnostics(e);
-    return 1;
-  }
-  const config::FeedConfig* feed = cfg.find_feed(a.feed);
-  if (!feed) {
-    std::cerr << "unknown feed \"" << a.feed << "\"; " << a.config.string() << " defines:";
-    for (const auto& f : cfg.feeds) std::cerr << ' ' << f.id;
-    std::cerr << '\n';
-    return 1;
-  }
+  auto loaded = load_config_or_explain(a.config);
+  if (!loaded) return 1;
+  const config::GatewayConfig& cfg = *loaded;
+  const config::FeedConfig* feed = find_feed_or_explain(cfg, a.feed);
+  if (!feed) return 1;
   auto key = load_key_or_explain(cfg);
   if (!key) return 1;
 
@@ -166,6 +183,148 @@ int cmd_process(const ProcessArgs& a) {
     std::cout << "  report:  " << report_path.string() << '\n';
   }
   return report->refused ? 2 : 0;
+}
+
+struct ForwardArgs {
+  std::filesystem::path config, input;
+  std::string feed;
+  bool quiet = false;
+  unsigned workers = 0;
+  unsigned timeout_seconds = 600;
+};
+
+// The extract's digest goes into every batch header and its batch ids, so it is needed before
+// the first batch is written.
+std::optional<std::string> file_sha256(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  crypto::Sha256 h;
+  std::string buf(1 << 20, '\0');
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    h.update(std::string_view(buf.data(), static_cast<std::size_t>(in.gcount())));
+  }
+  if (in.bad()) return std::nullopt;
+  return h.finish_hex();
+}
+
+// Processes the extract into the outbox (one transaction) and delivers every unacknowledged
+// batch in the outbox — this extract's and any an earlier run left — to the hub.
+int cmd_forward(const ForwardArgs& a) {
+  auto loaded = load_config_or_explain(a.config);
+  if (!loaded) return 1;
+  const config::GatewayConfig& cfg = *loaded;
+  if (!cfg.hub) {
+    std::cerr << a.config.string() << ": no [hub] section: svdgw forward needs the hub broker's address and "
+              << "this gateway's certificate\n";
+    return 1;
+  }
+  const config::FeedConfig* feed = find_feed_or_explain(cfg, a.feed);
+  if (!feed) return 1;
+  auto key = load_key_or_explain(cfg);
+  if (!key) return 1;
+
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.state_dir, ec);
+  if (ec || !std::filesystem::is_directory(cfg.state_dir)) {
+    std::cerr << cfg.state_dir.string() << ": cannot create the state directory\n";
+    return 1;
+  }
+  ::chmod(cfg.state_dir.c_str(), 0700);
+  const auto outbox_file = cfg.state_dir / "outbox.db";
+  auto outbox = Outbox::open(outbox_file);
+  if (!outbox) {
+    std::cerr << outbox_file.string() << ": cannot open the outbox: " << outbox.error().message() << '\n';
+    return 1;
+  }
+
+  const auto started = std::chrono::steady_clock::now();
+  const auto digest = file_sha256(a.input);
+  if (!digest) {
+    std::cerr << a.input.string() << ": cannot read the extract\n";
+    return 1;
+  }
+  BatchContext context{cfg.partner, feed->id, feed->schema.name, {key->id()},
+                       {feed->id + "-" + digest->substr(0, 16), *digest, utc_timestamp()}};
+  const std::string extract_id = context.extract.id;
+  auto sink = open_outbox_sink(**outbox, std::move(context), {cfg.batches.max_records, cfg.batches.max_bytes});
+  if (!sink) {
+    std::cerr << outbox_file.string() << ": cannot write to the outbox: " << sink.error().message() << '\n';
+    return 1;
+  }
+  std::uint64_t size = std::filesystem::file_size(a.input, ec);
+  Progress progress(ec ? 0 : size, !a.quiet && ::isatty(STDERR_FILENO));
+  ExtractJob job{&cfg, feed, a.input, Now::system(),
+                 [&](std::uint64_t bytes, std::uint64_t rows) { progress.update(bytes, rows, false); }, a.workers};
+  auto report = run_pipeline(job, *key, **sink);
+  sink->reset();
+  if (!report) {
+    std::cerr << a.input.string() << ": " << report.error().message() << '\n';
+    return 1;
+  }
+  progress.update(report->extract_bytes, report->rows_total, true);
+  if (!a.quiet) std::cout << report->summary();
+  if (report->refused) {
+    std::cout << "  nothing was queued for the hub\n";
+    return 2;
+  }
+  if (report->extract_sha256 != *digest) {
+    std::cerr << a.input.string() << ": the file changed while it was being read; forward it again once it is "
+              << "complete\n";
+  }
+  if (!a.quiet) std::cout << "  queued as extract " << extract_id << " in " << outbox_file.string() << '\n';
+
+  boost::asio::io_context io;
+  ForwarderOptions options;
+  options.broker = cfg.hub->broker;
+  options.partner = cfg.partner;
+  options.version = kVersion;
+  options.inflight = static_cast<std::size_t>(cfg.hub->inflight);
+  options.window = static_cast<std::size_t>(cfg.hub->window);
+  options.receipt_timeout = std::chrono::seconds(cfg.hub->receipt_timeout_seconds);
+  Forwarder forwarder(io, **outbox, options, [&](const std::string& line) {
+    if (!a.quiet) std::cerr << line << '\n';
+  });
+  bool delivered = false;
+  boost::asio::steady_timer deadline(io, std::chrono::seconds(a.timeout_seconds));
+  forwarder.on_drained([&] {
+    delivered = true;
+    deadline.cancel();
+    forwarder.stop([&] { io.stop(); });
+  });
+  deadline.async_wait([&](const boost::system::error_code& e) {
+    if (!e) forwarder.stop([&] { io.stop(); });
+  });
+  if (!a.quiet) std::cout << "forwarding to " << transport::broker_uri(cfg.hub->broker) << " as " << cfg.partner << '\n';
+  forwarder.start();
+  io.run();
+
+  const auto c = forwarder.counters();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  auto stats = (*outbox)->stats();
+  if (!a.quiet) {
+    std::printf("  %llu batch(es) published, %llu acknowledged (%llu accepted, %llu duplicate), %llu rejected; "
+                "%.2f s in all\n",
+                static_cast<unsigned long long>(c.publishes),
+                static_cast<unsigned long long>(c.accepted + c.duplicates),
+                static_cast<unsigned long long>(c.accepted), static_cast<unsigned long long>(c.duplicates),
+                static_cast<unsigned long long>(c.rejected), seconds);
+    std::fflush(stdout);
+  }
+  if (!delivered) {
+    std::cerr << "not every batch was acknowledged within " << a.timeout_seconds << " s";
+    if (stats) std::cerr << ": " << stats->queued + stats->published << " batch(es), " << stats->unacknowledged_records
+                         << " record(s) wait in the outbox and go out on the next run";
+    std::cerr << '\n';
+    return 3;
+  }
+  if (c.rejected > 0 || (stats && stats->rejected > 0)) {
+    std::cerr << (stats ? stats->rejected : c.rejected)
+              << " batch(es) in the outbox were rejected by the hub (see the reasons above); ask the hub's operator\n";
+    return 3;
+  }
+  if (!a.quiet) std::cout << "  every batch is acknowledged by the hub\n";
+  return 0;
 }
 
 int cmd_keys_generate(const std::filesystem::path& out) {
@@ -227,6 +386,21 @@ int cli_main(int argc, char** argv) {
   process->add_option("--workers", pa.workers, "Threads to use, at most 64 (default: one per core, up to 4)");
   process->footer("Exit status: 0 processed, 2 extract refused, 1 usage or configuration error.");
 
+  ForwardArgs fa;
+  auto* forward = app.add_subcommand(
+      "forward", "Process one extract into the outbox and deliver it to the hub over mutual TLS MQTT");
+  forward->add_option("--config", fa.config, "Gateway config (TOML) with a [hub] section")->required();
+  forward->add_option("--feed", fa.feed, "Feed id from the config")->required();
+  forward->add_option("file", fa.input, "The extract")->required()->check(CLI::ExistingFile);
+  forward->add_flag("--quiet,-q", fa.quiet, "No summary, progress or connection log");
+  forward->add_option("--workers", fa.workers, "Threads to use, at most 64 (default: one per core, up to 4)");
+  forward->add_option("--timeout", fa.timeout_seconds, "Give up delivering after this many seconds (default 600)")
+      ->check(CLI::Range(1u, 86400u));
+  forward->footer(
+      "Exit status: 0 every batch acknowledged by the hub, 2 extract refused (nothing queued), 3 not delivered "
+      "(timeout, or the hub rejected a batch; what is unacknowledged stays queued), 1 usage or configuration "
+      "error.");
+
   auto* keys = app.add_subcommand("keys", "Linkage key tools");
   keys->require_subcommand(1);
   std::filesystem::path key_out, key_file, key_config;
@@ -247,6 +421,7 @@ int cli_main(int argc, char** argv) {
   }
   if (*check) return cmd_check_config(config_path);
   if (*process) return cmd_process(pa);
+  if (*forward) return cmd_forward(fa);
   if (*generate) return cmd_keys_generate(key_out);
   if (*fingerprint) return cmd_keys_fingerprint(key_file, key_config);
   return 1;

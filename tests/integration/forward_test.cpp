@@ -1,0 +1,329 @@
+// `svdgw forward` end to end: the real svdgw and svdhub binaries, a real mosquitto with mutual
+// TLS on a free loopback port, synthetic extracts. What the hub stores is read from its SQLite
+// file; every process is stopped by the PID the test started.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "child_process.h"
+#include "mosquitto_fixture.h"
+
+namespace svd::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr const char* kGateway = "northgate-ed";
+
+struct HubCounts {
+  std::int64_t records = -1, batches = -1;
+};
+
+// Read-only, so it never competes with svdhub for the write lock; -1 while there is no table.
+HubCounts hub_counts(const fs::path& db) {
+  HubCounts c;
+  sqlite3* h = nullptr;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(h, 2000);
+    auto one = [&](const char* sql) {
+      sqlite3_stmt* s = nullptr;
+      std::int64_t v = -1;
+      if (sqlite3_prepare_v2(h, sql, -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+      sqlite3_finalize(s);
+      return v;
+    };
+    c.records = one("SELECT count(*) FROM records_ed_assaults");
+    c.batches = one("SELECT count(*) FROM batches");
+  }
+  sqlite3_close(h);
+  return c;
+}
+
+struct ForwardRun {
+  int status = -1;
+  std::string out, err;
+};
+
+// "  rows: 2000 total, 1961 valid, …" from the summary.
+std::int64_t valid_rows(const std::string& out) {
+  std::smatch m;
+  if (!std::regex_search(out, m, std::regex(R"(rows: \d+ total, (\d+) valid)"))) return -1;
+  return std::stoll(m[1]);
+}
+
+// "… acknowledged (X accepted, Y duplicate) …"
+std::pair<std::int64_t, std::int64_t> receipts(const std::string& out) {
+  std::smatch m;
+  if (!std::regex_search(out, m, std::regex(R"(\((\d+) accepted, (\d+) duplicate\))"))) return {-1, -1};
+  return {std::stoll(m[1]), std::stoll(m[2])};
+}
+
+class ForwardTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    broker_ = std::make_unique<TestBroker>(PkiOptions{.gateways = {kGateway}});
+    const auto& pki = broker_->pki();
+    std::ofstream(dir() / "svdhub.toml")
+        << "[store]\ndatabase = \"" << hub_db().string() << "\"\n"
+        << "[broker]\nhost = \"127.0.0.1\"\nport = " << broker_->port() << "\nca = \"" << pki.ca_cert().string()
+        << "\"\ncert = \"" << pki.client_cert(pki.hub_id()).string() << "\"\nkey = \""
+        << pki.client_key(pki.hub_id()).string() << "\"\nclient_id = \"" << pki.hub_id() << "\"\n"
+        << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_SOURCE_DIR
+        << "/deploy/examples/schemas/ed-assaults.json\"\n";
+    ChildProcess keygen({SVD_SVDGW, "keys", "generate", "--out", (dir() / "linkage.key").string()},
+                        dir() / "keygen.out", dir() / "keygen.err");
+    ASSERT_EQ(keygen.wait(10s), 0) << read_file(dir() / "keygen.err");
+    write_gateway_config({});
+    start_hub();
+  }
+
+  const fs::path& dir() const { return dir_.path(); }
+  fs::path hub_db() const { return dir() / "hub.db"; }
+  fs::path gateway_config() const { return dir() / "svdgw.toml"; }
+
+  // `hub_extra` goes into [hub] (e.g. a smaller window).
+  void write_gateway_config(const std::string& hub_extra) {
+    const auto& pki = broker_->pki();
+    std::ofstream(gateway_config())
+        << "[gateway]\npartner = \"" << kGateway << "\"\nstate_dir = \"" << (dir() / "state").string() << "\"\n"
+        << "[linkage_key]\nfile = \"" << (dir() / "linkage.key").string() << "\"\nid = \"k1\"\n"
+        << "[hub]\nhost = \"localhost\"\nport = " << broker_->port() << "\nca = \"" << pki.ca_cert().string()
+        << "\"\ncert = \"" << pki.client_cert(kGateway).string() << "\"\nkey = \""
+        << pki.client_key(kGateway).string() << "\"\n"
+        << hub_extra << "\n"
+        << "[batches]\nmax_records = 10\n"
+        << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_SOURCE_DIR
+        << "/deploy/examples/schemas/ed-assaults.json\"\nreject_threshold = 0.5\n";
+  }
+
+  // Starts svdhub and waits until it has subscribed: a batch published before the hub's first
+  // subscription ever exists has nobody to be queued for (in production the hub's persistent
+  // session exists long before any gateway sends; the gateway's receipt timeout covers it).
+  void start_hub() {
+    const auto log = dir() / "svdhub.log";
+    const auto subscribed_before = count_of(read_file(log), "subscribed to");
+    hub_ = std::make_unique<ChildProcess>(std::vector<std::string>{SVD_SVDHUB, "run", "--config",
+                                                                   (dir() / "svdhub.toml").string()},
+                                          log, log);
+    ASSERT_TRUE(hub_->started());
+    const auto until = std::chrono::steady_clock::now() + kWait;
+    while (count_of(read_file(log), "subscribed to") == subscribed_before) {
+      ASSERT_LT(std::chrono::steady_clock::now(), until) << diagnostics();
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+
+  // After a broker restart: until svdhub has subscribed again.
+  void wait_for_hub_to_resubscribe(std::size_t subscribed_before) {
+    const auto until = std::chrono::steady_clock::now() + 2 * kWait;
+    while (count_of(read_file(dir() / "svdhub.log"), "subscribed to") == subscribed_before) {
+      ASSERT_LT(std::chrono::steady_clock::now(), until) << diagnostics();
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+
+  static std::size_t count_of(const std::string& text, std::string_view needle) {
+    std::size_t n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+    return n;
+  }
+
+  fs::path extract(std::uint64_t rows, std::uint64_t seed) {
+    const fs::path p = dir() / ("ed-" + std::to_string(rows) + "-" + std::to_string(seed) + ".csv");
+    ChildProcess synth({SVD_SYNTH, "ed-assaults", std::to_string(rows), p.string(), std::to_string(seed)},
+                       dir() / "synth.out", dir() / "synth.err");
+    EXPECT_EQ(synth.wait(30s), 0) << read_file(dir() / "synth.err");
+    return p;
+  }
+
+  std::unique_ptr<ChildProcess> start_forward(const fs::path& file, int run) {
+    const auto tag = "forward-" + std::to_string(run);
+    return std::make_unique<ChildProcess>(
+        std::vector<std::string>{SVD_SVDGW, "forward", "--config", gateway_config().string(), "--feed",
+                                 "ed-assaults", "--timeout", "60", file.string()},
+        dir() / (tag + ".out"), dir() / (tag + ".err"));
+  }
+
+  ForwardRun finish_forward(ChildProcess& p, int run) {
+    const auto tag = "forward-" + std::to_string(run);
+    ForwardRun r;
+    r.status = p.wait(90s).value_or(-1);
+    r.out = read_file(dir() / (tag + ".out"));
+    r.err = read_file(dir() / (tag + ".err"));
+    return r;
+  }
+
+  ForwardRun forward(const fs::path& file, int run) {
+    auto p = start_forward(file, run);
+    return finish_forward(*p, run);
+  }
+
+  // Waits (bounded) until the hub holds at least `records` records.
+  bool wait_for_hub(std::int64_t records, std::chrono::milliseconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      if (hub_counts(hub_db()).records >= records) return true;
+      std::this_thread::sleep_for(5ms);
+    }
+    return false;
+  }
+
+  std::string diagnostics() const {
+    return "\n--- svdhub log ---\n" + read_file(dir() / "svdhub.log") + "\n--- broker log ---\n" + broker_->log();
+  }
+
+  TempDir dir_{"svd-forward"};
+  std::unique_ptr<TestBroker> broker_;
+  std::unique_ptr<ChildProcess> hub_;
+};
+
+TEST_F(ForwardTest, MultiBatchExtractLandsInTheHubExactlyOnce) {
+  const auto file = extract(2000, 7);
+  auto r = forward(file, 1);
+  ASSERT_EQ(r.status, 0) << r.out << r.err << diagnostics();
+  const auto valid = valid_rows(r.out);
+  ASSERT_GT(valid, 1900);
+  const auto [accepted, duplicates] = receipts(r.out);
+  const std::int64_t batches = (valid + 9) / 10;
+  EXPECT_EQ(accepted, batches) << r.out;
+  EXPECT_EQ(duplicates, 0) << r.out;
+  auto c = hub_counts(hub_db());
+  EXPECT_EQ(c.records, valid);
+  EXPECT_EQ(c.batches, batches);
+
+  // The same extract again: the same batch ids, nothing new queued, nothing stored twice.
+  r = forward(file, 2);
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_EQ(receipts(r.out), std::make_pair(std::int64_t{0}, std::int64_t{0})) << r.out;
+  c = hub_counts(hub_db());
+  EXPECT_EQ(c.records, valid);
+  EXPECT_EQ(c.batches, batches);
+
+  // A different extract adds exactly its own valid rows.
+  r = forward(extract(300, 8), 3);
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_EQ(hub_counts(hub_db()).records, valid + valid_rows(r.out));
+
+  // The retained status says the gateway went offline cleanly, with nothing left to send.
+  TestClient watcher(broker_->uri(), broker_->identity(broker_->pki().hub_id()));
+  ASSERT_TRUE(watcher.connect());
+  ASSERT_TRUE(watcher.subscribe("svd/v1/+/status").granted);
+  auto status = watcher.receive(5s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->get_topic(), std::string("svd/v1/") + kGateway + "/status");
+  EXPECT_TRUE(status->is_retained());
+  EXPECT_NE(status->get_payload_str().find(R"("state":"offline")"), std::string::npos) << status->get_payload_str();
+}
+
+TEST_F(ForwardTest, BrokerStoppedMidDeliveryEverythingArrivesOnce) {
+  // A short receipt timeout: batches sent while svdhub is not yet back on the restarted broker
+  // reach nobody (mosquitto 2.0 queues for a restored session only once its client reconnects),
+  // and the gateway's receipt timeout is what sends them again.
+  write_gateway_config("inflight = 2\nwindow = 4\nreceipt_timeout_seconds = 5\n");
+  const auto file = extract(1000, 11);
+  auto p = start_forward(file, 1);
+  ASSERT_TRUE(wait_for_hub(1, 30s)) << diagnostics();
+  // Freeze the gateway so the broker goes away in the middle of its delivery, not after it.
+  p->signal(SIGSTOP);
+  const auto partial = hub_counts(hub_db()).records;
+  broker_->stop();
+  std::this_thread::sleep_for(500ms);
+  broker_->restart();
+  p->signal(SIGCONT);
+  auto r = finish_forward(*p, 1);
+  ASSERT_EQ(r.status, 0) << r.out << r.err << diagnostics();
+  const auto valid = valid_rows(r.out);
+  EXPECT_LT(partial, valid) << "the broker stopped after the delivery had finished: the test proves nothing";
+  EXPECT_NE(r.err.find("connection lost"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("connected to"), std::string::npos) << r.err;
+  ASSERT_TRUE(wait_for_hub(valid, 10s));
+  const auto c = hub_counts(hub_db());
+  EXPECT_EQ(c.records, valid);
+  EXPECT_EQ(c.batches, (valid + 9) / 10);
+}
+
+TEST_F(ForwardTest, HubRestartedMidDeliveryDuplicatesAreAnsweredAndStoredOnce) {
+  // A short receipt timeout, so the gateway sends its window again while svdhub is away.
+  write_gateway_config("inflight = 2\nwindow = 8\nreceipt_timeout_seconds = 5\n");
+  const auto file = extract(1000, 12);
+  auto p = start_forward(file, 1);
+  ASSERT_TRUE(wait_for_hub(1, 30s)) << diagnostics();
+  hub_->stop();
+  const auto partial = hub_counts(hub_db()).records;
+  // Longer than the receipt timeout: the broker queues the originals and the re-sends for the
+  // hub's persistent session.
+  std::this_thread::sleep_for(6500ms);
+  start_hub();
+  auto r = finish_forward(*p, 1);
+  ASSERT_EQ(r.status, 0) << r.out << r.err << diagnostics();
+  const auto valid = valid_rows(r.out);
+  EXPECT_LT(partial, valid) << "svdhub stopped after the delivery had finished: the test proves nothing";
+  const auto [accepted, duplicates] = receipts(r.out);
+  EXPECT_GT(duplicates, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("no receipt for"), std::string::npos) << r.err;
+  const auto c = hub_counts(hub_db());
+  EXPECT_EQ(c.records, valid);
+  EXPECT_EQ(c.batches, (valid + 9) / 10);
+  // Every batch was answered at least once (a receipt lost with the hub's stop comes back as
+  // `duplicate` for the re-send).
+  EXPECT_GE(accepted + duplicates, (valid + 9) / 10);
+}
+
+TEST_F(ForwardTest, BatchesTheHubRejectsAreReportedAndNotResent) {
+  // A hub that does not know the feed rejects every batch with unknown_feed.
+  hub_->stop();
+  std::string hub_cfg = read_file(dir() / "svdhub.toml");
+  hub_cfg.replace(hub_cfg.find("id = \"ed-assaults\""), 18, "id = \"death-reports\"");
+  hub_cfg.replace(hub_cfg.find("ed-assaults.json"), 16, "death-reports.json");
+  std::ofstream(dir() / "svdhub.toml", std::ios::trunc) << hub_cfg;
+  start_hub();
+  auto r = forward(extract(40, 3), 1);
+  EXPECT_EQ(r.status, 3) << r.out << r.err << diagnostics();
+  EXPECT_NE(r.err.find("rejected batch"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unknown_feed"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rejected by the hub"), std::string::npos) << r.err;
+  EXPECT_EQ(receipts(r.out).first, 0) << r.out;
+  // Nothing left to send: a second run exits at once, still naming the rejections.
+  r = forward(extract(40, 3), 2);
+  EXPECT_EQ(r.status, 3) << r.out << r.err;
+  EXPECT_NE(r.out.find("0 batch(es) published"), std::string::npos) << r.out;
+}
+
+TEST_F(ForwardTest, NoHubSectionOrUnreachableBrokerIsAClearError) {
+  const auto file = extract(50, 4);
+  // The broker is gone: delivery times out, the batches stay queued for the next run.
+  broker_->stop();
+  auto p = std::make_unique<ChildProcess>(
+      std::vector<std::string>{SVD_SVDGW, "forward", "--config", gateway_config().string(), "--feed",
+                               "ed-assaults", "--timeout", "2", file.string()},
+      dir() / "t.out", dir() / "t.err");
+  EXPECT_EQ(p->wait(30s), 3);
+  const auto err = read_file(dir() / "t.err");
+  EXPECT_NE(err.find("cannot connect"), std::string::npos) << err;
+  EXPECT_NE(err.find("wait in the outbox"), std::string::npos) << err;
+  // Back up: the next run (same extract) delivers what the first one queued.
+  const auto subscribed = count_of(read_file(dir() / "svdhub.log"), "subscribed to");
+  broker_->restart();
+  wait_for_hub_to_resubscribe(subscribed);
+  auto r = forward(file, 2);
+  ASSERT_EQ(r.status, 0) << r.out << r.err << diagnostics();
+  EXPECT_EQ(hub_counts(hub_db()).records, valid_rows(r.out));
+
+  std::string cfg = read_file(gateway_config());
+  const auto hub = cfg.find("[hub]");
+  cfg.erase(hub, cfg.find("[batches]") - hub);
+  std::ofstream(gateway_config(), std::ios::trunc) << cfg;
+  r = forward(file, 3);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("no [hub] section"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace svd::testing
