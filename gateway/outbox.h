@@ -1,6 +1,8 @@
 #pragma once
 // The outbox: the only durable record of what must reach the hub (DESIGN 4). SQLite in WAL
-// mode with synchronous=FULL, so a committed transaction survives power loss. Paho runs with
+// mode; an extract's transaction commits with synchronous=FULL, so a committed extract survives
+// power loss. State marks commit with NORMAL: a power cut may take the last of them back, which
+// only means a re-send (the hub answers `duplicate`). Paho runs with
 // persistence NONE; nothing about delivery lives anywhere else.
 //
 // Batch states: queued -> published (the broker's PUBACK) -> acknowledged (the hub's receipt

@@ -1,6 +1,7 @@
 #include "protocol/envelope.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include <boost/json.hpp>
 
@@ -10,6 +11,21 @@ namespace svd::protocol {
 namespace json = boost::json;
 
 namespace {
+
+// memchr is vectorised in glibc; a byte loop (std::count at -O2) is several times slower, and
+// both sides count every batch's hundreds of KiB.
+std::uint64_t count_lines(std::string_view s) {
+  std::uint64_t n = 0;
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  while (p != end) {
+    p = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+    if (p == nullptr) break;
+    ++n;
+    ++p;
+  }
+  return n;
+}
 
 constexpr std::size_t kMaxHeaderBytes = 64 << 10;
 
@@ -51,7 +67,7 @@ std::string batch_id_for(std::string_view partner, std::string_view feed, std::s
 }
 
 std::string make_batch_payload(BatchHeader header, std::string_view records) {
-  header.count = static_cast<std::uint64_t>(std::count(records.begin(), records.end(), '\n'));
+  header.count = count_lines(records);
   header.records_sha256 = crypto::sha256_hex(records);
   json::object o;
   o["v"] = header.v;
@@ -108,7 +124,7 @@ result<Batch> parse_batch(std::string_view payload) {
 
   b.records = payload.substr(nl + 1);
   if (crypto::sha256_hex(b.records) != h.records_sha256) return errc::records_digest_mismatch;
-  const auto lines = static_cast<std::uint64_t>(std::count(b.records.begin(), b.records.end(), '\n'));
+  const std::uint64_t lines = count_lines(b.records);
   if (lines != h.count || (!b.records.empty() && b.records.back() != '\n')) return errc::record_count_mismatch;
   return b;
 }

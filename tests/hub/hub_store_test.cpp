@@ -194,11 +194,12 @@ TEST_F(HubStoreTest, ADiskFullAnywhereInAGroupStoresNothingOfIt) {
   // time the group fails whole, until there is room for all of it.
   sqlite3* db = store_->connection_for_test();
   ASSERT_EQ(*store_->store("northgate-ed", batch(9, "{\"n\":9}\n")), protocol::ReceiptStatus::accepted);
+  // Enough rows to need several of the store's 64 KiB pages.
   const std::vector<PendingBatch> group{
-      {"northgate-ed", batch(0, records(200))},
+      {"northgate-ed", batch(0, records(4000))},
       {"northgate-ed", batch(1, "{\"nope\":1}\n")},
-      {"northgate-ed", batch(2, records(200))},
-      {"southgate-ed", batch(0, records(200))},
+      {"northgate-ed", batch(2, records(4000))},
+      {"southgate-ed", batch(0, records(4000))},
   };
   sqlite3_stmt* s = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &s, nullptr), SQLITE_OK);
@@ -223,7 +224,7 @@ TEST_F(HubStoreTest, ADiskFullAnywhereInAGroupStoresNothingOfIt) {
     EXPECT_EQ((*outcomes)[1].error(), errc::bad_record);
     EXPECT_EQ((*outcomes)[2].value(), protocol::ReceiptStatus::accepted);
     EXPECT_EQ((*outcomes)[3].value(), protocol::ReceiptStatus::accepted);
-    EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults"), 601u);
+    EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults"), 12001u);
     break;
   }
   EXPECT_GT(failures, 1);  // the limit was hit more than once, at different points of the group
