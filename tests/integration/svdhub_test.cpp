@@ -2,58 +2,25 @@
 // stores them and answers on the gateway's receipt topic.
 
 #include <gtest/gtest.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <map>
 
+#include "child_process.h"
 #include "hub/hub_store.h"
 #include "mosquitto_fixture.h"
 #include "protocol/envelope.h"
-
-extern char** environ;
 
 namespace svd::testing {
 namespace {
 
 constexpr const char* kGateway = "northgate-ed";
 
-// svdhub started by posix_spawn and stopped by its PID (SIGTERM, bounded wait, SIGKILL).
-class Svdhub {
- public:
-  Svdhub(const std::filesystem::path& config, const std::filesystem::path& log) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    std::string exe = SVD_SVDHUB, cmd = "run", opt = "--config", cfg = config.string();
-    char* argv[] = {exe.data(), cmd.data(), opt.data(), cfg.data(), nullptr};
-    if (posix_spawn(&pid_, exe.c_str(), &actions, nullptr, argv, environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~Svdhub() { stop(); }
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 200; ++i) {  // up to 10 s
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      ::usleep(50000);
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  bool started() const { return pid_ > 0; }
-
- private:
-  pid_t pid_ = -1;
-};
+// svdhub started by posix_spawn and stopped by its PID (child_process.h).
+std::unique_ptr<ChildProcess> start_svdhub(const std::filesystem::path& config, const std::filesystem::path& log) {
+  return std::make_unique<ChildProcess>(std::vector<std::string>{SVD_SVDHUB, "run", "--config", config.string()}, log,
+                                        log);
+}
 
 std::string batch(std::uint64_t seq, const std::string& records) {
   protocol::BatchHeader h;
@@ -78,7 +45,7 @@ class SvdhubTest : public ::testing::Test {
         << "\"\ncert = \"" << pki.client_cert(pki.hub_id()).string() << "\"\nkey = \""
         << pki.client_key(pki.hub_id()).string() << "\"\nclient_id = \"" << pki.hub_id() << "\"\n"
         << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_SOURCE_DIR << "/deploy/examples/schemas/ed-assaults.json\"\n";
-    hub_ = std::make_unique<Svdhub>(dir_.path() / "svdhub.toml", dir_.path() / "svdhub.log");
+    hub_ = start_svdhub(dir_.path() / "svdhub.toml", dir_.path() / "svdhub.log");
     ASSERT_TRUE(hub_->started());
     ASSERT_TRUE(broker_->wait_for_log("New client connected", std::chrono::seconds(10)))
         << "svdhub did not connect";
@@ -114,7 +81,7 @@ class SvdhubTest : public ::testing::Test {
 
   TempDir dir_{"svd-hub-int"};
   std::unique_ptr<TestBroker> broker_;
-  std::unique_ptr<Svdhub> hub_;
+  std::unique_ptr<ChildProcess> hub_;
   std::unique_ptr<TestClient> gateway_;
 };
 
@@ -146,7 +113,7 @@ TEST_F(SvdhubTest, ARestartedHubStillRecognisesDuplicates) {
   EXPECT_EQ(send(b0).status, protocol::ReceiptStatus::accepted);
   hub_->stop();
   const std::size_t mark = broker_->log_size();
-  hub_ = std::make_unique<Svdhub>(dir_.path() / "svdhub.toml", dir_.path() / "svdhub.log");
+  hub_ = start_svdhub(dir_.path() / "svdhub.toml", dir_.path() / "svdhub.log");
   ASSERT_TRUE(broker_->wait_for_log("New client connected", std::chrono::seconds(10), mark));
   EXPECT_EQ(send(b0).status, protocol::ReceiptStatus::duplicate);
   hub_->stop();
