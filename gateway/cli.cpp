@@ -104,20 +104,76 @@ bool write_private_file(const std::filesystem::path& path, const std::string& te
   return !ec;
 }
 
-int cmd_check_config(const std::filesystem::path& path) {
+// What process and forward both need: the config, the feed and the linkage key, each problem
+// explained on stderr.
+struct FeedSetup {
   config::GatewayConfig cfg;
-  try {
-    cfg = config::load_gateway_config(path);
-  } catch (const config::ConfigError& e) {
-    print_diagnostics(e);
-    return 1;
+  const config::FeedConfig* feed = nullptr;
+  std::optional<crypto::LinkageKey> key;
+};
+
+std::optional<FeedSetup> load_feed_setup(const std::filesystem::path& config_path, const std::string& feed_id,
+                                         bool needs_hub) {
+  auto loaded = load_config_or_explain(config_path);
+  if (!loaded) return std::nullopt;
+  FeedSetup s{std::move(*loaded), nullptr, std::nullopt};
+  if (needs_hub && !s.cfg.hub) {
+    std::cerr << config_path.string() << ": no [hub] section: svdgw forward needs the hub broker's address and "
+              << "this gateway's certificate\n";
+    return std::nullopt;
   }
+  s.feed = find_feed_or_explain(s.cfg, feed_id);
+  if (!s.feed) return std::nullopt;
+  s.key = load_key_or_explain(s.cfg);
+  if (!s.key) return std::nullopt;
+  return s;
+}
+
+bool make_directory(const std::filesystem::path& dir, const char* what) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir)) {
+    std::cerr << dir.string() << ": cannot create the " << what << '\n';
+    return false;
+  }
+  return true;
+}
+
+// Runs the pipeline into `sink`, with progress on a terminal; explains an error on stderr.
+std::optional<ExtractReport> run_with_progress(const FeedSetup& s, const std::filesystem::path& input, bool quiet,
+                                               unsigned workers, RecordSink& sink) {
+  std::error_code ec;
+  const std::uint64_t size = std::filesystem::file_size(input, ec);
+  Progress progress(ec ? 0 : size, !quiet && ::isatty(STDERR_FILENO));
+  ExtractJob job{&s.cfg, s.feed, input, Now::system(),
+                 [&](std::uint64_t bytes, std::uint64_t rows) { progress.update(bytes, rows, false); }, workers};
+  auto report = run_pipeline(job, *s.key, sink);
+  if (!report) {
+    std::cerr << input.string() << ": " << report.error().message() << '\n';
+    return std::nullopt;
+  }
+  progress.update(report->extract_bytes, report->rows_total, true);
+  return std::move(*report);
+}
+
+int cmd_check_config(const std::filesystem::path& path) {
+  auto loaded = load_config_or_explain(path);
+  if (!loaded) return 1;
+  const config::GatewayConfig& cfg = *loaded;
   auto key = load_key_or_explain(cfg);
   if (!key) return 1;
   std::cout << path.string() << ": OK\n"
             << "  partner     " << cfg.partner << '\n'
             << "  state dir   " << cfg.state_dir.string() << '\n'
             << "  linkage key " << key->id() << ", fingerprint " << crypto::fingerprint(*key) << '\n';
+  if (cfg.hub) {
+    std::cout << "  hub         " << transport::broker_uri(cfg.hub->broker) << ", MQTT "
+              << (cfg.hub->broker.mqtt_version == 5 ? "5" : "3.1.1") << ", certificate "
+              << cfg.hub->broker.cert.string() << ", " << cfg.hub->inflight << " in flight, window "
+              << cfg.hub->window << ", receipt timeout " << cfg.hub->receipt_timeout_seconds << " s\n";
+  } else {
+    std::cout << "  hub         none ([hub] is needed to forward)\n";
+  }
   for (const auto& f : cfg.feeds) {
     std::size_t shared = 0;
     for (const auto& field : f.schema.fields) shared += field.transform != config::TransformKind::drop;
@@ -139,22 +195,11 @@ struct ProcessArgs {
 };
 
 int cmd_process(const ProcessArgs& a) {
-  auto loaded = load_config_or_explain(a.config);
-  if (!loaded) return 1;
-  const config::GatewayConfig& cfg = *loaded;
-  const config::FeedConfig* feed = find_feed_or_explain(cfg, a.feed);
-  if (!feed) return 1;
-  auto key = load_key_or_explain(cfg);
-  if (!key) return 1;
-
-  std::error_code ec;
-  std::filesystem::create_directories(a.out, ec);
-  if (ec || !std::filesystem::is_directory(a.out)) {
-    std::cerr << a.out.string() << ": cannot create the output directory\n";
-    return 1;
-  }
+  auto setup = load_feed_setup(a.config, a.feed, false);
+  if (!setup || !make_directory(a.out, "output directory")) return 1;
   // Stale output from an earlier run must not pass for this run's result.
   const auto records_path = a.out / "records.jsonl", report_path = a.out / "report.json";
+  std::error_code ec;
   std::filesystem::remove(records_path, ec);
   std::filesystem::remove(report_path, ec);
 
@@ -163,16 +208,8 @@ int cmd_process(const ProcessArgs& a) {
     std::cerr << records_path.string() << ": cannot write the records file\n";
     return 1;
   }
-  std::uint64_t size = std::filesystem::file_size(a.input, ec);
-  Progress progress(ec ? 0 : size, !a.quiet && ::isatty(STDERR_FILENO));
-  ExtractJob job{&cfg, feed, a.input, Now::system(),
-                 [&](std::uint64_t bytes, std::uint64_t rows) { progress.update(bytes, rows, false); }, a.workers};
-  auto report = run_pipeline(job, *key, **sink);
-  if (!report) {
-    std::cerr << a.input.string() << ": " << report.error().message() << '\n';
-    return 1;
-  }
-  progress.update(report->extract_bytes, report->rows_total, true);
+  auto report = run_with_progress(*setup, a.input, a.quiet, a.workers, **sink);
+  if (!report) return 1;
   if (!write_private_file(report_path, report->to_json())) {
     std::cerr << report_path.string() << ": cannot write the report\n";
     return 1;
@@ -211,25 +248,10 @@ std::optional<std::string> file_sha256(const std::filesystem::path& path) {
 // Processes the extract into the outbox (one transaction) and delivers every unacknowledged
 // batch in the outbox — this extract's and any an earlier run left — to the hub.
 int cmd_forward(const ForwardArgs& a) {
-  auto loaded = load_config_or_explain(a.config);
-  if (!loaded) return 1;
-  const config::GatewayConfig& cfg = *loaded;
-  if (!cfg.hub) {
-    std::cerr << a.config.string() << ": no [hub] section: svdgw forward needs the hub broker's address and "
-              << "this gateway's certificate\n";
-    return 1;
-  }
-  const config::FeedConfig* feed = find_feed_or_explain(cfg, a.feed);
-  if (!feed) return 1;
-  auto key = load_key_or_explain(cfg);
-  if (!key) return 1;
-
-  std::error_code ec;
-  std::filesystem::create_directories(cfg.state_dir, ec);
-  if (ec || !std::filesystem::is_directory(cfg.state_dir)) {
-    std::cerr << cfg.state_dir.string() << ": cannot create the state directory\n";
-    return 1;
-  }
+  auto setup = load_feed_setup(a.config, a.feed, true);
+  if (!setup || !make_directory(setup->cfg.state_dir, "state directory")) return 1;
+  const config::GatewayConfig& cfg = setup->cfg;
+  const config::FeedConfig* feed = setup->feed;
   ::chmod(cfg.state_dir.c_str(), 0700);
   const auto outbox_file = cfg.state_dir / "outbox.db";
   auto outbox = Outbox::open(outbox_file);
@@ -244,7 +266,7 @@ int cmd_forward(const ForwardArgs& a) {
     std::cerr << a.input.string() << ": cannot read the extract\n";
     return 1;
   }
-  BatchContext context{cfg.partner, feed->id, feed->schema.name, {key->id()},
+  BatchContext context{cfg.partner, feed->id, feed->schema.name, {setup->key->id()},
                        {feed->id + "-" + digest->substr(0, 16), *digest, utc_timestamp()}};
   const std::string extract_id = context.extract.id;
   auto sink = open_outbox_sink(**outbox, std::move(context), {cfg.batches.max_records, cfg.batches.max_bytes});
@@ -252,17 +274,9 @@ int cmd_forward(const ForwardArgs& a) {
     std::cerr << outbox_file.string() << ": cannot write to the outbox: " << sink.error().message() << '\n';
     return 1;
   }
-  std::uint64_t size = std::filesystem::file_size(a.input, ec);
-  Progress progress(ec ? 0 : size, !a.quiet && ::isatty(STDERR_FILENO));
-  ExtractJob job{&cfg, feed, a.input, Now::system(),
-                 [&](std::uint64_t bytes, std::uint64_t rows) { progress.update(bytes, rows, false); }, a.workers};
-  auto report = run_pipeline(job, *key, **sink);
-  sink->reset();
-  if (!report) {
-    std::cerr << a.input.string() << ": " << report.error().message() << '\n';
-    return 1;
-  }
-  progress.update(report->extract_bytes, report->rows_total, true);
+  auto report = run_with_progress(*setup, a.input, a.quiet, a.workers, **sink);
+  sink->reset();  // commits or abandons the extract before delivery starts
+  if (!report) return 1;
   if (!a.quiet) std::cout << report->summary();
   if (report->refused) {
     std::cout << "  nothing was queued for the hub\n";
