@@ -2,10 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <fstream>
 
 #include "config/diagnostic.h"
+#include "tests/support/temp_dir.h"
 
 namespace svd::config {
 namespace {
@@ -15,14 +15,10 @@ namespace fs = std::filesystem;
 class GatewayConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "svd-config-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
     fs::create_directories(dir_ / "schemas");
     write("schemas/s.json",
           R"({"fields": [{"name": "code", "svd:transform": "keep"}, {"name": "when", "type": "date", "svd:transform": "month"}]})");
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   fs::path write(const std::string& name, const std::string& text) {
     std::ofstream(dir_ / name) << text;
@@ -41,7 +37,8 @@ class GatewayConfigTest : public ::testing::Test {
     return "";
   }
 
-  fs::path dir_;
+  test_support::TempDir tmp_{"svd-config"};
+  const fs::path& dir_ = tmp_.path();
 };
 
 constexpr const char* kGood = R"([gateway]

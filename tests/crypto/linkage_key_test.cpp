@@ -15,13 +15,13 @@
 
 #include <gtest/gtest.h>
 
-#include "temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace svd::crypto {
 namespace {
 
 namespace fs = std::filesystem;
-using test_support::TempDir;
+using svd::test_support::TempDir;
 
 constexpr char kSequentialHex[] = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 

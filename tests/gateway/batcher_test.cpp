@@ -3,9 +3,10 @@
 #include "gateway/batcher.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
+
+#include "tests/support/temp_dir.h"
 
 namespace svd::gateway {
 namespace {
@@ -15,17 +16,11 @@ namespace fs = std::filesystem;
 class BatcherTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "svd-batcher-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
     auto o = Outbox::open(dir_ / "outbox.db");
     ASSERT_TRUE(o);
     outbox_ = std::move(*o);
   }
-  void TearDown() override {
-    outbox_.reset();
-    fs::remove_all(dir_);
-  }
+  void TearDown() override { outbox_.reset(); }
 
   BatchContext context(const std::string& sha = std::string(64, 'e')) {
     return {"northgate-ed", "ed-assaults", "ed-assaults", {"k1"}, {"x-1", sha, "2026-11-23T09:00:00Z"}};
@@ -37,7 +32,8 @@ class BatcherTest : public ::testing::Test {
     return b ? *b : std::vector<OutboxBatch>{};
   }
 
-  fs::path dir_;
+  test_support::TempDir tmp_{"svd-batcher"};
+  const fs::path& dir_ = tmp_.path();
   std::unique_ptr<Outbox> outbox_;
 };
 

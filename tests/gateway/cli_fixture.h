@@ -12,6 +12,8 @@
 #include <sstream>
 #include <string>
 
+#include "tests/support/temp_dir.h"
+
 namespace svd::gateway::testing {
 
 namespace fs = std::filesystem;
@@ -35,9 +37,6 @@ struct RunResult {
 class CliFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "svd-cli-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
     fs::copy(SVD_EXAMPLES_DIR, dir_ / "etc", fs::copy_options::recursive);
     std::string hex;
     for (int i = 0; i < 32; ++i) {
@@ -48,7 +47,6 @@ class CliFixture : public ::testing::Test {
     write_file(dir_ / "etc" / "linkage.key", hex + "\n");
     fs::permissions(dir_ / "etc" / "linkage.key", fs::perms::owner_read | fs::perms::owner_write);
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   fs::path config() const { return dir_ / "etc" / "svdgw.toml"; }
 
@@ -69,7 +67,8 @@ class CliFixture : public ::testing::Test {
                  "' --out '" + out_dir.string() + "'");
   }
 
-  fs::path dir_;
+  test_support::TempDir tmp_{"svd-cli"};
+  const fs::path& dir_ = tmp_.path();
 };
 
 }  // namespace svd::gateway::testing

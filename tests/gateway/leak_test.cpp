@@ -8,80 +8,12 @@
 
 #include <fstream>
 
-#include "adapters/table_reader.h"
-#include "crypto/normalise.h"
-#include "gateway/postcode.h"
 #include "tests/gateway/cli_fixture.h"
+#include "tests/gateway/identifiers.h"
 #include "tests/synth/synth.h"
 
 namespace svd::gateway::testing {
 namespace {
-
-struct Identifier {
-  std::string kind;
-  std::uint64_t row;
-  std::string value;
-};
-
-std::string digits(std::string_view s) {
-  std::string d;
-  for (char c : s)
-    if (c >= '0' && c <= '9') d += c;
-  return d;
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  return std::string(s);
-}
-
-// Every spelling of each identifier in the extract.
-std::vector<Identifier> identifiers(const fs::path& input, bool jsonl, bool windows_1252) {
-  const std::vector<adapters::Column> columns{
-      {"nhs_number", false}, {"surname", false}, {"forename", false}, {"date_of_birth", false}, {"postcode", false}};
-  auto src = adapters::open_file_source(input);
-  EXPECT_TRUE(src);
-  adapters::Limits limits;
-  auto enc = windows_1252 ? adapters::Encoding::windows_1252 : adapters::Encoding::utf8;
-  auto reader = jsonl ? adapters::make_jsonl_reader(std::move(*src), columns, {enc, limits})
-                      : adapters::make_csv_reader(std::move(*src), columns, {',', enc, limits});
-  std::vector<Identifier> ids;
-  adapters::Record rec;
-  while (true) {
-    auto more = reader->next(rec);
-    if (!more || !*more) break;
-    if (rec.error != errc::ok) continue;
-    auto add = [&](const char* kind, std::string v) {
-      if (v.size() >= 5) ids.push_back({kind, rec.row, std::move(v)});
-    };
-    if (rec.present(0) && !rec.cell(0).empty()) {
-      std::string d = digits(rec.cell(0));
-      add("nhs_number", trim(rec.cell(0)));
-      add("nhs_number", d);
-      if (d.size() == 10) {
-        add("nhs_number", d.substr(0, 3) + " " + d.substr(3, 3) + " " + d.substr(6));
-        add("nhs_number", d.substr(0, 3) + "-" + d.substr(3, 3) + "-" + d.substr(6));
-      }
-    }
-    for (std::size_t i : {1u, 2u}) {
-      if (!rec.present(i)) continue;
-      add(i == 1 ? "surname" : "forename", trim(rec.cell(i)));
-      add(i == 1 ? "surname" : "forename", crypto::normalise_name(rec.cell(i)));
-    }
-    if (rec.present(3) && !rec.cell(3).empty()) add("date_of_birth", trim(rec.cell(3)));
-    if (rec.present(4) && !rec.cell(4).empty()) {
-      add("postcode", trim(rec.cell(4)));
-      if (auto pc = parse_postcode(rec.cell(4))) {
-        add("postcode", pc->text);
-        std::string compact = pc->text;
-        compact.erase(compact.find(' '), 1);
-        add("postcode", compact);
-      }
-    }
-  }
-  return ids;
-}
 
 class LeakTest : public CliFixture {
  protected:

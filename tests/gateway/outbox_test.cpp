@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/temp_dir.h"
+
 namespace svd::gateway {
 namespace {
 
@@ -82,14 +84,7 @@ void set_user_version(const fs::path& db, std::uint32_t v) {
 class OutboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "svd-outbox-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
     db_ = dir_ / "outbox.db";
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
 
   std::unique_ptr<Outbox> open_ok(const fs::path& p) {
@@ -124,7 +119,9 @@ class OutboxTest : public ::testing::Test {
     return r ? *r : OutboxStats{};
   }
 
-  fs::path dir_, db_;
+  test_support::TempDir tmp_{"svd-outbox"};
+  const fs::path& dir_ = tmp_.path();
+  fs::path db_;
 };
 
 void expect_same_batch(const OutboxBatch& got, const OutboxBatch& want, BatchState state,

@@ -2,9 +2,10 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
-#include <unistd.h>
 
 #include <filesystem>
+
+#include "tests/support/temp_dir.h"
 
 namespace svd::hub {
 namespace {
@@ -14,9 +15,6 @@ namespace fs = std::filesystem;
 class BatchHandlerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "svd-handler-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
     auto s = HubStore::open(dir_ / "hub.db", {{"ed-assaults", {"n"}}});
     ASSERT_TRUE(s);
     store_ = std::move(*s);
@@ -25,7 +23,6 @@ class BatchHandlerTest : public ::testing::Test {
   void TearDown() override {
     handler_.reset();
     store_.reset();
-    fs::remove_all(dir_);
   }
 
   std::string payload(const std::string& partner, const std::string& feed, std::uint64_t seq,
@@ -40,7 +37,8 @@ class BatchHandlerTest : public ::testing::Test {
     return protocol::make_batch_payload(h, records);
   }
 
-  fs::path dir_;
+  test_support::TempDir tmp_{"svd-handler"};
+  const fs::path& dir_ = tmp_.path();
   std::unique_ptr<HubStore> store_;
   std::unique_ptr<BatchHandler> handler_;
 };

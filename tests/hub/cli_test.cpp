@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "hub/hub_store.h"
+#include "tests/support/temp_dir.h"
 
 namespace svd::hub {
 namespace {
@@ -33,9 +34,6 @@ struct RunResult {
 class SvdhubCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "svd-hubcli-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
     // The store path is relative: the config loader resolves it against the config's folder.
     std::ofstream(config()) << "[store]\ndatabase = \"hub.db\"\n"
                             << "[broker]\nhost = \"127.0.0.1\"\nport = 8883\nca = \"pki/ca.crt\"\n"
@@ -45,7 +43,6 @@ class SvdhubCliTest : public ::testing::Test {
                             << "[[feed]]\nid = \"death-reports\"\nschema = \"" << SVD_EXAMPLES_DIR
                             << "/schemas/death-reports.json\"\n";
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   fs::path config() const { return dir_ / "svdhub.toml"; }
   fs::path db() const { return dir_ / "hub.db"; }
@@ -85,7 +82,8 @@ class SvdhubCliTest : public ::testing::Test {
               SQLITE_OK);
   }
 
-  fs::path dir_;
+  test_support::TempDir tmp_{"svd-hubcli"};
+  const fs::path& dir_ = tmp_.path();
 };
 
 TEST_F(SvdhubCliTest, StatsShowsWhatTheStoreHolds) {

@@ -2,10 +2,11 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
-#include <unistd.h>
 
 #include <deque>
 #include <filesystem>
+
+#include "tests/support/temp_dir.h"
 
 namespace svd::hub {
 namespace {
@@ -15,15 +16,9 @@ namespace fs = std::filesystem;
 class HubStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "svd-hub-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
     reopen({"n", "s"});
   }
-  void TearDown() override {
-    store_.reset();
-    fs::remove_all(dir_);
-  }
+  void TearDown() override { store_.reset(); }
   void reopen(std::vector<std::string> columns) {
     store_.reset();
     auto s = HubStore::open(dir_ / "hub.db", {{"ed-assaults", std::move(columns)}});
@@ -66,7 +61,8 @@ class HubStoreTest : public ::testing::Test {
     return n;
   }
 
-  fs::path dir_;
+  test_support::TempDir tmp_{"svd-hub"};
+  const fs::path& dir_ = tmp_.path();
   std::unique_ptr<HubStore> store_;
   std::deque<std::string> payloads_;  // parse_batch views into these (a deque never moves them)
 };

@@ -2,13 +2,13 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
-#include <unistd.h>
 
 #include <deque>
 #include <filesystem>
 #include <fstream>
 
 #include "hub/hub_store.h"
+#include "tests/support/temp_dir.h"
 
 namespace svd::hub {
 namespace {
@@ -18,17 +18,11 @@ namespace fs = std::filesystem;
 class StoreStatsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "svd-stats-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
     auto s = HubStore::open(db(), {{"ed-assaults", {"n"}}, {"death-reports", {"n"}}});
     ASSERT_TRUE(s);
     store_ = std::move(*s);
   }
-  void TearDown() override {
-    store_.reset();
-    fs::remove_all(dir_);
-  }
+  void TearDown() override { store_.reset(); }
   fs::path db() const { return dir_ / "hub.db"; }
 
   void put(const std::string& partner, const std::string& feed, std::uint64_t seq, int records) {
@@ -53,7 +47,8 @@ class StoreStatsTest : public ::testing::Test {
     ASSERT_EQ(sqlite3_exec(store_->connection_for_test(), sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
   }
 
-  fs::path dir_;
+  test_support::TempDir tmp_{"svd-stats"};
+  const fs::path& dir_ = tmp_.path();
   std::unique_ptr<HubStore> store_;
   std::deque<std::string> payloads_;
 };

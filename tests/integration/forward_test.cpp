@@ -12,6 +12,7 @@
 
 #include "child_process.h"
 #include "mosquitto_fixture.h"
+#include "tests/gateway/identifiers.h"
 
 namespace svd::testing {
 namespace {
@@ -76,7 +77,9 @@ class ForwardTest : public ::testing::Test {
         << "\"\ncert = \"" << pki.client_cert(pki.hub_id()).string() << "\"\nkey = \""
         << pki.client_key(pki.hub_id()).string() << "\"\nclient_id = \"" << pki.hub_id() << "\"\n"
         << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_SOURCE_DIR
-        << "/deploy/examples/schemas/ed-assaults.json\"\n";
+        << "/deploy/examples/schemas/ed-assaults.json\"\n"
+        << "[[feed]]\nid = \"death-reports\"\nschema = \"" << SVD_SOURCE_DIR
+        << "/deploy/examples/schemas/death-reports.json\"\n";
     ChildProcess keygen({SVD_SVDGW, "keys", "generate", "--out", (dir() / "linkage.key").string()},
                         dir() / "keygen.out", dir() / "keygen.err");
     ASSERT_EQ(keygen.wait(10s), 0) << read_file(dir() / "keygen.err");
@@ -100,7 +103,9 @@ class ForwardTest : public ::testing::Test {
         << hub_extra << "\n"
         << "[batches]\nmax_records = 10\n"
         << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_SOURCE_DIR
-        << "/deploy/examples/schemas/ed-assaults.json\"\nreject_threshold = 0.5\n";
+        << "/deploy/examples/schemas/ed-assaults.json\"\nreject_threshold = 0.5\n"
+        << "[[feed]]\nid = \"death-reports\"\nschema = \"" << SVD_SOURCE_DIR
+        << "/deploy/examples/schemas/death-reports.json\"\nreject_threshold = 0.5\n";
   }
 
   // Starts svdhub and waits until it has subscribed: a batch published before the hub's first
@@ -135,19 +140,19 @@ class ForwardTest : public ::testing::Test {
     return n;
   }
 
-  fs::path extract(std::uint64_t rows, std::uint64_t seed) {
-    const fs::path p = dir() / ("ed-" + std::to_string(rows) + "-" + std::to_string(seed) + ".csv");
-    ChildProcess synth({SVD_SYNTH, "ed-assaults", std::to_string(rows), p.string(), std::to_string(seed)},
+  fs::path extract(std::uint64_t rows, std::uint64_t seed, const std::string& feed = "ed-assaults") {
+    const fs::path p = dir() / (feed + "-" + std::to_string(rows) + "-" + std::to_string(seed) + ".csv");
+    ChildProcess synth({SVD_SYNTH, feed, std::to_string(rows), p.string(), std::to_string(seed)},
                        dir() / "synth.out", dir() / "synth.err");
     EXPECT_EQ(synth.wait(30s), 0) << read_file(dir() / "synth.err");
     return p;
   }
 
-  std::unique_ptr<ChildProcess> start_forward(const fs::path& file, int run) {
+  std::unique_ptr<ChildProcess> start_forward(const fs::path& file, int run, const std::string& feed = "ed-assaults") {
     const auto tag = "forward-" + std::to_string(run);
     return std::make_unique<ChildProcess>(
-        std::vector<std::string>{SVD_SVDGW, "forward", "--config", gateway_config().string(), "--feed",
-                                 "ed-assaults", "--timeout", "60", file.string()},
+        std::vector<std::string>{SVD_SVDGW, "forward", "--config", gateway_config().string(), "--feed", feed,
+                                 "--timeout", "60", file.string()},
         dir() / (tag + ".out"), dir() / (tag + ".err"));
   }
 
@@ -160,8 +165,8 @@ class ForwardTest : public ::testing::Test {
     return r;
   }
 
-  ForwardRun forward(const fs::path& file, int run) {
-    auto p = start_forward(file, run);
+  ForwardRun forward(const fs::path& file, int run, const std::string& feed = "ed-assaults") {
+    auto p = start_forward(file, run, feed);
     return finish_forward(*p, run);
   }
 
@@ -280,8 +285,8 @@ TEST_F(ForwardTest, BatchesTheHubRejectsAreReportedAndNotResent) {
   // A hub that does not know the feed rejects every batch with unknown_feed.
   hub_->stop();
   std::string hub_cfg = read_file(dir() / "svdhub.toml");
-  hub_cfg.replace(hub_cfg.find("id = \"ed-assaults\""), 18, "id = \"death-reports\"");
-  hub_cfg.replace(hub_cfg.find("ed-assaults.json"), 16, "death-reports.json");
+  const auto ed = hub_cfg.find("[[feed]]\nid = \"ed-assaults\"");
+  hub_cfg.erase(ed, hub_cfg.find("[[feed]]", ed + 1) - ed);
   std::ofstream(dir() / "svdhub.toml", std::ios::trunc) << hub_cfg;
   start_hub();
   auto r = forward(extract(40, 3), 1);
@@ -323,6 +328,39 @@ TEST_F(ForwardTest, NoHubSectionOrUnreachableBrokerIsAClearError) {
   r = forward(file, 3);
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("no [hub] section"), std::string::npos) << r.err;
+}
+
+TEST_F(ForwardTest, NoRawIdentifierLeavesTheSiteOrReachesALog) {
+  // A feed with NHS numbers, names, dates of birth and postcodes: every spelling of each is
+  // searched for in everything the forwarding touched, the stores' bytes included.
+  const auto file = extract(400, 21, "death-reports");
+  const auto r = forward(file, 1, "death-reports");
+  ASSERT_EQ(r.status, 0) << r.out << r.err << diagnostics();
+  ASSERT_GT(hub_counts(hub_db()).batches, 0);
+  hub_->stop();  // so the hub's WAL and log are complete
+  broker_->stop();
+  auto with_wal = [](const fs::path& db) { return read_file(db) + read_file(db.string() + "-wal"); };
+  const std::pair<std::string, std::string> places[] = {
+      {"svdgw stdout", r.out},
+      {"svdgw stderr", r.err},
+      {"the gateway's outbox", with_wal(dir() / "state" / "outbox.db")},
+      {"the hub's store", with_wal(hub_db())},
+      {"the svdhub log", read_file(dir() / "svdhub.log")},
+      {"the broker log", broker_->log()},
+  };
+  const auto ids = gateway::testing::identifiers(file, false, false);
+  ASSERT_GT(ids.size(), 1000u);
+  // The search works: the extract itself holds the identifiers as given.
+  const std::string raw = read_file(file);
+  std::size_t in_raw = 0;
+  for (const auto& id : ids) in_raw += raw.find(id.value) != std::string::npos;
+  ASSERT_GT(in_raw, ids.size() / 2);
+  for (const auto& [where, text] : places) {
+    ASSERT_FALSE(text.empty()) << where;
+    for (const auto& id : ids)
+      if (text.find(id.value) != std::string::npos)
+        ADD_FAILURE() << "a " << id.kind << " from row " << id.row << " appears in " << where;
+  }
 }
 
 }  // namespace

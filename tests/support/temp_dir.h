@@ -1,19 +1,23 @@
 #pragma once
-// A fresh directory under the system temp directory for one test, removed afterwards.
+// A fresh directory under the system temp directory for one test, removed (with everything in
+// it) when the TempDir is destroyed. Header-only so any test target can use it without linking.
 
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
-#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 
-namespace svd::crypto::test_support {
+namespace svd::test_support {
 
 class TempDir {
  public:
-  TempDir() {
-    std::string templ = (std::filesystem::temp_directory_path() / "svd-crypto-test-XXXXXX").string();
-    if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  // Creates <temp>/<prefix>-XXXXXX; a distinct prefix per fixture tells leftovers apart.
+  explicit TempDir(std::string_view prefix = "svd-test") {
+    std::string templ = (std::filesystem::temp_directory_path() / (std::string(prefix) + "-XXXXXX")).string();
+    if (::mkdtemp(templ.data()) == nullptr)
+      throw std::system_error(errno, std::generic_category(), "mkdtemp " + templ);
     path_ = templ;
   }
   TempDir(const TempDir&) = delete;
@@ -29,4 +33,4 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-}  // namespace svd::crypto::test_support
+}  // namespace svd::test_support
