@@ -69,6 +69,7 @@ constexpr Entry kEntries[] = {
     {errc::bad_receipt, "bad_receipt", "the receipt is not valid"},
     {errc::bad_record, "bad_record", "a record is not a JSON object of the feed's columns"},
     {errc::unknown_feed, "unknown_feed", "the feed is not configured on this side"},
+    {errc::storage_full, "storage_full", "no storage space left for the extract: nothing was accepted"},
 };
 
 const Entry* find(errc e) {

@@ -67,6 +67,8 @@ enum class errc {
   bad_receipt,
   bad_record,                 // a record line that is not a JSON object of the feed's columns
   unknown_feed,
+  // --- ingress (uploads and the spool) -------------------------------------------------------
+  storage_full = 400,         // no space left (or the storage quota reached): nothing was accepted
 };
 
 // True for codes that reject one row only.

@@ -1,20 +1,27 @@
 #include "gateway/outbox.h"
 
-#include <fcntl.h>
 #include <sqlite3.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <ctime>
-#include <exception>
 #include <limits>
 #include <string_view>
 #include <utility>
 
+#include "gateway/detail/sqlite_util.h"
+
 namespace svd::gateway {
 namespace {
+
+using detail::create_private_file;
+using detail::Db;
+using detail::exec;
+using detail::guarded;
+using detail::prepare;
+using detail::query_int;
+using detail::query_text;
+using detail::Stmt;
+using detail::Use;
 
 constexpr int kSchemaVersion = 1;
 constexpr int kBusyTimeoutMs = 5000;
@@ -106,109 +113,6 @@ SELECT coalesce(sum(state = 0), 0), coalesce(sum(state = 1), 0), coalesce(sum(st
 FROM batches WHERE id <= ?1
 )sql";
 
-struct DbClose {
-  void operator()(sqlite3* db) const { sqlite3_close(db); }
-};
-struct StmtFinalize {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using Db = std::unique_ptr<sqlite3, DbClose>;
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
-
-// Every use of a cached statement ends here, on every path: a SELECT left un-reset keeps its
-// read transaction (a WAL snapshot) open, which stalls checkpoints and hides later commits. It
-// also drops the SQLITE_STATIC bindings while the caller's strings are still alive.
-class Use {
- public:
-  explicit Use(const Stmt& s) : s_(s.get()) {}
-  ~Use() {
-    sqlite3_reset(s_);
-    sqlite3_clear_bindings(s_);
-  }
-  Use(const Use&) = delete;
-  Use& operator=(const Use&) = delete;
-
-  bool bind(int i, std::int64_t v) { return sqlite3_bind_int64(s_, i, v) == SQLITE_OK; }
-  // SQLITE_STATIC: no copy of a multi-MiB payload; valid because ~Use unbinds first.
-  bool bind(int i, std::string_view v) {
-    return sqlite3_bind_text64(s_, i, v.data(), v.size(), SQLITE_STATIC, SQLITE_UTF8) == SQLITE_OK;
-  }
-  bool bind_blob(int i, std::string_view v) {
-    // data() of an empty std::string is non-null, so this binds a zero-length blob, not NULL.
-    return sqlite3_bind_blob64(s_, i, v.data(), v.size(), SQLITE_STATIC) == SQLITE_OK;
-  }
-
-  int step() { return sqlite3_step(s_); }
-  bool done() { return step() == SQLITE_DONE; }
-
-  std::int64_t integer(int col) { return sqlite3_column_int64(s_, col); }
-  std::string text(int col) {
-    const unsigned char* p = sqlite3_column_text(s_, col);
-    const int n = sqlite3_column_bytes(s_, col);
-    if (p == nullptr) return {};
-    return std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
-  }
-  std::string blob(int col) {
-    const void* p = sqlite3_column_blob(s_, col);  // before _bytes, as the sqlite docs require
-    const int n = sqlite3_column_bytes(s_, col);
-    if (p == nullptr) return {};  // also a zero-length blob
-    return std::string(static_cast<const char*>(p), static_cast<std::size_t>(n));
-  }
-
- private:
-  sqlite3_stmt* s_;
-};
-
-bool exec(sqlite3* db, const char* sql) {
-  return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
-}
-
-// Runs a one-row query (a PRAGMA read) and reads column 0 with `get`; nullopt on any error,
-// including SQLITE_NOTADB.
-template <class Get>
-auto query_one(sqlite3* db, const char* sql, Get get) -> std::optional<decltype(get(std::declval<Use&>()))> {
-  sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) != SQLITE_OK) {
-    sqlite3_finalize(raw);
-    return std::nullopt;
-  }
-  Stmt s(raw);
-  Use u(s);
-  if (u.step() != SQLITE_ROW) return std::nullopt;
-  return get(u);
-}
-
-std::optional<std::string> query_text(sqlite3* db, const char* sql) {
-  return query_one(db, sql, [](Use& u) { return u.text(0); });
-}
-
-std::optional<std::int64_t> query_int(sqlite3* db, const char* sql) {
-  return query_one(db, sql, [](Use& u) { return u.integer(0); });
-}
-
-bool prepare(sqlite3* db, const char* sql, Stmt& out) {
-  sqlite3_stmt* raw = nullptr;
-  const int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
-  out.reset(raw);
-  return rc == SQLITE_OK && raw != nullptr;
-}
-
-// The outbox holds pseudonymised records: create it 0600 ourselves rather than let SQLite use
-// 0644 & ~umask, and tighten an existing file. SQLite gives the -wal and -shm files the main
-// file's mode, so they follow.
-bool create_private_file(const std::filesystem::path& file) {
-  int fd;
-  do {
-    fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) return false;  // EISDIR for a directory, ENOENT for a missing parent, EACCES
-  struct stat st {};
-  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-  if (ok && (st.st_mode & 07777) != 0600) ok = ::fchmod(fd, 0600) == 0;
-  ::close(fd);
-  return ok;
-}
-
 bool configure(sqlite3* db) {
   if (sqlite3_busy_timeout(db, kBusyTimeoutMs) != SQLITE_OK) return false;
   // The first read of page 1: a file that is not a database fails here (SQLITE_NOTADB).
@@ -250,17 +154,6 @@ bool ensure_schema(sqlite3* db) {
   if (ok && exec(db, "COMMIT")) return true;
   if (!sqlite3_get_autocommit(db)) exec(db, "ROLLBACK");
   return false;
-}
-
-// Catches what the standard library may throw (bad_alloc while copying payloads), so that no
-// exception leaves the Outbox; the statement guards have already reset the statements.
-template <class F>
-auto guarded(F&& f) noexcept -> decltype(f()) {
-  try {
-    return f();
-  } catch (const std::exception&) {
-    return errc::io_error;
-  }
 }
 
 bool fits_int64(std::uint64_t v) { return v <= static_cast<std::uint64_t>(kMaxInt64); }

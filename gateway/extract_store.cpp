@@ -1,0 +1,311 @@
+#include "gateway/extract_store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <random>
+
+#include "crypto/sha256.h"
+#include "gateway/detail/sqlite_util.h"
+#include "gateway/pipeline.h"
+
+namespace svd::gateway {
+namespace {
+
+namespace fs = std::filesystem;
+using detail::Db;
+using detail::exec;
+using detail::guarded;
+using detail::prepare;
+using detail::query_int;
+using detail::Stmt;
+using detail::Use;
+
+constexpr int kSchemaVersion = 1;
+
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE extracts(
+  ord INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  feed TEXT NOT NULL,
+  name TEXT NOT NULL,
+  client TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  bytes INTEGER NOT NULL CHECK (bytes >= 0),
+  received_at TEXT NOT NULL,
+  state INTEGER NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2, 3)),
+  report TEXT NOT NULL DEFAULT '',
+  UNIQUE (feed, name)
+);
+CREATE INDEX extracts_unfinished ON extracts(ord) WHERE state < 2;
+)sql";
+
+constexpr const char* kColumns = "id, feed, name, client, sha256, bytes, received_at, state, report";
+
+ExtractState state_of(std::int64_t v) {
+  switch (v) {
+    case 0: return ExtractState::received;
+    case 1: return ExtractState::processing;
+    case 2: return ExtractState::processed;
+    default: return ExtractState::refused;
+  }
+}
+
+// What a failed write or fsync means for the uploader: 507 (no space) or 500.
+errc write_error() { return errno == ENOSPC || errno == EDQUOT ? errc::storage_full : errc::io_error; }
+
+// fsync of a file or directory by path; false on any failure.
+bool sync_path(const fs::path& p, bool directory) {
+  const int fd = ::open(p.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
+}
+
+std::optional<std::string> sha256_of(const fs::path& p, std::uint64_t& bytes) {
+  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  crypto::Sha256 h;
+  std::array<char, 1 << 16> buf{};
+  bytes = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    h.update(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+    bytes += static_cast<std::uint64_t>(n);
+  }
+  ::close(fd);
+  return h.finish_hex();
+}
+
+bool make_private_dir(const fs::path& d) {
+  std::error_code ec;
+  fs::create_directories(d, ec);
+  if (ec || !fs::is_directory(d)) return false;
+  return ::chmod(d.c_str(), 0700) == 0;
+}
+
+}  // namespace
+
+std::string_view to_string(ExtractState s) {
+  switch (s) {
+    case ExtractState::received: return "received";
+    case ExtractState::processing: return "processing";
+    case ExtractState::processed: return "processed";
+    case ExtractState::refused: return "refused";
+  }
+  return "unknown";
+}
+
+struct ExtractStore::Impl {
+  Db db;  // first, so it closes after the statements
+  Stmt by_name, by_id, insert, unfinished, set_state;
+  fs::path dir, incoming;
+  std::mt19937_64 rng{std::random_device{}()};
+
+  StoredExtract row(Use& u) const {
+    StoredExtract e;
+    e.id = u.text(0);
+    e.feed = u.text(1);
+    e.name = u.text(2);
+    e.client = u.text(3);
+    e.sha256 = u.text(4);
+    e.bytes = static_cast<std::uint64_t>(u.integer(5));
+    e.received_at = u.text(6);
+    e.state = state_of(u.integer(7));
+    e.report_json = u.text(8);
+    e.file = dir / e.sha256;
+    return e;
+  }
+
+  // The one row `stmt` (bound to `key`) finds; nullopt inside the result when there is none.
+  result<std::optional<StoredExtract>> find(const Stmt& stmt, std::string_view a, std::string_view b = {}) {
+    Use u(stmt);
+    if (!u.bind(1, a) || (!b.empty() && !u.bind(2, b))) return errc::io_error;
+    const int rc = u.step();
+    if (rc == SQLITE_DONE) return std::optional<StoredExtract>();
+    if (rc != SQLITE_ROW) return errc::io_error;
+    return std::optional<StoredExtract>(row(u));
+  }
+};
+
+ExtractStore::ExtractStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ExtractStore::~ExtractStore() = default;
+
+result<std::unique_ptr<ExtractStore>> ExtractStore::open(const fs::path& state_dir) {
+  return guarded([&]() -> result<std::unique_ptr<ExtractStore>> {
+    auto impl = std::make_unique<Impl>();
+    impl->dir = state_dir / "extracts";
+    impl->incoming = impl->dir / "incoming";
+    if (!make_private_dir(state_dir) || !make_private_dir(impl->dir) || !make_private_dir(impl->incoming))
+      return errc::io_error;
+    // Bytes nobody was told are safe: a crash mid-upload or mid-move.
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(impl->incoming, ec)) fs::remove(entry.path(), ec);
+
+    const fs::path file = state_dir / "extracts.db";
+    if (!detail::create_private_file(file)) return errc::io_error;
+    sqlite3* raw = nullptr;
+    const int rc = sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    impl->db.reset(raw);
+    if (rc != SQLITE_OK) return errc::io_error;
+    sqlite3* db = raw;
+    const auto mode = detail::query_text(db, "PRAGMA journal_mode=WAL");
+    if (sqlite3_busy_timeout(db, 5000) != SQLITE_OK || !mode || *mode != "wal" ||
+        !exec(db, "PRAGMA synchronous=FULL"))
+      return errc::io_error;
+    auto version = query_int(db, "PRAGMA user_version");
+    if (!version || *version < 0 || *version > kSchemaVersion) return errc::io_error;
+    if (*version == 0) {
+      const auto objects = query_int(db, "SELECT count(*) FROM sqlite_schema");
+      if (!objects || *objects != 0 || !exec(db, "BEGIN IMMEDIATE")) return errc::io_error;
+      if (!exec(db, kSchemaV1) || !exec(db, ("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str()) ||
+          !exec(db, "COMMIT")) {
+        exec(db, "ROLLBACK");
+        return errc::io_error;
+      }
+    }
+    const std::string cols = kColumns;
+    if (!prepare(db, ("SELECT " + cols + " FROM extracts WHERE feed = ?1 AND name = ?2").c_str(), impl->by_name) ||
+        !prepare(db, ("SELECT " + cols + " FROM extracts WHERE id = ?1").c_str(), impl->by_id) ||
+        !prepare(db,
+                 "INSERT INTO extracts(id, feed, name, client, sha256, bytes, received_at) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 impl->insert) ||
+        !prepare(db, ("SELECT " + cols + " FROM extracts WHERE state < 2 ORDER BY ord").c_str(), impl->unfinished) ||
+        !prepare(db, "UPDATE extracts SET state = ?2, report = ?3 WHERE id = ?1", impl->set_state))
+      return errc::io_error;
+    return std::unique_ptr<ExtractStore>(new ExtractStore(std::move(impl)));
+  });
+}
+
+result<fs::path> ExtractStore::new_incoming() {
+  return guarded([&]() -> result<fs::path> {
+    for (int attempt = 0; attempt < 16; ++attempt) {
+      char name[32];
+      std::snprintf(name, sizeof name, "in-%016llx", static_cast<unsigned long long>(impl_->rng()));
+      const fs::path p = impl_->incoming / name;
+      const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd >= 0) {
+        ::close(fd);
+        return p;
+      }
+      if (errno != EEXIST) return write_error();
+    }
+    return errc::io_error;
+  });
+}
+
+result<Accepted> ExtractStore::accept(const fs::path& incoming, const std::string& feed, const std::string& name,
+                                      const std::string& client, std::optional<std::string> sha256) {
+  return guarded([&]() -> result<Accepted> {
+    Impl& im = *impl_;
+    std::error_code ec;
+    auto drop = [&](errc why) -> result<Accepted> {
+      fs::remove(incoming, ec);
+      return why;
+    };
+    std::uint64_t bytes = 0;
+    if (!sha256) {
+      sha256 = sha256_of(incoming, bytes);
+      if (!sha256) return drop(errc::io_error);
+    } else {
+      bytes = fs::file_size(incoming, ec);
+      if (ec) return drop(errc::io_error);
+    }
+    const std::string id = feed + "-" + sha256->substr(0, 16);
+
+    // A name seen before: the same bytes are a re-send, other bytes a conflict.
+    auto named = im.find(im.by_name, feed, name);
+    if (!named) return drop(errc::io_error);
+    if (*named) {
+      const bool same = (*named)->sha256 == *sha256;
+      fs::remove(incoming, ec);
+      return Accepted{same ? AcceptOutcome::same : AcceptOutcome::conflict, std::move(**named)};
+    }
+    // The same bytes under a new name: the same extract (its records and batch ids would be the
+    // same), so the first receipt stands.
+    auto known = im.find(im.by_id, id);
+    if (!known) return drop(errc::io_error);
+    if (*known && (*known)->sha256 == *sha256) {
+      fs::remove(incoming, ec);
+      return Accepted{AcceptOutcome::same, std::move(**known)};
+    }
+
+    // Durable before the row says so: the file's bytes, its new name, then the row.
+    const fs::path target = im.dir / *sha256;
+    if (!sync_path(incoming, false)) return drop(write_error());
+    if (::rename(incoming.c_str(), target.c_str()) != 0) return drop(errc::io_error);
+    if (!sync_path(im.dir, true)) return errc::io_error;
+
+    StoredExtract e;
+    e.id = id;
+    e.feed = feed;
+    e.name = name;
+    e.client = client;
+    e.sha256 = *sha256;
+    e.bytes = bytes;
+    e.received_at = utc_timestamp();
+    e.file = target;
+    Use u(im.insert);
+    const bool bound = u.bind(1, e.id) && u.bind(2, e.feed) && u.bind(3, e.name) && u.bind(4, e.client) &&
+                       u.bind(5, e.sha256) && u.bind(6, static_cast<std::int64_t>(e.bytes)) &&
+                       u.bind(7, e.received_at);
+    if (!bound) return errc::io_error;
+    const int rc = u.step();
+    if (rc != SQLITE_DONE) {
+      // The file under extracts/ is harmless without a row (content-addressed; a later accept
+      // of the same bytes renames over it). Nothing was accepted.
+      return (rc == SQLITE_FULL) ? errc::storage_full : errc::io_error;
+    }
+    return Accepted{AcceptOutcome::created, std::move(e)};
+  });
+}
+
+result<std::optional<StoredExtract>> ExtractStore::get(const std::string& id) {
+  return guarded([&] { return impl_->find(impl_->by_id, id); });
+}
+
+result<std::vector<StoredExtract>> ExtractStore::unfinished() {
+  return guarded([&]() -> result<std::vector<StoredExtract>> {
+    std::vector<StoredExtract> out;
+    Use u(impl_->unfinished);
+    int rc;
+    while ((rc = u.step()) == SQLITE_ROW) out.push_back(impl_->row(u));
+    if (rc != SQLITE_DONE) return errc::io_error;
+    return out;
+  });
+}
+
+result<void> ExtractStore::set_state(const std::string& id, ExtractState state, const std::string& report_json) {
+  return guarded([&]() -> result<void> {
+    Use u(impl_->set_state);
+    if (!u.bind(1, id) || !u.bind(2, static_cast<std::int64_t>(state)) || !u.bind(3, report_json) || !u.done())
+      return errc::io_error;
+    if (sqlite3_changes(impl_->db.get()) == 0) return errc::io_error;
+    return {};
+  });
+}
+
+std::uint64_t ExtractStore::bytes_on_disk() const {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& dir : {impl_->dir, impl_->incoming}) {
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      if (entry.is_regular_file(ec)) total += entry.file_size(ec);
+    }
+  }
+  return total;
+}
+
+}  // namespace svd::gateway
