@@ -246,6 +246,9 @@ result<Accepted> ExtractStore::accept(const fs::path& incoming, const std::strin
     const fs::path target = im.dir / *sha256;
     if (!sync_path(incoming, false)) return drop(write_error());
     if (::rename(incoming.c_str(), target.c_str()) != 0) return drop(errc::io_error);
+    // rename() between two links to the same file (a spool file accepted again after a failed
+    // insert) succeeds and leaves both: drop the incoming one.
+    fs::remove(incoming, ec);
     if (!sync_path(im.dir, true)) return errc::io_error;
 
     StoredExtract e;
