@@ -10,9 +10,11 @@
 #include <cassert>
 #include <cerrno>
 #include <cstdio>
+#include <random>
 #include <system_error>
 #include <utility>
 
+#include "crypto/sha256.h"
 #include "gateway/extract_store.h"
 
 namespace svd::gateway {
@@ -111,19 +113,20 @@ std::string_view to_string(SpoolEvent::What what) {
   return "?";
 }
 
-std::string sanitise_name(std::string_view name) {
-  constexpr std::size_t kMax = 64;
-  std::string out;
-  const std::size_t keep = name.size() > kMax ? kMax - 3 : name.size();
-  out.reserve(kMax);
-  for (std::size_t i = 0; i < keep; ++i) {
-    const char c = name[i];
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-                    c == '_' || c == '-';
-    out += ok ? c : '?';
-  }
-  if (keep < name.size()) out += "...";
-  return out;
+std::string name_for_log(std::string_view name) {
+  // A salt drawn once per process: the same name gives the same token within a run (so an
+  // operator can follow one file through the log), and a token cannot be tested against guessed
+  // names ("Smith John 1980-01-01.csv") without the salt, which is never written anywhere.
+  static const std::string salt = [] {
+    std::random_device rd;
+    std::string s(32, '\0');
+    for (char& c : s) c = static_cast<char>(rd());
+    return s;
+  }();
+  crypto::Sha256 h;
+  h.update(salt);
+  h.update(name);
+  return "file#" + h.finish_hex().substr(0, 12);
 }
 
 Spool::Spool(SpoolOptions options, Log log) : options_(std::move(options)), log_(std::move(log)) {
@@ -154,7 +157,7 @@ std::vector<SpoolEvent> Spool::scan(ExtractStore& store) {
     struct stat st {};
     const bool is_dir = ::fstatat(top_fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
     if (is_dir && std::find(options_.feeds.begin(), options_.feeds.end(), name) != options_.feeds.end()) continue;
-    scan.notices.insert("spool: " + sanitise_name(name) +
+    scan.notices.insert("spool: " + name_for_log(name) +
                         (is_dir ? ": not the directory of a configured feed, left alone"
                                 : ": not a feed's directory (files go into spool/<feed>/), left alone"));
   }
@@ -188,18 +191,18 @@ void Spool::scan_feed(const std::string& feed, Scan& scan) {
     if (name.ends_with(kReady)) {
       const std::string file = name.substr(0, name.size() - kReady.size());
       if (file.empty() || !contains(names, file))
-        scan.notices.insert("spool: " + feed + "/" + sanitise_name(name) +
+        scan.notices.insert("spool: " + feed + "/" + name_for_log(name) +
                             ": a .ready marker without its file, left alone");
       continue;
     }
     struct stat st {};
     if (::fstatat(dir_fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno != ENOENT)  // ENOENT: gone since the listing, nothing to do
-        scan.notices.insert("spool: " + feed + "/" + sanitise_name(name) + ": cannot stat: " + errno_text(errno));
+        scan.notices.insert("spool: " + feed + "/" + name_for_log(name) + ": cannot stat: " + errno_text(errno));
       continue;
     }
     if (!S_ISREG(st.st_mode)) {
-      scan.notices.insert("spool: " + feed + "/" + sanitise_name(name) + ": not a regular file, left alone");
+      scan.notices.insert("spool: " + feed + "/" + name_for_log(name) + ": not a regular file, left alone");
       continue;
     }
     const bool has_marker = contains(names, name + std::string(kReady));
@@ -294,7 +297,7 @@ SpoolEvent Spool::set_aside(int dir_fd, const std::string& name, bool has_marker
     const std::string target = n == 0 ? name : name + "." + std::to_string(n);
     if (::renameat2(dir_fd, name.c_str(), rejected.get(), target.c_str(), RENAME_NOREPLACE) == 0) {
       if (has_marker) ::unlinkat(dir_fd, (name + std::string(kReady)).c_str(), 0);
-      event.detail += "; moved to " + std::string(kRejected) + "/" + sanitise_name(target);
+      event.detail += "; moved to " + std::string(kRejected) + "/" + name_for_log(target);
       return event;
     }
     if (errno != EEXIST) return failed(errno);
@@ -303,7 +306,7 @@ SpoolEvent Spool::set_aside(int dir_fd, const std::string& name, bool has_marker
 }
 
 void Spool::report(const SpoolEvent& event) {
-  std::string line = "spool: " + event.feed + "/" + sanitise_name(event.name) + ": ";
+  std::string line = "spool: " + event.feed + "/" + name_for_log(event.name) + ": ";
   line += to_string(event.what);
   if (!event.extract_id.empty()) line += " " + event.extract_id;
   if (event.error) line += ": " + event.error.message();

@@ -46,7 +46,9 @@
 //
 // Logging: one line per event, and once per thing left alone (again only if it goes away and
 // comes back). File names are the partner's and may say anything (even who an extract is
-// about), so logs show them only through sanitise_name(); extract ids are pseudonymous.
+// about: "Smith John 1980-01-01.csv"), so logs never show them: only name_for_log()'s salted
+// token, the feed and the pseudonymous extract id. The names stay on disk (.rejected/) and in
+// the events, for the store.
 //
 // Thread-safety: none. scan() blocks (it hashes files, through the store): run it where the
 // ExtractStore is owned, off the I/O thread.
@@ -83,7 +85,7 @@ struct SpoolOptions {
 struct SpoolEvent {
   enum class What { accepted, same, conflict, too_large, error };
   std::string feed;
-  std::string name;  // the raw file name: sanitise_name() before logging it
+  std::string name;  // the raw file name: never logged (name_for_log())
   What what = What::error;
   std::string extract_id;  // accepted, same: the extract; conflict: the one holding the name
   boost::system::error_code error;  // error: what failed (svd::errc)
@@ -92,9 +94,9 @@ struct SpoolEvent {
 
 std::string_view to_string(SpoolEvent::What what);
 
-// A file name fit for a log line: every character outside [A-Za-z0-9._-] becomes '?', and a name
-// longer than 64 characters is cut to 61 and ends in "...".
-std::string sanitise_name(std::string_view name);
+// "file#" and 12 hex digits of SHA-256(a per-process random salt || name): what logs show of a
+// file name.
+std::string name_for_log(std::string_view name);
 
 class Spool {
  public:
