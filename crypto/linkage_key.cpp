@@ -1,5 +1,6 @@
 #include "crypto/linkage_key.h"
 
+#include "config/unique_fd.h"
 #include "crypto/detail/fatal.h"
 
 #include <cerrno>
@@ -28,25 +29,6 @@ constexpr std::size_t kKeyHexDigits = 2 * kKeyBytes;
 // in this bound is malformed without reading the rest.
 constexpr std::size_t kMaxKeyFileBytes = 256;
 
-// Closes the descriptor on every path out of a scope.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Closes now and reports whether close succeeded (a late write error can surface here).
-  bool close() {
-    const int fd = std::exchange(fd_, -1);
-    return fd < 0 || ::close(fd) == 0;
-  }
-
- private:
-  int fd_;
-};
 
 // Wipes a buffer of key material when the scope ends.
 template <std::size_t N>
@@ -83,7 +65,7 @@ bool write_all(int fd, const unsigned char* data, std::size_t size) {
 bool fsync_directory(const std::filesystem::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return false;
-  Fd guard(fd);
+  UniqueFd guard(fd);
   if (::fsync(fd) != 0) return false;
   return guard.close();
 }
@@ -116,7 +98,7 @@ result<LinkageKey> load_linkage_key(const std::filesystem::path& file, std::stri
   // must not hang waiting for a writer; it has no effect on the regular file we accept.
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return errc::key_file_unreadable;
-  Fd guard(fd);
+  UniqueFd guard(fd);
 
   // Checks on the descriptor, not the path: no window between check and use.
   struct stat st {};
@@ -172,7 +154,7 @@ result<void> generate_linkage_key(const std::filesystem::path& file) {
   const int fd =
       ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
   if (fd < 0) return errno == EEXIST ? errc::key_file_exists : errc::key_file_unreadable;
-  Fd guard(fd);
+  UniqueFd guard(fd);
 
   // From here on the file is ours (O_EXCL): any failure removes it, so an error means no file.
   const bool written = ::fchmod(fd, 0600) == 0 && write_all(fd, text.data, sizeof text.data) &&

@@ -1,9 +1,14 @@
 #include "crypto/sha256.h"
 
+#include "config/unique_fd.h"
 #include "crypto/detail/fatal.h"
 
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 namespace svd::crypto {
 
@@ -48,6 +53,24 @@ std::string sha256_hex(std::string_view bytes) {
   Sha256 h;
   h.update(bytes);
   return h.finish_hex();
+}
+
+std::optional<FileDigest> sha256_file(const std::filesystem::path& path) {
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  Sha256 h;
+  FileDigest d;
+  std::array<char, 1 << 16> buf{};
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::nullopt;
+    if (n == 0) break;
+    h.update(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+    d.bytes += static_cast<std::uint64_t>(n);
+  }
+  d.sha256 = h.finish_hex();
+  return d;
 }
 
 }  // namespace svd::crypto

@@ -3,7 +3,10 @@
 // Thread-safety: none; one object per stream.
 
 #include <array>
+#include <cstdint>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,5 +31,12 @@ class Sha256 {
 
 std::string sha256_hex(std::string_view bytes);
 std::string to_hex(const unsigned char* data, std::size_t size);
+
+struct FileDigest {
+  std::string sha256;  // hex
+  std::uint64_t bytes = 0;
+};
+// The digest of a whole file, streamed; nullopt when it cannot be opened or read.
+std::optional<FileDigest> sha256_file(const std::filesystem::path& path);
 
 }  // namespace svd::crypto

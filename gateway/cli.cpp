@@ -230,21 +230,6 @@ struct ForwardArgs {
   unsigned timeout_seconds = 600;
 };
 
-// The extract's digest goes into every batch header and its batch ids, so it is needed before
-// the first batch is written.
-std::optional<std::string> file_sha256(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  crypto::Sha256 h;
-  std::string buf(1 << 20, '\0');
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    h.update(std::string_view(buf.data(), static_cast<std::size_t>(in.gcount())));
-  }
-  if (in.bad()) return std::nullopt;
-  return h.finish_hex();
-}
-
 // Processes the extract into the outbox (one transaction) and delivers every unacknowledged
 // batch in the outbox — this extract's and any an earlier run left — to the hub.
 int cmd_forward(const ForwardArgs& a) {
@@ -261,13 +246,16 @@ int cmd_forward(const ForwardArgs& a) {
   }
 
   const auto started = std::chrono::steady_clock::now();
-  const auto digest = file_sha256(a.input);
-  if (!digest) {
+  // The extract's digest goes into every batch header and its batch ids, so it is needed before
+  // the first batch is written.
+  const auto file_digest = crypto::sha256_file(a.input);
+  if (!file_digest) {
     std::cerr << a.input.string() << ": cannot read the extract\n";
     return 1;
   }
+  const std::string& digest = file_digest->sha256;
   BatchContext context{cfg.partner, feed->id, feed->schema.name, {setup->key->id()},
-                       {feed->id + "-" + digest->substr(0, 16), *digest, utc_timestamp()}};
+                       {feed->id + "-" + digest.substr(0, 16), digest, utc_timestamp()}};
   const std::string extract_id = context.extract.id;
   auto sink = open_outbox_sink(**outbox, std::move(context), {cfg.batches.max_records, cfg.batches.max_bytes});
   if (!sink) {
@@ -282,7 +270,7 @@ int cmd_forward(const ForwardArgs& a) {
     std::cout << "  nothing was queued for the hub\n";
     return 2;
   }
-  if (report->extract_sha256 != *digest) {
+  if (report->extract_sha256 != digest) {
     std::cerr << a.input.string() << ": the file changed while it was being read; forward it again once it is "
               << "complete\n";
   }

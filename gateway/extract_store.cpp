@@ -5,10 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <random>
 
+#include "config/unique_fd.h"
 #include "crypto/sha256.h"
 #include "gateway/detail/sqlite_util.h"
 #include "gateway/pipeline.h"
@@ -21,7 +21,6 @@ using detail::Db;
 using detail::exec;
 using detail::guarded;
 using detail::prepare;
-using detail::query_int;
 using detail::Stmt;
 using detail::Use;
 
@@ -60,32 +59,8 @@ errc write_error() { return errno == ENOSPC || errno == EDQUOT ? errc::storage_f
 
 // fsync of a file or directory by path; false on any failure.
 bool sync_path(const fs::path& p, bool directory) {
-  const int fd = ::open(p.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
-}
-
-std::optional<std::string> sha256_of(const fs::path& p, std::uint64_t& bytes) {
-  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  crypto::Sha256 h;
-  std::array<char, 1 << 16> buf{};
-  bytes = 0;
-  for (;;) {
-    const ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      return std::nullopt;
-    }
-    if (n == 0) break;
-    h.update(std::string_view(buf.data(), static_cast<std::size_t>(n)));
-    bytes += static_cast<std::uint64_t>(n);
-  }
-  ::close(fd);
-  return h.finish_hex();
+  const UniqueFd fd(::open(p.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC));
+  return fd && ::fsync(fd.get()) == 0;
 }
 
 bool make_private_dir(const fs::path& d) {
@@ -128,10 +103,11 @@ struct ExtractStore::Impl {
     return e;
   }
 
-  // The one row `stmt` (bound to `key`) finds; nullopt inside the result when there is none.
+  // The one row `stmt` finds with its parameters bound to `a` (and `b` for two-parameter
+  // statements); nullopt inside the result when there is none.
   result<std::optional<StoredExtract>> find(const Stmt& stmt, std::string_view a, std::string_view b = {}) {
     Use u(stmt);
-    if (!u.bind(1, a) || (!b.empty() && !u.bind(2, b))) return errc::io_error;
+    if (!u.bind(1, a) || (sqlite3_bind_parameter_count(stmt.get()) > 1 && !u.bind(2, b))) return errc::io_error;
     const int rc = u.step();
     if (rc == SQLITE_DONE) return std::optional<StoredExtract>();
     if (rc != SQLITE_ROW) return errc::io_error;
@@ -164,17 +140,7 @@ result<std::unique_ptr<ExtractStore>> ExtractStore::open(const fs::path& state_d
     if (sqlite3_busy_timeout(db, 5000) != SQLITE_OK || !mode || *mode != "wal" ||
         !exec(db, "PRAGMA synchronous=FULL"))
       return errc::io_error;
-    auto version = query_int(db, "PRAGMA user_version");
-    if (!version || *version < 0 || *version > kSchemaVersion) return errc::io_error;
-    if (*version == 0) {
-      const auto objects = query_int(db, "SELECT count(*) FROM sqlite_schema");
-      if (!objects || *objects != 0 || !exec(db, "BEGIN IMMEDIATE")) return errc::io_error;
-      if (!exec(db, kSchemaV1) || !exec(db, ("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str()) ||
-          !exec(db, "COMMIT")) {
-        exec(db, "ROLLBACK");
-        return errc::io_error;
-      }
-    }
+    if (!detail::ensure_schema(db, kSchemaVersion, kSchemaV1)) return errc::io_error;
     const std::string cols = kColumns;
     if (!prepare(db, ("SELECT " + cols + " FROM extracts WHERE feed = ?1 AND name = ?2").c_str(), impl->by_name) ||
         !prepare(db, ("SELECT " + cols + " FROM extracts WHERE id = ?1").c_str(), impl->by_id) ||
@@ -195,11 +161,7 @@ result<fs::path> ExtractStore::new_incoming() {
       char name[32];
       std::snprintf(name, sizeof name, "in-%016llx", static_cast<unsigned long long>(impl_->rng()));
       const fs::path p = impl_->incoming / name;
-      const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-      if (fd >= 0) {
-        ::close(fd);
-        return p;
-      }
+      if (UniqueFd(::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600))) return p;
       if (errno != EEXIST) return write_error();
     }
     return errc::io_error;
@@ -217,8 +179,10 @@ result<Accepted> ExtractStore::accept(const fs::path& incoming, const std::strin
     };
     std::uint64_t bytes = 0;
     if (!sha256) {
-      sha256 = sha256_of(incoming, bytes);
-      if (!sha256) return drop(errc::io_error);
+      auto digest = crypto::sha256_file(incoming);
+      if (!digest) return drop(errc::io_error);
+      sha256 = std::move(digest->sha256);
+      bytes = digest->bytes;
     } else {
       bytes = fs::file_size(incoming, ec);
       if (ec) return drop(errc::io_error);

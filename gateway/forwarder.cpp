@@ -275,10 +275,12 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
 
   void pump() {
     if (link != Link::up || stopping) return;
+    bool none_from_top = false;  // a read from the top found nothing: the outbox is drained
     while (awaiting_puback.size() < opt.inflight && awaiting_receipt.size() < opt.window) {
       // Nothing is out: start from the top, which also picks up batches queued behind the
       // cursor (an extract re-written after a crash keeps its place in the order).
-      if (awaiting_receipt.empty()) cursor.reset();
+      const bool from_top = awaiting_receipt.empty();
+      if (from_top) cursor.reset();
       const std::size_t room = std::min(opt.inflight - awaiting_puback.size(), opt.window - awaiting_receipt.size());
       auto batches = outbox.unacknowledged(room, cursor);
       if (!batches) {
@@ -286,12 +288,15 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
         log("forwarder: cannot read the outbox; trying again in a second");
         return;
       }
-      if (batches->empty()) break;
+      if (batches->empty()) {
+        none_from_top = from_top;
+        break;
+      }
       for (auto& b : *batches) {
         if (!publish(b)) return;
       }
     }
-    if (awaiting_receipt.empty()) check_drained();
+    if (awaiting_receipt.empty()) check_drained(none_from_top);
   }
 
   bool publish(OutboxBatch& b) {
@@ -362,10 +367,13 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     log("forwarder: outbox: cannot " + what);
   }
 
-  void check_drained() {
+  // `known_empty`: the caller has just read the outbox from the top and found nothing.
+  void check_drained(bool known_empty) {
     if (drained) return;
-    auto rest = outbox.unacknowledged(1);
-    if (!rest || !rest->empty()) return;
+    if (!known_empty) {
+      auto rest = outbox.unacknowledged(1);
+      if (!rest || !rest->empty()) return;
+    }
     drained = true;
     publish_status();
     if (drained_handler) drained_handler();

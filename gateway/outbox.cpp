@@ -135,27 +135,6 @@ bool configure(sqlite3* db) {
          query_text(db, "PRAGMA foreign_keys").value_or("") == "1";
 }
 
-bool ensure_schema(sqlite3* db) {
-  auto version = query_int(db, "PRAGMA user_version");
-  if (!version || *version < 0 || *version > kSchemaVersion) return false;
-  if (*version == kSchemaVersion) return true;
-  // Re-read under the write lock: another process may have created the schema meanwhile.
-  if (!exec(db, "BEGIN IMMEDIATE")) return false;
-  bool ok = false;
-  version = query_int(db, "PRAGMA user_version");
-  if (version && *version == kSchemaVersion) {
-    ok = true;
-  } else if (version && *version == 0) {
-    // user_version 0 with tables in it is somebody else's database: refuse, don't add to it.
-    const auto objects = query_int(db, "SELECT count(*) FROM sqlite_schema");
-    ok = objects && *objects == 0 && exec(db, kSchemaV1) &&
-         exec(db, ("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
-  }
-  if (ok && exec(db, "COMMIT")) return true;
-  if (!sqlite3_get_autocommit(db)) exec(db, "ROLLBACK");
-  return false;
-}
-
 bool fits_int64(std::uint64_t v) { return v <= static_cast<std::uint64_t>(kMaxInt64); }
 
 }  // namespace
@@ -276,7 +255,7 @@ result<std::unique_ptr<Outbox>> Outbox::open(const std::filesystem::path& file) 
                                    nullptr);
     impl->db_.reset(raw);  // a handle is returned even on failure and must be closed
     if (rc != SQLITE_OK) return errc::io_error;
-    if (!configure(raw) || !ensure_schema(raw) || !impl->prepare_all()) return errc::io_error;
+    if (!configure(raw) || !detail::ensure_schema(raw, kSchemaVersion, kSchemaV1) || !impl->prepare_all()) return errc::io_error;
     return std::unique_ptr<Outbox>(new Outbox(std::move(impl), file));
   });
 }

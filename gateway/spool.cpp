@@ -14,6 +14,7 @@
 #include <system_error>
 #include <utility>
 
+#include "config/unique_fd.h"
 #include "crypto/sha256.h"
 #include "gateway/extract_store.h"
 
@@ -28,20 +29,6 @@ constexpr std::string_view kPart = ".part";
 constexpr std::string_view kReady = ".ready";
 constexpr const char* kRejected = ".rejected";
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
 
 std::string errno_text(int e) { return std::generic_category().message(e); }
 
@@ -149,7 +136,7 @@ std::vector<SpoolEvent> Spool::scan(ExtractStore& store) {
   // The top level holds only the feeds' directories; anything else is somebody's mistake, which
   // we report and leave for them to sort out.
   std::vector<std::string> top;
-  const Fd top_fd(::open(options_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  const UniqueFd top_fd(::open(options_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   const int e = top_fd ? list_names(top_fd.get(), top) : errno;
   if (e != 0) scan.notices.insert("spool: cannot read the spool directory: " + errno_text(e));
   for (const std::string& name : top) {
@@ -177,7 +164,7 @@ std::vector<SpoolEvent> Spool::scan(ExtractStore& store) {
 
 void Spool::scan_feed(const std::string& feed, Scan& scan) {
   const fs::path dir = options_.dir / feed;
-  const Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  const UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   std::vector<std::string> names;
   const int e = dir_fd ? list_names(dir_fd.get(), names) : errno;
   if (e != 0) {
@@ -290,7 +277,7 @@ SpoolEvent Spool::set_aside(int dir_fd, const std::string& name, bool has_marker
     return std::move(event);
   };
   if (::mkdirat(dir_fd, kRejected, 0700) != 0 && errno != EEXIST) return failed(errno);
-  const Fd rejected(::openat(dir_fd, kRejected, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  const UniqueFd rejected(::openat(dir_fd, kRejected, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!rejected) return failed(errno);
   // RENAME_NOREPLACE: an earlier file of the same name in .rejected/ is never overwritten.
   for (int n = 0; n < 1000; ++n) {

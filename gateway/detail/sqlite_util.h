@@ -125,6 +125,29 @@ inline bool create_private_file(const std::filesystem::path& file) {
   return ok;
 }
 
+// Creates the schema in an empty database (user_version 0, no objects) and sets user_version;
+// accepts a database already at `version`; refuses a newer version or somebody else's database.
+inline bool ensure_schema(sqlite3* db, int version, const char* schema_sql) {
+  auto found = query_int(db, "PRAGMA user_version");
+  if (!found || *found < 0 || *found > version) return false;
+  if (*found == version) return true;
+  // Re-read under the write lock: another process may have created the schema meanwhile.
+  if (!exec(db, "BEGIN IMMEDIATE")) return false;
+  bool ok = false;
+  found = query_int(db, "PRAGMA user_version");
+  if (found && *found == version) {
+    ok = true;
+  } else if (found && *found == 0) {
+    // user_version 0 with tables in it is somebody else's database: refuse, don't add to it.
+    const auto objects = query_int(db, "SELECT count(*) FROM sqlite_schema");
+    ok = objects && *objects == 0 && exec(db, schema_sql) &&
+         exec(db, ("PRAGMA user_version=" + std::to_string(version)).c_str());
+  }
+  if (ok && exec(db, "COMMIT")) return true;
+  if (!sqlite3_get_autocommit(db)) exec(db, "ROLLBACK");
+  return false;
+}
+
 // Catches what the standard library may throw (bad_alloc while copying payloads), so that no
 // exception leaves a store; the statement guards have already reset the statements.
 template <class F>
