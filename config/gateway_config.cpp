@@ -4,6 +4,8 @@
 #include <array>
 #include <cmath>
 
+#include <arpa/inet.h>
+
 #include <toml++/toml.h>
 
 #include "config/detail/toml_reader.h"
@@ -22,12 +24,16 @@ class Loader : detail::TomlReader {
   GatewayConfig run() {
     toml::table root = parse();
     cfg_.file = file();
-    known_keys(root, {"gateway", "linkage_key", "limits", "hub", "batches", "feed"}, "top level");
+    known_keys(root, {"gateway", "linkage_key", "limits", "hub", "batches", "http", "ops", "storage", "feed"},
+               "top level");
     read_gateway(root);
     read_key(root);
     read_limits(root);
     read_hub(root);
     read_batches(root);
+    read_http(root);
+    read_ops(root);
+    read_storage(root);
     read_feeds(root);
     finish();
     return std::move(cfg_);
@@ -98,6 +104,61 @@ class Loader : detail::TomlReader {
     read_size(*b, "max_records", cfg_.batches.max_records, 1, 100000);
     // Brokers cap message size (mosquitto's default is 256 MiB, others far less): stay modest.
     read_size(*b, "max_bytes", cfg_.batches.max_bytes, 1024, 16 << 20);
+  }
+
+  // An IPv4 or IPv6 literal: a host name would make the listening address depend on DNS.
+  void read_address(const toml::table& t, std::string& out, std::string_view where) {
+    auto a = string(t, "listen", where, false);
+    if (!a) return;
+    in6_addr v6{};
+    in_addr v4{};
+    if (::inet_pton(AF_INET, a->c_str(), &v4) != 1 && ::inet_pton(AF_INET6, a->c_str(), &v6) != 1)
+      error(t.get("listen"), "listen must be an IP address such as \"0.0.0.0\", \"127.0.0.1\" or \"::\"");
+    else out = *a;
+  }
+
+  void read_http(const toml::table& root) {
+    const toml::table* h = table(root, "http", false);
+    if (!h) return;
+    known_keys(*h, {"listen", "port", "cert", "key", "client_ca", "crl", "max_extract_bytes", "max_header_bytes",
+                    "max_connections", "idle_timeout_seconds", "header_timeout_seconds"},
+               "[http]");
+    HttpConfig http;
+    read_address(*h, http.listen, "[http]");
+    read_int(*h, "port", http.port, 1, 65535);
+    for (auto [key, path] : {std::pair<const char*, std::filesystem::path*>{"cert", &http.cert}, {"key", &http.key},
+                             {"client_ca", &http.client_ca}})
+      if (auto p = string(*h, key, "[http]", true)) *path = resolve(*p);
+    if (auto p = string(*h, "crl", "[http]", false)) http.crl = resolve(*p);
+    std::size_t max_extract = static_cast<std::size_t>(http.max_extract_bytes);
+    read_size(*h, "max_extract_bytes", max_extract, 1, std::int64_t{1} << 40);
+    http.max_extract_bytes = max_extract;
+    read_size(*h, "max_header_bytes", http.max_header_bytes, 1024, 1 << 20);
+    read_int(*h, "max_connections", http.max_connections, 1, 10000);
+    read_int(*h, "idle_timeout_seconds", http.idle_timeout_seconds, 1, 3600);
+    read_int(*h, "header_timeout_seconds", http.header_timeout_seconds, 1, 600);
+    cfg_.http = std::move(http);
+  }
+
+  void read_ops(const toml::table& root) {
+    const toml::table* o = table(root, "ops", false);
+    if (!o) return;
+    known_keys(*o, {"listen", "port"}, "[ops]");
+    read_address(*o, cfg_.ops.listen, "[ops]");
+    read_int(*o, "port", cfg_.ops.port, 0, 65535);
+  }
+
+  void read_storage(const toml::table& root) {
+    const toml::table* s = table(root, "storage", false);
+    if (!s) return;
+    known_keys(*s, {"quota_bytes", "retain_extracts_hours", "spool_settle_seconds", "spool_scan_seconds"},
+               "[storage]");
+    std::size_t quota = static_cast<std::size_t>(cfg_.storage.quota_bytes);
+    read_size(*s, "quota_bytes", quota, 1 << 20, std::int64_t{1} << 50);
+    cfg_.storage.quota_bytes = quota;
+    read_int(*s, "retain_extracts_hours", cfg_.storage.retain_extracts_hours, 0, 24 * 366);
+    read_int(*s, "spool_settle_seconds", cfg_.storage.spool_settle_seconds, 0, 86400);
+    read_int(*s, "spool_scan_seconds", cfg_.storage.spool_scan_seconds, 1, 86400);
   }
 
   void read_schedule(const toml::node* n, Schedule& s) {

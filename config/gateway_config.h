@@ -34,6 +34,29 @@
 //   max_records = 500
 //   max_bytes = 262144
 //
+//   [http]                              # the HTTPS upload API of `svdgw run` (absent: spool only)
+//   listen = "0.0.0.0"                  # an IPv4 or IPv6 address
+//   port = 8443
+//   cert = "pki/gateway-server.crt"     # the API's server certificate (chain) and key
+//   key = "pki/gateway-server.key"
+//   client_ca = "pki/ca.crt"            # CA of the export clients' certificates: pinned
+//   crl = "pki/crl.pem"                 # optional; checked for every client certificate
+//   max_extract_bytes = 1073741824      # a larger body gets 413
+//   max_header_bytes = 16384
+//   max_connections = 32
+//   idle_timeout_seconds = 30           # no byte in either direction for this long: closed
+//   header_timeout_seconds = 10         # the whole request head must arrive within this
+//
+//   [ops]                               # GET /healthz and /metrics, plain HTTP
+//   listen = "127.0.0.1"                # local only by default
+//   port = 9464                         # 0 = off
+//
+//   [storage]
+//   quota_bytes = 10737418240           # extracts + outbox; uploads get 507 beyond it
+//   retain_extracts_hours = 0           # raw extracts kept this long after processing
+//   spool_settle_seconds = 0            # see gateway/spool.h
+//   spool_scan_seconds = 30             # a full spool scan at least this often
+//
 //   [[feed]]
 //   id = "ed-assaults"
 //   schema = "schemas/ed-assaults.json"
@@ -103,6 +126,29 @@ struct BatchConfig {
   std::size_t max_bytes = 256 << 10;
 };
 
+struct HttpConfig {
+  std::string listen = "0.0.0.0";
+  int port = 8443;
+  std::filesystem::path cert, key, client_ca, crl;  // crl empty: none
+  std::uint64_t max_extract_bytes = std::uint64_t{1} << 30;
+  std::size_t max_header_bytes = 16 << 10;
+  int max_connections = 32;
+  int idle_timeout_seconds = 30;
+  int header_timeout_seconds = 10;
+};
+
+struct OpsConfig {
+  std::string listen = "127.0.0.1";
+  int port = 9464;  // 0: off
+};
+
+struct StorageConfig {
+  std::uint64_t quota_bytes = std::uint64_t{10} << 30;
+  int retain_extracts_hours = 0;
+  int spool_settle_seconds = 0;
+  int spool_scan_seconds = 30;
+};
+
 struct GatewayConfig {
   std::filesystem::path file;
   std::string partner;
@@ -112,6 +158,9 @@ struct GatewayConfig {
   Limits limits;
   std::optional<HubConfig> hub;  // absent: the gateway can process but not forward
   BatchConfig batches;
+  std::optional<HttpConfig> http;  // absent: no upload API (the spool still works)
+  OpsConfig ops;
+  StorageConfig storage;
   std::vector<FeedConfig> feeds;
 
   const FeedConfig* find_feed(std::string_view id) const;

@@ -216,6 +216,54 @@ TEST_F(GatewayConfigTest, HubIsOptionalAndChecked) {
   EXPECT_NE(p.find("window must be at least inflight"), std::string::npos) << p;
 }
 
+TEST_F(GatewayConfigTest, HttpOpsAndStorage) {
+  auto cfg = load_gateway_config(write("gw.toml", std::string(kGood) + R"(
+[http]
+listen = "::"
+port = 9443
+cert = "pki/server.crt"
+key = "pki/server.key"
+client_ca = "/etc/svdgw/clients-ca.crt"
+max_extract_bytes = 5000000
+
+[ops]
+port = 0
+
+[storage]
+quota_bytes = 2097152
+retain_extracts_hours = 48
+)"));
+  ASSERT_TRUE(cfg.http);
+  EXPECT_EQ(cfg.http->listen, "::");
+  EXPECT_EQ(cfg.http->port, 9443);
+  EXPECT_EQ(cfg.http->cert, dir_ / "pki/server.crt");
+  EXPECT_EQ(cfg.http->client_ca, "/etc/svdgw/clients-ca.crt");
+  EXPECT_TRUE(cfg.http->crl.empty());
+  EXPECT_EQ(cfg.http->max_extract_bytes, 5000000u);
+  EXPECT_EQ(cfg.http->max_header_bytes, 16384u);
+  EXPECT_EQ(cfg.ops.listen, "127.0.0.1");
+  EXPECT_EQ(cfg.ops.port, 0);
+  EXPECT_EQ(cfg.storage.quota_bytes, 2097152u);
+  EXPECT_EQ(cfg.storage.retain_extracts_hours, 48);
+  EXPECT_EQ(cfg.storage.spool_scan_seconds, 30);
+
+  auto defaults = load_gateway_config(write("gw.toml", kGood));
+  EXPECT_FALSE(defaults.http);
+  EXPECT_EQ(defaults.ops.port, 9464);
+  EXPECT_EQ(defaults.storage.quota_bytes, std::uint64_t{10} << 30);
+}
+
+TEST_F(GatewayConfigTest, HttpOpsAndStorageAreChecked) {
+  std::string p = problems(std::string(kGood) +
+                           "\n[http]\nlisten = \"gateway.example\"\ncert = \"a\"\nkey = \"b\"\nmax_header_bytes = 10\n"
+                           "\n[ops]\nlisten = \"localhost\"\n\n[storage]\nquota_bytes = 0\nspool_scan = 5\n");
+  EXPECT_NE(p.find("listen must be an IP address"), std::string::npos) << p;
+  EXPECT_NE(p.find("missing \"client_ca\" in [http]"), std::string::npos) << p;
+  EXPECT_NE(p.find("\"max_header_bytes\" must be a whole number"), std::string::npos) << p;
+  EXPECT_NE(p.find("\"quota_bytes\" must be a whole number"), std::string::npos) << p;
+  EXPECT_NE(p.find("spool_scan"), std::string::npos) << p;
+}
+
 }  // namespace
 }  // namespace svd::config
 

@@ -1,0 +1,141 @@
+#pragma once
+// The HTTPS upload API of `svdgw run` (DESIGN 3.4), on Boost.Beast over OpenSSL:
+//
+//   PUT /v1/feeds/{feed}/extracts/{name}          the body is the extract
+//   PUT /v1/feeds/{feed}/nothing-to-share/{name}  an explicit "nothing to share this period"
+//                                                 return (empty body); {name} names the period
+//   GET /v1/extracts/{id}                         state and validation report
+//   GET /healthz                                  liveness
+//
+// This layer owns the transport and the protocol: TLS (crypto/tls_server.h: TLS 1.2+, AEAD
+// ciphers, client certificate required and checked against the CA and CRL, no renegotiation,
+// no resumption), the caller's identity (the client certificate's CN), bounded heads and
+// connection counts, timeouts for idle and slow connections, the body streamed to a file (never
+// whole in memory) while its SHA-256 is computed, the size limit (413), `Content-Digest`
+// (RFC 9530, sha-256; 400 on mismatch), and every error as application/problem+json (RFC 9457).
+// What a request means (who may send which feed, the quota, the store) is the ApiBackend's.
+//
+// Names ({feed}, {name}, {id}) are checked here: {feed} and {id} are identities
+// ([a-z0-9-]), {name} is 1-128 characters of [A-Za-z0-9._-] not starting with '.'; anything
+// else is 400 before the backend sees it. They are never logged: a partner's file name can
+// itself identify someone.
+//
+// Threads: the server runs on the io_context it is given (the daemon's network thread). The
+// backend's admit() and health() are called there and must not block; incoming_file(),
+// accept() and status() may take time and answer through a callback, from any thread.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/errc.h"
+
+namespace boost::asio {
+class io_context;
+namespace ssl {
+class context;
+}
+}  // namespace boost::asio
+
+namespace svd::gateway {
+
+struct HttpServerOptions {
+  std::string address = "127.0.0.1";  // IPv4 or IPv6 literal
+  unsigned short port = 0;            // 0: the kernel picks one (tests); see HttpServer::port()
+  std::uint64_t max_body_bytes = std::uint64_t{1} << 30;  // 413 beyond (Content-Length or streamed)
+  std::size_t max_header_bytes = 16 << 10;                // 431 beyond
+  std::size_t max_connections = 32;  // more are accepted and closed at once (no TLS handshake)
+  std::chrono::seconds idle_timeout{30};    // no progress in either direction: closed
+  std::chrono::seconds header_timeout{10};  // handshake + request head must arrive within this
+};
+
+enum class UploadKind { extract, nothing_to_share };
+
+struct Upload {
+  UploadKind kind = UploadKind::extract;
+  std::string feed, name;
+  std::string client;  // the client certificate's CN
+};
+
+// The backend's answer before any body byte is read.
+enum class Admission {
+  ok,
+  unknown_feed,  // 404
+  forbidden,     // 403: the client is not allowed for this feed
+  storage_full,  // 507: the quota is reached
+  unavailable,   // 503: shutting down (Retry-After is sent)
+};
+
+struct AcceptResult {
+  enum class Outcome { created, same, conflict } outcome = Outcome::created;  // 201, 200, 409
+  std::string extract_id;
+  std::string receipt_json;  // the body of 201 / 200 (for conflict: unused)
+};
+
+// A complete reply for GET requests (status() and health()).
+struct ApiReply {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+class ApiBackend {
+ public:
+  virtual ~ApiBackend() = default;
+
+  // On the I/O thread, before reading the body; must not block. `content_length` is absent for
+  // a chunked body.
+  virtual Admission admit(const Upload& upload, std::optional<std::uint64_t> content_length) = 0;
+  // A new empty file to stream the body into (in the extract store's incoming/). Any thread may
+  // answer. Errors: io_error (500), storage_full (507).
+  virtual void incoming_file(std::function<void(result<std::filesystem::path>)> done) = 0;
+  // The body is complete in `file` (written, not yet synced) with this SHA-256 (hex) and size:
+  // accept it durably, then answer (any thread). The file belongs to the backend from here on,
+  // whatever it answers. Errors: storage_full (507), io_error (500).
+  virtual void accept(const Upload& upload, const std::filesystem::path& file, const std::string& sha256,
+                      std::uint64_t bytes, std::function<void(result<AcceptResult>)> done) = 0;
+  // GET /v1/extracts/{id} by `client` (the backend decides what that client may see: an id it may
+  // not see is answered 404, like an unknown one). Any thread may answer.
+  virtual void status(const std::string& id, const std::string& client, std::function<void(ApiReply)> done) = 0;
+  // GET /healthz; on the I/O thread, must not block.
+  virtual ApiReply health() = 0;
+};
+
+// Counts for /metrics; read with HttpServer::counters() on the I/O thread.
+struct HttpCounters {
+  std::uint64_t connections = 0, handshake_failures = 0, refused_connections = 0;
+  std::uint64_t requests = 0, uploads_created = 0, uploads_same = 0;
+  std::uint64_t responses_4xx = 0, responses_5xx = 0, timeouts = 0;
+};
+
+class HttpServer {
+ public:
+  // Binds and listens at once (errors: io_error, with the reason logged). `tls` is the context
+  // for new connections; set_tls() swaps it (SIGHUP reload) without touching open connections.
+  using Log = std::function<void(const std::string&)>;
+  static result<std::unique_ptr<HttpServer>> open(boost::asio::io_context& io,
+                                                  std::shared_ptr<boost::asio::ssl::context> tls,
+                                                  HttpServerOptions options, ApiBackend& backend, Log log);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  unsigned short port() const;
+  // On the I/O thread.
+  void set_tls(std::shared_ptr<boost::asio::ssl::context> tls);
+  // Stops accepting; requests in progress finish (their uploads are answered); `done` is called
+  // on the I/O thread once every connection has closed, or after `grace` with the rest cut.
+  void stop(std::chrono::milliseconds grace, std::function<void()> done);
+  HttpCounters counters() const;
+
+ private:
+  struct Impl;
+  explicit HttpServer(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace svd::gateway
