@@ -7,7 +7,7 @@ namespace {
 
 class OutboxSink final : public RecordSink {
  public:
-  OutboxSink(Outbox& outbox, BatchContext context, BatchLimits limits)
+  OutboxSink(BatchWriter& outbox, BatchContext context, BatchLimits limits)
       : outbox_(outbox), context_(std::move(context)), limits_(limits) {}
   ~OutboxSink() override {
     if (open_) outbox_.abandon_extract();
@@ -86,7 +86,7 @@ class OutboxSink final : public RecordSink {
     return outbox_.add(b);
   }
 
-  Outbox& outbox_;
+  BatchWriter& outbox_;
   BatchContext context_;
   BatchLimits limits_;
   bool open_ = true;
@@ -98,7 +98,7 @@ class OutboxSink final : public RecordSink {
 
 }  // namespace
 
-result<std::unique_ptr<RecordSink>> open_outbox_sink(Outbox& outbox, BatchContext context, BatchLimits limits) {
+result<std::unique_ptr<RecordSink>> open_outbox_sink(BatchWriter& outbox, BatchContext context, BatchLimits limits) {
   if (auto r = outbox.begin_extract(context.extract.id); !r) return r.error();
   return std::unique_ptr<RecordSink>(std::make_unique<OutboxSink>(outbox, std::move(context), limits));
 }

@@ -31,6 +31,6 @@ struct BatchContext {
 
 // Opens the extract in `outbox` (begin_extract); the sink commits or abandons it. `outbox` must
 // outlive the sink and is used from the caller's thread only.
-result<std::unique_ptr<RecordSink>> open_outbox_sink(Outbox& outbox, BatchContext context, BatchLimits limits);
+result<std::unique_ptr<RecordSink>> open_outbox_sink(BatchWriter& outbox, BatchContext context, BatchLimits limits);
 
 }  // namespace svd::gateway

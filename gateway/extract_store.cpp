@@ -38,12 +38,29 @@ CREATE TABLE extracts(
   received_at TEXT NOT NULL,
   state INTEGER NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2, 3)),
   report TEXT NOT NULL DEFAULT '',
+  kind INTEGER NOT NULL DEFAULT 0 CHECK (kind IN (0, 1)),
+  finished_at TEXT NOT NULL DEFAULT '',
+  file_removed INTEGER NOT NULL DEFAULT 0 CHECK (file_removed IN (0, 1)),
   UNIQUE (feed, name)
 );
 CREATE INDEX extracts_unfinished ON extracts(ord) WHERE state < 2;
+CREATE INDEX extracts_files ON extracts(finished_at) WHERE file_removed = 0 AND state >= 2;
+CREATE TABLE feeds(
+  feed TEXT PRIMARY KEY,
+  watched_since INTEGER NOT NULL
+);
 )sql";
 
-constexpr const char* kColumns = "id, feed, name, client, sha256, bytes, received_at, state, report";
+constexpr const char* kColumns =
+    "id, feed, name, client, sha256, bytes, received_at, state, report, kind, finished_at, file_removed";
+
+// Files of finished extracts old enough to go, unless an unfinished extract has the same bytes.
+constexpr const char* kExpiredFiles = R"sql(
+SELECT e.ord, e.sha256 FROM extracts AS e
+WHERE e.file_removed = 0 AND e.state >= 2 AND e.finished_at <= ?1
+  AND NOT EXISTS (SELECT 1 FROM extracts AS o WHERE o.sha256 = e.sha256 AND o.state < 2)
+ORDER BY e.ord LIMIT 1000
+)sql";
 
 ExtractState state_of(std::int64_t v) {
   switch (v) {
@@ -72,6 +89,10 @@ bool make_private_dir(const fs::path& d) {
 
 }  // namespace
 
+std::string_view to_string(ExtractKind k) {
+  return k == ExtractKind::nothing_to_share ? "nothing_to_share" : "extract";
+}
+
 std::string_view to_string(ExtractState s) {
   switch (s) {
     case ExtractState::received: return "received";
@@ -84,7 +105,8 @@ std::string_view to_string(ExtractState s) {
 
 struct ExtractStore::Impl {
   Db db;  // first, so it closes after the statements
-  Stmt by_name, by_id, insert, unfinished, set_state;
+  Stmt by_name, by_id, insert, unfinished, set_state, last_received, watched_insert, watched_select, expired_files,
+      mark_removed;
   fs::path dir, incoming;
   std::mt19937_64 rng{std::random_device{}()};
 
@@ -99,7 +121,9 @@ struct ExtractStore::Impl {
     e.received_at = u.text(6);
     e.state = state_of(u.integer(7));
     e.report_json = u.text(8);
-    e.file = dir / e.sha256;
+    e.kind = u.integer(9) == 1 ? ExtractKind::nothing_to_share : ExtractKind::extract;
+    e.finished_at = u.text(10);
+    if (u.integer(11) == 0) e.file = dir / e.sha256;
     return e;
   }
 
@@ -145,11 +169,16 @@ result<std::unique_ptr<ExtractStore>> ExtractStore::open(const fs::path& state_d
     if (!prepare(db, ("SELECT " + cols + " FROM extracts WHERE feed = ?1 AND name = ?2").c_str(), impl->by_name) ||
         !prepare(db, ("SELECT " + cols + " FROM extracts WHERE id = ?1").c_str(), impl->by_id) ||
         !prepare(db,
-                 "INSERT INTO extracts(id, feed, name, client, sha256, bytes, received_at) "
-                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 "INSERT INTO extracts(id, feed, name, client, sha256, bytes, received_at, kind) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                  impl->insert) ||
         !prepare(db, ("SELECT " + cols + " FROM extracts WHERE state < 2 ORDER BY ord").c_str(), impl->unfinished) ||
-        !prepare(db, "UPDATE extracts SET state = ?2, report = ?3 WHERE id = ?1", impl->set_state))
+        !prepare(db, "UPDATE extracts SET state = ?2, report = ?3, finished_at = ?4 WHERE id = ?1", impl->set_state) ||
+        !prepare(db, "SELECT feed, max(received_at) FROM extracts GROUP BY feed", impl->last_received) ||
+        !prepare(db, "INSERT OR IGNORE INTO feeds(feed, watched_since) VALUES (?1, ?2)", impl->watched_insert) ||
+        !prepare(db, "SELECT watched_since FROM feeds WHERE feed = ?1", impl->watched_select) ||
+        !prepare(db, kExpiredFiles, impl->expired_files) ||
+        !prepare(db, "UPDATE extracts SET file_removed = 1 WHERE ord = ?1", impl->mark_removed))
       return errc::io_error;
     return std::unique_ptr<ExtractStore>(new ExtractStore(std::move(impl)));
   });
@@ -169,7 +198,8 @@ result<fs::path> ExtractStore::new_incoming() {
 }
 
 result<Accepted> ExtractStore::accept(const fs::path& incoming, const std::string& feed, const std::string& name,
-                                      const std::string& client, std::optional<std::string> sha256) {
+                                      const std::string& client, std::optional<std::string> sha256,
+                                      ExtractKind kind) {
   return guarded([&]() -> result<Accepted> {
     Impl& im = *impl_;
     std::error_code ec;
@@ -224,10 +254,11 @@ result<Accepted> ExtractStore::accept(const fs::path& incoming, const std::strin
     e.bytes = bytes;
     e.received_at = utc_timestamp();
     e.file = target;
+    e.kind = kind;
     Use u(im.insert);
     const bool bound = u.bind(1, e.id) && u.bind(2, e.feed) && u.bind(3, e.name) && u.bind(4, e.client) &&
                        u.bind(5, e.sha256) && u.bind(6, static_cast<std::int64_t>(e.bytes)) &&
-                       u.bind(7, e.received_at);
+                       u.bind(7, e.received_at) && u.bind(8, static_cast<std::int64_t>(kind));
     if (!bound) return errc::io_error;
     const int rc = u.step();
     if (rc != SQLITE_DONE) {
@@ -257,7 +288,9 @@ result<std::vector<StoredExtract>> ExtractStore::unfinished() {
 result<void> ExtractStore::set_state(const std::string& id, ExtractState state, const std::string& report_json) {
   return guarded([&]() -> result<void> {
     Use u(impl_->set_state);
-    if (!u.bind(1, id) || !u.bind(2, static_cast<std::int64_t>(state)) || !u.bind(3, report_json) || !u.done())
+    const bool finished = state == ExtractState::processed || state == ExtractState::refused;
+    if (!u.bind(1, id) || !u.bind(2, static_cast<std::int64_t>(state)) || !u.bind(3, report_json) ||
+        !u.bind(4, finished ? utc_timestamp() : std::string()) || !u.done())
       return errc::io_error;
     if (sqlite3_changes(impl_->db.get()) == 0) return errc::io_error;
     return {};
@@ -273,6 +306,54 @@ std::uint64_t ExtractStore::bytes_on_disk() const {
     }
   }
   return total;
+}
+
+result<std::map<std::string, std::string>> ExtractStore::last_received_per_feed() {
+  return guarded([&]() -> result<std::map<std::string, std::string>> {
+    std::map<std::string, std::string> out;
+    Use u(impl_->last_received);
+    int rc;
+    while ((rc = u.step()) == SQLITE_ROW) out[u.text(0)] = u.text(1);
+    if (rc != SQLITE_DONE) return errc::io_error;
+    return out;
+  });
+}
+
+result<std::int64_t> ExtractStore::watched_since(const std::string& feed, std::int64_t now) {
+  return guarded([&]() -> result<std::int64_t> {
+    {
+      Use u(impl_->watched_insert);
+      if (!u.bind(1, feed) || !u.bind(2, now) || !u.done()) return errc::io_error;
+    }
+    Use u(impl_->watched_select);
+    if (!u.bind(1, feed) || u.step() != SQLITE_ROW) return errc::io_error;
+    return u.integer(0);
+  });
+}
+
+result<std::size_t> ExtractStore::remove_finished_files(const std::string& cutoff) {
+  return guarded([&]() -> result<std::size_t> {
+    Impl& im = *impl_;
+    std::vector<std::pair<std::int64_t, std::string>> expired;
+    {
+      Use u(im.expired_files);
+      if (!u.bind(1, cutoff)) return errc::io_error;
+      int rc;
+      while ((rc = u.step()) == SQLITE_ROW) expired.emplace_back(u.integer(0), u.text(1));
+      if (rc != SQLITE_DONE) return errc::io_error;
+    }
+    std::size_t removed = 0;
+    for (const auto& [ord, sha] : expired) {
+      // The row first: a crash between the two leaves a file nobody points at (harmless,
+      // counted against the quota until the same bytes arrive again), never a row pointing at
+      // a missing file.
+      Use u(im.mark_removed);
+      if (!u.bind(1, ord) || !u.done()) return errc::io_error;
+      std::error_code ec;
+      if (fs::remove(im.dir / sha, ec)) ++removed;
+    }
+    return removed;
+  });
 }
 
 }  // namespace svd::gateway

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,8 +32,14 @@ namespace svd::gateway {
 enum class ExtractState { received, processing, processed, refused };
 std::string_view to_string(ExtractState s);
 
+// An extract proper, or a partner's explicit "nothing to share this period" return: a small
+// document the daemon writes (so each return has its own digest and id), never parsed as data.
+enum class ExtractKind { extract, nothing_to_share };
+std::string_view to_string(ExtractKind k);
+
 struct StoredExtract {
   std::string id;      // "<feed>-<first 16 hex digits of sha256>", as svdgw forward names it
+  ExtractKind kind = ExtractKind::extract;
   std::string feed;
   std::string name;    // the uploader's name for it (URL path segment or spool file name)
   std::string client;  // the uploader's identity (certificate CN, or "spool")
@@ -41,6 +48,7 @@ struct StoredExtract {
   std::string received_at;  // UTC, ISO 8601
   ExtractState state = ExtractState::received;
   std::string report_json;  // the validation report once processed or refused, else ""
+  std::string finished_at;  // UTC, ISO 8601, once processed or refused
   std::filesystem::path file;  // where the bytes are (empty once removed after processing)
 };
 
@@ -68,7 +76,8 @@ class ExtractStore {
   // to extracts/<sha256> and commits the row. `same` and `conflict` remove `incoming` and change
   // nothing. Errors: io_error (the file is removed; nothing was accepted), storage_full (ENOSPC).
   result<Accepted> accept(const std::filesystem::path& incoming, const std::string& feed, const std::string& name,
-                          const std::string& client, std::optional<std::string> sha256 = std::nullopt);
+                          const std::string& client, std::optional<std::string> sha256 = std::nullopt,
+                          ExtractKind kind = ExtractKind::extract);
 
   result<std::optional<StoredExtract>> get(const std::string& id);
   // Extracts in `received` or `processing`, oldest first: the work to (re)do at start.
@@ -78,6 +87,18 @@ class ExtractStore {
 
   // Bytes held in extracts/ and incoming/ (for the storage quota).
   std::uint64_t bytes_on_disk() const;
+
+  // The latest received_at (ISO 8601) per feed: when each feed last delivered, for schedules.
+  result<std::map<std::string, std::string>> last_received_per_feed();
+  // When the gateway started watching `feed` (Unix seconds): recorded as `now` at the first
+  // call for it and returned unchanged ever after, so that a new feed is not overdue for
+  // periods before it existed.
+  result<std::int64_t> watched_since(const std::string& feed, std::int64_t now);
+  // Retention: removes the files of extracts finished (processed or refused) at or before
+  // `cutoff` (ISO 8601, as finished_at), keeping their rows and reports. A file another
+  // unfinished extract shares (the same bytes sent for two feeds) is kept. Returns how many
+  // files were removed.
+  result<std::size_t> remove_finished_files(const std::string& cutoff);
 
  private:
   struct Impl;

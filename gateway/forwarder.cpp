@@ -485,6 +485,10 @@ void Forwarder::stop(std::function<void()> done) {
   impl_->post([done = std::move(done)](Impl& s) mutable { s.begin_stop(std::move(done)); });
 }
 
-ForwarderCounters Forwarder::counters() const { return impl_->counters; }
+ForwarderCounters Forwarder::counters() const {
+  ForwarderCounters c = impl_->counters;
+  c.connected = impl_->link == Impl::Link::up;
+  return c;
+}
 
 }  // namespace svd::gateway

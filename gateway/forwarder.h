@@ -52,6 +52,7 @@ struct ForwarderCounters {
   std::uint64_t accepted = 0, duplicates = 0, rejected = 0;
   std::uint64_t receipt_timeouts = 0;   // times the window was sent again for want of a receipt
   std::uint64_t outbox_errors = 0;      // failed reads or marks (retried; logged)
+  bool connected = false;               // subscribed to receipts and sending, now
 };
 
 class Forwarder {

@@ -113,6 +113,21 @@ SELECT coalesce(sum(state = 0), 0), coalesce(sum(state = 1), 0), coalesce(sum(st
 FROM batches WHERE id <= ?1
 )sql";
 
+constexpr const char* kSelectProgress = R"sql(
+SELECT count(*), coalesce(sum(b.attempts > 0), 0), coalesce(sum(b.state = 2), 0), coalesce(sum(b.state = 3), 0),
+       coalesce(sum(b.records), 0), coalesce(sum(CASE WHEN b.state = 2 THEN b.records END), 0)
+FROM batches AS b CROSS JOIN extracts AS e ON e.ord = b.extract_ord
+WHERE e.extract_id = ?2 AND b.id <= ?1
+)sql";
+
+// Only acknowledged batches: a rejected one keeps its payload, so that it can be sent again
+// once the hub's operator has fixed what made it refuse.
+constexpr const char* kPrune = R"sql(
+DELETE FROM payloads WHERE id IN (
+  SELECT b.id FROM batches AS b CROSS JOIN payloads AS p ON p.id = b.id
+  WHERE b.state = 2 AND b.acknowledged_at <= ?1 LIMIT ?2)
+)sql";
+
 bool configure(sqlite3* db) {
   if (sqlite3_busy_timeout(db, kBusyTimeoutMs) != SQLITE_OK) return false;
   // The first read of page 1: a file that is not a database fails here (SQLITE_NOTADB).
@@ -144,7 +159,7 @@ struct Outbox::Impl {
   Db db_;
   Stmt begin_, commit_, rollback_, insert_extract_, select_ord_, insert_batch_, insert_payload_,
       select_max_id_, select_unacknowledged_, mark_published_, mark_acknowledged_, mark_rejected_,
-      select_state_, select_stats_;
+      select_state_, select_stats_, select_progress_, prune_;
 
   // The open extract, if any. Its rows are the ones with id > visible_ (rowids of new rows are
   // max(id) + 1, and BEGIN IMMEDIATE keeps every other writer out), so readers on this
@@ -184,7 +199,8 @@ struct Outbox::Impl {
            prepare(d, kMarkAcknowledged, mark_acknowledged_) &&
            prepare(d, kMarkRejected, mark_rejected_) &&
            prepare(d, kSelectState, select_state_) &&
-           prepare(d, kSelectStats, select_stats_);
+           prepare(d, kSelectStats, select_stats_) && prepare(d, kSelectProgress, select_progress_) &&
+           prepare(d, kPrune, prune_);
   }
 
   static std::int64_t now() { return static_cast<std::int64_t>(std::time(nullptr)); }
@@ -419,6 +435,35 @@ result<OutboxStats> Outbox::stats() {
     s.unacknowledged_records = static_cast<std::uint64_t>(u.integer(4));
     s.oldest_unacknowledged_at = u.integer(5);
     return s;
+  });
+}
+
+result<ExtractProgress> Outbox::progress(const std::string& extract_id) {
+  return guarded([&]() -> result<ExtractProgress> {
+    Impl& im = *impl_;
+    Use u(im.select_progress_);
+    if (!u.bind(1, im.visible_) || !u.bind(2, extract_id) || u.step() != SQLITE_ROW) return errc::io_error;
+    ExtractProgress p;
+    p.batches = static_cast<std::uint64_t>(u.integer(0));
+    p.published = static_cast<std::uint64_t>(u.integer(1));
+    p.acknowledged = static_cast<std::uint64_t>(u.integer(2));
+    p.rejected = static_cast<std::uint64_t>(u.integer(3));
+    p.records = static_cast<std::uint64_t>(u.integer(4));
+    p.records_acknowledged = static_cast<std::uint64_t>(u.integer(5));
+    return p;
+  });
+}
+
+result<std::uint64_t> Outbox::prune_acknowledged(std::chrono::seconds age, std::size_t limit) {
+  return guarded([&]() -> result<std::uint64_t> {
+    Impl& im = *impl_;
+    // Inside an open extract the delete would join (and could be rolled back with) its transaction.
+    if (im.in_extract_ || limit == 0) return std::uint64_t{0};
+    Use u(im.prune_);
+    const auto lim = static_cast<std::int64_t>(std::min<std::size_t>(limit, 1u << 20));
+    if (!u.bind(1, Impl::now() - static_cast<std::int64_t>(age.count())) || !u.bind(2, lim) || !u.done())
+      return errc::io_error;
+    return static_cast<std::uint64_t>(sqlite3_changes(im.db_.get()));
   });
 }
 

@@ -18,6 +18,7 @@
 // Thread-safety: none. An Outbox belongs to one thread (the daemon gives it a strand of its own);
 // the sqlite3 handle is touched nowhere else.
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -30,6 +31,19 @@
 namespace svd::gateway {
 
 enum class BatchState { queued, published, acknowledged, rejected };
+
+struct OutboxBatch;
+
+// Where the batcher writes one extract's batches: the Outbox itself, or (in the daemon) a proxy
+// that runs each call on the thread that owns the Outbox. Semantics as Outbox's below.
+class BatchWriter {
+ public:
+  virtual ~BatchWriter() = default;
+  virtual result<void> begin_extract(const std::string& extract_id) = 0;
+  virtual result<void> add(const OutboxBatch& batch) = 0;
+  virtual result<void> commit_extract() = 0;
+  virtual void abandon_extract() = 0;
+};
 
 // Where a batch stands in send order (its extract's place, then seq). Only for comparing and for
 // passing back to unacknowledged(); the numbers mean nothing outside this outbox.
@@ -60,7 +74,13 @@ struct OutboxStats {
   std::int64_t oldest_unacknowledged_at = 0;
 };
 
-class Outbox {
+// One extract's batches, for GET /v1/extracts/{id}.
+struct ExtractProgress {
+  std::uint64_t batches = 0, published = 0, acknowledged = 0, rejected = 0;  // published: ever sent
+  std::uint64_t records = 0, records_acknowledged = 0;
+};
+
+class Outbox final : public BatchWriter {
  public:
   // Opens or creates the database (parent directory must exist; file mode 0600). Errors:
   // io_error (cannot open, not a database, schema from a newer version).
@@ -78,10 +98,10 @@ class Outbox {
   // extract is open share its transaction; if it is abandoned they are applied again, and a crash
   // before commit loses them, which costs only a re-send. An extract's place in the order is fixed
   // by its first committed begin.
-  result<void> begin_extract(const std::string& extract_id);
-  result<void> add(const OutboxBatch& batch);
-  result<void> commit_extract();
-  void abandon_extract();
+  result<void> begin_extract(const std::string& extract_id) override;
+  result<void> add(const OutboxBatch& batch) override;
+  result<void> commit_extract() override;
+  void abandon_extract() override;
 
   // Batches neither acknowledged nor rejected, oldest extract first and in seq order within it,
   // at most `limit`, and only those after `after` when given: what a (re)connected forwarder
@@ -104,6 +124,13 @@ class Outbox {
 
   result<std::optional<BatchState>> state(const std::string& batch_id);
   result<OutboxStats> stats();
+  // Counts of one committed extract's batches (all zero for an unknown id).
+  result<ExtractProgress> progress(const std::string& extract_id);
+  // Frees the payloads of batches acknowledged at least `age` ago, at most `limit` per call (so
+  // one call never holds the database for long); the batch rows stay, for stats and progress.
+  // Returns how many payloads were freed. An acknowledged batch is never sent again, so its
+  // payload is dead weight against the storage quota.
+  result<std::uint64_t> prune_acknowledged(std::chrono::seconds age, std::size_t limit);
 
   // Test hook: the database file's path.
   const std::filesystem::path& file_for_test() const { return file_; }

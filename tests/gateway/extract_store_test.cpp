@@ -150,5 +150,72 @@ TEST_F(ExtractStoreTest, NotADatabaseIsRefused) {
   EXPECT_FALSE(ExtractStore::open(dir_));
 }
 
+TEST_F(ExtractStoreTest, NothingToShareReturnsAreTheirOwnKind) {
+  auto p = store_->new_incoming();
+  ASSERT_TRUE(p);
+  std::ofstream(*p, std::ios::binary) << "svd nothing-to-share v1\ned-assaults\n2026-w47\n";
+  auto r = store_->accept(*p, "ed-assaults", "2026-w47", "northgate-ed-export", std::nullopt,
+                          ExtractKind::nothing_to_share);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->outcome, AcceptOutcome::created);
+  auto got = store_->get(r->extract.id);
+  ASSERT_TRUE(got && *got);
+  EXPECT_EQ((*got)->kind, ExtractKind::nothing_to_share);
+  EXPECT_EQ(accept("a,b\n1,2\n", "x.csv").extract.kind, ExtractKind::extract);
+}
+
+TEST_F(ExtractStoreTest, LastDeliveryPerFeedAndWatchedSince) {
+  accept("a\n1\n", "one.csv", "ed-assaults");
+  const auto second = accept("a\n2\n", "two.csv", "ed-assaults");
+  const auto other = accept("a\n3\n", "three.csv", "death-reports");
+  auto last = store_->last_received_per_feed();
+  ASSERT_TRUE(last);
+  ASSERT_EQ(last->size(), 2u);
+  EXPECT_EQ(last->at("ed-assaults"), second.extract.received_at);
+  EXPECT_EQ(last->at("death-reports"), other.extract.received_at);
+
+  auto first = store_->watched_since("ed-assaults", 1000);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*first, 1000);
+  auto again = store_->watched_since("ed-assaults", 5000);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, 1000);
+}
+
+TEST_F(ExtractStoreTest, RetentionRemovesFinishedFilesOnlyAndKeepsTheRows) {
+  const auto done = accept("a\n1\n", "done.csv");
+  const auto waiting = accept("a\n2\n", "waiting.csv");
+  // The same bytes for another feed share the file; that extract is not finished yet.
+  const auto shared_done = accept("a\n3\n", "s.csv", "ed-assaults");
+  const auto shared_waiting = accept("a\n3\n", "s.csv", "death-reports");
+  ASSERT_EQ(shared_waiting.outcome, AcceptOutcome::created);
+  ASSERT_EQ(shared_done.extract.file, shared_waiting.extract.file);
+  ASSERT_TRUE(store_->set_state(done.extract.id, ExtractState::processed, "{}"));
+  ASSERT_TRUE(store_->set_state(shared_done.extract.id, ExtractState::refused, "{}"));
+
+  // A cutoff before they finished removes nothing.
+  auto none = store_->remove_finished_files("2000-01-01T00:00:00Z");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, 0u);
+  auto removed = store_->remove_finished_files("9999-12-31T23:59:59Z");
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(*removed, 1u);
+  EXPECT_FALSE(fs::exists(done.extract.file));
+  EXPECT_TRUE(fs::exists(waiting.extract.file));
+  EXPECT_TRUE(fs::exists(shared_waiting.extract.file));
+  auto row = store_->get(done.extract.id);
+  ASSERT_TRUE(row && *row);
+  EXPECT_TRUE((*row)->file.empty());
+  EXPECT_EQ((*row)->state, ExtractState::processed);
+  EXPECT_FALSE((*row)->finished_at.empty());
+
+  // Once the sharer is finished too, the file goes.
+  ASSERT_TRUE(store_->set_state(shared_waiting.extract.id, ExtractState::processed, "{}"));
+  removed = store_->remove_finished_files("9999-12-31T23:59:59Z");
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(*removed, 1u);
+  EXPECT_FALSE(fs::exists(shared_waiting.extract.file));
+}
+
 }  // namespace
 }  // namespace svd::gateway

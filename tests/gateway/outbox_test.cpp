@@ -652,5 +652,76 @@ TEST_F(OutboxTest, StatsCountStatesAndUnacknowledgedRecords) {
   EXPECT_EQ(s.oldest_unacknowledged_at, 0);
 }
 
+TEST_F(OutboxTest, ProgressCountsOneExtractsBatches) {
+  auto ob = open_ok();
+  write_extract(*ob, "e", make_extract("e", 3));  // records 10, 11, 12
+  write_extract(*ob, "f", make_extract("f", 2));
+  ASSERT_TRUE(ob->mark_published("e-batch-0"));
+  ASSERT_TRUE(ob->mark_published("e-batch-1"));
+  ASSERT_TRUE(ob->mark_acknowledged("e-batch-0", "accepted"));
+  ASSERT_TRUE(ob->mark_rejected("e-batch-1", "unknown_feed"));
+  auto p = ob->progress("e");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->batches, 3u);
+  EXPECT_EQ(p->published, 2u);
+  EXPECT_EQ(p->acknowledged, 1u);
+  EXPECT_EQ(p->rejected, 1u);
+  EXPECT_EQ(p->records, 33u);
+  EXPECT_EQ(p->records_acknowledged, 10u);
+  auto none = ob->progress("nobody");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->batches, 0u);
+
+  // An extract still being written is not counted.
+  ASSERT_TRUE(ob->begin_extract("g"));
+  ASSERT_TRUE(ob->add(make_batch("g", 0, true)));
+  auto open = ob->progress("g");
+  ASSERT_TRUE(open);
+  EXPECT_EQ(open->batches, 0u);
+  ob->abandon_extract();
+}
+
+TEST_F(OutboxTest, PruneFreesOnlyAcknowledgedPayloadsAndKeepsTheRows) {
+  auto ob = open_ok();
+  write_extract(*ob, "e", make_extract("e", 4));
+  ASSERT_TRUE(ob->mark_acknowledged("e-batch-0", "accepted"));
+  ASSERT_TRUE(ob->mark_acknowledged("e-batch-1", "duplicate"));
+  ASSERT_TRUE(ob->mark_rejected("e-batch-2", "unknown_feed"));
+
+  // Too young for a one-hour age: nothing goes.
+  auto none = ob->prune_acknowledged(std::chrono::hours(1), 100);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, 0u);
+  // Limit respected, then the rest.
+  auto one = ob->prune_acknowledged(std::chrono::seconds(0), 1);
+  ASSERT_TRUE(one);
+  EXPECT_EQ(*one, 1u);
+  auto rest = ob->prune_acknowledged(std::chrono::seconds(0), 100);
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(*rest, 1u);
+
+  // The unacknowledged batch is still sent whole; counts and states are kept.
+  auto left = pending(*ob);
+  ASSERT_EQ(left.size(), 1u);
+  expect_same_batch(left[0], make_extract("e", 4)[3], BatchState::queued, 0);
+  EXPECT_EQ(state_of(*ob, "e-batch-0"), BatchState::acknowledged);
+  EXPECT_EQ(stats_of(*ob).acknowledged, 2u);
+  auto p = ob->progress("e");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->batches, 4u);
+  EXPECT_EQ(p->acknowledged, 2u);
+
+  // Not inside an open extract.
+  ASSERT_TRUE(ob->mark_acknowledged("e-batch-3", "accepted"));
+  ASSERT_TRUE(ob->begin_extract("f"));
+  auto inside = ob->prune_acknowledged(std::chrono::seconds(0), 100);
+  ASSERT_TRUE(inside);
+  EXPECT_EQ(*inside, 0u);
+  ob->abandon_extract();
+  auto after = ob->prune_acknowledged(std::chrono::seconds(0), 100);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(*after, 1u);
+}
+
 }  // namespace
 }  // namespace svd::gateway
