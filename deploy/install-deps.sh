@@ -12,7 +12,8 @@ PACKAGES="
   libgtest-dev
   libtomlplusplus-dev libcli11-dev
   libicu-dev
-  mosquitto
+  libsystemd-dev
+  mosquitto curl testssl.sh
   python3 python3-paho-mqtt
 "
 

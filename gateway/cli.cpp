@@ -18,10 +18,13 @@
 #include "crypto/linkage_key.h"
 #include "crypto/sha256.h"
 #include "gateway/batcher.h"
+#include "gateway/daemon.h"
 #include "gateway/forwarder.h"
 #include "gateway/outbox.h"
 #include "gateway/pipeline.h"
+#include "gateway/progress.h"
 #include "gateway/record_sink.h"
+#include "gateway/submit.h"
 #include "transport/mqtt.h"
 
 namespace svd::gateway {
@@ -65,29 +68,6 @@ std::optional<crypto::LinkageKey> load_key_or_explain(const config::GatewayConfi
   }
   return std::move(*key);
 }
-
-// Progress on a terminal only: a data team watching a large extract wants to see it move;
-// a cron job's log wants none of it.
-class Progress {
- public:
-  Progress(std::uint64_t total_bytes, bool enabled) : total_(total_bytes), enabled_(enabled) {}
-  void update(std::uint64_t bytes, std::uint64_t rows, bool final_call) {
-    if (!enabled_) return;
-    auto now = std::chrono::steady_clock::now();
-    if (!final_call && now - last_ < std::chrono::milliseconds(200)) return;
-    last_ = now;
-    double pct = total_ ? 100.0 * static_cast<double>(bytes) / static_cast<double>(total_) : 100.0;
-    std::fprintf(stderr, "\r  %.1f / %.1f MiB (%3.0f %%)  %llu rows   ", static_cast<double>(bytes) / 1048576.0,
-                 static_cast<double>(total_) / 1048576.0, pct, static_cast<unsigned long long>(rows));
-    if (final_call) std::fputc('\n', stderr);
-    std::fflush(stderr);
-  }
-
- private:
-  std::uint64_t total_;
-  bool enabled_;
-  std::chrono::steady_clock::time_point last_{};
-};
 
 bool write_private_file(const std::filesystem::path& path, const std::string& text) {
   std::filesystem::path part = path;
@@ -174,6 +154,16 @@ int cmd_check_config(const std::filesystem::path& path) {
   } else {
     std::cout << "  hub         none ([hub] is needed to forward)\n";
   }
+  if (cfg.http) {
+    std::cout << "  upload API  " << cfg.http->listen << " port " << cfg.http->port << ", certificate "
+              << cfg.http->cert.string() << ", clients of " << cfg.http->client_ca.string()
+              << (cfg.http->crl.empty() ? ", no CRL" : ", CRL " + cfg.http->crl.string()) << ", at most "
+              << cfg.http->max_extract_bytes << " bytes per extract\n";
+  } else {
+    std::cout << "  upload API  none (spool directory only)\n";
+  }
+  std::cout << "  ops port    " << (cfg.ops.port == 0 ? std::string("off") : cfg.ops.listen + ":" + std::to_string(cfg.ops.port))
+            << "; storage quota " << cfg.storage.quota_bytes << " bytes\n";
   for (const auto& f : cfg.feeds) {
     std::size_t shared = 0;
     for (const auto& field : f.schema.fields) shared += field.transform != config::TransformKind::drop;
@@ -403,6 +393,57 @@ int cli_main(int argc, char** argv) {
       "(timeout, or the hub rejected a batch; what is unacknowledged stays queued), 1 usage or configuration "
       "error.");
 
+  std::filesystem::path run_config;
+  auto* run = app.add_subcommand(
+      "run", "Run the gateway daemon: HTTPS upload API, spool directory, processing and forwarding to the hub");
+  run->add_option("--config", run_config, "Gateway config (TOML) with a [hub] section")->required();
+  run->footer(
+      "Runs until SIGTERM or SIGINT (exit status 0); SIGHUP reloads the config and certificates. Exit status 1: "
+      "it could not start (the reasons are logged on stderr).");
+
+  SubmitOptions so;
+  auto* submit = app.add_subcommand(
+      "submit", "Send an extract to a gateway's HTTPS upload API with this partner's client certificate");
+  submit->add_option("--url", so.url, "The gateway's upload API, e.g. https://gateway.example.org:8443")->required();
+  submit->add_option("--feed", so.feed, "Feed id")->required();
+  submit->add_option("--cert", so.cert, "This partner's client certificate (PEM, then any intermediates)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  submit->add_option("--key", so.key, "Its private key (PEM, unencrypted; keep it chmod 600)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  submit->add_option("--ca", so.ca, "The CA the gateway's certificate must chain to (the only one trusted)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  auto* submit_file = submit->add_option("file", so.file, "The extract")->check(CLI::ExistingFile);
+  auto* submit_name =
+      submit->add_option("--name", so.name, "Name of the extract on the gateway (default: the file's name)");
+  submit
+      ->add_option_function<std::string>(
+          "--nothing-to-share", [&so](const std::string& period) { so.nothing_to_share = period; },
+          "Send no file, but an explicit 'nothing to share' return for PERIOD (e.g. 2026-W03)")
+      ->type_name("PERIOD")
+      ->excludes(submit_file)
+      ->excludes(submit_name);
+  submit
+      ->add_option("--retries", so.retries, "Attempts after the first when one fails in a way that may pass (default 4)")
+      ->check(CLI::Range(0u, 100u));
+  submit->add_option("--timeout", so.timeout_seconds, "Seconds without progress before an attempt fails (default 60)")
+      ->check(CLI::Range(0.001, 86400.0));
+  submit->add_option("--max-backoff", so.max_backoff_seconds, "Longest wait between attempts in seconds (default 60)")
+      ->check(CLI::Range(0.0, 3600.0));
+  submit->add_flag("--quiet,-q", so.quiet, "No progress bar or retry notes (errors and the receipt still print)");
+  submit->callback([&] {
+    if (!*submit_file && !so.nothing_to_share) throw CLI::RequiredError("FILE or --nothing-to-share");
+  });
+  submit->footer(
+      "Names are 1-128 characters of A-Z a-z 0-9 . _ - not starting with '.'. The file is hashed first and sent "
+      "with its SHA-256 (Content-Digest): if it changes while being sent, the gateway refuses it and nothing is "
+      "stored. Network failures, timeouts, 5xx and 507 (gateway storage full) are retried with growing waits; "
+      "re-sending an extract the gateway already has is safe (it answers with the first receipt).\n"
+      "Exit status: 0 accepted (receipt on stdout), 2 refused by the gateway, 3 gave up after the last "
+      "attempt, 1 usage or configuration error (options, file, certificates, server not trusted).");
+
   auto* keys = app.add_subcommand("keys", "Linkage key tools");
   keys->require_subcommand(1);
   std::filesystem::path key_out, key_file, key_config;
@@ -424,6 +465,8 @@ int cli_main(int argc, char** argv) {
   if (*check) return cmd_check_config(config_path);
   if (*process) return cmd_process(pa);
   if (*forward) return cmd_forward(fa);
+  if (*submit) return run_submit(so);
+  if (*run) return run_daemon({run_config, kVersion});
   if (*generate) return cmd_keys_generate(key_out);
   if (*fingerprint) return cmd_keys_fingerprint(key_file, key_config);
   return 1;

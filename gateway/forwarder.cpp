@@ -101,6 +101,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   ForwarderOptions opt;
   Log log;
   std::function<void()> drained_handler, stop_done;
+  std::function<void(bool)> link_handler;
   ForwarderCounters counters;
   std::mt19937_64 rng;
   std::chrono::milliseconds backoff;
@@ -109,6 +110,14 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   enum class Link { down, connecting, subscribing, up };
   Link link = Link::down;
   bool started = false, stopping = false;
+
+  // Every change of `link` goes through here, so that the link handler hears of each time the
+  // forwarder starts or stops being able to send.
+  void set_link(Link next) {
+    const bool was_up = link == Link::up;
+    link = next;
+    if (link_handler && was_up != (next == Link::up)) link_handler(next == Link::up);
+  }
   // True once the outbox was found empty and nothing has been sent since; on_drained fires on
   // the change only.
   bool drained = false;
@@ -174,7 +183,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
 
   void connect() {
     if (stopping || link != Link::down) return;
-    link = Link::connecting;
+    set_link(Link::connecting);
     auto options = transport::make_connect_options(opt.broker);
     options.set_will(mqtt::will_options(status_topic, status_json("offline", nullptr), 1, true));
     try {
@@ -195,13 +204,13 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     }
     if (!ok) {
       ++counters.connect_failures;
-      link = Link::down;
+      set_link(Link::down);
       log("forwarder: cannot connect to " + transport::broker_uri(opt.broker) + ": " + error);
       schedule_reconnect();
       return;
     }
     ++counters.connects;
-    link = Link::subscribing;
+    set_link(Link::subscribing);
     // Receipts published before our subscription exists would be lost (and cost a re-send), so
     // nothing is sent until the SUBACK. The persistent session keeps it across reconnects.
     try {
@@ -218,7 +227,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
       drop_link();
       return;
     }
-    link = Link::up;
+    set_link(Link::up);
     backoff = opt.backoff_min;
     log("forwarder: connected to " + transport::broker_uri(opt.broker) + " as " + opt.partner);
     start_over();
@@ -229,14 +238,14 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   void on_connection_lost(const std::string& cause) {
     if (stopping || link == Link::down) return;
     ++counters.connection_losses;
-    link = Link::down;
+    set_link(Link::down);
     log("forwarder: connection lost" + (cause.empty() ? std::string() : ": " + cause));
     schedule_reconnect();
   }
 
   // Gives up a connection that is up but useless (no receipts), then connects again later.
   void drop_link() {
-    link = Link::down;
+    set_link(Link::down);
     try {
       client->disconnect(0, nullptr, *disconnect_listener);
     } catch (const mqtt::exception&) {
@@ -442,7 +451,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void begin_disconnect() {
-    link = Link::down;
+    set_link(Link::down);
     try {
       client->disconnect(kDisconnectWaitMs, nullptr, *disconnect_listener);
     } catch (const mqtt::exception&) {
@@ -451,7 +460,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void finish_stop() {
-    link = Link::down;
+    set_link(Link::down);
     if (auto done = std::move(stop_done)) {
       stop_done = nullptr;
       done();
@@ -480,6 +489,8 @@ void Forwarder::notify_queued() {
 }
 
 void Forwarder::on_drained(std::function<void()> handler) { impl_->drained_handler = std::move(handler); }
+
+void Forwarder::on_link_change(std::function<void(bool)> handler) { impl_->link_handler = std::move(handler); }
 
 void Forwarder::stop(std::function<void()> done) {
   impl_->post([done = std::move(done)](Impl& s) mutable { s.begin_stop(std::move(done)); });

@@ -74,6 +74,9 @@ class Forwarder {
   // Called on the strand whenever nothing is left to send or waiting for a receipt (the outbox
   // holds no unacknowledged batch). Set before start().
   void on_drained(std::function<void()> handler);
+  // Called on the strand with true when the forwarder can send (connected and subscribed to
+  // receipts) and with false when it no longer can. Set before start().
+  void on_link_change(std::function<void(bool)> handler);
   // Publishes the offline status, disconnects (waiting briefly for PUBACKs in flight), then calls
   // `done` on the strand. Thread-safe; later calls of anything else do nothing.
   void stop(std::function<void()> done);

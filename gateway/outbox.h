@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -124,6 +125,8 @@ class Outbox final : public BatchWriter {
 
   result<std::optional<BatchState>> state(const std::string& batch_id);
   result<OutboxStats> stats();
+  // Records in acknowledged batches, per feed (for the rows-acknowledged metric).
+  result<std::map<std::string, std::uint64_t>> acknowledged_records_per_feed();
   // Counts of one committed extract's batches (all zero for an unknown id).
   result<ExtractProgress> progress(const std::string& extract_id);
   // Frees the payloads of batches acknowledged at least `age` ago, at most `limit` per call (so

@@ -2,11 +2,15 @@
 # The main job on embedded defaults, end to end on this machine:
 #   1. build svdgw and svdhub; set up a gateway in out/demo from the example config with a fresh
 #      linkage key; check the config;
-#   2. process the shipped synthetic extract of each example feed offline, showing the report
-#      summary and the first pseudonymised records;
+#   2. process the shipped synthetic extract of each example feed offline (`svdgw process`, how a
+#      partner tests an export before going live), showing the report summary and the first
+#      pseudonymised records;
 #   3. start a local force hub on 127.0.0.1 (scripts/local-hub.sh: a test PKI, mosquitto with
-#      mutual TLS and the production ACL, svdhub), point the gateway at it, `svdgw forward` each
-#      extract and show what the hub stored (`svdhub stats`); then stop the hub.
+#      mutual TLS and the production ACL, svdhub); start the gateway daemon `svdgw run` with its
+#      HTTPS upload API on a free loopback port; upload each extract with `svdgw submit` as the
+#      partner's export job would (client certificates from the same test PKI); show the receipts,
+#      each extract's status once the hub has answered every batch, /healthz, and what the hub
+#      stored (`svdhub stats`); then stop the daemon and the hub (by the PIDs started here).
 # BUILD_DIR may be set (default: build).
 set -eu
 cd "$(dirname "$0")/.."
@@ -59,22 +63,40 @@ done
 echo
 echo "Offline outputs are in $DEMO/<feed>/ (records.jsonl, report.json)."
 
-# ---- end to end: gateway → mosquitto (mutual TLS) → svdhub --------------------------------------
+# ---- end to end: export job --HTTPS--> svdgw run --MQTT (mutual TLS)--> svdhub -------------------
 
-stop_hub() {
+DAEMON_PID=""
+stop_all() {
+  if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+    kill -TERM "$DAEMON_PID" 2>/dev/null || true
+    wait "$DAEMON_PID" 2>/dev/null || true
+  fi
   sh scripts/local-hub.sh stop "$HUB_DIR" >/dev/null 2>&1 || true
 }
-trap stop_hub EXIT
+trap stop_all EXIT
 trap 'exit 130' INT TERM HUP
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
 
 echo
 echo "== a local force hub on 127.0.0.1: test PKI, mosquitto (mutual TLS), svdhub"
 sh scripts/local-hub.sh start "$HUB_DIR" --gateway "$PARTNER"
 PORT=$(cat "$HUB_DIR/port")
+# The same test CA issues the gateway's HTTPS server certificate and the partners' export-client
+# certificates (their CNs are the example config's allowed_clients).
+EXPORTERS="ed-assaults:northgate-ed-export death-reports:northgate-icb-export school-exclusions:northgate-council-export"
+pki_args="--server localhost"
+for e in $EXPORTERS; do pki_args="$pki_args --gateway ${e#*:}"; done
+# shellcheck disable=SC2086
+sh deploy/pki/make-pki.sh "$HUB_DIR/pki" $pki_args >"$DEMO/make-pki.log" 2>&1 || { cat "$DEMO/make-pki.log" >&2; exit 1; }
+HTTP_PORT=$(free_port)
+OPS_PORT=$(free_port)
 
 echo
-echo "== the gateway's [hub] section, added to $DEMO/svdgw.toml"
-# Paths are relative to the config file. The certificate's CN is the partner id.
+echo "== the gateway's [hub], [http], [ops] and [storage] sections, added to $DEMO/svdgw.toml"
+# Paths are relative to the config file. The MQTT client certificate's CN is the partner id.
 cat >>"$DEMO/svdgw.toml" <<EOF
 
 [hub]
@@ -83,38 +105,102 @@ port = $PORT
 ca = "hub/pki/ca.crt"
 cert = "hub/pki/clients/$PARTNER.crt"
 key = "hub/pki/clients/$PARTNER.key"
+
+[http]
+listen = "127.0.0.1"
+port = $HTTP_PORT
+cert = "hub/pki/servers/localhost.crt"
+key = "hub/pki/servers/localhost.key"
+client_ca = "hub/pki/ca.crt"
+crl = "hub/pki/crl.pem"
+
+[ops]
+listen = "127.0.0.1"
+port = $OPS_PORT
+
+[storage]
+spool_scan_seconds = 5
 EOF
 sed -n '/^\[hub\]/,$p' "$DEMO/svdgw.toml" | sed 's/^/  /'
 "$SVDGW" check-config --config "$DEMO/svdgw.toml" >/dev/null
 echo "  svdgw check-config: OK"
 
+echo
+echo "== svdgw run (log: $DEMO/svdgw-run.log)"
+"$SVDGW" run --config "$DEMO/svdgw.toml" >"$DEMO/svdgw-run.log" 2>&1 &
+DAEMON_PID=$!
+tries=0
+until grep -q "running as partner" "$DEMO/svdgw-run.log" 2>/dev/null; do
+  kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$DEMO/svdgw-run.log" >&2; echo "demo: svdgw run exited" >&2; exit 1; }
+  tries=$((tries + 1))
+  [ "$tries" -lt 150 ] || { cat "$DEMO/svdgw-run.log" >&2; echo "demo: svdgw run did not start" >&2; exit 1; }
+  sleep 0.1
+done
+sed 's/^/  /' "$DEMO/svdgw-run.log"
+
+PKI="$HUB_DIR/pki"
+IDS=""
 for job in $JOBS; do
   feed=${job%%:*} file=${job#*:}
+  client=""
+  for e in $EXPORTERS; do [ "${e%%:*}" = "$feed" ] && client=${e#*:}; done
   echo
-  echo "== svdgw forward --feed $feed $file"
-  status=0
-  "$SVDGW" forward --config "$DEMO/svdgw.toml" --feed "$feed" --timeout 60 "deploy/examples/extracts/$file" \
-    >"$DEMO/forward-$feed.log" 2>&1 || status=$?
-  case $status in
-    0 | 2)
-      # The per-field rejection counts were shown by `svdgw process` above; the rest as it came.
-      grep -v '^    ' "$DEMO/forward-$feed.log" || true
-      if [ "$status" -eq 2 ]; then echo "  refused as a whole: nothing was sent (the report says why)"; fi ;;
-    *)
-      cat "$DEMO/forward-$feed.log"
-      echo "demo: svdgw forward failed (exit code $status); hub logs: $HUB_DIR/svdhub.log, $HUB_DIR/mosquitto.log" >&2
-      exit "$status" ;;
-  esac
+  echo "== svdgw submit --feed $feed $file (as $client)"
+  "$SVDGW" submit --url "https://localhost:$HTTP_PORT" --feed "$feed" --cert "$PKI/clients/$client.crt" \
+    --key "$PKI/clients/$client.key" --ca "$PKI/ca.crt" "deploy/examples/extracts/$file" | tee "$DEMO/submit-$feed.log"
+  id=$(grep -o "$feed-[0-9a-f]\{16\}" "$DEMO/submit-$feed.log" | head -n 1)
+  [ -n "$id" ] || { echo "demo: no extract id in the receipt" >&2; exit 1; }
+  IDS="$IDS $feed:$client:$id"
 done
+
+# Each extract's status, once it is processed (or refused) and every batch is answered by the hub.
+for entry in $IDS; do
+  rest=${entry#*:}
+  client=${rest%%:*} id=${rest#*:}
+  echo
+  echo "== GET /v1/extracts/$id (as $client)"
+  tries=0
+  while :; do
+    status=$(curl -sS --cert "$PKI/clients/$client.crt" --key "$PKI/clients/$client.key" --cacert "$PKI/ca.crt" \
+      "https://localhost:$HTTP_PORT/v1/extracts/$id")
+    if printf '%s' "$status" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+b = s["batches"]
+done = s["state"] == "refused" or (s["state"] == "processed" and b["acknowledged"] + b["rejected"] == b["total"])
+sys.exit(0 if done else 1)'; then break; fi
+    tries=$((tries + 1))
+    [ "$tries" -lt 300 ] || { echo "$status"; echo "demo: $id was not acknowledged in time" >&2; exit 1; }
+    sleep 0.2
+  done
+  printf '%s' "$status" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+r, b = s.get("report") or {}, s["batches"]
+rows = r.get("rows", {})
+print("  state %s; rows %s total, %s valid, %s rejected; batches %s, acknowledged %s; records acknowledged %s"
+      % (s["state"], rows.get("total"), rows.get("valid"), rows.get("rejected"), b["total"], b["acknowledged"],
+         b["records_acknowledged"]))
+if s["state"] == "refused":
+    print("  refused as a whole:", r.get("refusal", {}).get("code"), "- nothing was sent")'
+done
+
+echo
+echo "== GET /healthz on the local operations port"
+curl -sS "http://127.0.0.1:$OPS_PORT/healthz"
+echo
 
 echo
 echo "== svdhub stats: what the force hub stored"
 "$SVDHUB" stats --config "$HUB_DIR/svdhub.toml"
 
 echo
-echo "== stopping the local hub"
+echo "== stopping svdgw run (SIGTERM) and the local hub"
+kill -TERM "$DAEMON_PID"
+wait "$DAEMON_PID" || { echo "demo: svdgw run did not stop cleanly" >&2; exit 1; }
+DAEMON_PID=""
 sh scripts/local-hub.sh stop "$HUB_DIR"
 trap - EXIT
 echo
-echo "Done. Gateway outbox: $DEMO/state/outbox.db; hub store: $HUB_DIR/hub.db;"
-echo "logs: $DEMO/forward-<feed>.log, $HUB_DIR/svdhub.log, $HUB_DIR/mosquitto.log."
+echo "Done. Gateway state: $DEMO/state/ (extracts.db, outbox.db); hub store: $HUB_DIR/hub.db;"
+echo "logs: $DEMO/svdgw-run.log, $HUB_DIR/svdhub.log, $HUB_DIR/mosquitto.log."

@@ -14,9 +14,14 @@
 # Layout of OUT_DIR (directories 0700, *.key 0600, everything else 0644):
 #   ca.crt ca.key crl.pem            the CA, its key, and its CRL (signed by ca.key)
 #   broker.crt broker.key            the hub broker's server certificate
+#   servers/<name>.crt servers/<name>.key  (--server) TLS server certificates, e.g. the gateway's
+#                                    HTTPS upload API
 #   clients/<id>.crt clients/<id>.key  one client certificate per gateway, plus the hub receiver's
 #   other-ca/ca.crt other-ca/rogue.crt other-ca/rogue.key   (--other-ca) an unrelated CA + client
 #   ca-db/                           `openssl ca` state (index of issued/revoked certs, serials)
+#
+# Client certificates carry extendedKeyUsage clientAuth, so the same `--gateway ID` certificates serve
+# as export-client certificates for the gateway's HTTPS upload API (the CN is the caller's identity).
 #
 # Client certificate CNs become the MQTT username (mosquitto `use_identity_as_username`) and
 # therefore a topic level through the ACL's %u, so they are restricted to ^[a-z0-9][a-z0-9-]{0,63}$
@@ -38,13 +43,17 @@ CRL_DAYS=3650
 usage() {
   cat <<'EOF'
 Usage: make-pki.sh OUT_DIR [--gateway ID]... [--hub ID] [--broker-name NAME]... [--no-ip-san]
-                           [--revoke ID]... [--other-ca] [--force]
+                           [--server NAME]... [--revoke ID]... [--other-ca] [--force]
 
 Creates (or extends) a test/development PKI in OUT_DIR:
   ca.crt, ca.key, crl.pem          CA (EC P-256) and its CRL (valid 3650 days)
   broker.crt, broker.key           broker server certificate, SAN DNS:localhost, IP:127.0.0.1
                                    and DNS:NAME for each --broker-name
-  clients/ID.crt, clients/ID.key   one client certificate per --gateway ID, and the hub's
+  servers/NAME.crt, servers/NAME.key
+                                   one TLS server certificate per --server NAME, CN=NAME,
+                                   SAN DNS:localhost, IP:127.0.0.1 and DNS:NAME
+  clients/ID.crt, clients/ID.key   one client certificate per --gateway ID (clientAuth: also an
+                                   export client of the HTTPS upload API), and the hub's
   other-ca/ca.crt, other-ca/rogue.crt, other-ca/rogue.key
                                    with --other-ca: an unrelated CA and a client 'rogue' it signed
 
@@ -53,12 +62,15 @@ Options:
   --hub ID            the hub receiver's client certificate CN (default: svdhub)
   --broker-name NAME  extra DNS name in the broker certificate's SAN (repeatable)
   --no-ip-san         leave IP:127.0.0.1 out of the broker certificate (for negative tests)
+  --server NAME       issue a TLS server certificate servers/NAME.crt (repeatable), e.g. for the
+                      gateway's HTTPS upload API
   --revoke ID         revoke clients/ID.crt and regenerate crl.pem (repeatable)
   --other-ca          also create other-ca/ (an unrelated CA and its client 'rogue')
   --force             discard an existing PKI in OUT_DIR and create a new one
   -h, --help          show this help
 
 IDs must match ^[a-z0-9][a-z0-9-]{0,63}$ (they become MQTT usernames and topic levels).
+Server NAMEs are DNS names (letters, digits, '.' and '-'; not starting with '.' or '-').
 Re-running on an existing OUT_DIR keeps the CA and every certificate already issued and only
 adds what is missing (and applies --revoke); --force starts over.
 EOF
@@ -91,6 +103,7 @@ OUT=""
 GATEWAYS=""
 HUB=svdhub
 BROKER_NAMES=""
+SERVERS=""
 NO_IP_SAN=0
 REVOKE=""
 OTHER_CA=0
@@ -116,6 +129,10 @@ while [ "$#" -gt 0 ]; do
       valid_dns_name "$2" || die "invalid broker name '$2': letters, digits, '.' and '-' only"
       BROKER_NAMES="$BROKER_NAMES $2"; shift 2 ;;
     --no-ip-san) NO_IP_SAN=1; shift ;;
+    --server)
+      need_arg "$@"
+      valid_dns_name "$2" || die "invalid server name '$2': letters, digits, '.' and '-' only"
+      SERVERS="$SERVERS $2"; shift 2 ;;
     --revoke)
       need_arg "$@"
       valid_id "$2" || die "invalid id to revoke '$2'"
@@ -250,7 +267,7 @@ issue_leaf() {
 
 # ---- --force: discard only what this script manages ---------------------------------------------
 if [ "$FORCE" -eq 1 ]; then
-  rm -rf ca.crt ca.key crl.pem broker.crt broker.key clients other-ca ca-db
+  rm -rf ca.crt ca.key crl.pem broker.crt broker.key servers clients other-ca ca-db
 fi
 
 # ---- CA -----------------------------------------------------------------------------------------
@@ -280,7 +297,21 @@ else
   NEED_CRL=1
 fi
 
-# ---- broker server certificate -------------------------------------------------------------------
+# ---- server certificates -------------------------------------------------------------------------
+# issue_server NAME_BASE CN SAN: one code path for the broker and every --server certificate.
+issue_server() {
+  cat >"$TMP/server.ext" <<EOF
+[ server_ext ]
+basicConstraints = critical, CA:false
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+subjectAltName = $3
+EOF
+  issue_leaf "$1" "$2" "$TMP/server.ext" server_ext
+}
+
 if [ -f broker.crt ] && [ -f broker.key ]; then
   echo "keeping existing $OUT_ABS/broker.crt (use --force to re-issue)"
   if [ -n "$BROKER_NAMES" ] || [ "$NO_IP_SAN" -eq 1 ]; then
@@ -290,21 +321,28 @@ else
   san="DNS:localhost"
   for n in $BROKER_NAMES; do san="$san,DNS:$n"; done
   if [ "$NO_IP_SAN" -eq 0 ]; then san="$san,IP:127.0.0.1"; fi
-  cat >"$TMP/server.ext" <<EOF
-[ server_ext ]
-basicConstraints = critical, CA:false
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-subjectAltName = $san
-EOF
   broker_cn=localhost
   for n in $BROKER_NAMES; do broker_cn=$n; break; done
-  issue_leaf broker "$broker_cn" "$TMP/server.ext" server_ext
+  issue_server broker "$broker_cn" "$san"
   created broker.crt "broker server certificate, SAN $san"
   created broker.key "broker private key"
 fi
+
+if [ -n "$SERVERS" ]; then
+  mkdir -p servers
+  chmod 0700 servers
+fi
+for n in $SERVERS; do
+  if [ -f "servers/$n.crt" ] && [ -f "servers/$n.key" ]; then
+    echo "keeping existing $OUT_ABS/servers/$n.crt"
+    continue
+  fi
+  san="DNS:localhost,IP:127.0.0.1"
+  if [ "$n" != localhost ]; then san="$san,DNS:$n"; fi
+  issue_server "servers/$n" "$n" "$san"
+  created "servers/$n.crt" "server certificate, SAN $san"
+  created "servers/$n.key" "server private key"
+done
 
 # ---- client certificates -------------------------------------------------------------------------
 mkdir -p clients
@@ -373,11 +411,11 @@ if [ "$OTHER_CA" -eq 1 ]; then
 fi
 
 # ---- final permissions (also repairs files left by an older run) ---------------------------------
-for d in . clients other-ca ca-db ca-db/newcerts; do
+for d in . servers clients other-ca ca-db ca-db/newcerts; do
   if [ -d "$d" ]; then chmod 0700 "$d"; fi
 done
-mode_files 0600 ca.key broker.key clients/*.key other-ca/*.key
-mode_files 0644 ca.crt crl.pem broker.crt clients/*.crt other-ca/*.crt ca-db/openssl.cnf \
+mode_files 0600 ca.key broker.key servers/*.key clients/*.key other-ca/*.key
+mode_files 0644 ca.crt crl.pem broker.crt servers/*.crt clients/*.crt other-ca/*.crt ca-db/openssl.cnf \
   ca-db/index.txt ca-db/index.txt.attr ca-db/index.txt.old ca-db/index.txt.attr.old \
   ca-db/serial ca-db/serial.old ca-db/crlnumber ca-db/crlnumber.old ca-db/newcerts/*.pem
 exit 0

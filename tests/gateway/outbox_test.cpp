@@ -668,6 +668,9 @@ TEST_F(OutboxTest, ProgressCountsOneExtractsBatches) {
   EXPECT_EQ(p->rejected, 1u);
   EXPECT_EQ(p->records, 33u);
   EXPECT_EQ(p->records_acknowledged, 10u);
+  auto per_feed = ob->acknowledged_records_per_feed();
+  ASSERT_TRUE(per_feed);
+  EXPECT_EQ(*per_feed, (std::map<std::string, std::uint64_t>{{"feed-a", 10}}));
   auto none = ob->progress("nobody");
   ASSERT_TRUE(none);
   EXPECT_EQ(none->batches, 0u);

@@ -10,8 +10,7 @@
 #include <regex>
 #include <thread>
 
-#include "child_process.h"
-#include "mosquitto_fixture.h"
+#include "gateway_hub.h"
 #include "tests/gateway/identifiers.h"
 
 namespace svd::testing {
@@ -19,33 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-constexpr const char* kGateway = "northgate-ed";
-
-struct HubCounts {
-  std::int64_t records = -1, batches = -1;
-};
-
-// Read-only, so it never competes with svdhub for the write lock; -1 while there is no table.
-HubCounts hub_counts(const fs::path& db) {
-  HubCounts c;
-  sqlite3* h = nullptr;
-  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_busy_timeout(h, 2000);
-    auto one = [&](const char* sql) {
-      sqlite3_stmt* s = nullptr;
-      std::int64_t v = -1;
-      if (sqlite3_prepare_v2(h, sql, -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
-        v = sqlite3_column_int64(s, 0);
-      sqlite3_finalize(s);
-      return v;
-    };
-    c.records = one("SELECT count(*) FROM records_ed_assaults");
-    c.batches = one("SELECT count(*) FROM batches");
-  }
-  sqlite3_close(h);
-  return c;
-}
 
 struct ForwardRun {
   int status = -1;
@@ -66,86 +38,19 @@ std::pair<std::int64_t, std::int64_t> receipts(const std::string& out) {
   return {std::stoll(m[1]), std::stoll(m[2])};
 }
 
-class ForwardTest : public ::testing::Test {
+class ForwardTest : public GatewayHubTest {
  protected:
-  void SetUp() override {
-    broker_ = std::make_unique<TestBroker>(PkiOptions{.gateways = {kGateway}});
-    const auto& pki = broker_->pki();
-    std::ofstream(dir() / "svdhub.toml")
-        << "[store]\ndatabase = \"" << hub_db().string() << "\"\n"
-        << "[broker]\nhost = \"127.0.0.1\"\nport = " << broker_->port() << "\nca = \"" << pki.ca_cert().string()
-        << "\"\ncert = \"" << pki.client_cert(pki.hub_id()).string() << "\"\nkey = \""
-        << pki.client_key(pki.hub_id()).string() << "\"\nclient_id = \"" << pki.hub_id() << "\"\n"
-        << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_SOURCE_DIR
-        << "/deploy/examples/schemas/ed-assaults.json\"\n"
-        << "[[feed]]\nid = \"death-reports\"\nschema = \"" << SVD_SOURCE_DIR
-        << "/deploy/examples/schemas/death-reports.json\"\n";
-    ChildProcess keygen({SVD_SVDGW, "keys", "generate", "--out", (dir() / "linkage.key").string()},
-                        dir() / "keygen.out", dir() / "keygen.err");
-    ASSERT_EQ(keygen.wait(10s), 0) << read_file(dir() / "keygen.err");
-    write_gateway_config({});
-    start_hub();
-  }
+  ForwardTest() : GatewayHubTest(PkiOptions{.gateways = {kGateway}}, "svd-forward") {}
 
-  const fs::path& dir() const { return dir_.path(); }
-  fs::path hub_db() const { return dir() / "hub.db"; }
-  fs::path gateway_config() const { return dir() / "svdgw.toml"; }
+  void SetUp() override {
+    GatewayHubTest::SetUp();
+    if (HasFatalFailure()) return;
+    write_gateway_config({});
+  }
 
   // `hub_extra` goes into [hub] (e.g. a smaller window).
   void write_gateway_config(const std::string& hub_extra) {
-    const auto& pki = broker_->pki();
-    std::ofstream(gateway_config())
-        << "[gateway]\npartner = \"" << kGateway << "\"\nstate_dir = \"" << (dir() / "state").string() << "\"\n"
-        << "[linkage_key]\nfile = \"" << (dir() / "linkage.key").string() << "\"\nid = \"k1\"\n"
-        << "[hub]\nhost = \"localhost\"\nport = " << broker_->port() << "\nca = \"" << pki.ca_cert().string()
-        << "\"\ncert = \"" << pki.client_cert(kGateway).string() << "\"\nkey = \""
-        << pki.client_key(kGateway).string() << "\"\n"
-        << hub_extra << "\n"
-        << "[batches]\nmax_records = 10\n"
-        << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_SOURCE_DIR
-        << "/deploy/examples/schemas/ed-assaults.json\"\nreject_threshold = 0.5\n"
-        << "[[feed]]\nid = \"death-reports\"\nschema = \"" << SVD_SOURCE_DIR
-        << "/deploy/examples/schemas/death-reports.json\"\nreject_threshold = 0.5\n";
-  }
-
-  // Starts svdhub and waits until it has subscribed: a batch published before the hub's first
-  // subscription ever exists has nobody to be queued for (in production the hub's persistent
-  // session exists long before any gateway sends; the gateway's receipt timeout covers it).
-  void start_hub() {
-    const auto log = dir() / "svdhub.log";
-    const auto subscribed_before = count_of(read_file(log), "subscribed to");
-    hub_ = std::make_unique<ChildProcess>(std::vector<std::string>{SVD_SVDHUB, "run", "--config",
-                                                                   (dir() / "svdhub.toml").string()},
-                                          log, log);
-    ASSERT_TRUE(hub_->started());
-    const auto until = std::chrono::steady_clock::now() + kWait;
-    while (count_of(read_file(log), "subscribed to") == subscribed_before) {
-      ASSERT_LT(std::chrono::steady_clock::now(), until) << diagnostics();
-      std::this_thread::sleep_for(20ms);
-    }
-  }
-
-  // After a broker restart: until svdhub has subscribed again.
-  void wait_for_hub_to_resubscribe(std::size_t subscribed_before) {
-    const auto until = std::chrono::steady_clock::now() + 2 * kWait;
-    while (count_of(read_file(dir() / "svdhub.log"), "subscribed to") == subscribed_before) {
-      ASSERT_LT(std::chrono::steady_clock::now(), until) << diagnostics();
-      std::this_thread::sleep_for(20ms);
-    }
-  }
-
-  static std::size_t count_of(const std::string& text, std::string_view needle) {
-    std::size_t n = 0;
-    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-    return n;
-  }
-
-  fs::path extract(std::uint64_t rows, std::uint64_t seed, const std::string& feed = "ed-assaults") {
-    const fs::path p = dir() / (feed + "-" + std::to_string(rows) + "-" + std::to_string(seed) + ".csv");
-    ChildProcess synth({SVD_SYNTH, feed, std::to_string(rows), p.string(), std::to_string(seed)},
-                       dir() / "synth.out", dir() / "synth.err");
-    EXPECT_EQ(synth.wait(30s), 0) << read_file(dir() / "synth.err");
-    return p;
+    std::ofstream(gateway_config()) << gateway_config_text(hub_extra);
   }
 
   std::unique_ptr<ChildProcess> start_forward(const fs::path& file, int run, const std::string& feed = "ed-assaults") {
@@ -169,24 +74,6 @@ class ForwardTest : public ::testing::Test {
     auto p = start_forward(file, run, feed);
     return finish_forward(*p, run);
   }
-
-  // Waits (bounded) until the hub holds at least `records` records.
-  bool wait_for_hub(std::int64_t records, std::chrono::milliseconds timeout) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-      if (hub_counts(hub_db()).records >= records) return true;
-      std::this_thread::sleep_for(5ms);
-    }
-    return false;
-  }
-
-  std::string diagnostics() const {
-    return "\n--- svdhub log ---\n" + read_file(dir() / "svdhub.log") + "\n--- broker log ---\n" + broker_->log();
-  }
-
-  TempDir dir_{"svd-forward"};
-  std::unique_ptr<TestBroker> broker_;
-  std::unique_ptr<ChildProcess> hub_;
 };
 
 TEST_F(ForwardTest, MultiBatchExtractLandsInTheHubExactlyOnce) {

@@ -153,31 +153,6 @@ sockaddr_in loopback(std::uint16_t port) {
   return addr;
 }
 
-// A port on 127.0.0.1 that was free a moment ago (bind port 0, read it, close).
-std::uint16_t pick_free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
-  sockaddr_in addr = loopback(0);
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    const int err = errno;
-    ::close(fd);
-    throw std::system_error(err, std::generic_category(), "bind 127.0.0.1:0");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-bool port_accepts(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  const sockaddr_in addr = loopback(port);
-  const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
   for (std::size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size()) {
     text.replace(pos, from.size(), to);
@@ -204,6 +179,30 @@ std::string current_user_for_config() {
 }
 
 }  // namespace
+
+std::uint16_t pick_free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
+  sockaddr_in addr = loopback(0);
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw std::system_error(err, std::generic_category(), "bind 127.0.0.1:0");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool port_accepts(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const sockaddr_in addr = loopback(port);
+  const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
 
 // ---- TempDir ------------------------------------------------------------------------------------
 
@@ -238,6 +237,7 @@ TestPki::TestPki(PkiOptions options) : options_(std::move(options)), tmp_("svd-p
   }
   if (options_.no_ip_san) args.emplace_back("--no-ip-san");
   if (options_.other_ca) args.emplace_back("--other-ca");
+  for (const auto& s : options_.servers) args.insert(args.end(), {"--server", s});
   run_make_pki(args);
 }
 
@@ -247,6 +247,14 @@ fs::path TestPki::client_cert(std::string_view id) const {
 
 fs::path TestPki::client_key(std::string_view id) const {
   return dir_ / "clients" / (std::string(id) + ".key");
+}
+
+fs::path TestPki::server_cert(std::string_view name) const {
+  return dir_ / "servers" / (std::string(name) + ".crt");
+}
+
+fs::path TestPki::server_key(std::string_view name) const {
+  return dir_ / "servers" / (std::string(name) + ".key");
 }
 
 void TestPki::revoke(const std::string& id) { run_make_pki({"--revoke", id}); }

@@ -57,12 +57,18 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// A port on 127.0.0.1 that was free a moment ago (bind port 0, read it, close).
+std::uint16_t pick_free_port();
+// Whether something accepts TCP connections on 127.0.0.1:port now.
+bool port_accepts(std::uint16_t port);
+
 struct PkiOptions {
   std::vector<std::string> gateways{};        // --gateway ID...
   std::string hub = "svdhub";                 // --hub ID
   std::vector<std::string> broker_names{};    // --broker-name NAME...
   bool no_ip_san = false;                     // --no-ip-san
   bool other_ca = false;                      // --other-ca
+  std::vector<std::string> servers{};         // --server NAME... (e.g. the gateway's upload API)
 };
 
 class TestPki {
@@ -77,6 +83,8 @@ class TestPki {
   std::filesystem::path crl() const { return dir_ / "crl.pem"; }
   std::filesystem::path client_cert(std::string_view id) const;
   std::filesystem::path client_key(std::string_view id) const;
+  std::filesystem::path server_cert(std::string_view name) const;
+  std::filesystem::path server_key(std::string_view name) const;
   std::filesystem::path other_ca_cert() const { return dir_ / "other-ca" / "ca.crt"; }
   std::filesystem::path rogue_cert() const { return dir_ / "other-ca" / "rogue.crt"; }
   std::filesystem::path rogue_key() const { return dir_ / "other-ca" / "rogue.key"; }

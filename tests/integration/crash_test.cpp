@@ -1,0 +1,201 @@
+// Crash safety of `svdgw run` (DESIGN 4): the daemon is killed with SIGKILL at random moments
+// while extracts are being uploaded, processed and forwarded, again and again, then left to
+// finish. Every extract the uploader got a receipt for must reach svdhub, every record exactly
+// once; an upload cut off by the kill gets no receipt and is sent again, as a partner's job
+// would. Also: a full disk (a small tmpfs as the state directory) answers 507, corrupts nothing
+// already accepted, and uploads work again once there is room.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <iostream>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "daemon_fixture.h"
+
+namespace svd::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kKillRuns = 20;
+constexpr int kExtracts = 8;
+
+// What svdhub holds: records per extract (the hub's table keeps the extract id).
+std::int64_t hub_records(const fs::path& db) { return hub_counts(db).records; }
+
+// PRAGMA integrity_check on a database file, read-only: "ok" when intact.
+std::string integrity(const fs::path& db) {
+  sqlite3* h = nullptr;
+  std::string result = "cannot open";
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+      result = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+  }
+  sqlite3_close(h);
+  return result;
+}
+
+class CrashTest : public DaemonHarness {};
+
+TEST_F(CrashTest, KilledAtRandomMomentsLosesAndDoublesNothing) {
+  // Extracts of different sizes, so that kills land in uploads, in processing and in forwarding.
+  std::vector<fs::path> files;
+  for (int i = 0; i < kExtracts; ++i) files.push_back(extract(400 + 350 * static_cast<std::uint64_t>(i), 100 + static_cast<std::uint64_t>(i)));
+
+  std::map<int, std::string> receipts;  // extract index -> id, once the uploader got a receipt
+  std::mt19937 rng(20261123);
+  int kills = 0;
+  for (int run = 0; run < kKillRuns; ++run) {
+    start_daemon();
+    if (HasFatalFailure()) return;
+    // The uploader sends what has no receipt yet, one after the other, until the kill cuts it off.
+    std::atomic<bool> killed{false};
+    std::thread uploader([&] {
+      for (int i = 0; i < kExtracts && !killed; ++i) {
+        if (receipts.count(i)) continue;
+        auto r = upload(files[static_cast<std::size_t>(i)], "ed-assaults", "extract-" + std::to_string(i) + ".csv");
+        if (r.status == 201 || r.status == 200) {
+          const std::string id = extract_id_of(r.body);
+          if (!id.empty()) receipts[i] = id;
+        }
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(50, 2500)(rng)));
+    daemon_->signal(SIGKILL);
+    killed = true;
+    ASSERT_TRUE(daemon_->wait(10s)) << logs();
+    ++kills;
+    uploader.join();
+  }
+
+  // Let it finish: the uploader sends what never got a receipt.
+  start_daemon();
+  for (int i = 0; i < kExtracts; ++i) {
+    if (receipts.count(i)) continue;
+    auto r = upload(files[static_cast<std::size_t>(i)], "ed-assaults", "extract-" + std::to_string(i) + ".csv");
+    ASSERT_TRUE(r.status == 201 || r.status == 200) << r.status << r.body << r.err << logs();
+    receipts[i] = extract_id_of(r.body);
+  }
+  std::int64_t expected = 0;
+  for (const auto& [i, id] : receipts) {
+    const std::string done = wait_for_status(id, R"("state":"processed")", 120s);
+    const auto valid = valid_rows_of(done);
+    ASSERT_GE(valid, 0) << done;
+    expected += valid;
+    const std::string total = find_group(done, R"("batches":\{"total":(\d+))");
+    wait_for_status(id, R"("batches":\{"total":)" + total + R"(,"sent":\d+,"acknowledged":)" + total + ",", 120s);
+  }
+  ASSERT_EQ(receipts.size(), static_cast<std::size_t>(kExtracts));
+  // Every batch is acknowledged, so the hub holds all it will ever hold.
+  const std::int64_t stored = hub_records(hub_db());
+  const std::int64_t lost = std::max<std::int64_t>(expected - stored, 0);
+  const std::int64_t doubled = std::max<std::int64_t>(stored - expected, 0);
+  std::cout << "[ crash loop ] runs " << kills << " (SIGKILL), extracts " << kExtracts << ", records expected "
+            << expected << ", stored " << stored << ", lost " << lost << ", duplicated " << doubled << std::endl;
+  RecordProperty("kill_runs", kills);
+  RecordProperty("records", static_cast<int>(expected));
+  EXPECT_EQ(stored, expected) << logs();
+  EXPECT_EQ(integrity(dir() / "state" / "outbox.db"), "ok");
+  EXPECT_EQ(integrity(dir() / "state" / "extracts.db"), "ok");
+}
+
+// A real full disk: the state directory on a tmpfs of a few MiB. Needs root (mount); CI runs
+// as root.
+class DiskFullTest : public DaemonHarness {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs (CI runs as root)";
+    DaemonHarness::SetUp();
+    if (HasFatalFailure()) return;
+    state_ = dir() / "state";
+    fs::create_directories(state_);
+    ASSERT_EQ(::mount("tmpfs", state_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0700"), 0)
+        << std::strerror(errno);
+    mounted_ = true;
+  }
+  void TearDown() override {
+    DaemonHarness::TearDown();
+    if (mounted_) ::umount2(state_.c_str(), MNT_DETACH);
+  }
+  // What fills the state directory, for a failure message.
+  std::string usage() const {
+    std::string out = "\n--- state directory ---\n";
+    std::error_code ec;
+    for (const auto& e : fs::recursive_directory_iterator(state_, ec))
+      if (e.is_regular_file(ec)) out += e.path().string() + " " + std::to_string(e.file_size(ec)) + "\n";
+    return out;
+  }
+  fs::path state_;
+  bool mounted_ = false;
+};
+
+TEST_F(DiskFullTest, UploadsGet507NothingAcceptedIsHarmedAndWorkResumesWithRoom) {
+  start_daemon();
+  if (HasFatalFailure()) return;
+  // About 1.3 MiB each: a few fit (each needs three times its size, see admit()), then the
+  // disk is full.
+  std::vector<std::string> accepted;
+  int refused = 0;
+  for (int i = 0; i < 12 && refused == 0; ++i) {
+    const auto file = extract(12000, 300 + static_cast<std::uint64_t>(i));
+    auto r = upload(file, "ed-assaults", "full-" + std::to_string(i) + ".csv");
+    if (r.status == 201) accepted.push_back(extract_id_of(r.body));
+    else if (r.status == 507) {
+      ++refused;
+      EXPECT_NE(r.body.find("\"status\":507"), std::string::npos) << r.body;
+    } else {
+      ADD_FAILURE() << "unexpected " << r.status << ": " << r.body << r.err << logs();
+      return;
+    }
+  }
+  ASSERT_GT(refused, 0) << "the disk never filled up";
+  ASSERT_GE(accepted.size(), 2u) << usage() << logs();
+
+  // Nothing already accepted is harmed: both stores are intact, every accepted extract is still
+  // known (processed, or waiting for room to be processed).
+  EXPECT_EQ(integrity(state_ / "outbox.db"), "ok");
+  EXPECT_EQ(integrity(state_ / "extracts.db"), "ok");
+  for (const auto& id : accepted) wait_for_status(id, R"re("state":"(received|processing|processed)")re");
+
+  // Room again: what was accepted is processed and reaches the hub whole, and uploads are
+  // accepted again.
+  ASSERT_EQ(::mount("tmpfs", state_.c_str(), "tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV, "size=64m,mode=0700"), 0)
+      << std::strerror(errno);
+  std::int64_t expected = 0;
+  for (const auto& id : accepted) {
+    const std::string done = wait_for_status(id, R"("state":"processed")", 120s);
+    const auto valid = valid_rows_of(done);
+    ASSERT_GE(valid, 0) << done;
+    expected += valid;
+  }
+  ASSERT_TRUE(wait_for_hub(expected, 120s)) << logs();
+
+  const auto file = extract(12000, 999);
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  HttpResult r;
+  do {
+    r = upload(file, "ed-assaults", "after.csv");
+    if (r.status == 201) break;
+    std::this_thread::sleep_for(500ms);  // the daemon re-reads free space every few seconds
+  } while (std::chrono::steady_clock::now() < until);
+  EXPECT_EQ(r.status, 201) << r.body << logs();
+  const std::string done = wait_for_status(extract_id_of(r.body), R"("state":"processed")", 60s);
+  const auto valid = valid_rows_of(done);
+  ASSERT_GE(valid, 0) << done;
+  expected += valid;
+  ASSERT_TRUE(wait_for_hub(expected, 60s)) << logs();
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(hub_records(hub_db()), expected);
+}
+
+}  // namespace
+}  // namespace svd::testing

@@ -1,0 +1,270 @@
+// `svdgw run` end to end: the real daemon with its HTTPS upload API (curl as the client, with
+// real client certificates), its spool directory and its operations port, forwarding through a
+// real mosquitto with mutual TLS to the real svdhub. Every process is stopped by the PID the
+// test started; every port is a free one on 127.0.0.1.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sqlite3.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "daemon_fixture.h"
+
+namespace svd::testing {
+namespace {
+
+using DaemonTest = DaemonHarness;
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+TEST_F(DaemonTest, UploadedExtractReachesTheHubOnceAndItsStatusSaysSo) {
+  start_daemon();
+  const auto file = extract(500, 11);
+  auto first = upload(file, "ed-assaults", "week-47.csv");
+  ASSERT_EQ(first.status, 201) << first.body << first.err << logs();
+  const std::string id = extract_id_of(first.body);
+  ASSERT_FALSE(id.empty()) << first.body;
+
+  // An identical re-send gets the same receipt, and nothing is processed twice.
+  auto again = upload(file, "ed-assaults", "week-47.csv");
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(extract_id_of(again.body), id);
+
+  const std::string done = wait_for_status(id, R"("state":"processed")");
+  const auto valid = valid_rows_of(done);
+  ASSERT_GT(valid, 400);
+  ASSERT_TRUE(wait_for_hub(valid, 30s)) << logs();
+  // Every batch of the extract acknowledged by the hub, as its status reports it.
+  const std::string total = find_group(done, R"("batches":\{"total":(\d+))");
+  ASSERT_FALSE(total.empty()) << done;
+  wait_for_status(id, R"("batches":\{"total":)" + total + R"(,"sent":\d+,"acknowledged":)" + total + ",");
+  EXPECT_EQ(hub_counts(hub_db()).records, valid);
+
+  // The same bytes under the same name after all that: still the first receipt.
+  EXPECT_EQ(upload(file, "ed-assaults", "week-47.csv").status, 200);
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(hub_counts(hub_db()).records, valid);
+}
+
+TEST_F(DaemonTest, ClientsAreHeldToTheirFeedsAndNamesToTheirContent) {
+  start_daemon();
+  const auto file = extract(50, 3);
+  auto other_feed = upload(file, "death-reports", "x.csv", kEdClient);
+  EXPECT_EQ(other_feed.status, 403) << other_feed.body;
+  EXPECT_NE(other_feed.body.find("\"status\":403"), std::string::npos) << other_feed.body;
+  EXPECT_EQ(upload(file, "no-such-feed", "x.csv").status, 404);
+
+  ASSERT_EQ(upload(file, "ed-assaults", "monthly.csv").status, 201);
+  const auto other = extract(50, 4);
+  auto conflict = upload(other, "ed-assaults", "monthly.csv");
+  EXPECT_EQ(conflict.status, 409) << conflict.body;
+
+  // Status is for clients of the extract's feed only.
+  const std::string id = extract_id_of(upload(file, "ed-assaults", "monthly.csv").body);
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(curl({url("/v1/extracts/" + id)}, kIcbClient).status, 404);
+  EXPECT_EQ(curl({url("/v1/extracts/" + id)}, kEdClient).status, 200);
+}
+
+TEST_F(DaemonTest, SpoolFilesAreTakenOnceAndForwarded) {
+  start_daemon();
+  const auto file = extract(300, 21, "death-reports");
+  const fs::path spool = dir() / "state" / "spool" / "death-reports";
+  ASSERT_TRUE(fs::is_directory(spool)) << logs();
+  fs::copy_file(file, spool / "deaths-2026-11.csv.part");
+  fs::rename(spool / "deaths-2026-11.csv.part", spool / "deaths-2026-11.csv");
+
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (hub_counts(hub_db(), "records_death_reports").records <= 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), until) << logs();
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_FALSE(fs::exists(spool / "deaths-2026-11.csv"));
+  const std::string log = read_file(daemon_log());
+  EXPECT_EQ(log.find("deaths-2026-11"), std::string::npos) << "a spool file name reached the log";
+}
+
+TEST_F(DaemonTest, NothingToShareIsRecordedAndReachesTheHub) {
+  start_daemon();
+  const auto batches_before = hub_counts(hub_db()).batches;
+  auto r = curl({"-X", "PUT", "--data-binary", "", url("/v1/feeds/ed-assaults/nothing-to-share/2026-w47")});
+  ASSERT_EQ(r.status, 201) << r.body << r.err << logs();
+  EXPECT_NE(r.body.find("\"kind\":\"nothing_to_share\""), std::string::npos) << r.body;
+  const std::string id = extract_id_of(r.body);
+  wait_for_status(id, R"("batches":\{"total":1,"sent":\d+,"acknowledged":1,)");
+  EXPECT_EQ(hub_counts(hub_db()).batches, std::max<std::int64_t>(batches_before, 0) + 1);
+  // Another period is another return; the same period again is the same one.
+  auto next = curl({"-X", "PUT", "--data-binary", "", url("/v1/feeds/ed-assaults/nothing-to-share/2026-w48")});
+  EXPECT_EQ(next.status, 201) << next.body;
+  EXPECT_NE(extract_id_of(next.body), id);
+  auto same = curl({"-X", "PUT", "--data-binary", "", url("/v1/feeds/ed-assaults/nothing-to-share/2026-w47")});
+  EXPECT_EQ(same.status, 200) << same.body;
+}
+
+TEST_F(DaemonTest, SigtermDrainsAndARestartFinishesTheWork) {
+  start_daemon();
+  const auto file = extract(3000, 5);
+  auto r = upload(file, "ed-assaults", "big.csv");
+  ASSERT_EQ(r.status, 201) << r.body << logs();
+  daemon_->signal(SIGTERM);
+  auto status = daemon_->wait(30s);
+  ASSERT_TRUE(status) << "svdgw run did not stop on SIGTERM" << logs();
+  EXPECT_EQ(*status, 0) << logs();
+  EXPECT_NE(read_file(daemon_log()).find("stopped"), std::string::npos);
+
+  start_daemon();
+  const std::string id = extract_id_of(r.body);
+  const std::string done = wait_for_status(id, R"("state":"processed")");
+  const auto valid = valid_rows_of(done);
+  ASSERT_TRUE(wait_for_hub(valid, 60s)) << logs();
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(hub_counts(hub_db()).records, valid);
+}
+
+TEST_F(DaemonTest, SighupReloadsAGoodConfigAndKeepsTheOldOneForABadOne) {
+  start_daemon();
+  const auto file = extract(20, 8);
+  EXPECT_EQ(upload(file, "death-reports", "a.csv", kEdClient).status, 403);
+
+  // A broken config is refused; the daemon goes on with the old one.
+  write_config(config_text() + "\n[nonsense]\n");
+  daemon_->signal(SIGHUP);
+  const auto until = std::chrono::steady_clock::now() + kWait;
+  while (read_file(daemon_log()).find("reload refused") == std::string::npos) {
+    ASSERT_LT(std::chrono::steady_clock::now(), until) << logs();
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_FALSE(daemon_->wait(0ms)) << logs();
+  EXPECT_EQ(upload(file, "ed-assaults", "b.csv").status, 201);
+
+  // A good one takes effect: the ED export may now send death reports too.
+  std::string text = config_text();
+  text = std::regex_replace(text, std::regex("allowed_clients = \\[\"northgate-icb-export\"\\]"),
+                            "allowed_clients = [\"northgate-icb-export\", \"northgate-ed-export\"]");
+  write_config(text);
+  daemon_->signal(SIGHUP);
+  const auto until2 = std::chrono::steady_clock::now() + kWait;
+  while (read_file(daemon_log()).find("reloaded") == std::string::npos) {
+    ASSERT_LT(std::chrono::steady_clock::now(), until2) << logs();
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(upload(file, "death-reports", "a.csv", kEdClient).status, 201) << logs();
+}
+
+TEST_F(DaemonTest, HealthAndMetricsOnTheLocalPort) {
+  start_daemon();
+  auto health = ops_get("/healthz");
+  EXPECT_EQ(health.status, 200) << health.body << health.err;
+  EXPECT_NE(health.body.find("\"status\":\"ok\""), std::string::npos) << health.body;
+  EXPECT_EQ(ops_get("/nothing-here").status, 404);
+
+  auto r = upload(extract(200, 9), "ed-assaults", "m.csv");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string done = wait_for_status(extract_id_of(r.body), R"("state":"processed")");
+  const auto valid = valid_rows_of(done);
+  ASSERT_TRUE(wait_for_hub(valid, 30s)) << logs();
+  // Gauges and the acknowledged rows follow within a few seconds.
+  const std::string acked = "svdgw_rows_total{feed=\"ed-assaults\",stage=\"acknowledged\"} " + std::to_string(valid);
+  std::string metrics;
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  do {
+    std::this_thread::sleep_for(250ms);
+    metrics = ops_get("/metrics").body;
+  } while (metrics.find(acked) == std::string::npos && std::chrono::steady_clock::now() < until);
+  EXPECT_NE(metrics.find(acked), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("svdgw_extracts_total{feed=\"ed-assaults\",outcome=\"processed\"} 1"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("svdgw_rows_total{feed=\"ed-assaults\",stage=\"forwarded\"} " + std::to_string(valid)),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("svdgw_broker_connected 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("svdgw_uploads_total{class=\"2xx\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("svdgw_build_info{version="), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("svdgw_outbox_batches 0"), std::string::npos) << metrics;
+}
+
+// A feed that missed its deadline: feed.overdue in the log, the metric and /healthz, naming feed
+// and partner; a delivery clears it. The gateway is made to have watched the feed for ten days.
+TEST_F(DaemonTest, AMissedDeadlineRaisesFeedOverdueUntilADeliveryArrives) {
+  ed_feed_extra_ = "schedule = { every = \"day\", by = \"00:00\" }\n";
+  write_config();
+  start_daemon();
+  daemon_->signal(SIGTERM);
+  ASSERT_EQ(daemon_->wait(30s), 0) << logs();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir() / "state" / "extracts.db").c_str(), &db), SQLITE_OK);
+    const std::string sql = "UPDATE feeds SET watched_since = watched_since - 10 * 86400";
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_changes(db), 2);
+    sqlite3_close(db);
+  }
+  start_daemon();
+  const auto until = std::chrono::steady_clock::now() + kWait;
+  while (read_file(daemon_log()).find("feed.overdue: feed ed-assaults of partner northgate-ed") == std::string::npos) {
+    ASSERT_LT(std::chrono::steady_clock::now(), until) << logs();
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(read_file(daemon_log()).find("feed.overdue: feed death-reports"), std::string::npos)
+      << "a feed without a schedule is never overdue";
+  EXPECT_NE(ops_get("/metrics").body.find("svdgw_feed_overdue{feed=\"ed-assaults\"} 1"), std::string::npos);
+  auto health = ops_get("/healthz");
+  EXPECT_NE(health.body.find("\"overdue_feeds\":[{\"feed\":\"ed-assaults\",\"partner\":\"northgate-ed\""),
+            std::string::npos)
+      << health.body;
+
+  auto r = curl({"-X", "PUT", "--data-binary", "", url("/v1/feeds/ed-assaults/nothing-to-share/today")});
+  ASSERT_EQ(r.status, 201) << r.body;
+  const auto until2 = std::chrono::steady_clock::now() + kWait;
+  while (read_file(daemon_log()).find("feed.overdue cleared: feed ed-assaults") == std::string::npos) {
+    ASSERT_LT(std::chrono::steady_clock::now(), until2) << logs();
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_NE(ops_get("/metrics").body.find("svdgw_feed_overdue{feed=\"ed-assaults\"} 0"), std::string::npos);
+  EXPECT_NE(ops_get("/healthz").body.find("\"overdue_feeds\":[]"), std::string::npos);
+}
+
+// sd_notify(3) as systemd would receive it: READY=1 once listening, STOPPING=1 on SIGTERM.
+TEST_F(DaemonTest, TellsTheServiceManagerWhenReadyAndWhenStopping) {
+  const fs::path sock_path = dir() / "notify.sock";
+  const int sock = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(sock, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  ASSERT_LT(sock_path.string().size(), sizeof addr.sun_path);
+  std::strcpy(addr.sun_path, sock_path.c_str());
+  ASSERT_EQ(::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval tv{15, 0};
+  ::setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setenv("NOTIFY_SOCKET", sock_path.c_str(), 1);
+  start_daemon();
+  ::unsetenv("NOTIFY_SOCKET");
+
+  auto receive_until = [&](const std::string& wanted) {
+    std::string all;
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::recv(sock, buf, sizeof buf, 0);
+      if (n <= 0) return all;
+      all.append(buf, static_cast<std::size_t>(n)).push_back('\n');
+      if (all.find(wanted) != std::string::npos) return all;
+    }
+  };
+  EXPECT_NE(receive_until("READY=1").find("READY=1"), std::string::npos);
+  daemon_->signal(SIGTERM);
+  EXPECT_NE(receive_until("STOPPING=1").find("STOPPING=1"), std::string::npos);
+  EXPECT_EQ(daemon_->wait(30s), 0) << logs();
+  ::close(sock);
+}
+
+}  // namespace
+}  // namespace svd::testing

@@ -1,0 +1,120 @@
+#include "gateway_hub.h"
+
+#include <sqlite3.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace svd::testing {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+HubCounts hub_counts(const fs::path& db, const std::string& table) {
+  HubCounts c;
+  sqlite3* h = nullptr;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(h, 2000);
+    auto one = [&](const std::string& sql) {
+      sqlite3_stmt* s = nullptr;
+      std::int64_t v = -1;
+      if (sqlite3_prepare_v2(h, sql.c_str(), -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+      sqlite3_finalize(s);
+      return v;
+    };
+    c.records = one("SELECT count(*) FROM " + table);
+    c.batches = one("SELECT count(*) FROM batches");
+  }
+  sqlite3_close(h);
+  return c;
+}
+
+std::size_t count_of(const std::string& text, std::string_view needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+void GatewayHubTest::SetUp() {
+  broker_ = std::make_unique<TestBroker>(pki_options_);
+  const auto& pki = broker_->pki();
+  std::ofstream(dir() / "svdhub.toml")
+      << "[store]\ndatabase = \"" << hub_db().string() << "\"\n"
+      << "[broker]\nhost = \"127.0.0.1\"\nport = " << broker_->port() << "\nca = \"" << pki.ca_cert().string()
+      << "\"\ncert = \"" << pki.client_cert(pki.hub_id()).string() << "\"\nkey = \""
+      << pki.client_key(pki.hub_id()).string() << "\"\nclient_id = \"" << pki.hub_id() << "\"\n"
+      << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_SOURCE_DIR
+      << "/deploy/examples/schemas/ed-assaults.json\"\n"
+      << "[[feed]]\nid = \"death-reports\"\nschema = \"" << SVD_SOURCE_DIR
+      << "/deploy/examples/schemas/death-reports.json\"\n";
+  ChildProcess keygen({SVD_SVDGW, "keys", "generate", "--out", (dir() / "linkage.key").string()},
+                      dir() / "keygen.out", dir() / "keygen.err");
+  ASSERT_EQ(keygen.wait(10s), 0) << read_file(dir() / "keygen.err");
+  start_hub();
+}
+
+std::string GatewayHubTest::gateway_config_text(const std::string& hub_extra, const std::string& ed_extra,
+                                               const std::string& death_extra) const {
+  const auto& pki = broker_->pki();
+  std::ostringstream out;
+  out << "[gateway]\npartner = \"" << kGateway << "\"\nstate_dir = \"" << (dir() / "state").string() << "\"\n"
+      << "[linkage_key]\nfile = \"" << (dir() / "linkage.key").string() << "\"\nid = \"k1\"\n"
+      << "[hub]\nhost = \"localhost\"\nport = " << broker_->port() << "\nca = \"" << pki.ca_cert().string()
+      << "\"\ncert = \"" << pki.client_cert(kGateway).string() << "\"\nkey = \"" << pki.client_key(kGateway).string()
+      << "\"\n"
+      << hub_extra << "\n"
+      << "[batches]\nmax_records = 10\n"
+      << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_SOURCE_DIR
+      << "/deploy/examples/schemas/ed-assaults.json\"\nreject_threshold = 0.5\n"
+      << ed_extra << "\n"
+      << "[[feed]]\nid = \"death-reports\"\nschema = \"" << SVD_SOURCE_DIR
+      << "/deploy/examples/schemas/death-reports.json\"\nreject_threshold = 0.5\n"
+      << death_extra << "\n";
+  return out.str();
+}
+
+void GatewayHubTest::start_hub() {
+  const auto log = dir() / "svdhub.log";
+  const auto subscribed_before = count_of(read_file(log), "subscribed to");
+  hub_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{SVD_SVDHUB, "run", "--config", (dir() / "svdhub.toml").string()}, log, log);
+  ASSERT_TRUE(hub_->started());
+  const auto until = std::chrono::steady_clock::now() + kWait;
+  while (count_of(read_file(log), "subscribed to") == subscribed_before) {
+    ASSERT_LT(std::chrono::steady_clock::now(), until) << diagnostics();
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
+void GatewayHubTest::wait_for_hub_to_resubscribe(std::size_t subscribed_before) {
+  const auto until = std::chrono::steady_clock::now() + 2 * kWait;
+  while (count_of(read_file(dir() / "svdhub.log"), "subscribed to") == subscribed_before) {
+    ASSERT_LT(std::chrono::steady_clock::now(), until) << diagnostics();
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
+fs::path GatewayHubTest::extract(std::uint64_t rows, std::uint64_t seed, const std::string& feed) {
+  const fs::path p = dir() / (feed + "-" + std::to_string(rows) + "-" + std::to_string(seed) + ".csv");
+  ChildProcess synth({SVD_SYNTH, feed, std::to_string(rows), p.string(), std::to_string(seed)}, dir() / "synth.out",
+                     dir() / "synth.err");
+  EXPECT_EQ(synth.wait(30s), 0) << read_file(dir() / "synth.err");
+  return p;
+}
+
+bool GatewayHubTest::wait_for_hub(std::int64_t records, std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (hub_counts(hub_db()).records >= records) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return false;
+}
+
+std::string GatewayHubTest::diagnostics() const {
+  return "\n--- svdhub log ---\n" + read_file(dir() / "svdhub.log") + "\n--- broker log ---\n" + broker_->log();
+}
+
+}  // namespace svd::testing

@@ -1,0 +1,72 @@
+#pragma once
+// A hub for gateway tests: a real mosquitto with mutual TLS on a free loopback port, the real
+// svdhub storing into a SQLite file, a linkage key, and the common parts of a gateway config.
+// Every process is stopped by the PID the fixture started. Used by the `svdgw forward` and
+// `svdgw run` tests.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "child_process.h"
+#include "mosquitto_fixture.h"
+
+namespace svd::testing {
+
+inline constexpr const char* kGateway = "northgate-ed";
+
+struct HubCounts {
+  std::int64_t records = -1, batches = -1;
+};
+
+// Read-only, so it never competes with svdhub for the write lock; -1 while there is no table.
+// `table` is the hub's table for a feed, e.g. records_ed_assaults.
+HubCounts hub_counts(const std::filesystem::path& db, const std::string& table = "records_ed_assaults");
+
+std::size_t count_of(const std::string& text, std::string_view needle);
+
+class GatewayHubTest : public ::testing::Test {
+ protected:
+  // The PKI the broker is made with; a test fixture may add gateways or servers.
+  explicit GatewayHubTest(PkiOptions pki = PkiOptions{.gateways = {kGateway}}, std::string dir_prefix = "svd-gw")
+      : pki_options_(std::move(pki)), dir_(dir_prefix) {}
+
+  void SetUp() override;
+
+  const std::filesystem::path& dir() const { return dir_.path(); }
+  std::filesystem::path hub_db() const { return dir() / "hub.db"; }
+  std::filesystem::path gateway_config() const { return dir() / "svdgw.toml"; }
+
+  // [gateway], [linkage_key], [hub] (with `hub_extra` appended), [batches] max_records = 10, and
+  // the feeds ed-assaults and death-reports (reject threshold 0.5). `ed_extra` and `death_extra`
+  // go into their [[feed]] tables, e.g. allowed_clients.
+  std::string gateway_config_text(const std::string& hub_extra, const std::string& ed_extra = {},
+                                  const std::string& death_extra = {}) const;
+
+  // Starts svdhub and waits until it has subscribed: a batch published before the hub's first
+  // subscription ever exists has nobody to be queued for (in production the hub's persistent
+  // session exists long before any gateway sends; the gateway's receipt timeout covers it).
+  void start_hub();
+  // After a broker restart: until svdhub has subscribed again.
+  void wait_for_hub_to_resubscribe(std::size_t subscribed_before);
+
+  // A synthetic extract made by svd-synth.
+  std::filesystem::path extract(std::uint64_t rows, std::uint64_t seed, const std::string& feed = "ed-assaults");
+
+  // Waits (bounded) until the hub holds at least `records` records.
+  bool wait_for_hub(std::int64_t records, std::chrono::milliseconds timeout);
+
+  std::string diagnostics() const;
+
+  PkiOptions pki_options_;
+  TempDir dir_;
+  std::unique_ptr<TestBroker> broker_;
+  std::unique_ptr<ChildProcess> hub_;
+};
+
+}  // namespace svd::testing
