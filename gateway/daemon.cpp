@@ -235,10 +235,10 @@ class Daemon final : public ApiBackend {
     asio::post(store_io_, [this, done = std::move(done)] { done(store_->new_incoming()); });
   }
 
-  void accept(const Upload& upload, const fs::path& file, const std::string& sha256, std::uint64_t bytes,
+  // `bytes` is not needed: the store takes the size from the file it fsyncs.
+  void accept(const Upload& upload, const fs::path& file, const std::string& sha256, std::uint64_t /*bytes*/,
               std::function<void(result<AcceptResult>)> done) override {
-    asio::post(store_io_, [this, upload, file, sha256, bytes, done = std::move(done)] {
-      (void)bytes;
+    asio::post(store_io_, [this, upload, file, sha256, done = std::move(done)] {
       std::optional<std::string> digest = sha256;
       ExtractKind kind = ExtractKind::extract;
       if (upload.kind == UploadKind::nothing_to_share) {

@@ -144,11 +144,12 @@ class DaemonHarness : public GatewayHubTest {
   }
 
   // Polls GET /v1/extracts/{id} until its body matches `pattern` (bounded).
-  std::string wait_for_status(const std::string& id, const std::string& pattern, std::chrono::seconds timeout = 30s) {
+  std::string wait_for_status(const std::string& id, const std::string& pattern, std::chrono::seconds timeout = 30s,
+                              const std::string& client = kEdClient) {
     const auto until = std::chrono::steady_clock::now() + timeout;
     std::string last;
     while (std::chrono::steady_clock::now() < until) {
-      auto r = curl({url("/v1/extracts/" + id)});
+      auto r = curl({url("/v1/extracts/" + id)}, client);
       last = r.body;
       if (r.status == 200 && std::regex_search(r.body, std::regex(pattern))) return r.body;
       std::this_thread::sleep_for(100ms);

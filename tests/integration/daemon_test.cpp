@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "daemon_fixture.h"
+#include "tests/gateway/identifiers.h"
 
 namespace svd::testing {
 namespace {
@@ -246,8 +247,10 @@ TEST_F(DaemonTest, TellsTheServiceManagerWhenReadyAndWhenStopping) {
   timeval tv{15, 0};
   ::setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setenv("NOTIFY_SOCKET", sock_path.c_str(), 1);
+  ::setenv("WATCHDOG_USEC", "400000", 1);  // WatchdogSec=0.4: a ping every 0.2 s
   start_daemon();
   ::unsetenv("NOTIFY_SOCKET");
+  ::unsetenv("WATCHDOG_USEC");
 
   auto receive_until = [&](const std::string& wanted) {
     std::string all;
@@ -260,10 +263,48 @@ TEST_F(DaemonTest, TellsTheServiceManagerWhenReadyAndWhenStopping) {
     }
   };
   EXPECT_NE(receive_until("READY=1").find("READY=1"), std::string::npos);
+  EXPECT_NE(receive_until("WATCHDOG=1").find("WATCHDOG=1"), std::string::npos);
   daemon_->signal(SIGTERM);
   EXPECT_NE(receive_until("STOPPING=1").find("STOPPING=1"), std::string::npos);
   EXPECT_EQ(daemon_->wait(30s), 0) << logs();
   ::close(sock);
+}
+
+// Everything the daemon says about an extract with NHS numbers, names, dates of birth and
+// postcodes: its log, its receipts and status documents, /metrics and /healthz. Every spelling of
+// every identifier is searched for; a positive control shows the search finds them in the raw file.
+TEST_F(DaemonTest, NoRawIdentifierReachesTheLogStatusOrMetrics) {
+  start_daemon();
+  const auto file = extract(400, 31, "death-reports");
+  auto r = upload(file, "death-reports", "deaths-week-47.csv", kIcbClient);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string status = wait_for_status(extract_id_of(r.body), R"("state":"processed")", 30s, kIcbClient);
+  // The same bytes again under a name that names a (synthetic) person, as an export job might:
+  // the name must not be logged.
+  auto named = upload(file, "death-reports", "Smith-John-1980-01-01.csv", kIcbClient);
+  ASSERT_EQ(named.status, 200) << named.body;
+  const std::pair<std::string, std::string> places[] = {
+      {"the receipt", r.body},
+      {"the status", status},
+      {"/metrics", ops_get("/metrics").body},
+      {"/healthz", ops_get("/healthz").body},
+      {"the daemon's log", read_file(daemon_log())},
+  };
+  const auto ids = gateway::testing::identifiers(file, false, false);
+  ASSERT_GT(ids.size(), 1000u);
+  const std::string raw = read_file(file);
+  std::size_t in_raw = 0;
+  for (const auto& id : ids) in_raw += raw.find(id.value) != std::string::npos;
+  ASSERT_GT(in_raw, ids.size() / 2);
+  for (const auto& [where, text] : places) {
+    ASSERT_FALSE(text.empty()) << where;
+    for (const auto& id : ids)
+      if (text.find(id.value) != std::string::npos)
+        ADD_FAILURE() << "a " << id.kind << " from row " << id.row << " appears in " << where;
+  }
+  const std::string log = read_file(daemon_log());
+  EXPECT_EQ(log.find("Smith"), std::string::npos) << "an uploaded name reached the log";
+  EXPECT_EQ(log.find("1980-01-01"), std::string::npos) << "an uploaded name reached the log";
 }
 
 }  // namespace
