@@ -689,11 +689,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     try {
       std::rethrow_exception(e);
     } catch (const fs::filesystem_error&) {
-      log("http: connection ended by a filesystem exception");  // its what() holds a path
+      log("connection ended by a filesystem exception");  // its what() holds a path
     } catch (const std::exception& x) {
-      log(std::string("http: connection ended by an exception: ") + x.what());
+      log(std::string("connection ended by an exception: ") + x.what());
     } catch (...) {
-      log("http: connection ended by an unknown exception");
+      log("connection ended by an unknown exception");
     }
   }
 
@@ -704,7 +704,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), kAwait);
       if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
       if (ec) {
-        self->log_limited("http: accept failed: " + ec.message());
+        self->log_limited("accept failed: " + ec.message());
         // EMFILE and the like leave the listening socket readable: back off instead of spinning.
         asio::steady_timer pause(strand, std::chrono::milliseconds(100));
         co_await pause.async_wait(kAwait);
@@ -738,7 +738,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     }
     if (!ctx) {
       socket.close(ec);
-      log_limited("http: connection from " + remote + " refused: " + std::to_string(open_now) +
+      log_limited("connection from " + remote + " refused: " + std::to_string(open_now) +
                   " connections open (max_connections)");
       return;
     }
@@ -786,7 +786,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         std::lock_guard lock(self->mu);
         open_now = self->conns.size();
       }
-      self->log("http: stopping; " + std::to_string(open_now) + " connection(s) open");
+      self->log("stopping; " + std::to_string(open_now) + " connection(s) open");
       if (open_now == 0) {
         self->finish_stop();
         return;
@@ -799,7 +799,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
           std::lock_guard lock(self->mu);
           cut = self->conns.size();
         }
-        if (cut > 0) self->log("http: stop grace passed; cutting " + std::to_string(cut) + " connection(s)");
+        if (cut > 0) self->log("stop grace passed; cutting " + std::to_string(cut) + " connection(s)");
         self->cut_all();
         self->finish_stop();
       });
@@ -858,7 +858,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     auto cn = crypto::verified_peer_common_name(c->stream.native_handle());
     if (!cn || !config::valid_identity(*cn)) {
       count([](HttpCounters& k) { ++k.handshake_failures; });
-      log_limited("http: connection from " + c->remote +
+      log_limited("connection from " + c->remote +
                   " refused: the client certificate's CN is not a valid identity (1-64 of a-z, 0-9, '-')");
       co_await close_gracefully(c);
       co_return;
@@ -874,7 +874,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
           if (ec) {
             if (ec == beast::error::timeout) {
               count([](HttpCounters& k) { ++k.timeouts; });
-              log_limited("http: connection from " + c->remote + " (client " + c->client + ") closed: idle timeout");
+              log_limited("connection from " + c->remote + " (client " + c->client + ") closed: idle timeout");
             }
             co_return;
           }
@@ -905,7 +905,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       const std::string verify = crypto::peer_verify_error(c.stream.native_handle());
       if (!verify.empty()) why += " (" + verify + ")";
     }
-    log_limited("http: TLS handshake with " + c.remote + " failed: " + why);
+    log_limited("TLS handshake with " + c.remote + " failed: " + why);
   }
 
   asio::awaitable<void> close_gracefully(std::shared_ptr<Conn> c) { co_await close_tls(std::move(c), false); }
@@ -973,7 +973,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
   void log_request(const Conn& c, const RequestLog& rl, const std::string& outcome) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - rl.start).count();
-    log("http: " + rl.method + " " + rl.route + " " + outcome + " client=" + c.client + " in=" + std::to_string(rl.in) +
+    log(rl.method + " " + rl.route + " " + outcome + " client=" + c.client + " in=" + std::to_string(rl.in) +
         " out=" + std::to_string(rl.out) + " ms=" + std::to_string(ms));
   }
 
@@ -988,7 +988,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       if (ec) {
         if (ec == beast::error::timeout) {
           count([](HttpCounters& k) { ++k.timeouts; });
-          log_limited("http: connection from " + c->remote + " (client " + c->client +
+          log_limited("connection from " + c->remote + " (client " + c->client +
                       ") closed: the request head did not arrive in time");
           co_return Next::abort;
         }
@@ -1109,7 +1109,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
     UniqueFd fd(::open(incoming.path().c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
     if (!fd) {
-      log("http: cannot open an incoming file: " + std::generic_category().message(errno));
+      log("cannot open an incoming file: " + std::generic_category().message(errno));
       co_return problem(version, Problem::internal_error);
     }
 
@@ -1138,7 +1138,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       if (filled > 0 && (filled == chunk.size() || parser.is_done() || ec)) {
         hash.update(std::string_view(chunk.data(), filled));
         if (const int err = write_all(fd.get(), chunk.data(), filled); err != 0) {
-          log("http: writing an incoming file failed: " + std::generic_category().message(err));
+          log("writing an incoming file failed: " + std::generic_category().message(err));
           failure = err == ENOSPC || err == EDQUOT ? Problem::storage_full : Problem::internal_error;
           break;
         }
@@ -1152,7 +1152,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         }
         if (ec == beast::error::timeout) {
           count([](HttpCounters& k) { ++k.timeouts; });
-          log_limited("http: upload from " + c->remote + " (client " + c->client + ") timed out reading the body");
+          log_limited("upload from " + c->remote + " (client " + c->client + ") timed out reading the body");
           co_return std::nullopt;
         }
         if (is_disconnect(ec)) co_return std::nullopt;
@@ -1162,7 +1162,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     }
     if (failure) co_return problem(version, *failure);
     if (!fd.close()) {
-      log("http: closing an incoming file failed: " + std::generic_category().message(errno));
+      log("closing an incoming file failed: " + std::generic_category().message(errno));
       co_return problem(version, Problem::internal_error);
     }
     const auto sha256 = hash.finish();
@@ -1197,7 +1197,7 @@ result<std::unique_ptr<HttpServer>> HttpServer::open(boost::asio::io_context& io
                                                      HttpServerOptions options, ApiBackend& backend, Log log) {
   auto impl = std::make_shared<Impl>(io, std::move(tls), std::move(options), backend, std::move(log));
   auto fail = [&](const std::string& what, const beast::error_code& ec) -> result<std::unique_ptr<HttpServer>> {
-    if (impl->log_) impl->log_("http: cannot listen on " + impl->opt.address + ":" + std::to_string(impl->opt.port) +
+    if (impl->log_) impl->log_("cannot listen on " + impl->opt.address + ":" + std::to_string(impl->opt.port) +
                                ": " + what + ": " + ec.message());
     return errc::io_error;
   };
@@ -1220,7 +1220,7 @@ result<std::unique_ptr<HttpServer>> HttpServer::open(boost::asio::io_context& io
   asio::co_spawn(impl->strand, impl->accept_loop(impl), [impl](std::exception_ptr e) {
     if (e) impl->log_exception(e);
   });
-  impl->log("http: listening on " + endpoint_text(tcp::endpoint(address, impl->port)));
+  impl->log("listening on " + endpoint_text(tcp::endpoint(address, impl->port)));
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 

@@ -45,9 +45,10 @@
 // (`Connection: close`), after reading and discarding what the client still sends for a few
 // seconds, so the client sees the reply instead of a reset.
 //
-// Logs (through Log): connection-level problems (refused connections, TLS handshake failures
-// with OpenSSL's reason, timeouts; rate-limited) and one line per request:
-//   http: PUT /v1/feeds/ed-assaults/extracts/<name> 201 client=northgate-ed-export in=5242880 out=312 ms=48
+// Logs (through Log, which adds the component tag; lines carry none): connection-level problems
+// (refused connections, TLS handshake failures with OpenSSL's reason, timeouts; rate-limited)
+// and one line per request:
+//   PUT /v1/feeds/ed-assaults/extracts/<name> 201 client=northgate-ed-export in=5242880 out=312 ms=48
 // i.e. method, route pattern (the feed id when it is a valid one; never the name or the id),
 // status, client CN, body bytes in and out, duration. Never a file name or a header value.
 

@@ -97,7 +97,7 @@ struct OpsServer::Impl : std::enable_shared_from_this<OpsServer::Impl> {
       auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), kAwait);
       if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
       if (ec) {
-        self->log("ops: accept failed: " + ec.message());
+        self->log("accept failed: " + ec.message());
         asio::steady_timer pause(strand, std::chrono::milliseconds(100));
         co_await pause.async_wait(kAwait);
         continue;
@@ -126,7 +126,7 @@ struct OpsServer::Impl : std::enable_shared_from_this<OpsServer::Impl> {
       const auto ep = socket.remote_endpoint(ec);
       socket.close(ec);
       if (log_refusal)
-        log("ops: connection from " + (ep.port() != 0 ? endpoint_text(ep) : std::string("unknown peer")) +
+        log("connection from " + (ep.port() != 0 ? endpoint_text(ep) : std::string("unknown peer")) +
             " refused: " + std::to_string(kMaxConnections) + " connections open");
       return;
     }
@@ -143,9 +143,9 @@ struct OpsServer::Impl : std::enable_shared_from_this<OpsServer::Impl> {
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& x) {
-        self->log(std::string("ops: connection ended by an exception: ") + x.what());
+        self->log(std::string("connection ended by an exception: ") + x.what());
       } catch (...) {
-        self->log("ops: connection ended by an unknown exception");
+        self->log("connection ended by an unknown exception");
       }
     });
   }
@@ -249,7 +249,7 @@ result<std::unique_ptr<OpsServer>> OpsServer::open(boost::asio::io_context& io, 
   auto impl = std::make_shared<Impl>(io, std::move(handler), std::move(log));
   auto fail = [&](const std::string& what, const beast::error_code& ec) -> result<std::unique_ptr<OpsServer>> {
     if (impl->log_)
-      impl->log_("ops: cannot listen on " + address + ":" + std::to_string(port) + ": " + what + ": " + ec.message());
+      impl->log_("cannot listen on " + address + ":" + std::to_string(port) + ": " + what + ": " + ec.message());
     return errc::io_error;
   };
   if (!impl->handler) return fail("no handler", asio::error::invalid_argument);
@@ -268,9 +268,9 @@ result<std::unique_ptr<OpsServer>> OpsServer::open(boost::asio::io_context& io, 
   impl->port = impl->acceptor.local_endpoint(ec).port();
   if (ec) return fail("local address", ec);
   asio::co_spawn(impl->strand, impl->accept_loop(impl), [impl](std::exception_ptr e) {
-    if (e) impl->log("ops: the listener ended by an exception");
+    if (e) impl->log("the listener ended by an exception");
   });
-  impl->log("ops: listening on " + endpoint_text(tcp::endpoint(addr, impl->port)));
+  impl->log("listening on " + endpoint_text(tcp::endpoint(addr, impl->port)));
   return std::unique_ptr<OpsServer>(new OpsServer(std::move(impl)));
 }
 

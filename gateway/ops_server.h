@@ -7,7 +7,7 @@
 // accepted and closed at once), 5 s for a request head and for writing a reply, 5 s idle between
 // requests; a request with a body is answered 400 and the connection closed. Other methods get
 // 405 (Allow: GET). Requests are not logged (scrapes come every few seconds); refused
-// connections and listening errors are.
+// connections and listening errors are (through Log, which adds the component tag).
 //
 // Threads: runs on the io_context it is given; the handler is called there (on a connection's
 // strand) with the path of the request target (without the query) and must not block.

@@ -1121,6 +1121,30 @@ TEST_F(HttpApiTest, SessionsAreNeverResumed) {
   EXPECT_FALSE(fs::exists(session)) << "a TLS 1.3 session (ticket) was written";
 }
 
+TEST_F(HttpApiTest, Tls12CbcSuitesAreRefused) {
+  start();
+  const auto r = run_process({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port_), "-tls1_2",
+                              "-cipher", "ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA", "-CAfile",
+                              pki_->ca().string(), "-cert", pki_->client_cert("export-a").string(), "-key",
+                              pki_->client_key("export-a").string()},
+                             60s);
+  EXPECT_NE(r.exit_code, 0);
+  ASSERT_TRUE(eventually([&] { return counters().handshake_failures == 1; }));
+  EXPECT_NE(log_text().find("no shared cipher"), std::string::npos) << log_text();
+}
+
+TEST_F(HttpApiTest, RenegotiationIsRefused) {
+  start();
+  // Interactive s_client (no -ign_eof) renegotiates when it reads "R" on a line of its own.
+  const auto r = run_process({"/bin/sh", "-c", "printf 'R\\n' | openssl s_client \"$@\" 2>&1", "s_client",
+                              "-connect", "127.0.0.1:" + std::to_string(port_), "-tls1_2", "-CAfile",
+                              pki_->ca().string(), "-cert", pki_->client_cert("export-a").string(), "-key",
+                              pki_->client_key("export-a").string()},
+                             60s);
+  EXPECT_NE(r.out.find("RENEGOTIATING"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no renegotiation"), std::string::npos) << r.out;
+}
+
 TEST_F(HttpApiTest, CurlUploadWithExpectContinue) {
   start();
   const std::string body = random_bytes(std::size_t{3} << 20, 5);
@@ -1347,11 +1371,11 @@ TEST_F(HttpApiTest, LogsNeverHoldTheNameOrHeaderValues) {
   EXPECT_EQ(logs.find("Smith"), std::string::npos) << logs;
   EXPECT_EQ(logs.find("smith"), std::string::npos) << logs;
   EXPECT_EQ(logs.find("incoming-"), std::string::npos) << "a file name in the log: " << logs;
-  EXPECT_NE(logs.find("http: PUT /v1/feeds/ed-assaults/extracts/<name> 201 client=export-a in=" +
+  EXPECT_NE(logs.find("PUT /v1/feeds/ed-assaults/extracts/<name> 201 client=export-a in=" +
                       std::to_string(body.size())),
             std::string::npos)
       << logs;
-  EXPECT_NE(logs.find("http: GET /v1/extracts/<id> 404 client=export-a"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("GET /v1/extracts/<id> 404 client=export-a"), std::string::npos) << logs;
 }
 
 // ---- the TLS context ------------------------------------------------------------------------------
