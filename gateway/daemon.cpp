@@ -880,8 +880,13 @@ class Daemon final : public ApiBackend {
       refresh_storage();
       return r;
     });
-    if (!marked) fail("extract " + e.id + ": processed, but its state could not be recorded (it is processed again "
-                      "at the next start, queueing nothing twice): " + marked.error().message());
+    if (!marked) {
+      // E.g. a full disk. Processing again is idempotent (same batch ids, the outbox keeps what
+      // it holds), so it is simply done again until the state sticks.
+      fail("extract " + e.id + ": processed, but its state could not be recorded (" + marked.error().message() +
+           "); processing it again in " + std::to_string(kRetryProcessingAfter.count()) + " s, queueing nothing twice");
+      retry_later(e);
+    }
     gm_.extracts.add({e.feed, report->refused ? "refused" : "processed"}, 1);
     gm_.rows.add({e.feed, "received"}, static_cast<double>(report->rows_total));
     gm_.rows.add({e.feed, "rejected"}, static_cast<double>(report->rows_rejected));
