@@ -17,34 +17,16 @@
 #include <openssl/x509.h>
 
 #include "config/unique_fd.h"
+#include "crypto/detail/tls_common.h"
 
 namespace svd::crypto {
 namespace {
 
 namespace fs = std::filesystem;
-
-// The server's list (crypto/tls_server.cpp): forward secrecy and AEAD only. Offering less
-// than the server accepts costs nothing, and keeps a misconfigured or impostor server from
-// talking us down to CBC.
-constexpr const char* kTls12Ciphers =
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256";
-
-TlsConfigError fail(const fs::path& file, const std::string& problem) {
-  return TlsConfigError{file.string() + ": " + problem};
-}
-
-std::string openssl_reason() {
-  const unsigned long e = ERR_peek_last_error();
-  std::string out;
-  if (e != 0) {
-    const char* reason = ERR_reason_error_string(e);
-    out = reason ? std::string(" (OpenSSL: ") + reason + ")" : std::string();
-  }
-  ERR_clear_error();
-  return out;
-}
+using detail::format_utc;
+using detail::kTls12Ciphers;
+using detail::openssl_reason;
+TlsConfigError fail(const fs::path& file, const std::string& problem) { return detail::tls_file_error(file, problem); }
 
 // Opens the file as OpenSSL will, so "permission denied" or "is a directory" is reported as
 // such rather than as a PEM error; with `key`, also reports whether others may read it.
@@ -56,14 +38,6 @@ tls_result<bool> check_readable(const fs::path& file, bool key) {
   if (::fstat(fd, &st) != 0) return fail(file, "cannot stat: " + std::generic_category().message(errno));
   if (!S_ISREG(st.st_mode)) return fail(file, "not a regular file");
   return key && (st.st_mode & 077) != 0;
-}
-
-std::string format_utc(const ASN1_TIME* t) {
-  std::tm tm{};
-  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return "unknown time";
-  char buf[32];
-  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return std::string(buf, n);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "config/unique_fd.h"
+#include "crypto/detail/tls_common.h"
 
 namespace svd::crypto {
 
@@ -32,6 +33,10 @@ void throw_exception_from_error(const TlsConfigError& e, const boost::source_loc
 namespace {
 
 namespace fs = std::filesystem;
+using detail::format_utc;
+using detail::kTls12Ciphers;
+using detail::openssl_reason;
+TlsConfigError fail(const fs::path& file, const std::string& problem) { return detail::tls_file_error(file, problem); }
 using Clock = std::chrono::system_clock;
 
 // Bounds on what we read: a chain or CA bundle is a few KiB; a CRL of a partner CA stays far
@@ -39,13 +44,6 @@ using Clock = std::chrono::system_clock;
 constexpr std::size_t kMaxPemBytes = std::size_t{1} << 20;
 constexpr std::size_t kMaxCrlBytes = std::size_t{16} << 20;
 constexpr std::size_t kMaxKeyBytes = std::size_t{64} << 10;
-
-// TLS 1.2 suites: forward secrecy and AEAD only. CBC suites are left out (LUCKY13 and its
-// relatives, flagged by testssl against the hub broker's defaults, DESIGN 9).
-constexpr const char* kTls12Ciphers =
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256";
 
 constexpr unsigned char kSessionIdContext[] = "svdgw-http";
 
@@ -92,23 +90,6 @@ class FileBytes {
   std::vector<unsigned char> bytes_;
   std::size_t size_ = 0;
 };
-
-TlsConfigError fail(const fs::path& file, const std::string& problem) {
-  return TlsConfigError{file.string() + ": " + problem};
-}
-
-// The reason of the most recent OpenSSL error (a fixed string such as "ee key too small"), and
-// clears the queue so a later message does not pick up a stale one.
-std::string openssl_reason() {
-  const unsigned long e = ERR_peek_last_error();
-  std::string out;
-  if (e != 0) {
-    const char* reason = ERR_reason_error_string(e);
-    out = reason ? std::string(" (OpenSSL: ") + reason + ")" : std::string();
-  }
-  ERR_clear_error();
-  return out;
-}
 
 std::string errno_text(int err) { return std::generic_category().message(err); }
 
@@ -170,14 +151,6 @@ Clock::time_point to_time_point(const ASN1_TIME* t) {
   std::tm tm{};
   if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return Clock::time_point{};
   return Clock::from_time_t(::timegm(&tm));
-}
-
-std::string format_utc(const ASN1_TIME* t) {
-  std::tm tm{};
-  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return "unknown time";
-  char buf[32];
-  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return std::string(buf, n);
 }
 
 tls_result<Clock::time_point> use_certificate_chain(SSL_CTX* ctx, const fs::path& file) {

@@ -179,14 +179,6 @@ void append_json_string(std::string& out, std::string_view s) {
 
 // ---- path and names -----------------------------------------------------------------------------
 
-bool valid_name(std::string_view s) {
-  if (s.empty() || s.size() > kMaxNameBytes || s.front() == '.') return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-           c == '-';
-  });
-}
-
 bool valid_extract_id(std::string_view s) {
   if (s.empty() || s.size() > kMaxIdBytes || s.front() == '-') return false;
   return std::all_of(s.begin(), s.end(),
@@ -558,6 +550,14 @@ asio::awaitable<T> await_answer(T fallback, Start start) {
 }
 
 }  // namespace
+
+bool valid_extract_name(std::string_view s) {
+  if (s.empty() || s.size() > kMaxNameBytes || s.front() == '.') return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-';
+  });
+}
 
 ApiReply problem_reply(int status, std::string_view code, std::string_view title, std::string_view detail) {
   ApiReply r;
@@ -1065,7 +1065,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     const bool nothing = route.kind == RouteKind::nothing_upload;
 
     if (!config::valid_identity(route.feed)) co_return problem(version, Problem::invalid_feed);
-    if (!valid_name(route.name)) co_return problem(version, Problem::invalid_name);
+    if (!valid_extract_name(route.name)) co_return problem(version, Problem::invalid_name);
     if (req.find(http::field::transfer_encoding) != req.end() && !parser.chunked())
       co_return problem(version, Problem::unsupported_transfer_coding);
     if (auto ce = req.find(http::field::content_encoding);

@@ -113,6 +113,10 @@ struct ApiReply {
   std::string body;
 };
 
+// The rule for {name} (an extract's name or a nothing-to-share period): 1-128 of [A-Za-z0-9._-],
+// not starting with '.'. `svdgw submit` checks it before connecting.
+bool valid_extract_name(std::string_view name);
+
 inline constexpr std::string_view kProblemTypePrefix = "https://svd-gateway.example/problems/";
 
 // An application/problem+json reply in the server's own shape, for the backend's status() and

@@ -561,14 +561,6 @@ std::string name_rule() { return "1-128 characters of A-Z, a-z, 0-9, '.', '_' an
 
 // ---- pieces ----------------------------------------------------------------------------------------
 
-bool valid_extract_name(std::string_view name) {
-  if (name.empty() || name.size() > 128 || name.front() == '.') return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-           c == '-';
-  });
-}
-
 std::optional<SubmitUrl> parse_submit_url(std::string_view text) {
   auto parsed = boost::urls::parse_uri(boost::core::string_view(text.data(), text.size()));
   if (!parsed) return std::nullopt;

@@ -57,9 +57,6 @@ int run_submit(const SubmitOptions& options);  // std::cout, std::cerr
 
 // ---- pieces, exposed for tests ------------------------------------------------------------------
 
-// The server's rule for {name}: 1-128 of [A-Za-z0-9._-], not starting with '.'.
-bool valid_extract_name(std::string_view name);
-
 struct SubmitUrl {
   std::string host;    // without brackets for IPv6
   std::uint16_t port = 443;

@@ -43,6 +43,7 @@
 
 #include "crypto/sha256.h"
 #include "crypto/tls_server.h"
+#include "tests/support/io_thread.h"
 #include "tests/support/temp_dir.h"
 
 extern char** environ;
@@ -503,9 +504,7 @@ class HttpApiTest : public ::testing::Test {
 
   void SetUp() override {
     backend_ = std::make_unique<FakeBackend>(tmp_ / "incoming");
-    io_ = std::make_unique<asio::io_context>();
-    work_.emplace(io_->get_executor());
-    thread_ = std::thread([this] { io_->run(); });
+    io_thread_ = std::make_unique<test_support::IoThread>();
   }
 
   void TearDown() override {
@@ -514,10 +513,7 @@ class HttpApiTest : public ::testing::Test {
       backend_->release_accept();
     });
     backend_->join_threads();
-    work_.reset();
-    io_->stop();
-    thread_.join();
-    io_.reset();
+    io_thread_.reset();
     backend_.reset();
   }
 
@@ -538,18 +534,13 @@ class HttpApiTest : public ::testing::Test {
 
   template <class F>
   void on_io(F f) {
-    std::promise<void> done;
-    asio::post(*io_, [&] {
-      f();
-      done.set_value();
-    });
-    done.get_future().wait();
+    io_thread_->run(std::move(f));
   }
 
   void start(HttpServerOptions o = options(), std::shared_ptr<ssl::context> ctx = nullptr) {
     if (!ctx) ctx = context(pki_->files());
     on_io([&] {
-      auto s = HttpServer::open(*io_, ctx, o, *backend_, [this](const std::string& line) {
+      auto s = HttpServer::open(io_thread_->io(), ctx, o, *backend_, [this](const std::string& line) {
         std::lock_guard lock(log_mu_);
         log_.push_back(line);
       });
@@ -620,9 +611,7 @@ class HttpApiTest : public ::testing::Test {
   static std::unique_ptr<TestPki> pki_;
   TempDir tmp_{"svd-http-test"};
   std::unique_ptr<FakeBackend> backend_;
-  std::unique_ptr<asio::io_context> io_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  std::thread thread_;
+  std::unique_ptr<test_support::IoThread> io_thread_;
   std::unique_ptr<HttpServer> server_;
   unsigned short port_ = 0;
   std::mutex log_mu_;
@@ -1337,7 +1326,7 @@ TEST_F(HttpApiTest, OpenFailsOnABadAddress) {
   auto o = options();
   o.address = "not-an-address";
   on_io([&] {
-    auto s = HttpServer::open(*io_, context(pki_->files()), o, *backend_, [](const std::string&) {});
+    auto s = HttpServer::open(io_thread_->io(), context(pki_->files()), o, *backend_, [](const std::string&) {});
     EXPECT_FALSE(s.has_value());
   });
 }

@@ -7,6 +7,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,6 +85,26 @@ inline std::vector<Identifier> identifiers(const std::filesystem::path& input, b
     }
   }
   return ids;
+}
+
+// Searches every (place, text) for every identifier of `extract` (CSV, UTF-8), failing the test
+// for each find (by kind and row, never by value). First checks that the search works: most of
+// the identifiers are found, as given, in the raw extract itself.
+inline void expect_no_identifier_in(const std::filesystem::path& extract,
+                                    const std::vector<std::pair<std::string, std::string>>& places) {
+  const auto ids = identifiers(extract, false, false);
+  ASSERT_GT(ids.size(), 1000u);
+  std::ifstream in(extract, std::ios::binary);
+  const std::string raw{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::size_t in_raw = 0;
+  for (const auto& id : ids) in_raw += raw.find(id.value) != std::string::npos;
+  ASSERT_GT(in_raw, ids.size() / 2);
+  for (const auto& [where, text] : places) {
+    ASSERT_FALSE(text.empty()) << where;
+    for (const auto& id : ids)
+      if (text.find(id.value) != std::string::npos)
+        ADD_FAILURE() << "a " << id.kind << " from row " << id.row << " appears in " << where;
+  }
 }
 
 }  // namespace svd::gateway::testing

@@ -20,6 +20,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "tests/support/io_thread.h"
+
 namespace svd::gateway {
 namespace {
 
@@ -97,31 +99,21 @@ std::string get(const std::string& target, const std::string& method = "GET") {
 
 class OpsServerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    work_.emplace(io_.get_executor());
-    thread_ = std::thread([this] { io_.run(); });
-  }
+  void SetUp() override { io_thread_ = std::make_unique<test_support::IoThread>(); }
   void TearDown() override {
     on_io([&] { server_.reset(); });
-    work_.reset();
-    io_.stop();
-    thread_.join();
+    io_thread_->stop();
   }
 
   template <class F>
   void on_io(F f) {
-    std::promise<void> done;
-    asio::post(io_, [&] {
-      f();
-      done.set_value();
-    });
-    done.get_future().wait();
+    io_thread_->run(std::move(f));
   }
 
   void start() {
     on_io([&] {
       auto s = OpsServer::open(
-          io_, "127.0.0.1", 0,
+          io_thread_->io(), "127.0.0.1", 0,
           [this](std::string_view path) {
             std::lock_guard lock(mu_);
             paths_.emplace_back(path);
@@ -144,9 +136,7 @@ class OpsServerTest : public ::testing::Test {
     return paths_;
   }
 
-  asio::io_context io_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  std::thread thread_;
+  std::unique_ptr<test_support::IoThread> io_thread_;
   std::unique_ptr<OpsServer> server_;
   std::mutex mu_;
   std::vector<std::string> paths_, log_;
@@ -225,7 +215,7 @@ TEST_F(OpsServerTest, OpenFailsOnAPortInUse) {
   start();
   on_io([&] {
     std::vector<std::string> lines;
-    auto s = OpsServer::open(io_, "127.0.0.1", server_->port(), [](std::string_view) { return ApiReply{}; },
+    auto s = OpsServer::open(io_thread_->io(), "127.0.0.1", server_->port(), [](std::string_view) { return ApiReply{}; },
                              [&](const std::string& l) { lines.push_back(l); });
     EXPECT_FALSE(s.has_value());
     ASSERT_EQ(lines.size(), 1u);

@@ -32,6 +32,7 @@
 #include "gateway/api_documents.h"
 #include "gateway/http_api.h"
 #include "tests/gateway/cli_fixture.h"
+#include "tests/support/io_thread.h"
 
 namespace svd::gateway {
 namespace {
@@ -185,25 +186,17 @@ class SubmitTest : public testing::CliFixture {
   void SetUp() override {
     CliFixture::SetUp();
     backend_ = std::make_unique<FakeBackend>(dir_ / "incoming");
-    work_.emplace(io_.get_executor());
-    thread_ = std::thread([this] { io_.run(); });
+    io_thread_ = std::make_unique<test_support::IoThread>();
   }
 
   void TearDown() override {
     on_io([&] { server_.reset(); });
-    work_.reset();
-    io_.stop();
-    thread_.join();
+    io_thread_->stop();
   }
 
   template <class F>
   void on_io(F f) {
-    std::promise<void> done;
-    asio::post(io_, [&] {
-      f();
-      done.set_value();
-    });
-    done.get_future().wait();
+    io_thread_->run(std::move(f));
   }
 
   void start(const crypto::TlsServerFiles& files = pki_->server()) {
@@ -214,7 +207,7 @@ class SubmitTest : public testing::CliFixture {
     o.idle_timeout = 10s;
     o.header_timeout = 10s;
     on_io([&] {
-      auto s = HttpServer::open(io_, ctx->context, o, *backend_, [](const std::string&) {});
+      auto s = HttpServer::open(io_thread_->io(), ctx->context, o, *backend_, [](const std::string&) {});
       ASSERT_TRUE(s.has_value());
       server_ = std::move(*s);
       port_ = server_->port();
@@ -268,9 +261,7 @@ class SubmitTest : public testing::CliFixture {
   }
 
   static std::unique_ptr<SubmitPki> pki_;
-  asio::io_context io_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  std::thread thread_;
+  std::unique_ptr<test_support::IoThread> io_thread_;
   std::unique_ptr<FakeBackend> backend_;
   std::unique_ptr<HttpServer> server_;
   unsigned short port_ = 0;
