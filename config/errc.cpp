@@ -57,7 +57,8 @@ constexpr Entry kEntries[] = {
     {errc::key_file_unreadable, "key_file_unreadable", "the key file cannot be read"},
     {errc::key_file_permissions, "key_file_permissions",
      "the key file is readable by group or others (chmod 600 it)"},
-    {errc::key_file_malformed, "key_file_malformed", "the key file does not hold 64 hex digits (32 bytes)"},
+    {errc::key_file_malformed, "key_file_malformed",
+     "the key file is not in the expected form (64 hex digits for a linkage key, PEM Ed25519 for a device key)"},
     {errc::key_file_exists, "key_file_exists", "a key file already exists there; refusing to overwrite it"},
     {errc::crypto_failure, "crypto_failure", "a cryptographic operation failed"},
     {errc::bad_envelope, "bad_envelope", "the batch has no valid header line"},
@@ -69,7 +70,13 @@ constexpr Entry kEntries[] = {
     {errc::bad_receipt, "bad_receipt", "the receipt is not valid"},
     {errc::bad_record, "bad_record", "a record is not a JSON object of the feed's columns"},
     {errc::unknown_feed, "unknown_feed", "the feed is not configured on this side"},
+    {errc::bad_checkpoint, "bad_checkpoint", "the audit checkpoint message is malformed"},
+    {errc::bad_signature, "bad_signature", "the signature does not verify with the expected key"},
+    {errc::checkpoint_does_not_extend, "checkpoint_does_not_extend",
+     "the checkpoint does not continue the audit log the hub accepted before"},
+    {errc::unknown_device_key, "unknown_device_key", "no device key is configured for the partner"},
     {errc::storage_full, "storage_full", "no storage space left for the extract: nothing was accepted"},
+    {errc::audit_corrupt, "audit_corrupt", "the audit log does not verify"},
 };
 
 const Entry* find(errc e) {

@@ -67,8 +67,14 @@ enum class errc {
   bad_receipt,
   bad_record,                 // a record line that is not a JSON object of the feed's columns
   unknown_feed,
+  bad_checkpoint,             // an audit checkpoint message that is malformed or out of bounds
+  bad_signature,              // a checkpoint (or a hub's cosignature) that does not verify
+  checkpoint_does_not_extend, // a checkpoint that is not the continuation of the last one accepted
+  unknown_device_key,         // the hub holds no device key for the partner
   // --- ingress (uploads and the spool) -------------------------------------------------------
   storage_full = 400,         // no space left (or the storage quota reached): nothing was accepted
+  // --- audit log ----------------------------------------------------------------------------
+  audit_corrupt = 500,        // the audit log does not verify (see audit/verify.h for where)
 };
 
 // True for codes that reject one row only.

@@ -24,7 +24,7 @@ class Loader : detail::TomlReader {
   GatewayConfig run() {
     toml::table root = parse();
     cfg_.file = file();
-    known_keys(root, {"gateway", "linkage_key", "limits", "hub", "batches", "http", "ops", "storage", "feed"},
+    known_keys(root, {"gateway", "linkage_key", "limits", "hub", "batches", "http", "ops", "storage", "audit", "feed"},
                "top level");
     read_gateway(root);
     read_key(root);
@@ -34,6 +34,7 @@ class Loader : detail::TomlReader {
     read_http(root);
     read_ops(root);
     read_storage(root);
+    read_audit(root);
     read_feeds(root);
     finish();
     return std::move(cfg_);
@@ -159,6 +160,17 @@ class Loader : detail::TomlReader {
     read_int(*s, "retain_extracts_hours", cfg_.storage.retain_extracts_hours, 0, 24 * 366);
     read_int(*s, "spool_settle_seconds", cfg_.storage.spool_settle_seconds, 0, 86400);
     read_int(*s, "spool_scan_seconds", cfg_.storage.spool_scan_seconds, 1, 86400);
+  }
+
+  void read_audit(const toml::table& root) {
+    const toml::table* a = table(root, "audit", false);
+    if (!a) return;
+    known_keys(*a, {"device_key", "hub_witness_key", "checkpoint_events", "checkpoint_minutes"}, "[audit]");
+    if (auto p = string(*a, "device_key", "[audit]", false)) cfg_.audit.device_key = resolve(*p);
+    if (auto p = string(*a, "hub_witness_key", "[audit]", false)) cfg_.audit.hub_witness_key = resolve(*p);
+    // A checkpoint message carries the leaf hashes since the one before: 4096 bounds it at 260 KiB.
+    read_int(*a, "checkpoint_events", cfg_.audit.checkpoint_events, 1, 4096);
+    read_int(*a, "checkpoint_minutes", cfg_.audit.checkpoint_minutes, 1, 24 * 60);
   }
 
   void read_schedule(const toml::node* n, Schedule& s) {

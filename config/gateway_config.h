@@ -149,6 +149,15 @@ struct StorageConfig {
   int spool_scan_seconds = 30;
 };
 
+// The audit log's checkpoints (DESIGN 5, docs/audit.md). Without a device key the gateway still
+// keeps the hash-chained log, but signs and sends no checkpoints (and says so at start).
+struct AuditConfig {
+  std::filesystem::path device_key;       // Ed25519 private key (svdgw keys generate-device)
+  std::filesystem::path hub_witness_key;  // the hub's public key; cosignatures are checked with it
+  int checkpoint_events = 1000;           // a checkpoint after this many events (at most 4096) ...
+  int checkpoint_minutes = 60;            // ... or this long after the last, if anything happened
+};
+
 struct GatewayConfig {
   std::filesystem::path file;
   std::string partner;
@@ -161,6 +170,7 @@ struct GatewayConfig {
   std::optional<HttpConfig> http;  // absent: no upload API (the spool still works)
   OpsConfig ops;
   StorageConfig storage;
+  AuditConfig audit;
   std::vector<FeedConfig> feeds;
 
   const FeedConfig* find_feed(std::string_view id) const;

@@ -13,7 +13,7 @@ class HubLoader : detail::TomlReader {
   HubReceiverConfig run() {
     toml::table root = parse();
     cfg_.file = file();
-    known_keys(root, {"store", "broker", "feed"}, "top level");
+    known_keys(root, {"store", "broker", "feed", "witness", "partner"}, "top level");
     if (const toml::table* s = table(root, "store", true)) {
       known_keys(*s, {"database"}, "[store]");
       if (auto db = string(*s, "database", "[store]", true)) cfg_.database = resolve(*db);
@@ -27,6 +27,11 @@ class HubLoader : detail::TomlReader {
       }
     }
     read_feeds(root);
+    if (const toml::table* w = table(root, "witness", false)) {
+      known_keys(*w, {"key"}, "[witness]");
+      if (auto k = string(*w, "key", "[witness]", true)) cfg_.witness_key = resolve(*k);
+    }
+    read_partners(root);
     finish();
     return std::move(cfg_);
   }
@@ -51,6 +56,31 @@ class HubLoader : detail::TomlReader {
       }
       read_schema(t, feed.id, feed.schema_file, feed.schema);
       cfg_.feeds.push_back(std::move(feed));
+    }
+  }
+
+  // Optional: a hub with no [[partner]] witnesses nobody (every checkpoint is refused with
+  // unknown_device_key).
+  void read_partners(const toml::table& root) {
+    const toml::node* n = root.get("partner");
+    if (!n) return;
+    const toml::array* arr = n->as_array();
+    if (!arr || !arr->is_array_of_tables()) {
+      error(n, "\"partner\" must be [[partner]] tables", "one [[partner]] table per gateway: id and device_key");
+      return;
+    }
+    for (const auto& node : *arr) {
+      const toml::table& t = *node.as_table();
+      known_keys(t, {"id", "device_key"}, "[[partner]]");
+      HubPartner partner;
+      if (auto id = string(t, "id", "[[partner]]", true)) {
+        if (!valid_identity(*id)) error(t.get("id"), "partner id must be 1-64 characters of a-z, 0-9 and '-'");
+        for (const auto& other : cfg_.partners)
+          if (other.id == *id) error(t.get("id"), "partner \"" + *id + "\" is defined twice");
+        partner.id = *id;
+      }
+      if (auto k = string(t, "device_key", "[[partner]]", true)) partner.device_key = resolve(*k);
+      cfg_.partners.push_back(std::move(partner));
     }
   }
 

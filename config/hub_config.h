@@ -17,8 +17,19 @@
 //   [[feed]]
 //   id = "ed-assaults"
 //   schema = "schemas/ed-assaults.json"
+//
+//   [witness]                      # optional: without it the hub witnesses no audit checkpoints
+//   key = "keys/hub-witness.key"   # Ed25519 private key (PEM, mode 0600) that cosigns them
+//
+//   [[partner]]                    # optional, one per gateway whose checkpoints are witnessed
+//   id = "northgate-ed"            # the partner id (= the gateway certificate's CN)
+//   device_key = "keys/northgate-ed-device.pub"   # its Ed25519 public key (PEM)
+//
+// Key files are only named here (paths resolved against the config file's folder); svdhub
+// loads them at startup, so config stays free of crypto.
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,12 +44,19 @@ struct HubFeed {
   Schema schema;
 };
 
+struct HubPartner {
+  std::string id;
+  std::filesystem::path device_key;  // public key file
+};
+
 struct HubReceiverConfig {
   std::filesystem::path file;
   std::filesystem::path database;
   MqttEndpoint broker;
   std::string client_id = "svdhub";
   std::vector<HubFeed> feeds;
+  std::optional<std::filesystem::path> witness_key;  // private key file; nullopt = no witness
+  std::vector<HubPartner> partners;
 };
 
 // Throws ConfigError listing every problem (file:line), like load_gateway_config.

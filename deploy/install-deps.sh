@@ -15,6 +15,7 @@ PACKAGES="
   libsystemd-dev
   mosquitto curl testssl.sh
   python3 python3-paho-mqtt
+  chromium python3-pil
 "
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -17,6 +17,10 @@
 #include "config/gateway_config.h"
 #include "crypto/linkage_key.h"
 #include "crypto/sha256.h"
+#include "crypto/signing_key.h"
+#include "gateway/audit_commands.h"
+#include "gateway/audit_export.h"
+#include "gateway/audit_report.h"
 #include "gateway/batcher.h"
 #include "gateway/daemon.h"
 #include "gateway/forwarder.h"
@@ -164,6 +168,7 @@ int cmd_check_config(const std::filesystem::path& path) {
   }
   std::cout << "  ops port    " << (cfg.ops.port == 0 ? std::string("off") : cfg.ops.listen + ":" + std::to_string(cfg.ops.port))
             << "; storage quota " << cfg.storage.quota_bytes << " bytes\n";
+  if (!print_audit_config(cfg)) return 1;
   for (const auto& f : cfg.feeds) {
     std::size_t shared = 0;
     for (const auto& field : f.schema.fields) shared += field.transform != config::TransformKind::drop;
@@ -356,6 +361,73 @@ int cmd_keys_fingerprint(const std::filesystem::path& key_file, const std::files
   return 0;
 }
 
+// errc_message describes the linkage key's hex file; a device key file is PEM.
+std::string device_key_problem(errc code) {
+  if (code == errc::key_file_malformed) return "not a PEM Ed25519 key (svdgw keys generate-device writes one)";
+  return std::string(errc_message(code));
+}
+
+// Beside the private key unless told otherwise: device.key -> device.pub, anything else + ".pub".
+std::filesystem::path default_public_file(std::filesystem::path private_file) {
+  if (private_file.extension() == ".key") return private_file.replace_extension(".pub");
+  private_file += ".pub";
+  return private_file;
+}
+
+int cmd_keys_generate_device(const std::filesystem::path& out, std::filesystem::path public_file) {
+  if (public_file.empty()) public_file = default_public_file(out);
+  if (public_file.lexically_normal() == out.lexically_normal()) {
+    std::cerr << "--public must name another file than --out (" << out.string() << ")\n";
+    return 1;
+  }
+  auto pub = crypto::generate_signing_key(out, public_file);
+  if (!pub) {
+    auto code = static_cast<errc>(pub.error().value());
+    if (code == errc::key_file_exists) {
+      std::error_code ec;
+      const bool out_exists = std::filesystem::exists(std::filesystem::symlink_status(out, ec));
+      std::cerr << (out_exists ? out : public_file).string() << ": " << errc_message(code);
+    } else if (code == errc::key_file_unreadable) {
+      std::cerr << "cannot create or write " << out.string() << " and " << public_file.string()
+                << " (does the directory exist, and may this user write there?)";
+    } else {
+      std::cerr << errc_message(code);
+    }
+    std::cerr << " [" << errc_name(code) << "]\nnothing was written\n";
+    return 1;
+  }
+  std::cout << "wrote a new device signing key (Ed25519) to " << out.string() << " (mode 0600)\n"
+            << "and its public key to " << public_file.string() << '\n'
+            << "fingerprint " << crypto::fingerprint(*pub) << '\n'
+            << "Give the public key to the hub's operator, who checks this gateway's audit checkpoints with it;\n"
+            << "the private key never leaves this gateway.\n";
+  return 0;
+}
+
+// Accepts the public or the private key file, so the fingerprint can be read on either side.
+int cmd_keys_device_fingerprint(const std::filesystem::path& file) {
+  auto report = [&file](errc code) {
+    std::cerr << file.string() << ": " << device_key_problem(code) << " [" << errc_name(code) << "]\n";
+    return 1;
+  };
+  auto pub = crypto::load_public_key(file);
+  if (pub) {
+    std::cout << crypto::fingerprint(*pub) << '\n';
+    return 0;
+  }
+  if (pub.error() != errc::key_file_malformed) return report(static_cast<errc>(pub.error().value()));
+  auto key = crypto::load_signing_key(file);
+  if (!key && key.error() == errc::key_file_permissions) {
+    // The permission check comes before parsing, so the file may not be a private key at all.
+    std::cerr << file.string() << ": not a PEM Ed25519 public key, and as a private key it is readable by group "
+              << "or others (chmod 600 it) [key_file_permissions]\n";
+    return 1;
+  }
+  if (!key) return report(static_cast<errc>(key.error().value()));
+  std::cout << crypto::fingerprint(key->public_key()) << '\n';
+  return 0;
+}
+
 }  // namespace
 
 int cli_main(int argc, char** argv) {
@@ -444,9 +516,9 @@ int cli_main(int argc, char** argv) {
       "Exit status: 0 accepted (receipt on stdout), 2 refused by the gateway, 3 gave up after the last "
       "attempt, 1 usage or configuration error (options, file, certificates, server not trusted).");
 
-  auto* keys = app.add_subcommand("keys", "Linkage key tools");
+  auto* keys = app.add_subcommand("keys", "Linkage key and device signing key tools");
   keys->require_subcommand(1);
-  std::filesystem::path key_out, key_file, key_config;
+  std::filesystem::path key_out, key_file, key_config, device_out, device_public, device_file;
   auto* generate = keys->add_subcommand("generate", "Create a new random linkage key file (mode 0600)");
   generate->add_option("--out", key_out, "Where to write the key")->required();
   auto* fingerprint = keys->add_subcommand("fingerprint", "Print a key's fingerprint (safe to share)");
@@ -456,12 +528,77 @@ int cli_main(int argc, char** argv) {
   fingerprint->callback([&] {
     if (key_file.empty() && key_config.empty()) throw CLI::RequiredError("--key or --config");
   });
+  auto* generate_device = keys->add_subcommand(
+      "generate-device", "Create this gateway's Ed25519 key pair that signs its audit checkpoints");
+  generate_device->add_option("--out", device_out, "Where to write the private key (PEM, mode 0600)")->required();
+  generate_device->add_option("--public", device_public,
+                              "Where to write the public key (default: --out with .key replaced by .pub, or .pub "
+                              "appended)");
+  generate_device->footer("Refuses to overwrite: if either file exists, neither is written. Exit status: 0 written, 1 "
+                          "not written.");
+  auto* device_fingerprint = keys->add_subcommand(
+      "device-fingerprint", "Print a device key's fingerprint (safe to share) from its public or private key file");
+  device_fingerprint->add_option("file", device_file, "The public or private key file (PEM)")->required();
+
+  // `svdgw audit ...`: the audit log's tools, one subcommand each. Their usage errors exit 2
+  // (see the catch below), so a script tells a mistyped date from an unreadable log.
+  auto* audit_group =
+      app.add_subcommand("audit", "Audit log tools: verify the chain, export the events, report per feed and week");
+  audit_group->require_subcommand(1);
+  AuditVerifyOptions va;
+  auto* audit_verify = audit_group->add_subcommand(
+      "verify", "Check the audit log's hash chain, its signed checkpoints and the hub's receipts");
+  audit_verify->add_option("--config", va.config_file, "Gateway config (TOML); the log is <state_dir>/audit.db")
+      ->required();
+  audit_verify->add_option("--log", va.log, "Another copy of the log to check (e.g. from a backup)");
+  audit_verify->add_option("--device-key", va.device_key,
+                           "The gateway's device key, public or private (default: [audit] device_key)");
+  audit_verify->add_option("--witness-key", va.witness_key,
+                           "The hub's public witness key (default: [audit] hub_witness_key)");
+  audit_verify->add_option("--hub-checkpoints", va.hub_checkpoints,
+                           "The hub's record of this gateway's checkpoints (svdhub checkpoints export)");
+  audit_verify->footer(
+      "Names the first bad sequence number and what is wrong with it.\n"
+      "Exit status: 0 the log verifies, 1 it does not or cannot be read, 2 bad arguments.");
+  AuditExportArgs xa;
+  auto* audit_export = audit_group->add_subcommand(
+      "export", "Write the audit events of a date range as CSV or JSON Lines, for auditors' own tools");
+  audit_export->add_option("--config", xa.config, "Gateway config (TOML); the log is <state_dir>/audit.db")
+      ->required();
+  audit_export->add_option("--from", xa.from, "First day, YYYY-MM-DD (UTC)")->required();
+  audit_export->add_option("--to", xa.to, "Last day, YYYY-MM-DD (UTC), included whole")->required();
+  audit_export->add_option("--feed", xa.feed, "Only the events about this feed");
+  audit_export->add_option("--format", xa.format, "csv or jsonl")->required()->check(CLI::IsMember({"csv", "jsonl"}));
+  audit_export->add_option("--out", xa.out, "Output file (written whole, then renamed into place; default: stdout)");
+  audit_export->footer(
+      "Columns: seq,time,actor,action,object,feed,details,payload_sha256,leaf_hash,chain_hash (CSV: RFC 4180 with a "
+      "header row, details as the exact JSON text hashed; JSON Lines: details as an object).\n"
+      "Exit status: 0 written, 1 config, log or output error, 2 bad arguments.");
+  AuditReportArgs ra;
+  auto* audit_report = audit_group->add_subcommand(
+      "report", "Write report.html and report.csv: extracts expected, received, late and missing, rows and "
+                "records, per feed and week, and the chain's status");
+  audit_report->add_option("--config", ra.config, "Gateway config (TOML); the log is <state_dir>/audit.db")
+      ->required();
+  audit_report->add_option("--from", ra.from, "First day, YYYY-MM-DD (UTC)")->required();
+  audit_report->add_option("--to", ra.to, "Last day, YYYY-MM-DD (UTC), included whole")->required();
+  audit_report->add_option("--out", ra.out_dir, "Output directory (created if absent)")->required();
+  audit_report->footer(
+      "Weeks are ISO weeks (Monday to Sunday, UTC); deadlines and period labels are local time: run it in the "
+      "gateway's time zone.\n"
+      "Exit status: 0 written and the chain verifies, 3 written but the chain does not verify, 1 config, log or "
+      "output error, 2 bad arguments.");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 1;
+    const int status = app.exit(e);
+    if (status == 0) return 0;
+    return audit_group->parsed() ? 2 : 1;
   }
+  if (*audit_verify) return run_audit_verify(va);
+  if (*audit_export) return audit_export_main(xa);
+  if (*audit_report) return audit_report_main(ra);
   if (*check) return cmd_check_config(config_path);
   if (*process) return cmd_process(pa);
   if (*forward) return cmd_forward(fa);
@@ -469,6 +606,8 @@ int cli_main(int argc, char** argv) {
   if (*run) return run_daemon({run_config, kVersion});
   if (*generate) return cmd_keys_generate(key_out);
   if (*fingerprint) return cmd_keys_fingerprint(key_file, key_config);
+  if (*generate_device) return cmd_keys_generate_device(device_out, device_public);
+  if (*device_fingerprint) return cmd_keys_device_fingerprint(device_file);
   return 1;
 }
 

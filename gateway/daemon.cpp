@@ -22,11 +22,16 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "audit/events.h"
 #include "config/diagnostic.h"
 #include "config/gateway_config.h"
+#include "crypto/certificate_info.h"
 #include "crypto/linkage_key.h"
+#include "crypto/sha256.h"
+#include "crypto/signing_key.h"
 #include "crypto/tls_server.h"
 #include "gateway/api_documents.h"
+#include "gateway/audit_keeper.h"
 #include "gateway/batcher.h"
 #include "gateway/extract_store.h"
 #include "gateway/forwarder.h"
@@ -83,7 +88,9 @@ class OutboxOnItsThread final : public BatchWriter {
   }
   result<void> add(const OutboxBatch& batch) override {
     if (stopping_) return errc::io_error;
-    return run_on(io_, [&] { return outbox_.add(batch); });
+    auto r = run_on(io_, [&] { return outbox_.add(batch); });
+    if (r) ++batches_;
+    return r;
   }
   result<void> commit_extract() override {
     return run_on(io_, [&] { return outbox_.commit_extract(); });
@@ -91,11 +98,13 @@ class OutboxOnItsThread final : public BatchWriter {
   void abandon_extract() override {
     run_on(io_, [&] { outbox_.abandon_extract(); });
   }
+  std::uint64_t batches() const { return batches_; }  // added so far (for the audit event)
 
  private:
   asio::io_context& io_;
   Outbox& outbox_;
   const std::atomic<bool>& stopping_;
+  std::uint64_t batches_ = 0;
 };
 
 std::shared_ptr<asio::ssl::context> make_tls(const config::HttpConfig& http, std::string& why) {
@@ -155,6 +164,12 @@ std::optional<SystemTime> parse_iso_utc(const std::string& s) {
   return std::chrono::system_clock::from_time_t(::timegm(&tm));
 }
 
+// The config file's digest, so the audit log says which configuration was in force.
+std::string config_digest(const fs::path& file) {
+  auto d = crypto::sha256_file(file);
+  return d ? d->sha256 : std::string();
+}
+
 std::string iso_utc(std::time_t t) {
   std::tm tm{};
   ::gmtime_r(&t, &tm);
@@ -165,9 +180,10 @@ std::string iso_utc(std::time_t t) {
 
 class Daemon final : public ApiBackend {
  public:
-  Daemon(Config cfg, crypto::LinkageKey key, DaemonOptions options)
+  Daemon(Config cfg, crypto::LinkageKey key, AuditKeeperOptions audit_options, DaemonOptions options)
       : cfg_(std::move(cfg)),
         key_(std::move(key)),
+        audit_options_(std::move(audit_options)),
         options_(std::move(options)),
         store_work_(asio::make_work_guard(store_io_)),
         outbox_work_(asio::make_work_guard(outbox_io_)),
@@ -180,6 +196,7 @@ class Daemon final : public ApiBackend {
         gm_(metrics_, options_.version) {
     for (const auto& f : cfg_->feeds) gm_.init_feed(f.id);
     gm_.storage_quota.set(static_cast<double>(cfg_->storage.quota_bytes));
+    if (audit_options_.device_key) device_fingerprint_ = crypto::fingerprint(audit_options_.device_key->public_key());
   }
 
   ~Daemon() override { shutdown_threads(); }
@@ -189,6 +206,8 @@ class Daemon final : public ApiBackend {
       shutdown_threads();
       return 1;
     }
+    record_startup();
+    audit_->start();
     start_threads();
     wait_for_signals();
     asio::post(store_io_, [this] {
@@ -221,13 +240,19 @@ class Daemon final : public ApiBackend {
     if (stopping_) return Admission::unavailable;
     const Config cfg = config();
     const config::FeedConfig* feed = cfg->find_feed(upload.feed);
-    if (!feed) return Admission::unknown_feed;
-    if (!client_allowed(*feed, upload.client)) return Admission::forbidden;
+    // Every refusal of an authenticated client is on record: who tried to share, and why not.
+    auto refuse = [&](Admission a, int status, const char* code) {
+      audit_->record(audit::events::upload_refused(upload.client, upload.feed, status, code));
+      return a;
+    };
+    if (!feed) return refuse(Admission::unknown_feed, 404, "unknown_feed");
+    if (!client_allowed(*feed, upload.client)) return refuse(Admission::forbidden, 403, "forbidden");
     // An accepted extract needs room three times over until it is processed and forwarded: its
     // file, its batches in the outbox, and the outbox's WAL while they are written. Refusing
     // now (507) is better than accepting what could not then be processed.
     const std::uint64_t n = content_length.value_or(0);
-    if (n > std::numeric_limits<std::uint64_t>::max() / 4 || !room_for(3 * n)) return Admission::storage_full;
+    if (n > std::numeric_limits<std::uint64_t>::max() / 4 || !room_for(3 * n))
+      return refuse(Admission::storage_full, 507, "storage_full");
     return Admission::ok;
   }
 
@@ -267,7 +292,10 @@ class Daemon final : public ApiBackend {
           delivered(r->extract);
           break;
         case AcceptOutcome::same: out.outcome = AcceptResult::Outcome::same; break;
-        case AcceptOutcome::conflict: out.outcome = AcceptResult::Outcome::conflict; break;
+        case AcceptOutcome::conflict:
+          out.outcome = AcceptResult::Outcome::conflict;
+          audit_->record(audit::events::upload_refused(upload.client, upload.feed, 409, "conflict"));
+          break;
       }
       out.receipt_json = receipt_json(r->extract);
       done(std::move(out));
@@ -346,6 +374,14 @@ class Daemon final : public ApiBackend {
       return false;
     }
     outbox_ = std::move(*outbox);
+    auto audit = AuditKeeper::open(std::move(audit_options_), [this](std::string topic, std::string payload) {
+      forwarder_->publish_aside(std::move(topic), std::move(payload));
+    });
+    if (!audit) {
+      fail((cfg->state_dir / "audit.db").string() + ": cannot open the audit log: " + audit.error().message());
+      return false;
+    }
+    audit_ = std::move(*audit);
     refresh_storage();
 
     if (cfg->http) {
@@ -404,7 +440,9 @@ class Daemon final : public ApiBackend {
     forwarder_->on_link_change([this](bool up) {
       broker_connected_ = up;
       gm_.broker_connected.set(up ? 1 : 0);
+      audit_->link_changed(up);
     });
+    forwarder_->on_checkpoint_receipt([this](std::string payload) { audit_->checkpoint_receipt(std::move(payload)); });
     return true;
   }
 
@@ -458,7 +496,7 @@ class Daemon final : public ApiBackend {
     service::notify("STOPPING=1");
     info("stopping (" + why + "): no new uploads; finishing requests in progress");
     watchdog_.reset();
-    auto after_http = [this] {
+    auto after_http = [this, why] {
       // The worker abandons the extract in progress at its next batch (see OutboxOnItsThread).
       {
         std::lock_guard lock(queue_mu_);
@@ -471,6 +509,8 @@ class Daemon final : public ApiBackend {
         storage_timer_.cancel();
         spool_watch_fd_.reset();
       });
+      // Before the forwarder goes: the last checkpoint travels on its connection.
+      audit_->stop({audit::events::gateway_stopped(why)});
       forwarder_->stop([this] {
         prune_timer_.cancel();
         gauges_timer_.cancel();
@@ -519,12 +559,15 @@ class Daemon final : public ApiBackend {
       next = std::make_shared<const config::GatewayConfig>(config::load_gateway_config(options_.config_file));
     } catch (const config::ConfigError& e) {
       for (const auto& d : e.diagnostics()) warn("reload refused: " + d.to_string());
+      audit_->record(audit::events::config_reload_refused(std::to_string(e.diagnostics().size()) +
+                                                          " problem(s) in the configuration"));
       service::notify("READY=1");
       return;
     }
     const Config current = config();
     if (auto what = fixed_parts_changed(*current, *next); !what.empty()) {
       warn("reload refused: " + what + " changed; restart the service to change it");
+      audit_->record(audit::events::config_reload_refused(what + " changed"));
       service::notify("READY=1");
       return;
     }
@@ -533,11 +576,14 @@ class Daemon final : public ApiBackend {
       auto tls = make_tls(*next->http, why);
       if (!tls) {
         warn("reload refused: [http]: " + why);
+        audit_->record(audit::events::config_reload_refused("the upload API's certificate, key or CRL does not load"));
         service::notify("READY=1");
         return;
       }
       http_->set_tls(std::move(tls));
     }
+    audit_->record(audit::events::config_reloaded(config_digest(options_.config_file)));
+    if (next->http) record_certificate("upload-server", next->http->cert);
     {
       std::lock_guard lock(cfg_mu_);
       cfg_ = next;
@@ -584,6 +630,25 @@ class Daemon final : public ApiBackend {
     });
   }
 
+  // ---- the audit log -------------------------------------------------------------------------
+
+  void record_startup() {
+    const Config cfg = config();
+    audit_->record(audit::events::gateway_started(options_.version, cfg->partner, config_digest(options_.config_file)));
+    audit_->record(audit::events::key_loaded(key_.id(), "linkage", crypto::fingerprint(key_)));
+    if (device_fingerprint_) audit_->record(audit::events::key_loaded("device", "device", *device_fingerprint_));
+    if (cfg->http) {
+      record_certificate("upload-server", cfg->http->cert);
+      record_certificate("client-ca", cfg->http->client_ca);
+    }
+    if (cfg->hub) record_certificate("hub-client", cfg->hub->broker.cert);
+  }
+
+  void record_certificate(const std::string& role, const fs::path& file) {
+    if (auto info = crypto::read_certificate_info(file))
+      audit_->record(audit::events::certificate_loaded(role, info->sha256, info->not_after));
+  }
+
   // ---- operations: metrics and schedules -----------------------------------------------------
 
   ApiReply ops_reply(std::string_view path) {
@@ -608,7 +673,9 @@ class Daemon final : public ApiBackend {
     std::vector<WatchedFeed> out;
     const auto now = std::chrono::system_clock::now();
     for (const auto& f : cfg.feeds) {
-      auto since = store_->watched_since(f.id, std::chrono::system_clock::to_time_t(now));
+      const auto now_t = std::chrono::system_clock::to_time_t(now);
+      auto since = store_->watched_since(
+          f.id, now_t, audit::events::feed_watched(f.id, cfg.partner, f.schedule.to_string(), iso_utc(now_t)));
       if (!since) return std::nullopt;
       WatchedFeed w{f.id, f.schedule, std::chrono::system_clock::from_time_t(static_cast<std::time_t>(*since)), {}};
       if (auto it = last->find(f.id); it != last->end()) w.last_delivery = parse_iso_utc(it->second);
@@ -622,11 +689,19 @@ class Daemon final : public ApiBackend {
   void check_schedules(bool rearm = true) {
     const std::string partner = config()->partner;
     for (const auto& change : schedule_.evaluate_all(std::chrono::system_clock::now())) {
-      if (change.overdue)
+      if (change.overdue) {
         warn("feed.overdue: feed " + change.feed + " of partner " + partner + " missed its deadline (" +
              change.status.period + ")");
-      else
+        const auto deadline = change.status.missed_deadline.value_or(std::chrono::system_clock::now());
+        audit_->record(audit::events::feed_overdue(change.feed, partner, change.status.period,
+                                                   iso_utc(std::chrono::system_clock::to_time_t(deadline))));
+        overdue_period_[change.feed] = change.status.period;
+      } else {
         info("feed.overdue cleared: feed " + change.feed + " of partner " + partner + " delivered");
+        audit_->record(audit::events::feed_overdue_cleared(change.feed, partner, overdue_period_[change.feed],
+                                                           last_delivery_[change.feed]));
+        overdue_period_.erase(change.feed);
+      }
     }
     for (const auto& [feed, st] : schedule_.statuses()) {
       gm_.feed_overdue.set({feed}, st.overdue ? 1 : 0);
@@ -680,7 +755,9 @@ class Daemon final : public ApiBackend {
   // A new extract (or return) is in the store: count it, tell the schedule, process it.
   void delivered(const StoredExtract& e) {
     gm_.extracts.add({e.feed, "received"}, 1);
-    asio::post(net_, [this, feed = e.feed, at = parse_iso_utc(e.received_at)] {
+    audit_->nudge();
+    asio::post(net_, [this, feed = e.feed, id = e.id, at = parse_iso_utc(e.received_at)] {
+      last_delivery_[feed] = id;
       schedule_.record_delivery(feed, at.value_or(std::chrono::system_clock::now()));
       check_schedules(false);
     });
@@ -747,7 +824,7 @@ class Daemon final : public ApiBackend {
   void refresh_storage() {
     const fs::path& dir = config()->state_dir;
     std::uint64_t used = store_->bytes_on_disk();
-    for (const char* f : {"extracts.db", "extracts.db-wal", "outbox.db", "outbox.db-wal"})
+    for (const char* f : {"extracts.db", "extracts.db-wal", "outbox.db", "outbox.db-wal", "audit.db", "audit.db-wal"})
       used += file_size_or_zero(dir / f);
     storage_used_ = used;
     struct statvfs vfs {};
@@ -874,8 +951,23 @@ class Daemon final : public ApiBackend {
     }
     const ExtractState state = report->refused ? ExtractState::refused : ExtractState::processed;
     const std::string report_json = report->to_json();
+    audit::events::Processed summary;
+    summary.extract_id = e.id;
+    summary.feed = feed->id;
+    summary.schema = feed->schema.name;
+    summary.sha256 = e.sha256;
+    summary.key_ids = {key_.id()};
+    summary.rows = report->rows_total;
+    summary.valid = report->rows_valid;
+    summary.rejected = report->rows_rejected;
+    summary.rejected_by_code = report->rejections_by_code;
+    summary.batches = writer.batches();
+    summary.records = report->refused ? 0 : report->rows_valid;
+    if (report->refused) summary.refused_reason = std::string(errc_name(report->refusal));
+    std::vector<audit::Event> events{audit::events::extract_finished(summary)};
+    if (summary.rejected > 0) events.push_back(audit::events::rows_rejected(summary));
     auto marked = run_on(store_io_, [&]() -> result<void> {
-      auto r = store_->set_state(e.id, state, report_json);
+      auto r = store_->set_state(e.id, state, report_json, events);
       if (r && cfg->storage.retain_extracts_hours == 0) apply_retention();
       refresh_storage();
       return r;
@@ -896,6 +988,7 @@ class Daemon final : public ApiBackend {
     else
       info("extract " + e.id + " processed: " + std::to_string(report->rows_total) + " rows, " +
            std::to_string(report->rows_valid) + " valid, " + std::to_string(report->rows_rejected) + " rejected");
+    audit_->nudge();
     forwarder_->notify_queued();
   }
 
@@ -911,6 +1004,8 @@ class Daemon final : public ApiBackend {
   mutable std::mutex cfg_mu_;
   Config cfg_;
   crypto::LinkageKey key_;
+  AuditKeeperOptions audit_options_;  // moved into audit_ when it opens
+  std::optional<std::string> device_fingerprint_;
   const DaemonOptions options_;
 
   asio::io_context net_, store_io_, outbox_io_;
@@ -935,6 +1030,9 @@ class Daemon final : public ApiBackend {
   GatewayMetrics gm_;
   ScheduleTracker schedule_;  // the network thread's
   std::unique_ptr<Forwarder> forwarder_;
+  // After forwarder_, so it goes first: its thread publishes through the forwarder.
+  std::unique_ptr<AuditKeeper> audit_;
+  std::map<std::string, std::string> overdue_period_, last_delivery_;  // the network thread's
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<OpsServer> ops_;
 
@@ -966,9 +1064,35 @@ int run_daemon(const DaemonOptions& options) {
     fail(cfg->linkage_key_file.string() + ": " + std::string(errc_message(code)) + " [" + std::string(errc_name(code)) + "]");
     return 1;
   }
+  AuditKeeperOptions audit;
+  audit.state_dir = cfg->state_dir;
+  audit.partner = cfg->partner;
+  audit.checkpoint_events = static_cast<std::uint64_t>(cfg->audit.checkpoint_events);
+  audit.checkpoint_every = std::chrono::minutes(cfg->audit.checkpoint_minutes);
+  audit.receipt_timeout = std::chrono::seconds(cfg->hub->receipt_timeout_seconds);
+  if (!cfg->audit.device_key.empty()) {
+    auto device = crypto::load_signing_key(cfg->audit.device_key);
+    if (!device) {
+      const auto code = static_cast<errc>(device.error().value());
+      fail(cfg->audit.device_key.string() + ": " + std::string(errc_message(code)) + " [" +
+           std::string(errc_name(code)) + "]");
+      return 1;
+    }
+    audit.device_key = std::move(*device);
+  }
+  if (!cfg->audit.hub_witness_key.empty()) {
+    auto witness = crypto::load_public_key(cfg->audit.hub_witness_key);
+    if (!witness) {
+      const auto code = static_cast<errc>(witness.error().value());
+      fail(cfg->audit.hub_witness_key.string() + ": " + std::string(errc_message(code)) + " [" +
+           std::string(errc_name(code)) + "]");
+      return 1;
+    }
+    audit.witness_key = *witness;
+  }
   // A peer that closes a socket mid-write must not kill the daemon.
   std::signal(SIGPIPE, SIG_IGN);
-  Daemon daemon(std::move(cfg), std::move(*key), options);
+  Daemon daemon(std::move(cfg), std::move(*key), std::move(audit), options);
   return daemon.run();
 }
 

@@ -10,19 +10,21 @@
 
 #include "config/unique_fd.h"
 #include "crypto/sha256.h"
-#include "gateway/detail/sqlite_util.h"
+#include "audit/events.h"
+#include "audit/pending.h"
+#include "config/sqlite_util.h"
 #include "gateway/pipeline.h"
 
 namespace svd::gateway {
 namespace {
 
 namespace fs = std::filesystem;
-using detail::Db;
-using detail::exec;
-using detail::guarded;
-using detail::prepare;
-using detail::Stmt;
-using detail::Use;
+using sqlite::Db;
+using sqlite::exec;
+using sqlite::guarded;
+using sqlite::prepare;
+using sqlite::Stmt;
+using sqlite::Use;
 
 constexpr int kSchemaVersion = 1;
 
@@ -154,17 +156,18 @@ result<std::unique_ptr<ExtractStore>> ExtractStore::open(const fs::path& state_d
     for (const auto& entry : fs::directory_iterator(impl->incoming, ec)) fs::remove(entry.path(), ec);
 
     const fs::path file = state_dir / "extracts.db";
-    if (!detail::create_private_file(file)) return errc::io_error;
+    if (!sqlite::create_private_file(file)) return errc::io_error;
     sqlite3* raw = nullptr;
     const int rc = sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
     impl->db.reset(raw);
     if (rc != SQLITE_OK) return errc::io_error;
     sqlite3* db = raw;
-    const auto mode = detail::query_text(db, "PRAGMA journal_mode=WAL");
+    const auto mode = sqlite::query_text(db, "PRAGMA journal_mode=WAL");
     if (sqlite3_busy_timeout(db, 5000) != SQLITE_OK || !mode || *mode != "wal" ||
         !exec(db, "PRAGMA synchronous=FULL"))
       return errc::io_error;
-    if (!detail::ensure_schema(db, kSchemaVersion, kSchemaV1)) return errc::io_error;
+    if (!sqlite::ensure_schema(db, kSchemaVersion, kSchemaV1) || !audit::ensure_pending_table(db))
+      return errc::io_error;
     const std::string cols = kColumns;
     if (!prepare(db, ("SELECT " + cols + " FROM extracts WHERE feed = ?1 AND name = ?2").c_str(), impl->by_name) ||
         !prepare(db, ("SELECT " + cols + " FROM extracts WHERE id = ?1").c_str(), impl->by_id) ||
@@ -255,17 +258,26 @@ result<Accepted> ExtractStore::accept(const fs::path& incoming, const std::strin
     e.received_at = utc_timestamp();
     e.file = target;
     e.kind = kind;
-    Use u(im.insert);
-    const bool bound = u.bind(1, e.id) && u.bind(2, e.feed) && u.bind(3, e.name) && u.bind(4, e.client) &&
-                       u.bind(5, e.sha256) && u.bind(6, static_cast<std::int64_t>(e.bytes)) &&
-                       u.bind(7, e.received_at) && u.bind(8, static_cast<std::int64_t>(kind));
-    if (!bound) return errc::io_error;
-    const int rc = u.step();
-    if (rc != SQLITE_DONE) {
-      // The file under extracts/ is harmless without a row (content-addressed; a later accept
-      // of the same bytes renames over it). Nothing was accepted.
-      return (rc == SQLITE_FULL) ? errc::storage_full : errc::io_error;
+    // The row and its audit event commit together. On failure the file under extracts/ is
+    // harmless without a row (content-addressed; a later accept of the same bytes renames over
+    // it): nothing was accepted.
+    sqlite::Transaction tx(im.db.get());
+    if (!tx.ok()) return errc::io_error;
+    {
+      Use u(im.insert);
+      const bool bound = u.bind(1, e.id) && u.bind(2, e.feed) && u.bind(3, e.name) && u.bind(4, e.client) &&
+                         u.bind(5, e.sha256) && u.bind(6, static_cast<std::int64_t>(e.bytes)) &&
+                         u.bind(7, e.received_at) && u.bind(8, static_cast<std::int64_t>(kind));
+      if (!bound) return errc::io_error;
+      const int rc = u.step();
+      if (rc != SQLITE_DONE) return (rc == SQLITE_FULL) ? errc::storage_full : errc::io_error;
     }
+    // A nothing-to-share return's name is the period it is for.
+    const audit::Event event = kind == ExtractKind::nothing_to_share
+                                   ? audit::events::nil_return(client, e.id, feed, name, e.sha256)
+                                   : audit::events::extract_received(client, e.id, feed, e.bytes, e.sha256);
+    if (!audit::record_pending(im.db.get(), event)) return errc::io_error;
+    if (const int rc = tx.commit(); rc != SQLITE_OK) return (rc == SQLITE_FULL) ? errc::storage_full : errc::io_error;
     return Accepted{AcceptOutcome::created, std::move(e)};
   });
 }
@@ -285,14 +297,23 @@ result<std::vector<StoredExtract>> ExtractStore::unfinished() {
   });
 }
 
-result<void> ExtractStore::set_state(const std::string& id, ExtractState state, const std::string& report_json) {
+result<void> ExtractStore::set_state(const std::string& id, ExtractState state, const std::string& report_json,
+                                     const std::vector<audit::Event>& events) {
   return guarded([&]() -> result<void> {
-    Use u(impl_->set_state);
-    const bool finished = state == ExtractState::processed || state == ExtractState::refused;
-    if (!u.bind(1, id) || !u.bind(2, static_cast<std::int64_t>(state)) || !u.bind(3, report_json) ||
-        !u.bind(4, finished ? utc_timestamp() : std::string()) || !u.done())
-      return errc::io_error;
-    if (sqlite3_changes(impl_->db.get()) == 0) return errc::io_error;
+    sqlite3* db = impl_->db.get();
+    sqlite::Transaction tx(db);
+    if (!tx.ok()) return errc::io_error;
+    {
+      Use u(impl_->set_state);
+      const bool finished = state == ExtractState::processed || state == ExtractState::refused;
+      if (!u.bind(1, id) || !u.bind(2, static_cast<std::int64_t>(state)) || !u.bind(3, report_json) ||
+          !u.bind(4, finished ? utc_timestamp() : std::string()) || !u.done())
+        return errc::io_error;
+    }
+    if (sqlite3_changes(db) == 0) return errc::io_error;
+    for (const auto& e : events)
+      if (!audit::record_pending(db, e)) return errc::io_error;
+    if (tx.commit() != SQLITE_OK) return errc::io_error;
     return {};
   });
 }
@@ -319,15 +340,25 @@ result<std::map<std::string, std::string>> ExtractStore::last_received_per_feed(
   });
 }
 
-result<std::int64_t> ExtractStore::watched_since(const std::string& feed, std::int64_t now) {
+result<std::int64_t> ExtractStore::watched_since(const std::string& feed, std::int64_t now,
+                                                const std::optional<audit::Event>& first_event) {
   return guarded([&]() -> result<std::int64_t> {
+    sqlite3* db = impl_->db.get();
+    sqlite::Transaction tx(db);
+    if (!tx.ok()) return errc::io_error;
     {
       Use u(impl_->watched_insert);
       if (!u.bind(1, feed) || !u.bind(2, now) || !u.done()) return errc::io_error;
     }
-    Use u(impl_->watched_select);
-    if (!u.bind(1, feed) || u.step() != SQLITE_ROW) return errc::io_error;
-    return u.integer(0);
+    if (sqlite3_changes(db) > 0 && first_event && !audit::record_pending(db, *first_event)) return errc::io_error;
+    std::int64_t since = 0;
+    {
+      Use u(impl_->watched_select);
+      if (!u.bind(1, feed) || u.step() != SQLITE_ROW) return errc::io_error;
+      since = u.integer(0);
+    }
+    if (tx.commit() != SQLITE_OK) return errc::io_error;
+    return since;
   });
 }
 

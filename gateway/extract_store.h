@@ -15,6 +15,9 @@
 // Incoming bytes are written to <state_dir>/extracts/incoming/ first (the HTTPS body streams
 // there, the spool moves files there), on the same filesystem, so accepting is a rename.
 //
+// Every change is recorded for the audit log in the change's own transaction: extract.received or
+// extract.nil_return by accept(), what the caller passes to set_state() and watched_since().
+//
 // Thread-safety: none; one strand owns it.
 
 #include <cstdint>
@@ -25,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/event.h"
 #include "config/errc.h"
 
 namespace svd::gateway {
@@ -82,8 +86,10 @@ class ExtractStore {
   result<std::optional<StoredExtract>> get(const std::string& id);
   // Extracts in `received` or `processing`, oldest first: the work to (re)do at start.
   result<std::vector<StoredExtract>> unfinished();
-  // State transitions, one transaction each; `report_json` is stored with processed/refused.
-  result<void> set_state(const std::string& id, ExtractState state, const std::string& report_json = {});
+  // State transitions, one transaction each; `report_json` is stored with processed/refused, and
+  // `events` are recorded for the audit log in the same transaction (audit/pending.h).
+  result<void> set_state(const std::string& id, ExtractState state, const std::string& report_json = {},
+                         const std::vector<audit::Event>& events = {});
 
   // Bytes held in extracts/ and incoming/ (for the storage quota).
   std::uint64_t bytes_on_disk() const;
@@ -92,8 +98,9 @@ class ExtractStore {
   result<std::map<std::string, std::string>> last_received_per_feed();
   // When the gateway started watching `feed` (Unix seconds): recorded as `now` at the first
   // call for it and returned unchanged ever after, so that a new feed is not overdue for
-  // periods before it existed.
-  result<std::int64_t> watched_since(const std::string& feed, std::int64_t now);
+  // periods before it existed. `first_event` (feed.watched) is recorded with that first call.
+  result<std::int64_t> watched_since(const std::string& feed, std::int64_t now,
+                                     const std::optional<audit::Event>& first_event = std::nullopt);
   // Retention: removes the files of extracts finished (processed or refused) at or before
   // `cutoff` (ISO 8601, as finished_at), keeping their rows and reports. A file another
   // unfinished extract shares (the same bytes sent for two feeds) is kept. Returns how many

@@ -14,6 +14,7 @@
 #include <mqtt/async_client.h>
 
 #include "gateway/pipeline.h"
+#include "protocol/checkpoint.h"
 #include "protocol/envelope.h"
 #include "transport/mqtt.h"
 
@@ -102,6 +103,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   Log log;
   std::function<void()> drained_handler, stop_done;
   std::function<void(bool)> link_handler;
+  std::function<void(std::string)> checkpoint_receipt_handler;
   ForwarderCounters counters;
   std::mt19937_64 rng;
   std::chrono::milliseconds backoff;
@@ -349,6 +351,10 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
       log("forwarder: ignoring a message on " + printable_id(m.get_topic()));
       return;
     }
+    if (protocol::is_checkpoint_receipt(m.get_payload_str())) {
+      if (checkpoint_receipt_handler) checkpoint_receipt_handler(m.get_payload_str());
+      return;
+    }
     auto receipt = protocol::parse_receipt(m.get_payload_str());
     if (!receipt) {
       log("forwarder: ignoring an unreadable receipt");
@@ -491,6 +497,21 @@ void Forwarder::notify_queued() {
 void Forwarder::on_drained(std::function<void()> handler) { impl_->drained_handler = std::move(handler); }
 
 void Forwarder::on_link_change(std::function<void(bool)> handler) { impl_->link_handler = std::move(handler); }
+
+void Forwarder::publish_aside(std::string topic, std::string payload) {
+  impl_->post([topic = std::move(topic), payload = std::move(payload)](Impl& s) mutable {
+    if (s.link != Impl::Link::up || s.stopping) return;
+    try {
+      s.client->publish(mqtt::make_message(topic, mqtt::binary_ref(std::move(payload)), 1, false));
+    } catch (const mqtt::exception& e) {
+      s.log(std::string("forwarder: cannot publish on ") + printable_id(topic) + ": " + e.what());
+    }
+  });
+}
+
+void Forwarder::on_checkpoint_receipt(std::function<void(std::string)> handler) {
+  impl_->checkpoint_receipt_handler = std::move(handler);
+}
 
 void Forwarder::stop(std::function<void()> done) {
   impl_->post([done = std::move(done)](Impl& s) mutable { s.begin_stop(std::move(done)); });

@@ -77,6 +77,14 @@ class Forwarder {
   // Called on the strand with true when the forwarder can send (connected and subscribed to
   // receipts) and with false when it no longer can. Set before start().
   void on_link_change(std::function<void(bool)> handler);
+  // The audit log's checkpoints share the connection (the broker allows one per client id) but
+  // not the outbox: the audit log keeps them and sends them again until the hub answers. Publishes
+  // at QoS 1 if the link is up, else drops the message (the audit log re-sends after the next
+  // link change). Thread-safe.
+  void publish_aside(std::string topic, std::string payload);
+  // Called on the strand with each checkpoint receipt (protocol::is_checkpoint_receipt) that
+  // arrives on the receipt topic. Set before start().
+  void on_checkpoint_receipt(std::function<void(std::string)> handler);
   // Publishes the offline status, disconnects (waiting briefly for PUBACKs in flight), then calls
   // `done` on the strand. Thread-safe; later calls of anything else do nothing.
   void stop(std::function<void()> done);

@@ -5,23 +5,26 @@
 #include <algorithm>
 #include <ctime>
 #include <limits>
+#include <optional>
 #include <string_view>
 #include <utility>
 
-#include "gateway/detail/sqlite_util.h"
+#include "audit/events.h"
+#include "audit/pending.h"
+#include "config/sqlite_util.h"
 
 namespace svd::gateway {
 namespace {
 
-using detail::create_private_file;
-using detail::Db;
-using detail::exec;
-using detail::guarded;
-using detail::prepare;
-using detail::query_int;
-using detail::query_text;
-using detail::Stmt;
-using detail::Use;
+using sqlite::create_private_file;
+using sqlite::Db;
+using sqlite::exec;
+using sqlite::guarded;
+using sqlite::prepare;
+using sqlite::query_int;
+using sqlite::query_text;
+using sqlite::Stmt;
+using sqlite::Use;
 
 constexpr int kSchemaVersion = 1;
 constexpr int kBusyTimeoutMs = 5000;
@@ -162,7 +165,7 @@ struct Outbox::Impl {
   Db db_;
   Stmt begin_, commit_, rollback_, insert_extract_, select_ord_, insert_batch_, insert_payload_,
       select_max_id_, select_unacknowledged_, mark_published_, mark_acknowledged_, mark_rejected_,
-      select_state_, select_stats_, select_progress_, prune_, select_acked_per_feed_;
+      select_state_, select_stats_, select_progress_, prune_, select_acked_per_feed_, select_for_audit_;
 
   // The open extract, if any. Its rows are the ones with id > visible_ (rowids of new rows are
   // max(id) + 1, and BEGIN IMMEDIATE keeps every other writer out), so readers on this
@@ -202,6 +205,10 @@ struct Outbox::Impl {
            prepare(d, kMarkAcknowledged, mark_acknowledged_) &&
            prepare(d, kMarkRejected, mark_rejected_) &&
            prepare(d, kSelectState, select_state_) &&
+           prepare(d,
+                   "SELECT b.feed, e.extract_id, b.seq, b.records, b.state, b.attempts FROM batches AS b "
+                   "CROSS JOIN extracts AS e ON e.ord = b.extract_ord WHERE b.id <= ?1 AND b.batch_id = ?2",
+                   select_for_audit_) &&
            prepare(d, kSelectStats, select_stats_) && prepare(d, kSelectProgress, select_progress_) &&
            prepare(d, kPrune, prune_) &&
            prepare(d, "SELECT feed, sum(records) FROM batches WHERE state = 2 AND id <= ?1 GROUP BY feed",
@@ -237,12 +244,49 @@ struct Outbox::Impl {
     for (const auto& m : marks) (void)mark(*m.stmt, m.batch_id, m.receipt);
   }
 
+  // The mark and its audit event (batch.published on every attempt; batch.acknowledged or
+  // batch.rejected on the first verdict only) in one transaction: the extract's, when one is
+  // open, else one of its own.
   result<bool> mark(const Stmt& stmt, std::string_view batch_id, std::string_view receipt) {
-    Use u(stmt);
-    bool ok = u.bind(1, visible_) && u.bind(2, batch_id) && u.bind(3, now());
-    if (ok && &stmt != &mark_published_) ok = u.bind(4, receipt);
-    if (!ok || !u.done()) return errc::io_error;
-    return sqlite3_changes(db_.get()) > 0;
+    std::optional<sqlite::Transaction> tx;
+    if (!in_extract_) {
+      tx.emplace(db_.get());
+      if (!tx->ok()) return errc::io_error;
+    }
+    std::string feed, extract_id;
+    std::uint64_t seq = 0, records = 0;
+    std::int64_t state_before = 0, attempts_before = 0;
+    {
+      Use u(select_for_audit_);
+      if (!u.bind(1, visible_) || !u.bind(2, batch_id)) return errc::io_error;
+      const int rc = u.step();
+      if (rc == SQLITE_DONE) return false;
+      if (rc != SQLITE_ROW) return errc::io_error;
+      feed = u.text(0);
+      extract_id = u.text(1);
+      seq = static_cast<std::uint64_t>(u.integer(2));
+      records = static_cast<std::uint64_t>(u.integer(3));
+      state_before = u.integer(4);
+      attempts_before = u.integer(5);
+    }
+    {
+      Use u(stmt);
+      bool ok = u.bind(1, visible_) && u.bind(2, batch_id) && u.bind(3, now());
+      if (ok && &stmt != &mark_published_) ok = u.bind(4, receipt);
+      if (!ok || !u.done()) return errc::io_error;
+    }
+    std::optional<audit::Event> event;
+    const std::string id(batch_id), why(receipt);
+    if (&stmt == &mark_published_)
+      event = audit::events::batch_published(id, extract_id, feed, seq, records,
+                                             static_cast<std::uint32_t>(attempts_before + 1));
+    else if (state_before < 2 && &stmt == &mark_acknowledged_)
+      event = audit::events::batch_acknowledged(id, extract_id, feed, seq, records, why);
+    else if (state_before < 2 && &stmt == &mark_rejected_)
+      event = audit::events::batch_rejected(id, extract_id, feed, seq, records, why);
+    if (event && !audit::record_pending(db_.get(), *event)) return errc::io_error;
+    if (tx && tx->commit() != SQLITE_OK) return errc::io_error;
+    return true;
   }
 
   // A mark made inside an open extract is remembered for abandon() (see marks_in_extract_).
@@ -276,7 +320,9 @@ result<std::unique_ptr<Outbox>> Outbox::open(const std::filesystem::path& file) 
                                    nullptr);
     impl->db_.reset(raw);  // a handle is returned even on failure and must be closed
     if (rc != SQLITE_OK) return errc::io_error;
-    if (!configure(raw) || !detail::ensure_schema(raw, kSchemaVersion, kSchemaV1) || !impl->prepare_all()) return errc::io_error;
+    if (!configure(raw) || !sqlite::ensure_schema(raw, kSchemaVersion, kSchemaV1) ||
+        !audit::ensure_pending_table(raw) || !impl->prepare_all())
+      return errc::io_error;
     return std::unique_ptr<Outbox>(new Outbox(std::move(impl), file));
   });
 }

@@ -8,7 +8,8 @@
 // Batch states: queued -> published (the broker's PUBACK) -> acknowledged (the hub's receipt
 // said accepted or duplicate), or -> rejected (the hub's receipt said rejected: re-sending the
 // same bytes cannot help, so the batch is kept, counted and no longer sent). Every transition is
-// one transaction. An extract's batches are written in one transaction, so a
+// one transaction, with its audit event (batch.published, batch.acknowledged, batch.rejected;
+// audit/pending.h). An extract's batches are written in one transaction, so a
 // crash leaves all of them or none: re-processing after a crash starts from nothing. Batch ids
 // are deterministic too (protocol::batch_id_for): should an extract be written again, rows that
 // exist are left as they are, whatever their state, and nothing is queued twice. (That holds only

@@ -15,6 +15,7 @@ namespace {
 
 constexpr auto kWait = std::chrono::seconds(10);
 constexpr const char* kBatches = "svd/v1/+/+/batch";
+constexpr const char* kCheckpoints = "svd/v1/+/audit";
 // A group: at most this many messages, and no more taken once their payloads reach this size.
 constexpr std::size_t kGroupMessages = 64;
 constexpr std::size_t kGroupBytes = std::size_t{32} << 20;
@@ -25,13 +26,18 @@ void pause(std::chrono::milliseconds d, const std::atomic<bool>& stop) {
   while (!stop && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
 }
 
-bool connect_and_subscribe(mqtt::async_client& client, const mqtt::connect_options& options, std::ostream& log) {
+bool connect_and_subscribe(mqtt::async_client& client, const mqtt::connect_options& options, bool checkpoints,
+                           std::ostream& log) {
   try {
     if (!client.connect(options)->wait_for(kWait)) {
       log << "broker: no CONNACK within 10 s\n";
       return false;
     }
     if (!client.subscribe(kBatches, 1)->wait_for(kWait)) {
+      log << "broker: no SUBACK within 10 s\n";
+      return false;
+    }
+    if (checkpoints && !client.subscribe(kCheckpoints, 1)->wait_for(kWait)) {
       log << "broker: no SUBACK within 10 s\n";
       return false;
     }
@@ -42,63 +48,118 @@ bool connect_and_subscribe(mqtt::async_client& client, const mqtt::connect_optio
   }
 }
 
-// Stores the group, then answers it. The receipts go out only after handle_group returned,
-// i.e. after the commit: a receipt never acknowledges a batch that is not durable. They are
-// published together and their PUBACKs awaited together (one deadline), so a group costs one
-// round trip to the broker, not one per batch.
-void store_and_answer(mqtt::async_client& client, BatchHandler& handler, const std::vector<mqtt::const_message_ptr>& group,
-                      std::ostream& log) {
-  std::vector<Message> messages;
-  messages.reserve(group.size());
-  for (const auto& m : group) messages.push_back({m->get_topic(), m->get_payload_str()});
-  const std::vector<Reply> replies = handler.handle_group(messages);
+// One receipt to publish, and how to name it in the log.
+struct Answer {
+  std::string topic;
+  std::string payload;
+  std::string what;  // "batch <id>" or "checkpoint <partner> seq <n>"
+};
 
-  std::vector<std::pair<const Reply*, mqtt::delivery_token_ptr>> sent;
-  for (std::size_t i = 0; i < replies.size(); ++i) {
-    const Reply& reply = replies[i];
+std::string checkpoint_name(const protocol::CheckpointReceipt& r) {
+  return "checkpoint " + r.checkpoint.partner + " seq " + std::to_string(r.checkpoint.seq);
+}
+
+// The group's audit checkpoints, each decided (and committed) by the witness in arrival order.
+// `audit`: (index into group, partner of its topic).
+void witness_checkpoints(Witness* witness, const std::vector<mqtt::const_message_ptr>& group,
+                         const std::vector<std::pair<std::size_t, std::string>>& audit, bool& told_no_witness,
+                         std::vector<Answer>& answers, std::ostream& log) {
+  for (const auto& [i, partner] : audit) {
     const std::string& topic = group[i]->get_topic();
-    if (reply.topic.empty()) {
-      log << "batch on " << topic << ": not answered (store unavailable or not a batch topic)\n";
+    if (!witness) {
+      if (!told_no_witness) log << "checkpoint on " << topic << ": dropped, no [witness] key configured\n";
+      told_no_witness = true;
       continue;
     }
-    log << "batch " << reply.receipt.batch_id << " on " << topic << ": " << protocol::to_string(reply.receipt.status)
-        << (reply.receipt.reason.empty() ? "" : " (" + reply.receipt.reason + ")") << '\n';
+    auto outcome = witness->handle(partner, group[i]->get_payload_str());
+    if (!outcome) {
+      // The gateway publishes it again until it has a receipt.
+      log << "checkpoint on " << topic << ": not answered (witness store unavailable)\n";
+      continue;
+    }
+    const protocol::CheckpointReceipt& r = outcome->receipt;
+    log << checkpoint_name(r) << " on " << topic << ": " << protocol::to_string(r.status)
+        << (r.reason.empty() ? "" : " (" + r.reason + ")") << '\n';
+    answers.push_back({protocol::receipt_topic(partner), protocol::to_json(r), checkpoint_name(r)});
+  }
+}
+
+// Stores the group, then answers it. The receipts go out only after handle_group (and each
+// checkpoint's Witness::handle) returned, i.e. after the commit: a receipt never acknowledges
+// something that is not durable. They are published together and their PUBACKs awaited together
+// (one deadline), so a group costs one round trip to the broker, not one per message.
+void store_and_answer(mqtt::async_client& client, BatchHandler& handler, Witness* witness,
+                      const std::vector<mqtt::const_message_ptr>& group, bool& told_no_witness, std::ostream& log) {
+  std::vector<Message> messages;
+  std::vector<std::size_t> batch_of;  // indexes into group
+  std::vector<std::pair<std::size_t, std::string>> audit;
+  messages.reserve(group.size());
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    std::string partner;
+    if (parse_audit_topic(group[i]->get_topic(), partner)) {
+      audit.emplace_back(i, std::move(partner));
+      continue;
+    }
+    messages.push_back({group[i]->get_topic(), group[i]->get_payload_str()});
+    batch_of.push_back(i);
+  }
+  std::vector<Answer> answers;
+  if (!messages.empty()) {
+    const std::vector<Reply> replies = handler.handle_group(messages);
+    for (std::size_t j = 0; j < replies.size(); ++j) {
+      const Reply& reply = replies[j];
+      const std::string& topic = group[batch_of[j]]->get_topic();
+      if (reply.topic.empty()) {
+        log << "batch on " << topic << ": not answered (store unavailable or not a batch topic)\n";
+        continue;
+      }
+      log << "batch " << reply.receipt.batch_id << " on " << topic << ": " << protocol::to_string(reply.receipt.status)
+          << (reply.receipt.reason.empty() ? "" : " (" + reply.receipt.reason + ")") << '\n';
+      answers.push_back({reply.topic, protocol::to_json(reply.receipt), "batch " + reply.receipt.batch_id});
+    }
+  }
+  witness_checkpoints(witness, group, audit, told_no_witness, answers, log);
+
+  std::vector<std::pair<const Answer*, mqtt::delivery_token_ptr>> sent;
+  for (const Answer& a : answers) {
     try {
-      sent.emplace_back(&reply, client.publish(reply.topic, protocol::to_json(reply.receipt), 1, false));
+      sent.emplace_back(&a, client.publish(a.topic, a.payload, 1, false));
     } catch (const mqtt::exception& e) {
       // The gateway re-sends after its receipt timeout and gets "duplicate" then.
-      log << "receipt for " << reply.receipt.batch_id << " not sent: " << e.what() << '\n';
+      log << "receipt for " << a.what << " not sent: " << e.what() << '\n';
     }
   }
   const auto deadline = std::chrono::steady_clock::now() + kWait;
-  for (const auto& [reply, token] : sent) {
+  for (const auto& [answer, token] : sent) {
     try {
-      if (!token->wait_until(deadline)) log << "receipt for " << reply->receipt.batch_id << ": no PUBACK within 10 s\n";
+      if (!token->wait_until(deadline)) log << "receipt for " << answer->what << ": no PUBACK within 10 s\n";
     } catch (const mqtt::exception& e) {
-      log << "receipt for " << reply->receipt.batch_id << " not sent: " << e.what() << '\n';
+      log << "receipt for " << answer->what << " not sent: " << e.what() << '\n';
     }
   }
 }
 
 }  // namespace
 
-int run_receiver(const config::HubReceiverConfig& config, BatchHandler& handler, const std::atomic<bool>& stop,
-                 std::ostream& log) {
+int run_receiver(const config::HubReceiverConfig& config, BatchHandler& handler, Witness* witness,
+                 const std::atomic<bool>& stop, std::ostream& log) {
   auto client = transport::make_client(config.broker, config.client_id);
   const auto options = transport::make_connect_options(config.broker);
   client->start_consuming();
   std::mt19937 rng(std::random_device{}());
   auto backoff = std::chrono::milliseconds(250);
+  bool told_no_witness = false;
   while (!stop) {
     if (!client->is_connected()) {
-      if (!connect_and_subscribe(*client, options, log)) {
+      if (!connect_and_subscribe(*client, options, witness != nullptr, log)) {
         // Exponential backoff with full jitter, capped at 30 s.
         pause(std::chrono::milliseconds(std::uniform_int_distribution<long>(0, backoff.count())(rng)), stop);
         backoff = std::min(backoff * 2, std::chrono::milliseconds(30000));
         continue;
       }
       backoff = std::chrono::milliseconds(250);
-      log << "broker: connected to " << transport::broker_uri(config.broker) << ", subscribed to " << kBatches << '\n';
+      log << "broker: connected to " << transport::broker_uri(config.broker) << ", subscribed to " << kBatches
+          << (witness ? std::string(" and ") + kCheckpoints : std::string()) << '\n';
     }
     mqtt::const_message_ptr msg;
     if (!client->try_consume_message_for(&msg, std::chrono::milliseconds(250))) continue;
@@ -119,7 +180,7 @@ int run_receiver(const config::HubReceiverConfig& config, BatchHandler& handler,
       bytes += msg->get_payload().size();
       group.push_back(std::move(msg));
     }
-    store_and_answer(*client, handler, group, log);
+    store_and_answer(*client, handler, witness, group, told_no_witness, log);
     if (lost) log << "broker: connection lost\n";
   }
   try {

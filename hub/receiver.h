@@ -1,6 +1,8 @@
 #pragma once
 // svdhub's receive loop: connects to the broker (mTLS, persistent session), subscribes to every
 // gateway's batches, hands the messages to the BatchHandler and publishes their receipts (QoS 1).
+// With a Witness it also subscribes to every gateway's audit checkpoints (svd/v1/+/audit, QoS 1)
+// and publishes the witness's receipts on the same receipt topics, each after its commit.
 // Messages are handled in groups: after taking one from Paho's consumer queue, the loop also
 // takes whatever is already waiting (at most 64 messages; none more once 32 MiB of payload are
 // taken), stores them all in one transaction, and only after its commit publishes the receipts.
@@ -12,12 +14,15 @@
 
 #include "config/hub_config.h"
 #include "hub/batch_handler.h"
+#include "hub/witness.h"
 
 namespace svd::hub {
 
 // Returns 0 after a requested stop. `log` gets one line per event (pseudonymous data only: ids,
-// counts, codes).
-int run_receiver(const config::HubReceiverConfig& config, BatchHandler& handler, const std::atomic<bool>& stop,
-                 std::ostream& log);
+// counts, codes, hashes). `witness` may be null: then audit checkpoints are neither subscribed to
+// nor answered (one that still arrives, from a subscription an earlier run left in the persistent
+// session, is dropped with one log line).
+int run_receiver(const config::HubReceiverConfig& config, BatchHandler& handler, Witness* witness,
+                 const std::atomic<bool>& stop, std::ostream& log);
 
 }  // namespace svd::hub

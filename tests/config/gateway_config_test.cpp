@@ -308,5 +308,93 @@ schema = "schemas/s.json"
   }
 }
 
+constexpr const char* kHubBase = R"([store]
+database = "hub.db"
+
+[broker]
+host = "localhost"
+ca = "ca.crt"
+cert = "c.crt"
+key = "c.key"
+
+[[feed]]
+id = "ed"
+schema = "schemas/s.json"
+)";
+
+TEST_F(GatewayConfigTest, HubWitnessAndPartnersAreOptional) {
+  const auto plain = load_hub_config(write("hub.toml", kHubBase));
+  EXPECT_FALSE(plain.witness_key);
+  EXPECT_TRUE(plain.partners.empty());
+
+  const auto cfg = load_hub_config(write("hub.toml", std::string(kHubBase) + R"(
+[witness]
+key = "keys/hub-witness.key"
+
+[[partner]]
+id = "northgate-ed"
+device_key = "keys/northgate-ed-device.pub"
+
+[[partner]]
+id = "southgate-ed"
+device_key = "/etc/svdhub/southgate-ed.pub"
+)"));
+  ASSERT_TRUE(cfg.witness_key);
+  EXPECT_EQ(*cfg.witness_key, dir_ / "keys/hub-witness.key");
+  ASSERT_EQ(cfg.partners.size(), 2u);
+  EXPECT_EQ(cfg.partners[0].id, "northgate-ed");
+  EXPECT_EQ(cfg.partners[0].device_key, dir_ / "keys/northgate-ed-device.pub");
+  EXPECT_EQ(cfg.partners[1].device_key, "/etc/svdhub/southgate-ed.pub");
+}
+
+TEST_F(GatewayConfigTest, HubWitnessAndPartnerProblemsHaveLines) {
+  const fs::path f = write("hub.toml", std::string(kHubBase) + R"(
+[witness]
+file = "keys/hub-witness.key"
+
+[[partner]]
+id = "North Gate"
+device_key = "n.pub"
+colour = "red"
+
+[[partner]]
+id = "southgate-ed"
+
+[[partner]]
+id = "southgate-ed"
+device_key = "s.pub"
+)");
+  try {
+    load_hub_config(f);
+    FAIL();
+  } catch (const ConfigError& e) {
+    std::string all;
+    for (const auto& d : e.diagnostics()) all += d.to_string() + "\n";
+    EXPECT_NE(all.find("hub.toml:15:"), std::string::npos) << all;  // unknown key "file"
+    EXPECT_NE(all.find("unknown key \"file\" in [witness]"), std::string::npos) << all;
+    EXPECT_NE(all.find("missing \"key\" in [witness]"), std::string::npos) << all;
+    EXPECT_NE(all.find("hub.toml:18:"), std::string::npos) << all;  // invalid id
+    EXPECT_NE(all.find("hub.toml:20:"), std::string::npos) << all;  // unknown key "colour"
+    EXPECT_NE(all.find("missing \"device_key\" in [[partner]]"), std::string::npos) << all;
+    EXPECT_NE(all.find("hub.toml:26:"), std::string::npos) << all;  // defined twice
+    EXPECT_NE(all.find("partner \"southgate-ed\" is defined twice"), std::string::npos) << all;
+  }
+  auto problems_of = [&](const std::string& toml) {
+    try {
+      load_hub_config(write("hub.toml", toml));
+    } catch (const ConfigError& e) {
+      std::string all;
+      for (const auto& d : e.diagnostics()) all += d.to_string() + "\n";
+      return all;
+    }
+    return std::string();
+  };
+  EXPECT_NE(problems_of(std::string(kHubBase) + "[witness]\nkey = 3\n").find("\"key\" must be a string"),
+            std::string::npos);
+  // Top-level keys come before the first table.
+  EXPECT_NE(problems_of("partner = \"northgate-ed\"\n" + std::string(kHubBase)).find("\"partner\" must be [[partner]] tables"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace svd::config

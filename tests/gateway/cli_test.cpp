@@ -67,6 +67,96 @@ TEST_F(CliTest, KeysGenerateAndFingerprint) {
   EXPECT_NE(test_key.out, f.out);
 }
 
+// The device key: generation prints the fingerprint that device-fingerprint then reads from
+// either file, and that an auditor can recompute with standard tools.
+TEST_F(CliTest, KeysGenerateDeviceAndDeviceFingerprint) {
+  const fs::path key = dir_ / "device.key", pub = dir_ / "device.pub";
+  RunResult g = svdgw("keys generate-device --out '" + key.string() + "'");
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  EXPECT_EQ(fs::status(key).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_TRUE(fs::is_regular_file(pub));
+  EXPECT_NE(g.out.find(key.string()), std::string::npos) << g.out;
+  EXPECT_NE(g.out.find(pub.string()), std::string::npos) << g.out;
+
+  RunResult from_pub = svdgw("keys device-fingerprint '" + pub.string() + "'");
+  ASSERT_EQ(from_pub.exit_code, 0) << from_pub.err;
+  EXPECT_EQ(from_pub.out.size(), 40u) << from_pub.out;  // 8 × 4 hex, 7 spaces, newline
+  EXPECT_NE(g.out.find("fingerprint " + from_pub.out), std::string::npos) << g.out;
+  RunResult from_key = svdgw("keys device-fingerprint '" + key.string() + "'");
+  EXPECT_EQ(from_key.exit_code, 0) << from_key.err;
+  EXPECT_EQ(from_key.out, from_pub.out);
+
+  // SHA-256 over the label, a NUL and the raw key (the last 32 bytes of the DER public key).
+  const fs::path digest = dir_ / "digest.txt";
+  const std::string cmd = "{ printf 'svd-gateway signing key fingerprint v1\\000'; openssl pkey -pubin -in '" +
+                          pub.string() + "' -outform DER | tail -c 32; } | sha256sum >'" + digest.string() + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const std::string hex = read_file(digest).substr(0, 32);
+  std::string expected;
+  for (std::size_t i = 0; i < 32; i += 4) expected += (i ? " " : "") + hex.substr(i, 4);
+  EXPECT_EQ(from_pub.out, expected + "\n");
+
+  // Either file in the way: nothing is written, and the message names it.
+  const std::string key_before = read_file(key), pub_before = read_file(pub);
+  RunResult again = svdgw("keys generate-device --out '" + key.string() + "'");
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("refusing to overwrite"), std::string::npos) << again.err;
+  EXPECT_NE(again.err.find("nothing was written"), std::string::npos) << again.err;
+  EXPECT_EQ(read_file(key), key_before);
+  EXPECT_EQ(read_file(pub), pub_before);
+  fs::remove(key);
+  RunResult public_in_the_way = svdgw("keys generate-device --out '" + key.string() + "'");
+  EXPECT_EQ(public_in_the_way.exit_code, 1);
+  EXPECT_NE(public_in_the_way.err.find(pub.string() + ": "), std::string::npos) << public_in_the_way.err;
+  EXPECT_FALSE(fs::exists(key));
+  EXPECT_EQ(read_file(pub), pub_before);
+}
+
+TEST_F(CliTest, KeysGenerateDevicePublicFileName) {
+  // Without a .key extension, ".pub" is appended.
+  RunResult plain = svdgw("keys generate-device --out '" + (dir_ / "signing").string() + "'");
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_TRUE(fs::is_regular_file(dir_ / "signing.pub"));
+
+  fs::create_directory(dir_ / "public");
+  RunResult named = svdgw("keys generate-device --out '" + (dir_ / "gw.key").string() + "' --public '" +
+                          (dir_ / "public" / "gw.pem").string() + "'");
+  ASSERT_EQ(named.exit_code, 0) << named.err;
+  EXPECT_TRUE(fs::is_regular_file(dir_ / "public" / "gw.pem"));
+  EXPECT_FALSE(fs::exists(dir_ / "gw.pub"));
+
+  RunResult same = svdgw("keys generate-device --out '" + (dir_ / "x.key").string() + "' --public '" +
+                         (dir_ / "x.key").string() + "'");
+  EXPECT_EQ(same.exit_code, 1);
+  EXPECT_NE(same.err.find("--public must name another file"), std::string::npos) << same.err;
+  EXPECT_FALSE(fs::exists(dir_ / "x.key"));
+
+  RunResult no_dir = svdgw("keys generate-device --out '" + (dir_ / "missing" / "d.key").string() + "'");
+  EXPECT_EQ(no_dir.exit_code, 1);
+  EXPECT_NE(no_dir.err.find("cannot create or write"), std::string::npos) << no_dir.err;
+}
+
+TEST_F(CliTest, KeysDeviceFingerprintExplainsWhatIsWrong) {
+  // The linkage key is a key file, but not a device key.
+  RunResult linkage = svdgw("keys device-fingerprint '" + (dir_ / "etc" / "linkage.key").string() + "'");
+  EXPECT_EQ(linkage.exit_code, 1);
+  EXPECT_NE(linkage.err.find("not a PEM Ed25519 key"), std::string::npos) << linkage.err;
+  EXPECT_NE(linkage.err.find("[key_file_malformed]"), std::string::npos) << linkage.err;
+
+  RunResult missing = svdgw("keys device-fingerprint '" + (dir_ / "none.pub").string() + "'");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("[key_file_unreadable]"), std::string::npos) << missing.err;
+
+  const fs::path key = dir_ / "device.key";
+  ASSERT_EQ(svdgw("keys generate-device --out '" + key.string() + "'").exit_code, 0);
+  fs::permissions(key, fs::perms::group_read, fs::perm_options::add);
+  RunResult open_key = svdgw("keys device-fingerprint '" + key.string() + "'");
+  EXPECT_EQ(open_key.exit_code, 1);
+  EXPECT_NE(open_key.err.find("[key_file_permissions]"), std::string::npos) << open_key.err;
+
+  EXPECT_EQ(svdgw("keys device-fingerprint").exit_code, 1);  // the file is required
+}
+
 TEST_F(CliTest, ProcessUsageErrorsExitOne) {
   const fs::path input = dir_ / "x.csv";
   write_file(input, "a\n1\n");

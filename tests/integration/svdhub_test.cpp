@@ -1,14 +1,19 @@
-// svdhub against a real mosquitto over mTLS: a gateway certificate publishes batches, the hub
-// stores them and answers on the gateway's receipt topic.
+// svdhub against a real mosquitto over mTLS: a gateway certificate publishes batches (and signed
+// audit checkpoints), the hub stores them (witnesses them) and answers on the gateway's receipt
+// topic.
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 
 #include "child_process.h"
+#include "crypto/sha256.h"
+#include "crypto/signing_key.h"
 #include "hub/hub_store.h"
 #include "mosquitto_fixture.h"
+#include "protocol/checkpoint.h"
 #include "protocol/envelope.h"
 
 namespace svd::testing {
@@ -36,6 +41,9 @@ std::string batch(std::uint64_t seq, const std::string& records) {
 
 class SvdhubTest : public ::testing::Test {
  protected:
+  // More TOML for the hub's config (after its [[feed]]).
+  virtual std::string extra_config() { return ""; }
+
   void SetUp() override {
     broker_ = std::make_unique<TestBroker>(PkiOptions{.gateways = {kGateway}});
     const auto& pki = broker_->pki();
@@ -44,7 +52,8 @@ class SvdhubTest : public ::testing::Test {
         << "[broker]\nhost = \"127.0.0.1\"\nport = " << broker_->port() << "\nca = \"" << pki.ca_cert().string()
         << "\"\ncert = \"" << pki.client_cert(pki.hub_id()).string() << "\"\nkey = \""
         << pki.client_key(pki.hub_id()).string() << "\"\nclient_id = \"" << pki.hub_id() << "\"\n"
-        << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_SOURCE_DIR << "/deploy/examples/schemas/ed-assaults.json\"\n";
+        << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_SOURCE_DIR << "/deploy/examples/schemas/ed-assaults.json\"\n"
+        << extra_config();
     hub_ = start_svdhub(dir_.path() / "svdhub.toml", dir_.path() / "svdhub.log");
     ASSERT_TRUE(hub_->started());
     ASSERT_TRUE(broker_->wait_for_log("New client connected", std::chrono::seconds(10)))
@@ -162,6 +171,118 @@ TEST_F(SvdhubTest, ABurstOfBatchesIsAnsweredBatchByBatchAfterGroupCommits) {
   }
   hub_->stop();
   EXPECT_EQ(stored(), 2 * kBatches);
+}
+
+// The hub as witness: the gateway's certificate publishes signed checkpoints on its audit topic
+// and gets the witness's receipts on its receipt topic.
+class SvdhubWitnessTest : public SvdhubTest {
+ protected:
+  std::string extra_config() override {
+    // The keys are made before the hub starts (SetUp below calls this first).
+    EXPECT_TRUE(crypto::generate_signing_key(dir_.path() / "witness.key", dir_.path() / "witness.pub"));
+    EXPECT_TRUE(crypto::generate_signing_key(dir_.path() / "device.key", dir_.path() / "device.pub"));
+    EXPECT_TRUE(crypto::generate_signing_key(dir_.path() / "forger.key", dir_.path() / "forger.pub"));
+    return "[witness]\nkey = \"" + (dir_.path() / "witness.key").string() + "\"\n[[partner]]\nid = \"" + kGateway +
+           "\"\ndevice_key = \"" + (dir_.path() / "device.pub").string() + "\"\n";
+  }
+
+  // The checkpoint at `seq` of a log whose leaf n is SHA-256("event n"), from the start.
+  protocol::CheckpointMessage checkpoint(std::uint64_t seq, const std::filesystem::path& key_file) {
+    protocol::CheckpointMessage m;
+    std::array<unsigned char, 32> chain{};
+    for (std::uint64_t n = 1; n <= seq; ++n) {
+      crypto::Sha256 leaf;
+      leaf.update("event " + std::to_string(n));
+      const auto l = leaf.finish();
+      m.leaves.push_back(crypto::to_hex(l.data(), l.size()));
+      crypto::Sha256 next;
+      next.update(std::string_view(reinterpret_cast<const char*>(chain.data()), chain.size()));
+      next.update(std::string_view(reinterpret_cast<const char*>(l.data()), l.size()));
+      chain = next.finish();
+    }
+    m.checkpoint = {kGateway, seq, crypto::to_hex(chain.data(), chain.size()), "2026-11-23T09:00:00.000Z"};
+    auto key = crypto::load_signing_key(key_file);
+    EXPECT_TRUE(key);
+    if (!key) return m;
+    const crypto::Signature s = key->sign(protocol::checkpoint_note(m.checkpoint));
+    m.signature = crypto::to_hex(s.data(), s.size());
+    m.key_fingerprint = crypto::fingerprint(key->public_key());
+    return m;
+  }
+
+  protocol::CheckpointReceipt send_checkpoint(const protocol::CheckpointMessage& m) {
+    EXPECT_TRUE(gateway_->publish(protocol::audit_topic(kGateway), protocol::to_json(m)).ok);
+    auto msg = gateway_->receive(std::chrono::seconds(10));
+    if (!msg) {
+      ADD_FAILURE() << "no receipt; svdhub log:\n" << read_file(dir_.path() / "svdhub.log");
+      return {};
+    }
+    EXPECT_TRUE(protocol::is_checkpoint_receipt(msg->get_payload_str())) << msg->get_payload_str();
+    auto r = protocol::parse_checkpoint_receipt(msg->get_payload_str());
+    EXPECT_TRUE(r) << msg->get_payload_str();
+    return r ? *r : protocol::CheckpointReceipt{};
+  }
+
+  std::string svdhub_output(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{SVD_SVDHUB};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const auto out = dir_.path() / "cli.out";
+    std::filesystem::remove(out);
+    ChildProcess cli(argv, out, dir_.path() / "cli.err");
+    EXPECT_EQ(cli.wait(std::chrono::seconds(10)), 0) << read_file(dir_.path() / "cli.err");
+    return read_file(out);
+  }
+};
+
+TEST_F(SvdhubWitnessTest, CosignsACheckpointAndRaisesAnAlarmOnAForgery) {
+  const protocol::CheckpointMessage genuine = checkpoint(3, dir_.path() / "device.key");
+  protocol::CheckpointReceipt r = send_checkpoint(genuine);
+  ASSERT_EQ(r.status, protocol::CheckpointStatus::accepted) << r.reason;
+  EXPECT_EQ(r.checkpoint, genuine.checkpoint);
+  auto witness_pub = crypto::load_public_key(dir_.path() / "witness.pub");
+  ASSERT_TRUE(witness_pub);
+  EXPECT_EQ(r.witness_fingerprint, crypto::fingerprint(*witness_pub));
+  std::vector<unsigned char> cosig;
+  for (std::size_t i = 0; i + 1 < r.cosignature.size(); i += 2)
+    cosig.push_back(static_cast<unsigned char>(std::stoi(r.cosignature.substr(i, 2), nullptr, 16)));
+  EXPECT_TRUE(crypto::verify_signature(*witness_pub, protocol::witness_note(r.checkpoint, r.witnessed_at), cosig));
+  // Batches still flow beside checkpoints.
+  EXPECT_EQ(send(batch(0, kRecords)).status, protocol::ReceiptStatus::accepted);
+
+  // The next checkpoint, signed with a key that is not the partner's.
+  protocol::CheckpointMessage forged = checkpoint(5, dir_.path() / "forger.key");
+  forged.prev = protocol::ChainPoint{3, genuine.checkpoint.chain_hash};
+  forged.leaves.erase(forged.leaves.begin(), forged.leaves.begin() + 3);
+  protocol::CheckpointReceipt refused = send_checkpoint(forged);
+  EXPECT_EQ(refused.status, protocol::CheckpointStatus::rejected);
+  EXPECT_EQ(refused.reason, "bad_signature");
+  EXPECT_EQ(refused.cosignature, "");
+
+  const std::string config = (dir_.path() / "svdhub.toml").string();
+  // Read-only while svdhub runs.
+  const std::string alarms = svdhub_output({"checkpoints", "alarms", "--config", config});
+  EXPECT_NE(alarms.find("partner northgate-ed checkpoint seq 5: bad_signature"), std::string::npos) << alarms;
+  EXPECT_NE(alarms.find("1 audit alarm(s) stored"), std::string::npos) << alarms;
+  const std::string exported = svdhub_output({"checkpoints", "export", "--config", config, "--partner", kGateway});
+  auto line = protocol::parse_checkpoint_receipt(exported.substr(0, exported.find('\n')));
+  ASSERT_TRUE(line) << exported;
+  EXPECT_EQ(line->cosignature, r.cosignature);
+  EXPECT_EQ(std::count(exported.begin(), exported.end(), '\n'), 1);
+  EXPECT_NE(svdhub_output({"stats", "--config", config}).find("northgate-ed: 1 checkpoints, last seq 3"),
+            std::string::npos);
+  hub_->stop();
+  EXPECT_NE(read_file(dir_.path() / "svdhub.log").find("audit.alarm: partner northgate-ed checkpoint seq 5: bad_signature"),
+            std::string::npos);
+}
+
+TEST_F(SvdhubTest, WithoutAWitnessKeyCheckpointsAreNotAnswered) {
+  // The hub answers in arrival order: had it answered the checkpoint, that receipt would come
+  // before the batch's.
+  EXPECT_TRUE(gateway_->publish(protocol::audit_topic(kGateway), "{}").ok);
+  EXPECT_EQ(send(batch(0, kRecords)).status, protocol::ReceiptStatus::accepted);
+  EXPECT_EQ(gateway_->try_receive(), nullptr);
+  hub_->stop();
+  EXPECT_NE(read_file(dir_.path() / "svdhub.log").find("no [witness] key configured"), std::string::npos);
 }
 
 }  // namespace

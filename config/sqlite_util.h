@@ -1,6 +1,6 @@
 #pragma once
-// Small RAII helpers over the SQLite C API shared by the gateway's SQLite stores (outbox,
-// extract store). Not a wrapper library: just the handles, statement use with guaranteed reset,
+// Small RAII helpers over the SQLite C API shared by the SQLite stores (outbox, extract store,
+// audit log). Not a wrapper library: just the handles, statement use with guaranteed reset,
 // one-row queries, and the creation of a private (0600) database file.
 
 #include <fcntl.h>
@@ -20,7 +20,7 @@
 
 #include "config/errc.h"
 
-namespace svd::gateway::detail {
+namespace svd::sqlite {
 
 struct DbClose {
   void operator()(sqlite3* db) const { sqlite3_close(db); }
@@ -148,6 +148,30 @@ inline bool ensure_schema(sqlite3* db, int version, const char* schema_sql) {
   return false;
 }
 
+// BEGIN IMMEDIATE ... COMMIT, rolled back unless committed (on every early return).
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db), open_(exec(db, "BEGIN IMMEDIATE")) {}
+  ~Transaction() {
+    if (open_) exec(db_, "ROLLBACK");
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  bool ok() const { return open_; }
+  // The SQLite result code of COMMIT (SQLITE_FULL on a full disk); rolled back if it failed.
+  int commit() {
+    if (!open_) return SQLITE_MISUSE;
+    open_ = false;
+    const int rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK && !sqlite3_get_autocommit(db_)) exec(db_, "ROLLBACK");
+    return rc;
+  }
+
+ private:
+  sqlite3* db_;
+  bool open_;
+};
+
 // Catches what the standard library may throw (bad_alloc while copying payloads), so that no
 // exception leaves a store; the statement guards have already reset the statements.
 template <class F>
@@ -159,4 +183,4 @@ auto guarded(F&& f) noexcept -> decltype(f()) {
   }
 }
 
-}  // namespace svd::gateway::detail
+}  // namespace svd::sqlite

@@ -1,0 +1,73 @@
+#pragma once
+// The audit events the gateway records: one builder per action, so every producer writes the
+// same shape and the report (audit/report.h) and auditors can rely on it. docs/audit.md lists
+// them for people. Details are JSON objects of ids, counts, codes and digests, never a value
+// from an extract, a file name or an uploaded name.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "audit/event.h"
+
+namespace svd::audit::events {
+
+// actor: the client's certificate CN or "spool"; object: the extract id.
+// details {feed, kind ("extract"|"nothing_to_share"), bytes, sha256}; payload_sha256 = sha256.
+// A nothing-to-share return has action "extract.nil_return" and details {feed, period} as well.
+Event extract_received(const std::string& client, const std::string& extract_id, const std::string& feed,
+                       std::uint64_t bytes, const std::string& sha256);
+Event nil_return(const std::string& client, const std::string& extract_id, const std::string& feed,
+                 const std::string& period, const std::string& sha256);
+
+struct Processed {
+  std::string extract_id, feed, schema, sha256;
+  std::vector<std::string> key_ids;
+  std::uint64_t rows = 0, valid = 0, rejected = 0;   // data rows
+  std::map<std::string, std::uint64_t> rejected_by_code;  // problems per errc name
+  std::uint64_t batches = 0, records = 0;
+  std::string refused_reason;  // an errc name when the extract was refused as a whole, else ""
+};
+// "extract.processed" or "extract.refused" (details carry the reason), actor "gateway".
+Event extract_finished(const Processed& p);
+// "rows.rejected": {feed, rejected, by_code}; recorded beside extract_finished when rows were.
+Event rows_rejected(const Processed& p);
+
+// "upload.refused": an authenticated client's upload or call turned down before anything was
+// stored (403, 409, 413, 507, …). actor: client CN; object: the feed; details {status, code}.
+Event upload_refused(const std::string& client, const std::string& feed, int status, const std::string& code);
+
+// "batch.published" (actor "gateway", details {extract, feed, seq, records, attempt}) and
+// "batch.acknowledged" / "batch.rejected" (actor "hub", details {extract, feed, seq, records,
+// status|reason}). object: the batch id.
+Event batch_published(const std::string& batch_id, const std::string& extract_id, const std::string& feed,
+                      std::uint64_t seq, std::uint64_t records, std::uint32_t attempt);
+Event batch_acknowledged(const std::string& batch_id, const std::string& extract_id, const std::string& feed,
+                         std::uint64_t seq, std::uint64_t records, const std::string& receipt_status);
+Event batch_rejected(const std::string& batch_id, const std::string& extract_id, const std::string& feed,
+                     std::uint64_t seq, std::uint64_t records, const std::string& reason);
+
+// "feed.watched" (the gateway starts expecting the feed: {partner, schedule, since}),
+// "feed.overdue" ({partner, period, deadline}) and "feed.overdue_cleared" ({partner, period,
+// extract}). actor "gateway"; object: the feed.
+Event feed_watched(const std::string& feed, const std::string& partner, const std::string& schedule,
+                   const std::string& since);
+Event feed_overdue(const std::string& feed, const std::string& partner, const std::string& period,
+                   const std::string& deadline);
+Event feed_overdue_cleared(const std::string& feed, const std::string& partner, const std::string& period,
+                           const std::string& extract_id);
+
+// actor "gateway". "gateway.started" {version, partner, config_sha256}, "gateway.stopped"
+// {reason}, "config.reloaded" {config_sha256}, "config.reload_refused" {reason},
+// "key.loaded" (object: key id; {kind: "linkage"|"device", fingerprint}),
+// "certificate.loaded" (object: the certificate's role, "upload-server", "hub-client", "client-ca";
+// {sha256 of the DER, not_after}).
+Event gateway_started(const std::string& version, const std::string& partner, const std::string& config_sha256);
+Event gateway_stopped(const std::string& reason);
+Event config_reloaded(const std::string& config_sha256);
+Event config_reload_refused(const std::string& reason);
+Event key_loaded(const std::string& key_id, const std::string& kind, const std::string& fingerprint);
+Event certificate_loaded(const std::string& role, const std::string& der_sha256, const std::string& not_after);
+
+}  // namespace svd::audit::events
