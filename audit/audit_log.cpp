@@ -376,12 +376,12 @@ result<std::optional<StoredCheckpoint>> AuditLog::make_checkpoint(const crypto::
   });
 }
 
-result<std::optional<protocol::CheckpointMessage>> AuditLog::next_unwitnessed() {
+result<std::optional<protocol::CheckpointMessage>> AuditLog::next_unwitnessed(std::uint64_t after) {
   return guarded([&]() -> result<std::optional<protocol::CheckpointMessage>> {
     Impl& im = *impl_;
     if (!prepare_once(im.db.get(), im.oldest_unwitnessed,
                       std::string("SELECT ") + kCheckpointColumns +
-                          " FROM checkpoints WHERE status NOT IN ('accepted', 'duplicate') ORDER BY seq LIMIT 1") ||
+                          " FROM checkpoints WHERE status NOT IN ('accepted', 'duplicate') AND seq > ?1 ORDER BY seq LIMIT 1") ||
         !prepare_once(im.db.get(), im.checkpoint_before,
                       "SELECT seq, chain_hash FROM checkpoints WHERE seq < ?1 ORDER BY seq DESC LIMIT 1") ||
         !prepare_once(im.db.get(), im.leaves, "SELECT leaf_hash FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq"))
@@ -389,6 +389,7 @@ result<std::optional<protocol::CheckpointMessage>> AuditLog::next_unwitnessed() 
     StoredCheckpoint c;
     {
       Use u(im.oldest_unwitnessed);
+      if (!u.bind(1, static_cast<std::int64_t>(after))) return errc::io_error;
       const int rc = u.step();
       if (rc == SQLITE_DONE) return std::optional<protocol::CheckpointMessage>{};
       if (rc != SQLITE_ROW) return errc::io_error;

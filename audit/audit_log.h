@@ -78,9 +78,9 @@ class AuditLog {
   // (then nullopt). Errors: io_error.
   result<std::optional<StoredCheckpoint>> make_checkpoint(const crypto::SigningKey& key);
 
-  // The oldest checkpoint with no hub receipt yet, as the message to publish (with the proof from
-  // the checkpoint before it); nullopt when every checkpoint has one.
-  result<std::optional<protocol::CheckpointMessage>> next_unwitnessed();
+  // The oldest checkpoint after seq `after` with no hub receipt yet, as the message to publish
+  // (with the proof from the checkpoint before it); nullopt when every checkpoint has one.
+  result<std::optional<protocol::CheckpointMessage>> next_unwitnessed(std::uint64_t after = 0);
   // Stores the hub's receipt with its checkpoint (matched by seq and chain hash; a receipt for an
   // unknown checkpoint, or a second one, is ignored and returns false). The caller checks the
   // cosignature first. Errors: io_error.

@@ -7,19 +7,15 @@
 #include "crypto/signing_key.h"
 
 namespace svd::gateway {
-namespace {
 
 namespace fs = std::filesystem;
 
-std::string key_problem(const result<crypto::PublicKey>& r) {
-  const auto code = static_cast<errc>(r.error().value());
+std::string key_problem(const boost::system::error_code& ec) {
+  const auto code = static_cast<errc>(ec.value());
   return std::string(errc_message(code)) + " [" + std::string(errc_name(code)) + "]";
 }
 
-// A public key file, or the public half of a private one. For a private key "x.key" the public
-// "x.pub" beside it (as `svdgw keys generate-device` writes it) is read instead when it exists,
-// so an auditor never needs read access to the private key.
-result<crypto::PublicKey> public_key_from(const fs::path& file) {
+result<crypto::PublicKey> device_public_key(const fs::path& file) {
   fs::path pub = file;
   pub.replace_extension(".pub");
   std::error_code ec;
@@ -29,8 +25,6 @@ result<crypto::PublicKey> public_key_from(const fs::path& file) {
   if (!k) return k.error();
   return k->public_key();
 }
-
-}  // namespace
 
 int run_audit_verify(const AuditVerifyOptions& options) {
   config::GatewayConfig cfg;
@@ -46,9 +40,9 @@ int run_audit_verify(const AuditVerifyOptions& options) {
   in.hub_checkpoints = options.hub_checkpoints;
   const auto device = options.device_key ? *options.device_key : cfg.audit.device_key;
   if (!device.empty()) {
-    auto k = public_key_from(device);
+    auto k = device_public_key(device);
     if (!k) {
-      std::cerr << device.string() << ": " << key_problem(k) << '\n';
+      std::cerr << device.string() << ": " << key_problem(k.error()) << '\n';
       return 1;
     }
     in.device_key = *k;
@@ -57,7 +51,7 @@ int run_audit_verify(const AuditVerifyOptions& options) {
   if (!witness.empty()) {
     auto k = crypto::load_public_key(witness);
     if (!k) {
-      std::cerr << witness.string() << ": " << key_problem(k) << '\n';
+      std::cerr << witness.string() << ": " << key_problem(k.error()) << '\n';
       return 1;
     }
     in.witness_key = *k;
@@ -93,9 +87,8 @@ bool print_audit_config(const config::GatewayConfig& cfg) {
   }
   auto key = crypto::load_signing_key(cfg.audit.device_key);
   if (!key) {
-    const auto code = static_cast<errc>(key.error().value());
-    std::cerr << cfg.audit.device_key.string() << ": " << errc_message(code) << " [" << errc_name(code) << "]\n";
-    if (code == errc::key_file_unreadable)
+    std::cerr << cfg.audit.device_key.string() << ": " << key_problem(key.error()) << '\n';
+    if (key.error() == errc::key_file_unreadable)
       std::cerr << "  create one with: svdgw keys generate-device --out " << cfg.audit.device_key.string() << '\n';
     return false;
   }
@@ -108,7 +101,7 @@ bool print_audit_config(const config::GatewayConfig& cfg) {
   auto witness = crypto::load_public_key(cfg.audit.hub_witness_key);
   if (!witness) {
     std::cout << '\n';
-    std::cerr << cfg.audit.hub_witness_key.string() << ": " << key_problem(witness) << '\n';
+    std::cerr << cfg.audit.hub_witness_key.string() << ": " << key_problem(witness.error()) << '\n';
     return false;
   }
   std::cout << "; hub witness key " << crypto::fingerprint(*witness) << '\n';

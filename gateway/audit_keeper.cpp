@@ -79,9 +79,9 @@ struct AuditKeeper::Impl {
   }
 
   // The oldest checkpoint without a receipt goes out, one at a time.
-  void send(bool even_if_in_flight = false) {
+  void send() {
     if (!opt.device_key || !link_up) return;
-    if (in_flight && !even_if_in_flight && Clock::now() - sent_at < opt.receipt_timeout) return;
+    if (in_flight && Clock::now() - sent_at < opt.receipt_timeout) return;
     auto next = log->next_unwitnessed();
     if (!next) {
       warn("cannot read the checkpoint to send: " + next.error().message() +
@@ -95,6 +95,20 @@ struct AuditKeeper::Impl {
     publish(protocol::audit_topic(opt.partner), protocol::to_json(**next));
     in_flight = (*next)->checkpoint.seq;
     sent_at = Clock::now();
+  }
+
+  // At stop: every checkpoint still without a receipt, in order (the hub takes them in order;
+  // each extends the one before), so that the last one is not held back behind an earlier one
+  // whose receipt is still on its way. Bounded: more wait for the next start.
+  void send_all() {
+    if (!opt.device_key || !link_up) return;
+    std::uint64_t after = 0;
+    for (int i = 0; i < 16; ++i) {
+      auto next = log->next_unwitnessed(after);
+      if (!next || !*next) return;
+      publish(protocol::audit_topic(opt.partner), protocol::to_json(**next));
+      after = (*next)->checkpoint.seq;
+    }
   }
 
   void tick() {
@@ -172,10 +186,14 @@ result<std::unique_ptr<AuditKeeper>> AuditKeeper::open(AuditKeeperOptions option
 }
 
 void AuditKeeper::start() {
-  impl_->thread = std::thread([im = impl_.get()] {
+  // After the events recorded before start (the startup's), which are already queued: the start
+  // checkpoint covers them.
+  impl_->on_thread([im = impl_.get()] {
+    im->drain();
+    im->checkpoint(/*force=*/true);
     im->tick();
-    im->io.run();
   });
+  impl_->thread = std::thread([im = impl_.get()] { im->io.run(); });
 }
 
 void AuditKeeper::record(audit::Event e) {
@@ -212,7 +230,7 @@ void AuditKeeper::stop(std::vector<audit::Event> last) {
     for (const auto& e : last)
       if (auto r = im.log->append(e); !r) warn("cannot append " + e.action + ": " + r.error().message());
     im.checkpoint(true);
-    im.send(/*even_if_in_flight=*/true);
+    im.send_all();
   };
   if (im.thread.joinable()) {
     std::packaged_task<void()> task(finish);

@@ -19,6 +19,7 @@
 #include "audit/verify.h"
 #include "config/temporal.h"
 #include "crypto/signing_key.h"
+#include "gateway/audit_commands.h"
 #include "gateway/audit_export.h"
 #include "gateway/schedule.h"
 
@@ -828,24 +829,6 @@ std::string report_html(const config::GatewayConfig& cfg, const UtcDateRange& ra
     h += " " + num(unreadable) + " event(s) with an unreadable time or details were left out of the figures.";
   h += "</footer></body></html>\n";
   return h;
-}
-
-std::string key_problem(const boost::system::error_code& ec) {
-  const auto code = static_cast<errc>(ec.value());
-  return std::string(errc_message(code)) + " [" + std::string(errc_name(code)) + "]";
-}
-
-// The device key as the config names it (the private key): its public half, read from the
-// ".pub" beside it when there is one, so an auditor needs no access to the private key.
-result<crypto::PublicKey> device_public_key(const std::filesystem::path& file) {
-  std::filesystem::path pub = file;
-  pub.replace_extension(".pub");
-  std::error_code ec;
-  if (pub != file && std::filesystem::exists(pub, ec)) return crypto::load_public_key(pub);
-  if (auto p = crypto::load_public_key(file)) return p;
-  auto key = crypto::load_signing_key(file);
-  if (!key) return key.error();
-  return key->public_key();
 }
 
 bool write_whole(const std::filesystem::path& path, const std::string& text) {

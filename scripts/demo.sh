@@ -10,7 +10,11 @@
 #      HTTPS upload API on a free loopback port; upload each extract with `svdgw submit` as the
 #      partner's export job would (client certificates from the same test PKI); show the receipts,
 #      each extract's status once the hub has answered every batch, /healthz, and what the hub
-#      stored (`svdhub stats`); then stop the daemon and the hub (by the PIDs started here).
+#      stored (`svdhub stats`); then stop the daemon;
+#   4. the audit trail: the gateway's audit log is checked against its signed checkpoints and
+#      against what the hub witnessed (`svdhub checkpoints export`, `svdgw audit verify`), and
+#      the auditors' report is written (`svdgw audit report`: report.html and report.csv); then
+#      the hub is stopped (by the PIDs started here).
 # BUILD_DIR may be set (default: build).
 set -eu
 cd "$(dirname "$0")/.."
@@ -81,8 +85,12 @@ free_port() {
 }
 
 echo
+echo "== the gateway's device key, which signs its audit checkpoints (the hub is given the public half)"
+"$SVDGW" keys generate-device --out "$DEMO/device.key"
+
+echo
 echo "== a local force hub on 127.0.0.1: test PKI, mosquitto (mutual TLS), svdhub"
-sh scripts/local-hub.sh start "$HUB_DIR" --gateway "$PARTNER"
+sh scripts/local-hub.sh start "$HUB_DIR" --gateway "$PARTNER" --device-key "$PARTNER=$DEMO/device.pub"
 PORT=$(cat "$HUB_DIR/port")
 # The same test CA issues the gateway's HTTPS server certificate and the partners' export-client
 # certificates (their CNs are the example config's allowed_clients).
@@ -95,7 +103,7 @@ HTTP_PORT=$(free_port)
 OPS_PORT=$(free_port)
 
 echo
-echo "== the gateway's [hub], [http], [ops] and [storage] sections, added to $DEMO/svdgw.toml"
+echo "== the gateway's [hub], [http], [ops], [storage] and [audit] sections, added to $DEMO/svdgw.toml"
 # Paths are relative to the config file. The MQTT client certificate's CN is the partner id.
 cat >>"$DEMO/svdgw.toml" <<EOF
 
@@ -120,6 +128,11 @@ port = $OPS_PORT
 
 [storage]
 spool_scan_seconds = 5
+
+[audit]
+device_key = "device.key"
+hub_witness_key = "hub/keys/hub-witness.pub"
+checkpoint_events = 200
 EOF
 sed -n '/^\[hub\]/,$p' "$DEMO/svdgw.toml" | sed 's/^/  /'
 "$SVDGW" check-config --config "$DEMO/svdgw.toml" >/dev/null
@@ -195,12 +208,38 @@ echo "== svdhub stats: what the force hub stored"
 "$SVDHUB" stats --config "$HUB_DIR/svdhub.toml"
 
 echo
-echo "== stopping svdgw run (SIGTERM) and the local hub"
+echo "== stopping svdgw run (SIGTERM): its last audit checkpoint goes to the hub on the way out"
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID" || { echo "demo: svdgw run did not stop cleanly" >&2; exit 1; }
 DAEMON_PID=""
+
+echo
+echo "== svdhub checkpoints export: the audit checkpoints the hub witnessed for $PARTNER"
+# The last checkpoint left with the daemon's final message: give the hub a moment to store it.
+last=$(sqlite3 "$DEMO/state/audit.db" "SELECT max(seq) FROM checkpoints")
+tries=0
+while :; do
+  "$SVDHUB" checkpoints export --config "$HUB_DIR/svdhub.toml" --partner "$PARTNER" --out "$DEMO/hub-checkpoints.jsonl"
+  grep -q "\"seq\":$last[,}]" "$DEMO/hub-checkpoints.jsonl" && break
+  tries=$((tries + 1))
+  [ "$tries" -lt 50 ] || { echo "demo: the hub did not witness checkpoint $last" >&2; exit 1; }
+  sleep 0.2
+done
+echo "  $(wc -l <"$DEMO/hub-checkpoints.jsonl") checkpoint(s), the last at seq $last"
 sh scripts/local-hub.sh stop "$HUB_DIR"
 trap - EXIT
+
 echo
-echo "Done. Gateway state: $DEMO/state/ (extracts.db, outbox.db); hub store: $HUB_DIR/hub.db;"
+echo "== svdgw audit verify: the chain, the device key's signatures, the hub's cosignatures and its export"
+"$SVDGW" audit verify --config "$DEMO/svdgw.toml" --hub-checkpoints "$DEMO/hub-checkpoints.jsonl"
+
+echo
+echo "== svdgw audit report: who shared what, per feed and week"
+today=$(date -u +%Y-%m-%d)
+"$SVDGW" audit report --config "$DEMO/svdgw.toml" --from "$today" --to "$today" --out "$DEMO/audit-report"
+sed 's/^/  /' "$DEMO/audit-report/report.csv"
+echo "  open $DEMO/audit-report/report.html in a browser (self-contained: no network needed)"
+
+echo
+echo "Done. Gateway state: $DEMO/state/ (extracts.db, outbox.db, audit.db); hub store: $HUB_DIR/hub.db;"
 echo "logs: $DEMO/svdgw-run.log, $HUB_DIR/svdhub.log, $HUB_DIR/mosquitto.log."

@@ -3,14 +3,16 @@
 # with the production broker config and ACL (deploy/mosquitto/), and `svdhub run` storing into
 # DIR/hub.db. Not for production: the PKI is make-pki.sh's test PKI, with the CA key beside it.
 #
-#   scripts/local-hub.sh start DIR [--gateway ID]... [--feed ID=SCHEMA]... [--extra-acl FILE]
+#   scripts/local-hub.sh start DIR [--gateway ID]... [--device-key ID=PUBLIC_KEY]... [--feed ID=SCHEMA]...
+#                                  [--extra-acl FILE]
 #   scripts/local-hub.sh reset-store DIR     stop svdhub, delete DIR/hub.db, start svdhub again
 #   scripts/local-hub.sh status DIR
 #   scripts/local-hub.sh stop DIR
 #
 # DIR afterwards holds: pki/ (ca.crt, clients/ID.crt|key for each gateway and for svdhub),
 # mosquitto.conf, acl, data/, mosquitto.log, svdhub.toml, svdhub.log, hub.db, port,
-# mosquitto.pid, svdhub.pid. Gateways connect to host "localhost", port `cat DIR/port`.
+# mosquitto.pid, svdhub.pid, and keys/hub-witness.key|pub: the hub's Ed25519 witness key, with
+# which svdhub cosigns the audit checkpoints of each gateway whose device key is given. Gateways connect to host "localhost", port `cat DIR/port`.
 #
 # Environment: BUILD_DIR (default: build, relative to the repository root like scripts/demo.sh),
 # SVDHUB (default: $BUILD_DIR/hub/svdhub), MOSQUITTO (default: mosquitto from PATH or /usr/sbin),
@@ -33,7 +35,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 valid_id() {
@@ -176,6 +178,16 @@ write_svdhub_toml() {  # PORT
     echo "key = \"$DIR/pki/clients/svdhub.key\""
     echo "client_id = \"svdhub\""
     echo "mqtt = \"3.1.1\""
+    echo
+    echo "[witness]"
+    echo "key = \"$DIR/keys/hub-witness.key\""
+    printf '%s\n' "$DEVICE_KEYS" | while IFS='=' read -r id key; do
+      [ -n "$id" ] || continue
+      echo
+      echo "[[partner]]"
+      echo "id = \"$id\""
+      echo "device_key = \"$key\""
+    done
     printf '%s\n' "$FEEDS" | while IFS='=' read -r id schema; do
       [ -n "$id" ] || continue
       echo
@@ -289,6 +301,7 @@ cmd_start() {
 death-reports=$ROOT/deploy/examples/schemas/death-reports.json
 school-exclusions=$ROOT/deploy/examples/schemas/school-exclusions.json"
   EXTRA_ACL=${LOCAL_HUB_EXTRA_ACL:-}
+  DEVICE_KEYS=""
   while [ "$#" -gt 0 ]; do
     case $1 in
       --gateway)
@@ -306,6 +319,16 @@ school-exclusions=$ROOT/deploy/examples/schemas/school-exclusions.json"
         config_safe "$schema"
         FEEDS="$FEEDS
 $id=$schema"
+        shift 2 ;;
+      --device-key)
+        [ "$#" -ge 2 ] || die "--device-key needs ID=PUBLIC_KEY"
+        id=${2%%=*} key=${2#*=}
+        { [ "$id" != "$2" ] && valid_id "$id" && [ -n "$key" ]; } ||
+          die "--device-key wants ID=PUBLIC_KEY with ID of [a-z0-9-], got '$2'"
+        key=$(abs_path "$key")
+        config_safe "$key"
+        DEVICE_KEYS="$DEVICE_KEYS
+$id=$key"
         shift 2 ;;
       --extra-acl)
         [ "$#" -ge 2 ] || die "--extra-acl needs a file"
@@ -343,8 +366,15 @@ $id=$schema"
     cat "$DIR/make-pki.log" >&2
     die "make-pki.sh failed (output above)"
   fi
-  mkdir -p "$DIR/data"
-  chmod 0700 "$DIR/data"
+  mkdir -p "$DIR/data" "$DIR/keys"
+  chmod 0700 "$DIR/data" "$DIR/keys"
+  # The witness key is kept across restarts: gateways check the hub's receipts against it.
+  if [ ! -f "$DIR/keys/hub-witness.key" ]; then
+    (umask 077 && openssl genpkey -algorithm ed25519 -out "$DIR/keys/hub-witness.key") ||
+      die "cannot create the hub's witness key"
+    openssl pkey -in "$DIR/keys/hub-witness.key" -pubout -out "$DIR/keys/hub-witness.pub" ||
+      die "cannot write the hub's witness public key"
+  fi
   write_acl "$EXTRA_ACL"
 
   start_mosquitto

@@ -8,15 +8,19 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
 
-run_suite() {  # build dir, sanitizers
-  cmake -S . -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSVD_SANITIZE="$2" >/dev/null
-  cmake --build "$1" -j "$JOBS"
-  ctest --test-dir "$1" --output-on-failure -j "$JOBS"
+run_suite() {  # build dir, sanitizers, ctest arguments...
+  dir=$1 sanitize=$2
+  shift 2
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSVD_SANITIZE="$sanitize" >/dev/null
+  cmake --build "$dir" -j "$JOBS"
+  ctest --test-dir "$dir" --output-on-failure -j "$JOBS" "$@"
 }
 
 if [ "${SANITIZE:-1}" != 0 ]; then
   echo "== address,undefined sanitizers ($BUILD_DIR-asan)"
-  run_suite "$BUILD_DIR-asan" address,undefined
+  # testssl.sh probes the server's TLS configuration from outside, which the sanitizers cannot
+  # see into: it runs (30 s to 90 s) in the normal pass only.
+  run_suite "$BUILD_DIR-asan" address,undefined -E Testssl
 fi
 echo "== normal build ($BUILD_DIR)"
 run_suite "$BUILD_DIR" ""

@@ -30,6 +30,21 @@ constexpr int kExtracts = 8;
 // What svdhub holds: records per extract (the hub's table keeps the extract id).
 std::int64_t hub_records(const fs::path& db) { return hub_counts(db).records; }
 
+// A count from a database file, read-only; -1 when it cannot be read.
+std::int64_t count_rows(const fs::path& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  std::int64_t n = -1;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(h, 2000);
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(h, sql.c_str(), -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+      n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+  }
+  sqlite3_close(h);
+  return n;
+}
+
 // PRAGMA integrity_check on a database file, read-only: "ok" when intact.
 std::string integrity(const fs::path& db) {
   sqlite3* h = nullptr;
@@ -85,7 +100,7 @@ TEST_F(CrashTest, KilledAtRandomMomentsLosesAndDoublesNothing) {
     ASSERT_TRUE(r.status == 201 || r.status == 200) << r.status << r.body << r.err << logs();
     receipts[i] = extract_id_of(r.body);
   }
-  std::int64_t expected = 0;
+  std::int64_t expected = 0, batches = 0;
   for (const auto& [i, id] : receipts) {
     const std::string done = wait_for_status(id, R"("state":"processed")", 120s);
     const auto valid = valid_rows_of(done);
@@ -93,6 +108,7 @@ TEST_F(CrashTest, KilledAtRandomMomentsLosesAndDoublesNothing) {
     expected += valid;
     const std::string total = find_group(done, R"("batches":\{"total":(\d+))");
     wait_for_status(id, R"("batches":\{"total":)" + total + R"(,"sent":\d+,"acknowledged":)" + total + ",", 120s);
+    batches += std::stoll(total);
   }
   ASSERT_EQ(receipts.size(), static_cast<std::size_t>(kExtracts));
   // Every batch is acknowledged, so the hub holds all it will ever hold.
@@ -106,6 +122,29 @@ TEST_F(CrashTest, KilledAtRandomMomentsLosesAndDoublesNothing) {
   EXPECT_EQ(stored, expected) << logs();
   EXPECT_EQ(integrity(dir() / "state" / "outbox.db"), "ok");
   EXPECT_EQ(integrity(dir() / "state" / "extracts.db"), "ok");
+
+  // The audit log came through the kills whole: every event was committed with its state change,
+  // so each extract was received and processed once, each batch acknowledged once, on record.
+  const fs::path audit = dir() / "state" / "audit.db";
+  EXPECT_EQ(integrity(audit), "ok");
+  auto events = [&](const std::string& action) {
+    return count_rows(audit, "SELECT count(*) FROM events WHERE action = '" + action + "'");
+  };
+  const auto until = std::chrono::steady_clock::now() + 10s;  // drained every second
+  while (events("batch.acknowledged") < batches && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(events("extract.received"), kExtracts);
+  EXPECT_EQ(count_rows(audit, "SELECT count(DISTINCT object) FROM events WHERE action = 'extract.received'"),
+            kExtracts);
+  EXPECT_EQ(events("extract.processed"), kExtracts);
+  EXPECT_EQ(events("batch.acknowledged"), batches);
+  EXPECT_EQ(events("gateway.started"), kKillRuns + 1);
+  ChildProcess verify({SVD_SVDGW, "audit", "verify", "--config", gateway_config().string()}, dir() / "verify.out",
+                      dir() / "verify.err");
+  EXPECT_EQ(verify.wait(60s), 0) << read_file(dir() / "verify.out") << read_file(dir() / "verify.err");
+  std::cout << "[ crash loop ] audit log: " << count_rows(audit, "SELECT count(*) FROM events") << " events, "
+            << count_rows(audit, "SELECT count(*) FROM checkpoints") << " checkpoints, verify exit "
+            << verify.wait(0s).value_or(-1) << std::endl;
 }
 
 // A real full disk: the state directory on a tmpfs of a few MiB. Needs root (mount); CI runs

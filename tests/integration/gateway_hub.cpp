@@ -48,10 +48,17 @@ void GatewayHubTest::SetUp() {
       << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_SOURCE_DIR
       << "/deploy/examples/schemas/ed-assaults.json\"\n"
       << "[[feed]]\nid = \"death-reports\"\nschema = \"" << SVD_SOURCE_DIR
-      << "/deploy/examples/schemas/death-reports.json\"\n";
-  ChildProcess keygen({SVD_SVDGW, "keys", "generate", "--out", (dir() / "linkage.key").string()},
-                      dir() / "keygen.out", dir() / "keygen.err");
-  ASSERT_EQ(keygen.wait(10s), 0) << read_file(dir() / "keygen.err");
+      << "/deploy/examples/schemas/death-reports.json\"\n"
+      // The hub witnesses the gateway's audit checkpoints (docs/audit.md).
+      << "[witness]\nkey = \"" << (dir() / "hub-witness.key").string() << "\"\n"
+      << "[[partner]]\nid = \"" << kGateway << "\"\ndevice_key = \"" << (dir() / "device.pub").string() << "\"\n";
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {SVD_SVDGW, "keys", "generate", "--out", (dir() / "linkage.key").string()},
+           {SVD_SVDGW, "keys", "generate-device", "--out", (dir() / "device.key").string()},
+           {SVD_SVDGW, "keys", "generate-device", "--out", (dir() / "hub-witness.key").string()}}) {
+    ChildProcess keygen(args, dir() / "keygen.out", dir() / "keygen.err");
+    ASSERT_EQ(keygen.wait(10s), 0) << read_file(dir() / "keygen.err");
+  }
   start_hub();
 }
 
@@ -66,6 +73,8 @@ std::string GatewayHubTest::gateway_config_text(const std::string& hub_extra, co
       << "\"\n"
       << hub_extra << "\n"
       << "[batches]\nmax_records = 10\n"
+      << "[audit]\ndevice_key = \"" << (dir() / "device.key").string() << "\"\nhub_witness_key = \""
+      << (dir() / "hub-witness.pub").string() << "\"\n"
       << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_SOURCE_DIR
       << "/deploy/examples/schemas/ed-assaults.json\"\nreject_threshold = 0.5\n"
       << ed_extra << "\n"
