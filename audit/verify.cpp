@@ -6,30 +6,16 @@
 #include <set>
 
 #include "audit/audit_log.h"
+#include "crypto/sha256.h"
 #include "protocol/checkpoint.h"
 
 namespace svd::audit {
 namespace {
 
-bool from_hex_bytes(std::string_view text, std::vector<unsigned char>& out) {
-  if (text.size() % 2 != 0) return false;
-  out.clear();
-  for (std::size_t i = 0; i < text.size(); i += 2) {
-    auto nib = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      return -1;
-    };
-    const int hi = nib(text[i]), lo = nib(text[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out.push_back(static_cast<unsigned char>(hi << 4 | lo));
-  }
-  return true;
-}
 
 bool signature_ok(const crypto::PublicKey& key, std::string_view message, std::string_view signature_hex) {
   std::vector<unsigned char> sig;
-  return from_hex_bytes(signature_hex, sig) && sig.size() == 64 && crypto::verify_signature(key, message, sig);
+  return crypto::from_hex(signature_hex, sig) && sig.size() == 64 && crypto::verify_signature(key, message, sig);
 }
 
 // Every problem found, keyed by the sequence number it concerns; the report names the smallest.

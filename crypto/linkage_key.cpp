@@ -1,6 +1,7 @@
 #include "crypto/linkage_key.h"
 
 #include "config/unique_fd.h"
+#include "crypto/detail/file_io.h"
 #include "crypto/detail/fatal.h"
 
 #include <cerrno>
@@ -48,27 +49,8 @@ int hex_value(unsigned char c) {
   return -1;
 }
 
-bool write_all(int fd, const unsigned char* data, std::size_t size) {
-  while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    if (n == 0) return false;
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
-bool fsync_directory(const std::filesystem::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return false;
-  UniqueFd guard(fd);
-  if (::fsync(fd) != 0) return false;
-  return guard.close();
-}
+using detail::fsync_directory;
+using detail::write_all;
 
 }  // namespace
 

@@ -49,6 +49,19 @@ std::string to_hex(const unsigned char* data, std::size_t size) {
   return out;
 }
 
+bool from_hex(std::string_view text, std::vector<unsigned char>& out) {
+  if (text.size() % 2 != 0) return false;
+  auto nibble = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+  out.clear();
+  out.reserve(text.size() / 2);
+  for (std::size_t i = 0; i < text.size(); i += 2) {
+    const int hi = nibble(text[i]), lo = nibble(text[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out.push_back(static_cast<unsigned char>(hi << 4 | lo));
+  }
+  return true;
+}
+
 std::string sha256_hex(std::string_view bytes) {
   Sha256 h;
   h.update(bytes);

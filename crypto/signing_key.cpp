@@ -1,6 +1,7 @@
 #include "crypto/signing_key.h"
 
 #include "config/unique_fd.h"
+#include "crypto/detail/file_io.h"
 #include "crypto/detail/fatal.h"
 
 #include <cassert>
@@ -132,27 +133,8 @@ PkeyPtr pkey_from_public(const PublicKey& key) {
   return PkeyPtr(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, key.bytes.data(), key.bytes.size()));
 }
 
-bool write_all(int fd, const unsigned char* data, std::size_t size) {
-  while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    if (n == 0) return false;
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
-bool fsync_directory(const std::filesystem::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return false;
-  UniqueFd guard(fd);
-  if (::fsync(fd) != 0) return false;
-  return guard.close();
-}
+using detail::fsync_directory;
+using detail::write_all;
 
 std::filesystem::path parent_or_dot(const std::filesystem::path& file) {
   std::filesystem::path parent = file.parent_path();

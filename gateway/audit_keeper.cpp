@@ -11,6 +11,7 @@
 
 #include "audit/audit_log.h"
 #include "gateway/service.h"
+#include "crypto/sha256.h"
 #include "protocol/checkpoint.h"
 #include "protocol/envelope.h"
 
@@ -24,17 +25,6 @@ using service::Level;
 void info(const std::string& m) { service::log(Level::info, "audit: " + m); }
 void warn(const std::string& m) { service::log(Level::warning, "audit: " + m); }
 
-bool from_hex(std::string_view text, std::vector<unsigned char>& out) {
-  if (text.size() % 2 != 0) return false;
-  out.clear();
-  for (std::size_t i = 0; i < text.size(); i += 2) {
-    auto nib = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
-    const int hi = nib(text[i]), lo = nib(text[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out.push_back(static_cast<unsigned char>(hi << 4 | lo));
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -134,7 +124,7 @@ struct AuditKeeper::Impl {
     }
     if (r->status != protocol::CheckpointStatus::rejected && opt.witness_key) {
       std::vector<unsigned char> sig;
-      if (!from_hex(r->cosignature, sig) ||
+      if (!crypto::from_hex(r->cosignature, sig) ||
           !crypto::verify_signature(*opt.witness_key, protocol::witness_note(r->checkpoint, r->witnessed_at), sig)) {
         warn("the hub's receipt for checkpoint seq " + seq +
              " does not verify with the configured hub witness key; not stored");

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "config/gateway_config.h"
+#include "protocol/detail/json_fields.h"
 
 namespace svd::protocol {
 namespace json = boost::json;
@@ -24,28 +25,9 @@ constexpr std::size_t kMaxReceiptBytes = std::size_t{64} << 10;
 constexpr std::size_t kMaxTimeChars = 64;
 constexpr std::size_t kMaxReasonChars = 64;
 
-bool get_string(const json::object& o, std::string_view key, std::string& out) {
-  const json::value* v = o.if_contains(key);
-  if (!v || !v->is_string()) return false;
-  out = std::string(v->as_string());
-  return true;
-}
-
-bool get_uint(const json::object& o, std::string_view key, std::uint64_t& out) {
-  const json::value* v = o.if_contains(key);
-  if (!v) return false;
-  if (v->is_uint64()) out = v->as_uint64();
-  else if (v->is_int64() && v->as_int64() >= 0) out = static_cast<std::uint64_t>(v->as_int64());
-  else return false;
-  return true;
-}
-
-// Lowercase only: the hex is compared as text (the hub matches chain hashes by string), so one
-// value must have one spelling.
-bool is_hex(std::string_view s, std::size_t n) {
-  return s.size() == n &&
-         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
+using detail::get_string;
+using detail::get_uint;
+using detail::is_hex;
 
 // The notes are newline-separated and the witness note extends the checkpoint note: a time with
 // a newline or a space could make one note spell another ("…\nwitnessed …"), so times are

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "crypto/sha256.h"
+#include "protocol/detail/json_fields.h"
 
 namespace svd::protocol {
 namespace json = boost::json;
@@ -29,26 +30,9 @@ std::uint64_t count_lines(std::string_view s) {
 
 constexpr std::size_t kMaxHeaderBytes = 64 << 10;
 
-// Reads a required field of the given kind; false when absent or of another type.
-bool get_string(const json::object& o, std::string_view key, std::string& out) {
-  const json::value* v = o.if_contains(key);
-  if (!v || !v->is_string()) return false;
-  out = std::string(v->as_string());
-  return true;
-}
-
-bool get_uint(const json::object& o, std::string_view key, std::uint64_t& out) {
-  const json::value* v = o.if_contains(key);
-  if (!v) return false;
-  if (v->is_uint64()) out = v->as_uint64();
-  else if (v->is_int64() && v->as_int64() >= 0) out = static_cast<std::uint64_t>(v->as_int64());
-  else return false;
-  return true;
-}
-
-bool is_hex(std::string_view s, std::size_t n) {
-  return s.size() == n && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
+using detail::get_string;
+using detail::get_uint;
+using detail::is_hex;
 
 }  // namespace
 
