@@ -126,8 +126,19 @@ Event key_loaded(const std::string& key_id, const std::string& kind, const std::
   return make("gateway", "key.loaded", key_id, {{"kind", kind}, {"fingerprint", fingerprint}});
 }
 
+Event linkage_key_loaded(const std::string& key_id, const std::string& fingerprint, const std::string& from,
+                         const std::string& until) {
+  auto bound = [](const std::string& s) { return s.empty() ? json::value(nullptr) : json::value(s); };
+  return make("gateway", "key.loaded", key_id,
+              {{"kind", "linkage"}, {"fingerprint", fingerprint}, {"from", bound(from)}, {"until", bound(until)}});
+}
+
 Event certificate_loaded(const std::string& role, const std::string& der_sha256, const std::string& not_after) {
   return make("gateway", "certificate.loaded", role, {{"sha256", der_sha256}, {"not_after", not_after}});
+}
+
+Event certificate_refused(const std::string& role, const std::string& reason) {
+  return make("gateway", "certificate.refused", role, {{"reason", reason}});
 }
 
 }  // namespace svd::audit::events

@@ -68,6 +68,15 @@ Event gateway_stopped(const std::string& reason);
 Event config_reloaded(const std::string& config_sha256);
 Event config_reload_refused(const std::string& reason);
 Event key_loaded(const std::string& key_id, const std::string& kind, const std::string& fingerprint);
+// "key.loaded" for a linkage key: {kind: "linkage", fingerprint, from, until}, the window in which
+// its tokens are written (ISO 8601 UTC; "" for an open bound, written as null). Recorded at start
+// for every key, and on a reload for every key that is new or whose bytes or window changed.
+Event linkage_key_loaded(const std::string& key_id, const std::string& fingerprint, const std::string& from,
+                         const std::string& until);
 Event certificate_loaded(const std::string& role, const std::string& der_sha256, const std::string& not_after);
+// "certificate.refused" (actor "gateway", object: the role as above): a renewed certificate, key,
+// CA or CRL that failed its checks, so the last good one stays in use. details {reason}: a fixed
+// code (crypto/credentials.h: "expired", "key_mismatch", "untrusted", ...), never file contents.
+Event certificate_refused(const std::string& role, const std::string& reason);
 
 }  // namespace svd::audit::events

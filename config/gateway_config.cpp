@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 
 #include <arpa/inet.h>
 
@@ -10,6 +11,7 @@
 
 #include "config/detail/toml_reader.h"
 #include "config/diagnostic.h"
+#include "config/temporal.h"
 
 namespace svd::config {
 namespace {
@@ -27,7 +29,7 @@ class Loader : detail::TomlReader {
     known_keys(root, {"gateway", "linkage_key", "limits", "hub", "batches", "http", "ops", "storage", "audit", "feed"},
                "top level");
     read_gateway(root);
-    read_key(root);
+    read_keys(root);
     read_limits(root);
     read_hub(root);
     read_batches(root);
@@ -44,7 +46,7 @@ class Loader : detail::TomlReader {
   void read_gateway(const toml::table& root) {
     const toml::table* g = table(root, "gateway", true);
     if (!g) return;
-    known_keys(*g, {"partner", "state_dir"}, "[gateway]");
+    known_keys(*g, {"partner", "state_dir", "credentials_check_seconds"}, "[gateway]");
     if (auto p = string(*g, "partner", "[gateway]", true)) {
       if (!valid_identity(*p))
         error(g->get("partner"), "partner id must be 1-64 characters of a-z, 0-9 and '-'",
@@ -52,19 +54,99 @@ class Loader : detail::TomlReader {
       cfg_.partner = *p;
     }
     if (auto s = string(*g, "state_dir", "[gateway]", true)) cfg_.state_dir = resolve(*s);
+    read_int(*g, "credentials_check_seconds", cfg_.credentials_check_seconds, 0, 86400);
   }
 
-  void read_key(const toml::table& root) {
-    const toml::table* k = table(root, "linkage_key", true);
-    if (!k) return;
-    known_keys(*k, {"file", "id"}, "[linkage_key]");
-    if (auto f = string(*k, "file", "[linkage_key]", true)) cfg_.linkage_key_file = resolve(*f);
-    if (auto id = string(*k, "id", "[linkage_key]", true)) {
-      // The id prefixes every token ("k2026a:…"), so ':' would make tokens ambiguous.
-      if (!valid_identity(*id) || id->size() > 16)
-        error(k->get("id"), "key id must be 1-16 characters of a-z, 0-9 and '-'");
-      cfg_.linkage_key_id = *id;
+  // [linkage_key] (one key, always in force) or [[linkage_key]] tables (a rotation).
+  void read_keys(const toml::table& root) {
+    const toml::node* n = root.get("linkage_key");
+    if (!n) {
+      error(&root, "missing [linkage_key] table", "or [[linkage_key]] tables while a key rotation is configured");
+      return;
     }
+    if (const toml::table* k = n->as_table()) {
+      known_keys(*k, {"file", "id"}, "[linkage_key]");
+      LinkageKeyConfig key;
+      read_key_entry(*k, "[linkage_key]", key);
+      cfg_.linkage_keys.push_back(std::move(key));
+      return;
+    }
+    const toml::array* arr = n->as_array();
+    if (!arr || !arr->is_array_of_tables() || arr->empty()) {
+      error(n, "linkage_key must be one [linkage_key] table or [[linkage_key]] tables");
+      return;
+    }
+    std::vector<const toml::table*> tables;
+    bool complete = true;
+    for (const auto& e : *arr) {
+      const toml::table& t = *e.as_table();
+      tables.push_back(&t);
+      known_keys(t, {"id", "file", "from", "until"}, "[[linkage_key]]");
+      LinkageKeyConfig key;
+      complete &= read_key_entry(t, "[[linkage_key]]", key);
+      complete &= read_instant(t, "from", key.window.from);
+      complete &= read_instant(t, "until", key.window.until);
+      cfg_.linkage_keys.push_back(std::move(key));
+    }
+    // The set's own checks make sense only once every entry has its id and window.
+    if (!complete) return;
+    for (const auto& p : check_linkage_keys(cfg_.linkage_keys)) {
+      const toml::table& t = *tables[std::min(p.key, tables.size() - 1)];
+      const toml::node* at = p.at == LinkageKeyProblem::At::from    ? t.get("from")
+                             : p.at == LinkageKeyProblem::At::until ? t.get("until")
+                                                                    : nullptr;
+      error(at ? at : (t.get("id") ? t.get("id") : &t), p.message, p.hint);
+    }
+  }
+
+  // id and file; false when either is missing or wrong.
+  bool read_key_entry(const toml::table& k, std::string_view where, LinkageKeyConfig& key) {
+    bool ok = true;
+    if (auto f = string(k, "file", where, true)) key.file = resolve(*f);
+    else ok = false;
+    if (auto id = string(k, "id", where, true)) {
+      // The id prefixes every token ("k2026a:…"), so ':' (or a space, which separates the tokens
+      // of an overlap) would make tokens ambiguous.
+      if (!valid_identity(*id) || id->size() > 16) {
+        error(k.get("id"), "key id must be 1-16 characters of a-z, 0-9 and '-'");
+        ok = false;
+      }
+      key.id = *id;
+    } else {
+      ok = false;
+    }
+    return ok;
+  }
+
+  // A TOML offset date-time, unquoted. A local date-time is refused: the instant a key comes into
+  // force would otherwise depend on each appliance's time zone, and partners must agree on it.
+  bool read_instant(const toml::table& t, std::string_view key, std::optional<std::int64_t>& out) {
+    const toml::node* n = t.get(key);
+    if (!n) return true;
+    const std::string example = std::string(key) + " = 2027-01-01T00:00:00Z";
+    const auto* v = n->as_date_time();
+    if (!v) {
+      error(n, "\"" + std::string(key) + "\" must be a date-time with a UTC offset, e.g. " + example,
+            n->is_string() ? "write it without quotes: a TOML date-time, not a string"
+            : n->is_date() ? "a date alone is not an instant: add the time and offset, T00:00:00Z"
+                           : "");
+      return false;
+    }
+    const toml::date_time& dt = v->get();
+    if (!dt.offset) {
+      error(n, "\"" + std::string(key) + "\" needs a UTC offset (Z or e.g. +01:00), e.g. " + example,
+            "a local date-time would mean a different instant on appliances in other time zones");
+      return false;
+    }
+    if (dt.time.nanosecond != 0) {
+      error(n, "\"" + std::string(key) + "\" must be a whole second", "received times are whole seconds");
+      return false;
+    }
+    DateTime d{{dt.date.year, dt.date.month, dt.date.day},
+               {dt.time.hour, dt.time.minute, dt.time.second},
+               dt.offset->minutes};
+    out = to_unix_seconds(d);
+    return true;
   }
 
   void read_limits(const toml::table& root) {
@@ -293,6 +375,88 @@ class Loader : detail::TomlReader {
 };
 
 }  // namespace
+
+std::vector<LinkageKeyProblem> check_linkage_keys(const std::vector<LinkageKeyConfig>& keys) {
+  using At = LinkageKeyProblem::At;
+  constexpr std::int64_t kBeginning = std::numeric_limits<std::int64_t>::min();
+  std::vector<LinkageKeyProblem> out;
+  if (keys.empty()) return {{0, At::entry, "no linkage key is configured", ""}};
+  if (keys.size() > kMaxLinkageKeys)
+    out.push_back({kMaxLinkageKeys, At::entry,
+                   "at most " + std::to_string(kMaxLinkageKeys) + " [[linkage_key]] tables are allowed",
+                   "remove retired keys: a key whose until has passed is no longer used"});
+  bool windows_ok = true;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const KeyWindow& w = keys[i].window;
+    for (std::size_t j = 0; j < i; ++j)
+      if (keys[j].id == keys[i].id)
+        out.push_back({i, At::entry, "key id \"" + keys[i].id + "\" is used twice",
+                       "every key needs an id of its own: the id prefixes the key's tokens"});
+    if (w.from && w.until && *w.from >= *w.until) {
+      out.push_back({i, At::until,
+                     "key " + keys[i].id + ": until (" + utc_iso(*w.until) + ") must be after from (" +
+                         utc_iso(*w.from) + ")",
+                     ""});
+      windows_ok = false;
+    }
+    // Listed in the order they come into force, so that the tokens of an overlap are always
+    // old key first, at every partner (an absent from is the beginning of time).
+    if (i > 0 && w.from.value_or(kBeginning) < keys[i - 1].window.from.value_or(kBeginning))
+      out.push_back({i, w.from ? At::from : At::entry,
+                     "[[linkage_key]] tables must be listed in the order their keys come into force (by from)",
+                     ""});
+  }
+  if (!windows_ok) return out;
+
+  // The number of keys in force changes only at a from or an until, so checking the beginning
+  // of time and every bound checks every instant.
+  std::vector<std::int64_t> points{kBeginning};
+  for (const auto& k : keys) {
+    if (k.window.from) points.push_back(*k.window.from);
+    if (k.window.until) points.push_back(*k.window.until);
+  }
+  std::sort(points.begin(), points.end());
+  points.erase(std::unique(points.begin(), points.end()), points.end());
+  for (std::size_t p = 0; p < points.size(); ++p) {
+    const std::int64_t t = points[p];
+    std::vector<std::size_t> in_force;
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      if (keys[i].window.contains(t)) in_force.push_back(i);
+    if (in_force.empty()) {
+      const bool to_end = p + 1 == points.size();
+      if (t == kBeginning) {
+        // The gap ends where the earliest key begins.
+        std::size_t first = 0;
+        for (std::size_t i = 1; i < keys.size(); ++i)
+          if (*keys[i].window.from < *keys[first].window.from) first = i;
+        out.push_back({first, At::from, "no linkage key is in force before " + utc_iso(points[1]),
+                       "the first key needs no from"});
+      } else {
+        std::size_t ending = 0;
+        for (std::size_t i = 0; i < keys.size(); ++i)
+          if (keys[i].window.until == t) ending = i;
+        out.push_back({ending, At::until,
+                       "no linkage key is in force from " + utc_iso(t) +
+                           (to_end ? std::string(" on") : " to " + utc_iso(points[p + 1])),
+                       to_end ? "the newest key needs no until; add the next key before removing it"
+                              : "the next key's from must be no later than this key's until"});
+      }
+    } else if (in_force.size() > kMaxKeysInForce) {
+      std::string ids;
+      std::size_t newest = in_force.front();
+      for (std::size_t i : in_force) {
+        ids += (ids.empty() ? "" : ", ") + keys[i].id;
+        if (keys[i].window.from == t) newest = i;
+      }
+      out.push_back({newest, keys[newest].window.from == t ? At::from : At::entry,
+                     std::to_string(in_force.size()) + " keys are in force at " +
+                         (t == kBeginning ? std::string("the beginning") : utc_iso(t)) + " (" + ids + "); at most " +
+                         std::to_string(kMaxKeysInForce) + " may overlap",
+                     "end the oldest key's window (until) before the next one begins"});
+    }
+  }
+  return out;
+}
 
 bool valid_identity(std::string_view s) {
   if (s.empty() || s.size() > 64 || s.front() == '-') return false;

@@ -6,10 +6,26 @@
 //   [gateway]
 //   partner   = "northgate-ed"          # [a-z0-9-], also the certificate CN
 //   state_dir = "/var/lib/svdgw"
+//   credentials_check_seconds = 60      # TLS files re-checked this often (0 = on SIGHUP only)
 //
 //   [linkage_key]
 //   file = "/etc/svdgw/linkage.key"     # relative paths are relative to this file
-//   id   = "k2026a"
+//   id   = "k2026a"                     # [a-z0-9-], at most 16; prefixes every token
+//
+//   # During a key rotation, [[linkage_key]] tables instead (at most 4), listed in the order the
+//   # keys come into force. A key is in force from `from` (included) until `until` (excluded),
+//   # both TOML date-times with a UTC offset (Z or +01:00; a local date-time is refused), either
+//   # open when absent. Every instant needs a key and at most two may be in force at once; while
+//   # two are, every token field holds both tokens, "k2026a:<hex> k2027a:<hex>". An extract's
+//   # keys are those in force at its received time. SIGHUP picks up added or removed keys.
+//   [[linkage_key]]
+//   id = "k2026a"
+//   file = "linkage-k2026a.key"
+//   until = 2027-02-01T00:00:00Z        # no tokens under this key from this time on
+//   [[linkage_key]]
+//   id = "k2027a"
+//   file = "linkage-k2027a.key"
+//   from = 2027-01-01T00:00:00Z         # tokens under this key from this time on
 //
 //   [limits]                            # optional; these are the defaults
 //   max_row_bytes = 1048576
@@ -158,12 +174,47 @@ struct AuditConfig {
   int checkpoint_minutes = 60;            // ... or this long after the last, if anything happened
 };
 
+// When a linkage key is in force: from <= t < until, in Unix seconds (UTC); an absent bound is
+// open. Whole seconds, like the received times they are compared with.
+struct KeyWindow {
+  std::optional<std::int64_t> from, until;
+  bool contains(std::int64_t t) const { return (!from || *from <= t) && (!until || t < *until); }
+  friend bool operator==(const KeyWindow&, const KeyWindow&) = default;
+};
+
+struct LinkageKeyConfig {
+  std::string id;
+  std::filesystem::path file;
+  KeyWindow window;
+};
+
+inline constexpr std::size_t kMaxLinkageKeys = 4;  // retired keys come out of the config
+inline constexpr std::size_t kMaxKeysInForce = 2;  // the old and the new one, during an overlap
+
+// One problem with a set of linkage keys, and where to point the operator: entry `key`'s
+// `from`, its `until`, or the entry as a whole.
+struct LinkageKeyProblem {
+  enum class At { entry, from, until };
+  std::size_t key = 0;
+  At at = At::entry;
+  std::string message, hint;
+};
+
+// Every problem with the set as a whole (each entry's own fields are the loader's business):
+// no key or more than kMaxLinkageKeys, an id used twice, `from` not before `until`, entries not
+// in the order they come into force, an instant with no key in force, an instant with more than
+// kMaxKeysInForce. Shared by the config loader and crypto::KeyRing.
+std::vector<LinkageKeyProblem> check_linkage_keys(const std::vector<LinkageKeyConfig>& keys);
+
 struct GatewayConfig {
   std::filesystem::path file;
   std::string partner;
   std::filesystem::path state_dir;
-  std::filesystem::path linkage_key_file;
-  std::string linkage_key_id;
+  // How often the daemon looks for renewed TLS certificates, keys, CAs and CRLs (0: SIGHUP only).
+  int credentials_check_seconds = 60;
+  // One, or up to kMaxLinkageKeys during a rotation, in config order (which is the order they
+  // come into force, and the order of the tokens in a field).
+  std::vector<LinkageKeyConfig> linkage_keys;
   Limits limits;
   std::optional<HubConfig> hub;  // absent: the gateway can process but not forward
   BatchConfig batches;

@@ -1,5 +1,7 @@
 #include "config/hub_config.h"
 
+#include <algorithm>
+
 #include "config/detail/toml_reader.h"
 #include "config/gateway_config.h"
 
@@ -19,12 +21,14 @@ class HubLoader : detail::TomlReader {
       if (auto db = string(*s, "database", "[store]", true)) cfg_.database = resolve(*db);
     }
     if (const toml::table* b = table(root, "broker", true)) {
-      known_keys(*b, {"host", "port", "ca", "cert", "key", "mqtt", "keepalive_seconds", "client_id"}, "[broker]");
+      known_keys(*b, {"host", "port", "ca", "cert", "key", "mqtt", "keepalive_seconds", "client_id", "partners"},
+                 "[broker]");
       read_endpoint(*b, "[broker]", cfg_.broker);
       if (auto id = string(*b, "client_id", "[broker]", false)) {
         if (!valid_identity(*id)) error(b->get("client_id"), "client_id must be 1-64 characters of a-z, 0-9 and '-'");
         cfg_.client_id = *id;
       }
+      read_partner_filter(*b);
     }
     read_feeds(root);
     if (const toml::table* w = table(root, "witness", false)) {
@@ -56,6 +60,28 @@ class HubLoader : detail::TomlReader {
       }
       read_schema(t, feed.id, feed.schema_file, feed.schema);
       cfg_.feeds.push_back(std::move(feed));
+    }
+  }
+
+  // Optional: without it the hub subscribes to every partner's topics.
+  void read_partner_filter(const toml::table& broker) {
+    const toml::node* n = broker.get("partners");
+    if (!n) return;
+    const toml::array* arr = n->as_array();
+    if (!arr || arr->empty()) {
+      error(n, "partners must be a non-empty array of partner ids",
+            "leave it out to receive from every partner, or list the partners this instance serves");
+      return;
+    }
+    for (const auto& p : *arr) {
+      auto id = p.value<std::string>();
+      if (!p.is_string() || !valid_identity(*id)) {
+        error(&p, "a partner id must be 1-64 characters of a-z, 0-9 and '-' (the gateway certificate's CN)");
+      } else if (std::find(cfg_.partner_filter.begin(), cfg_.partner_filter.end(), *id) != cfg_.partner_filter.end()) {
+        error(&p, "partner \"" + *id + "\" is listed twice in partners");
+      } else {
+        cfg_.partner_filter.push_back(*id);
+      }
     }
   }
 

@@ -11,8 +11,11 @@
 //   ca = "pki/ca.crt"
 //   cert = "pki/svdhub.crt"
 //   key = "pki/svdhub.key"
-//   client_id = "svdhub"          # must equal the certificate's CN (the broker uses the CN)
+//   client_id = "svdhub"          # mosquitto: the certificate's CN (it enforces that); RabbitMQ:
+//                                 # the CN or CN-<suffix>, one per instance (docs/clustering.md)
 //   mqtt = "3.1.1"                # or "5"
+//   partners = ["northgate-ed"]   # optional: subscribe to these partners' topics only (one
+//                                 # svdhub instance per share of the partners; docs/clustering.md)
 //
 //   [[feed]]
 //   id = "ed-assaults"
@@ -54,6 +57,7 @@ struct HubReceiverConfig {
   std::filesystem::path database;
   MqttEndpoint broker;
   std::string client_id = "svdhub";
+  std::vector<std::string> partner_filter;  // [broker] partners; empty = every partner
   std::vector<HubFeed> feeds;
   std::optional<std::filesystem::path> witness_key;  // private key file; nullopt = no witness
   std::vector<HubPartner> partners;

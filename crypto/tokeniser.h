@@ -4,12 +4,18 @@
 // where `value` is already normalised (see normalise.h). The HMAC context is keyed once and
 // re-initialised per token, so a token costs two SHA-256 compressions plus the message.
 //
+// During a key rotation a Tokeniser holds two keys and writes both tokens, in the order given,
+// separated by one space: "k2026a:<32 hex> k2027a:<32 hex>" (docs/feed-schemas.md). With one key
+// the output is exactly the single token.
+//
 // Thread-safety: none; one Tokeniser per thread. The Tokeniser copies what it needs from the
-// key, so the LinkageKey may be destroyed afterwards.
+// keys, so the LinkageKeys may be destroyed afterwards.
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "crypto/linkage_key.h"
 
@@ -17,20 +23,23 @@ namespace svd::crypto {
 
 class Tokeniser {
  public:
-  explicit Tokeniser(const LinkageKey& key);  // aborts if OpenSSL cannot provide HMAC-SHA256
+  // Both abort if OpenSSL cannot provide HMAC-SHA256. `keys` must not be empty.
+  explicit Tokeniser(const LinkageKey& key);
+  explicit Tokeniser(std::span<const LinkageKey* const> keys);
   ~Tokeniser();
   Tokeniser(const Tokeniser&) = delete;
   Tokeniser& operator=(const Tokeniser&) = delete;
 
-  const std::string& key_id() const { return key_id_; }
+  const std::vector<std::string>& key_ids() const { return key_ids_; }
 
-  // Appends the token to `out` (no allocation once `out` has capacity).
+  // Appends the token (each key's, space-separated) to `out` (no allocation once `out` has
+  // capacity).
   void append_token(std::string_view kind, std::string_view normalised_value, std::string& out);
   std::string token(std::string_view kind, std::string_view normalised_value);
 
  private:
   struct Impl;
-  std::string key_id_;
+  std::vector<std::string> key_ids_;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git file dpkg-dev systemd
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev openssl
   libpaho-mqttpp-dev libpaho-mqtt-dev
@@ -13,7 +13,7 @@ PACKAGES="
   libtomlplusplus-dev libcli11-dev
   libicu-dev
   libsystemd-dev
-  mosquitto curl testssl.sh
+  mosquitto rabbitmq-server curl testssl.sh
   python3 python3-paho-mqtt
   chromium python3-pil
 "

@@ -10,7 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "audit/audit_log.h"
-#include "gateway/service.h"
+#include "config/service.h"
 #include "crypto/sha256.h"
 #include "protocol/checkpoint.h"
 #include "protocol/envelope.h"

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -15,6 +16,8 @@
 
 #include "config/diagnostic.h"
 #include "config/gateway_config.h"
+#include "config/temporal.h"
+#include "crypto/key_ring.h"
 #include "crypto/linkage_key.h"
 #include "crypto/sha256.h"
 #include "crypto/signing_key.h"
@@ -27,6 +30,7 @@
 #include "gateway/outbox.h"
 #include "gateway/pipeline.h"
 #include "gateway/progress.h"
+#include "gateway/provision.h"
 #include "gateway/record_sink.h"
 #include "gateway/submit.h"
 #include "transport/mqtt.h"
@@ -60,17 +64,33 @@ const config::FeedConfig* find_feed_or_explain(const config::GatewayConfig& cfg,
   return feed;
 }
 
-std::optional<crypto::LinkageKey> load_key_or_explain(const config::GatewayConfig& cfg) {
-  auto key = crypto::load_linkage_key(cfg.linkage_key_file, cfg.linkage_key_id);
-  if (!key) {
-    auto code = static_cast<errc>(key.error().value());
-    std::cerr << cfg.linkage_key_file.string() << ": " << errc_message(code) << " [" << errc_name(code) << "]\n";
-    if (code == errc::key_file_unreadable)
-      std::cerr << "  create one with: svdgw keys generate --out " << cfg.linkage_key_file.string()
+// Every configured linkage key (one, or those of a rotation).
+std::optional<crypto::KeyRing> load_keys_or_explain(const config::GatewayConfig& cfg) {
+  auto ring = crypto::KeyRing::load(cfg.linkage_keys);
+  if (!ring) {
+    const crypto::KeyRingError& e = ring.error();
+    std::cerr << e.message << '\n';
+    if (e.code == errc::key_file_unreadable)
+      std::cerr << "  create one with: svdgw keys generate --out " << e.file.string()
                 << " (once per area; every partner installs the same key)\n";
     return std::nullopt;
   }
-  return std::move(*key);
+  return std::move(*ring);
+}
+
+// "k2026a, fingerprint 1a2b …, until 2027-02-01T00:00:00Z"
+std::string describe_key(const crypto::KeyRing::Entry& e) {
+  std::string s = e.key.id() + ", fingerprint " + crypto::fingerprint(e.key);
+  if (e.window.from) s += ", from " + config::utc_iso(*e.window.from);
+  if (e.window.until) s += ", until " + config::utc_iso(*e.window.until);
+  return s;
+}
+
+// "2027-01-15T00:00:00Z" (any UTC offset) -> Unix seconds; nullopt without an offset.
+std::optional<std::int64_t> parse_instant(const std::string& text) {
+  auto dt = config::parse_datetime(text, "default");
+  if (!dt || !dt->offset_minutes) return std::nullopt;
+  return config::to_unix_seconds(*dt);
 }
 
 bool write_private_file(const std::filesystem::path& path, const std::string& text) {
@@ -93,7 +113,7 @@ bool write_private_file(const std::filesystem::path& path, const std::string& te
 struct FeedSetup {
   config::GatewayConfig cfg;
   const config::FeedConfig* feed = nullptr;
-  std::optional<crypto::LinkageKey> key;
+  std::optional<crypto::KeyRing> keys;
 };
 
 std::optional<FeedSetup> load_feed_setup(const std::filesystem::path& config_path, const std::string& feed_id,
@@ -108,8 +128,8 @@ std::optional<FeedSetup> load_feed_setup(const std::filesystem::path& config_pat
   }
   s.feed = find_feed_or_explain(s.cfg, feed_id);
   if (!s.feed) return std::nullopt;
-  s.key = load_key_or_explain(s.cfg);
-  if (!s.key) return std::nullopt;
+  s.keys = load_keys_or_explain(s.cfg);
+  if (!s.keys) return std::nullopt;
   return s;
 }
 
@@ -125,13 +145,14 @@ bool make_directory(const std::filesystem::path& dir, const char* what) {
 
 // Runs the pipeline into `sink`, with progress on a terminal; explains an error on stderr.
 std::optional<ExtractReport> run_with_progress(const FeedSetup& s, const std::filesystem::path& input, bool quiet,
-                                               unsigned workers, RecordSink& sink) {
+                                               unsigned workers, std::int64_t keys_at, RecordSink& sink) {
   std::error_code ec;
   const std::uint64_t size = std::filesystem::file_size(input, ec);
   Progress progress(ec ? 0 : size, !quiet && ::isatty(STDERR_FILENO));
   ExtractJob job{&s.cfg, s.feed, input, Now::system(),
-                 [&](std::uint64_t bytes, std::uint64_t rows) { progress.update(bytes, rows, false); }, workers};
-  auto report = run_pipeline(job, *s.key, sink);
+                 [&](std::uint64_t bytes, std::uint64_t rows) { progress.update(bytes, rows, false); }, workers,
+                 keys_at};
+  auto report = run_pipeline(job, *s.keys, sink);
   if (!report) {
     std::cerr << input.string() << ": " << report.error().message() << '\n';
     return std::nullopt;
@@ -144,12 +165,17 @@ int cmd_check_config(const std::filesystem::path& path) {
   auto loaded = load_config_or_explain(path);
   if (!loaded) return 1;
   const config::GatewayConfig& cfg = *loaded;
-  auto key = load_key_or_explain(cfg);
-  if (!key) return 1;
+  auto keys = load_keys_or_explain(cfg);
+  if (!keys) return 1;
   std::cout << path.string() << ": OK\n"
             << "  partner     " << cfg.partner << '\n'
-            << "  state dir   " << cfg.state_dir.string() << '\n'
-            << "  linkage key " << key->id() << ", fingerprint " << crypto::fingerprint(*key) << '\n';
+            << "  state dir   " << cfg.state_dir.string() << '\n';
+  for (const auto& e : keys->entries()) std::cout << "  linkage key " << describe_key(e) << '\n';
+  if (keys->entries().size() > 1) {
+    std::string now;
+    for (const auto& id : keys->ids_in_force(std::time(nullptr))) now += (now.empty() ? "" : " and ") + id;
+    std::cout << "  tokens now  under " << now << '\n';
+  }
   if (cfg.hub) {
     std::cout << "  hub         " << transport::broker_uri(cfg.hub->broker) << ", MQTT "
               << (cfg.hub->broker.mqtt_version == 5 ? "5" : "3.1.1") << ", certificate "
@@ -187,9 +213,19 @@ struct ProcessArgs {
   std::string feed;
   bool quiet = false;
   unsigned workers = 0;
+  std::string at;  // pick the linkage keys in force then, not now
 };
 
 int cmd_process(const ProcessArgs& a) {
+  std::int64_t keys_at = std::time(nullptr);
+  if (!a.at.empty()) {
+    auto at = parse_instant(a.at);
+    if (!at) {
+      std::cerr << "--at: \"" << a.at << "\" is not a date-time with a UTC offset, e.g. 2027-01-15T00:00:00Z\n";
+      return 1;
+    }
+    keys_at = *at;
+  }
   auto setup = load_feed_setup(a.config, a.feed, false);
   if (!setup || !make_directory(a.out, "output directory")) return 1;
   // Stale output from an earlier run must not pass for this run's result.
@@ -203,7 +239,7 @@ int cmd_process(const ProcessArgs& a) {
     std::cerr << records_path.string() << ": cannot write the records file\n";
     return 1;
   }
-  auto report = run_with_progress(*setup, a.input, a.quiet, a.workers, **sink);
+  auto report = run_with_progress(*setup, a.input, a.quiet, a.workers, keys_at, **sink);
   if (!report) return 1;
   if (!write_private_file(report_path, report->to_json())) {
     std::cerr << report_path.string() << ": cannot write the report\n";
@@ -249,15 +285,17 @@ int cmd_forward(const ForwardArgs& a) {
     return 1;
   }
   const std::string& digest = file_digest->sha256;
-  BatchContext context{cfg.partner, feed->id, feed->schema.name, {setup->key->id()},
-                       {feed->id + "-" + digest.substr(0, 16), digest, utc_timestamp()}};
+  // The received time picks the keys, as in the daemon: the header's key_ids and the tokens agree.
+  const std::int64_t received = std::time(nullptr);
+  BatchContext context{cfg.partner, feed->id, feed->schema.name, setup->keys->ids_in_force(received),
+                       {feed->id + "-" + digest.substr(0, 16), digest, config::utc_iso(received)}};
   const std::string extract_id = context.extract.id;
   auto sink = open_outbox_sink(**outbox, std::move(context), {cfg.batches.max_records, cfg.batches.max_bytes});
   if (!sink) {
     std::cerr << outbox_file.string() << ": cannot write to the outbox: " << sink.error().message() << '\n';
     return 1;
   }
-  auto report = run_with_progress(*setup, a.input, a.quiet, a.workers, **sink);
+  auto report = run_with_progress(*setup, a.input, a.quiet, a.workers, received, **sink);
   sink->reset();  // commits or abandons the extract before delivery starts
   if (!report) return 1;
   if (!a.quiet) std::cout << report->summary();
@@ -338,20 +376,24 @@ int cmd_keys_generate(const std::filesystem::path& out) {
   return 0;
 }
 
+// With --key: the fingerprint alone. With --config: one line per configured key, "<id> <fingerprint>"
+// and its window, so partners compare every key of a rotation.
 int cmd_keys_fingerprint(const std::filesystem::path& key_file, const std::filesystem::path& config_file) {
-  std::filesystem::path file = key_file;
-  std::string id = "key";
-  if (file.empty()) {
-    try {
-      auto cfg = config::load_gateway_config(config_file);
-      file = cfg.linkage_key_file;
-      id = cfg.linkage_key_id;
-    } catch (const config::ConfigError& e) {
-      print_diagnostics(e);
-      return 1;
+  if (key_file.empty()) {
+    auto cfg = load_config_or_explain(config_file);
+    if (!cfg) return 1;
+    auto keys = load_keys_or_explain(*cfg);
+    if (!keys) return 1;
+    for (const auto& e : keys->entries()) {
+      std::cout << e.key.id() << "  " << crypto::fingerprint(e.key);
+      if (e.window.from) std::cout << "  from " << config::utc_iso(*e.window.from);
+      if (e.window.until) std::cout << "  until " << config::utc_iso(*e.window.until);
+      std::cout << '\n';
     }
+    return 0;
   }
-  auto key = crypto::load_linkage_key(file, id);
+  const std::filesystem::path& file = key_file;
+  auto key = crypto::load_linkage_key(file, "key");
   if (!key) {
     auto code = static_cast<errc>(key.error().value());
     std::cerr << file.string() << ": " << errc_message(code) << " [" << errc_name(code) << "]\n";
@@ -448,6 +490,9 @@ int cli_main(int argc, char** argv) {
   process->add_option("file", pa.input, "The extract")->required()->check(CLI::ExistingFile);
   process->add_flag("--quiet,-q", pa.quiet, "No summary or progress");
   process->add_option("--workers", pa.workers, "Threads to use, at most 64 (default: one per core, up to 4)");
+  process->add_option("--at", pa.at,
+                      "Tokenise with the linkage keys in force at this instant, e.g. 2027-01-15T00:00:00Z, to try "
+                      "a configured key rotation (default: now)");
   process->footer("Exit status: 0 processed, 2 extract refused, 1 usage or configuration error.");
 
   ForwardArgs fa;
@@ -516,6 +561,28 @@ int cli_main(int argc, char** argv) {
       "Exit status: 0 accepted (receipt on stdout), 2 refused by the gateway, 3 gave up after the last "
       "attempt, 1 usage or configuration error (options, file, certificates, server not trusted).");
 
+  ProvisionOptions po;
+  auto* provision_cmd = app.add_subcommand(
+      "provision", "Set up a new appliance: TLS keys and certificate requests, the audit key, the area's linkage "
+                   "key; then check the config");
+  provision_cmd->add_option("--config", po.config, "Gateway config (TOML); only its paths are needed")->required();
+  provision_cmd->add_option("--linkage-key", po.linkage_key,
+                            "The area's linkage key file to install (e.g. from a USB stick); left out, the installed "
+                            "key is kept");
+  provision_cmd->add_option("--user", po.user,
+                            "Owner of the key files (default: svdgw when run as root and that user exists, else you)");
+  provision_cmd->add_option("--server-name", po.server_names,
+                            "DNS name of the upload API ([http]) in its certificate request; repeatable, the first "
+                            "is the CN");
+  provision_cmd->add_flag("--force", po.force,
+                          "Replace a key file that is not a usable key of its kind, or a linkage key other than "
+                          "--linkage-key (the old file is renamed to <file>.old first)");
+  provision_cmd->footer(
+      "Makes only what is missing: a second run keeps every file. A usable key is never replaced, not even with "
+      "--force (to rotate one, move it away and run again). Key files are mode 0600, requests and public keys "
+      "0644, new directories 0750. Then runs the checks of svdgw check-config and prints the next steps.\n"
+      "Exit status: 0 every file in place and the checks pass (certificates not signed yet are fine), 1 otherwise.");
+
   auto* keys = app.add_subcommand("keys", "Linkage key and device signing key tools");
   keys->require_subcommand(1);
   std::filesystem::path key_out, key_file, key_config, device_out, device_public, device_file;
@@ -523,7 +590,8 @@ int cli_main(int argc, char** argv) {
   generate->add_option("--out", key_out, "Where to write the key")->required();
   auto* fingerprint = keys->add_subcommand("fingerprint", "Print a key's fingerprint (safe to share)");
   auto* key_opt = fingerprint->add_option("--key", key_file, "Key file");
-  auto* cfg_opt = fingerprint->add_option("--config", key_config, "Gateway config naming the key");
+  auto* cfg_opt = fingerprint->add_option("--config", key_config,
+                                         "Gateway config naming the key(s): prints each key's id, fingerprint and window");
   key_opt->excludes(cfg_opt);
   fingerprint->callback([&] {
     if (key_file.empty() && key_config.empty()) throw CLI::RequiredError("--key or --config");
@@ -608,6 +676,7 @@ int cli_main(int argc, char** argv) {
   if (*fingerprint) return cmd_keys_fingerprint(key_file, key_config);
   if (*generate_device) return cmd_keys_generate_device(device_out, device_public);
   if (*device_fingerprint) return cmd_keys_device_fingerprint(device_file);
+  if (*provision_cmd) return provision_main(po, cmd_check_config);
   return 1;
 }
 

@@ -25,7 +25,9 @@
 #include "audit/events.h"
 #include "config/diagnostic.h"
 #include "config/gateway_config.h"
+#include "config/temporal.h"
 #include "crypto/certificate_info.h"
+#include "crypto/key_ring.h"
 #include "crypto/linkage_key.h"
 #include "crypto/sha256.h"
 #include "crypto/signing_key.h"
@@ -33,6 +35,7 @@
 #include "gateway/api_documents.h"
 #include "gateway/audit_keeper.h"
 #include "gateway/batcher.h"
+#include "gateway/certificate_renewal.h"
 #include "gateway/extract_store.h"
 #include "gateway/forwarder.h"
 #include "gateway/http_api.h"
@@ -41,7 +44,7 @@
 #include "gateway/outbox.h"
 #include "gateway/pipeline.h"
 #include "gateway/schedule.h"
-#include "gateway/service.h"
+#include "config/service.h"
 #include "gateway/spool.h"
 
 namespace svd::gateway {
@@ -107,15 +110,6 @@ class OutboxOnItsThread final : public BatchWriter {
   std::uint64_t batches_ = 0;
 };
 
-std::shared_ptr<asio::ssl::context> make_tls(const config::HttpConfig& http, std::string& why) {
-  auto ctx = crypto::make_tls_server_context({http.cert, http.key, http.client_ca, http.crl});
-  if (!ctx) {
-    why = ctx.error().message;
-    return nullptr;
-  }
-  return ctx->context;
-}
-
 std::uint64_t file_size_or_zero(const fs::path& p) {
   std::error_code ec;
   const auto n = fs::file_size(p, ec);
@@ -137,7 +131,6 @@ std::string fixed_parts_changed(const config::GatewayConfig& a, const config::Ga
   };
   if (a.partner != b.partner) return "[gateway] partner";
   if (a.state_dir != b.state_dir) return "[gateway] state_dir";
-  if (a.linkage_key_file != b.linkage_key_file || a.linkage_key_id != b.linkage_key_id) return "[linkage_key]";
   if (hub(a) != hub(b)) return "[hub]";
   if (http_bind(a) != http_bind(b)) return "[http] listen or port (or the section itself)";
   if (a.ops.listen != b.ops.listen || a.ops.port != b.ops.port) return "[ops]";
@@ -180,9 +173,9 @@ std::string iso_utc(std::time_t t) {
 
 class Daemon final : public ApiBackend {
  public:
-  Daemon(Config cfg, crypto::LinkageKey key, AuditKeeperOptions audit_options, DaemonOptions options)
+  Daemon(Config cfg, crypto::KeyRing keys, AuditKeeperOptions audit_options, DaemonOptions options)
       : cfg_(std::move(cfg)),
-        key_(std::move(key)),
+        keys_(std::make_shared<const crypto::KeyRing>(std::move(keys))),
         audit_options_(std::move(audit_options)),
         options_(std::move(options)),
         store_work_(asio::make_work_guard(store_io_)),
@@ -222,6 +215,7 @@ class Daemon final : public ApiBackend {
       arm_gauges_timer();
     });
     forwarder_->start();
+    arm_credentials_timer();
     arm_watchdog();
     check_schedules();
     service::notify("READY=1\nSTATUS=accepting extracts");
@@ -352,6 +346,11 @@ class Daemon final : public ApiBackend {
     return cfg_;
   }
 
+  std::shared_ptr<const crypto::KeyRing> linkage_keys() const {
+    std::lock_guard lock(cfg_mu_);
+    return keys_;
+  }
+
   // ---- start and stop ----------------------------------------------------------------------
 
   bool open_everything() {
@@ -383,10 +382,11 @@ class Daemon final : public ApiBackend {
     }
     audit_ = std::move(*audit);
     refresh_storage();
+    open_certificate_renewal();
 
     if (cfg->http) {
       std::string why;
-      auto tls = make_tls(*cfg->http, why);
+      auto tls = renewal_->load_server(*cfg->http, why);
       if (!tls) {
         fail("[http]: " + why);
         return false;
@@ -430,7 +430,13 @@ class Daemon final : public ApiBackend {
     }
 
     ForwarderOptions fo;
-    fo.broker = cfg->hub->broker;
+    std::string why;
+    auto hub_endpoint = renewal_->start_client(cfg->hub->broker, why);  // the private copies
+    if (!hub_endpoint) {
+      fail("[hub]: " + why);
+      return false;
+    }
+    fo.broker = *hub_endpoint;
     fo.partner = cfg->partner;
     fo.version = options_.version;
     fo.inflight = static_cast<std::size_t>(cfg->hub->inflight);
@@ -484,6 +490,8 @@ class Daemon final : public ApiBackend {
       if (ec) return;
       if (signo == SIGHUP) {
         reload();
+        check_credentials(true);
+        arm_credentials_timer();  // the interval may have changed
         wait_for_signals();
         return;
       }
@@ -571,9 +579,12 @@ class Daemon final : public ApiBackend {
       service::notify("READY=1");
       return;
     }
+    // Linkage keys may change (a rotation): the new set loads whole first, or nothing changes.
+    auto keys = load_keys_for_reload(*next);
+    if (!keys) return;
     if (next->http && http_) {
       std::string why;
-      auto tls = make_tls(*next->http, why);
+      auto tls = renewal_->load_server(*next->http, why);
       if (!tls) {
         warn("reload refused: [http]: " + why);
         audit_->record(audit::events::config_reload_refused("the upload API's certificate, key or CRL does not load"));
@@ -587,7 +598,9 @@ class Daemon final : public ApiBackend {
     {
       std::lock_guard lock(cfg_mu_);
       cfg_ = next;
+      keys_.swap(keys);  // `keys` is the set before the reload from here on
     }
+    record_keys(*linkage_keys(), keys.get());
     for (const auto& f : next->feeds) gm_.init_feed(f.id);
     gm_.storage_quota.set(static_cast<double>(next->storage.quota_bytes));
     ::tzset();
@@ -608,6 +621,20 @@ class Daemon final : public ApiBackend {
     });
     info("reloaded: " + std::to_string(next->feeds.size()) + " feed(s)");
     service::notify("READY=1");
+  }
+
+  // The linkage keys `next` names, every file read and the set checked; on any problem the reload
+  // is refused (logged, recorded, READY again) and nullptr returned.
+  std::shared_ptr<const crypto::KeyRing> load_keys_for_reload(const config::GatewayConfig& next) {
+    auto keys = crypto::KeyRing::load(next.linkage_keys);
+    if (keys) return std::make_shared<const crypto::KeyRing>(std::move(*keys));
+    warn("reload refused: " + keys.error().message + "; the linkage keys in use are kept");
+    const std::string which = keys.error().key_id.empty() ? std::string() : " " + keys.error().key_id;
+    audit_->record(audit::events::config_reload_refused(
+        "linkage key" + which + " does not load" +
+        (keys.error().code != errc::ok ? " (" + std::string(errc_name(keys.error().code)) + ")" : std::string())));
+    service::notify("READY=1");
+    return nullptr;
   }
 
   void arm_watchdog() {
@@ -635,13 +662,69 @@ class Daemon final : public ApiBackend {
   void record_startup() {
     const Config cfg = config();
     audit_->record(audit::events::gateway_started(options_.version, cfg->partner, config_digest(options_.config_file)));
-    audit_->record(audit::events::key_loaded(key_.id(), "linkage", crypto::fingerprint(key_)));
+    record_keys(*linkage_keys(), nullptr);
     if (device_fingerprint_) audit_->record(audit::events::key_loaded("device", "device", *device_fingerprint_));
     if (cfg->http) {
       record_certificate("upload-server", cfg->http->cert);
       record_certificate("client-ca", cfg->http->client_ca);
     }
-    if (cfg->hub) record_certificate("hub-client", cfg->hub->broker.cert);
+    if (cfg->hub) record_certificate("hub-client", renewal_->client_files().cert_chain);  // what Paho uses
+  }
+
+  // key.loaded for every key of `keys` that `before` (the set before a reload; null at start)
+  // does not hold with the same bytes and window.
+  void record_keys(const crypto::KeyRing& keys, const crypto::KeyRing* before) {
+    for (const auto& e : keys.entries()) {
+      const std::string fp = crypto::fingerprint(e.key);
+      bool known = false;
+      if (before)
+        for (const auto& b : before->entries())
+          known |= b.key.id() == e.key.id() && b.window == e.window && crypto::fingerprint(b.key) == fp;
+      if (known) continue;
+      const std::string from = e.window.from ? config::utc_iso(*e.window.from) : std::string();
+      const std::string until = e.window.until ? config::utc_iso(*e.window.until) : std::string();
+      audit_->record(audit::events::linkage_key_loaded(e.key.id(), fp, from, until));
+      info("linkage key " + e.key.id() + " loaded, fingerprint " + fp + (from.empty() ? "" : ", from " + from) +
+           (until.empty() ? "" : ", until " + until));
+    }
+  }
+
+  // ---- certificate renewal (gateway/certificate_renewal.h) -----------------------------------
+
+  void open_certificate_renewal() {
+    CertificateRenewal::Hooks hooks;
+    hooks.record = [this](audit::Event e) { audit_->record(std::move(e)); };
+    hooks.expiry = [this](const std::string& role, std::chrono::system_clock::time_point t) {
+      gm_.certificate_expiry.set({role}, static_cast<double>(std::chrono::system_clock::to_time_t(t)));
+    };
+    hooks.info = [](const std::string& m) { info(m); };
+    hooks.warn = [](const std::string& m) { warn(m); };
+    renewal_ = std::make_unique<CertificateRenewal>(config()->partner, config()->state_dir, std::move(hooks));
+  }
+
+  // Every [gateway] credentials_check_seconds on the network thread (0: only on SIGHUP).
+  void arm_credentials_timer() {
+    const int every = config()->credentials_check_seconds;
+    if (every <= 0 || stopping_) {
+      credentials_timer_.cancel();
+      return;
+    }
+    credentials_timer_.expires_after(std::chrono::seconds(every));
+    credentials_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_) return;
+      check_credentials(false);
+      arm_credentials_timer();
+    });
+  }
+
+  // Renewed TLS files into use. On SIGHUP (`forced`) reload() has just rebuilt the upload API's
+  // context, so only the MQTT client's files are judged here.
+  void check_credentials(bool forced) {
+    if (stopping_) return;
+    const Config cfg = config();
+    if (!forced && cfg->http && http_)
+      if (auto tls = renewal_->renew_server(*cfg->http)) http_->set_tls(std::move(tls));
+    if (cfg->hub && renewal_->renew_client(cfg->hub->broker, forced)) forwarder_->reconnect();
   }
 
   void record_certificate(const std::string& role, const fs::path& file) {
@@ -908,12 +991,22 @@ class Daemon final : public ApiBackend {
       warn("extract " + e.id + ": feed " + e.feed + " is no longer configured; it waits (add the feed back and reload)");
       return;
     }
+    // The received time picks the linkage keys: processing again after a crash or a restart gives
+    // the same records and batch ids (as long as the configured keys are the same).
+    const auto received = parse_iso_utc(e.received_at);
+    if (!received) {
+      fail("extract " + e.id + ": its received time is unreadable; it cannot be processed");
+      return;
+    }
+    const std::int64_t keys_at = std::chrono::system_clock::to_time_t(*received);
+    const auto keys = linkage_keys();
     if (auto r = run_on(store_io_, [&] { return store_->set_state(e.id, ExtractState::processing); }); !r) {
       fail("extract " + e.id + ": cannot record that processing started: " + r.error().message());
       retry_later(e);
       return;
     }
-    BatchContext context{cfg->partner, feed->id, feed->schema.name, {key_.id()}, {e.id, e.sha256, e.received_at}};
+    BatchContext context{cfg->partner, feed->id, feed->schema.name, keys->ids_in_force(keys_at),
+                         {e.id, e.sha256, e.received_at}};
     OutboxOnItsThread writer(outbox_io_, *outbox_, stopping_);
     auto sink = open_outbox_sink(writer, std::move(context), {cfg->batches.max_records, cfg->batches.max_bytes});
     if (!sink) {
@@ -927,7 +1020,7 @@ class Daemon final : public ApiBackend {
       r.partner = cfg->partner;
       r.feed = feed->id;
       r.schema_name = feed->schema.name;
-      r.key_id = key_.id();
+      r.key_ids = keys->ids_in_force(keys_at);
       r.extract_sha256 = e.sha256;
       r.extract_bytes = e.bytes;
       r.started_at = r.finished_at = utc_timestamp();
@@ -938,8 +1031,8 @@ class Daemon final : public ApiBackend {
       sink->reset();
       return;
     } else {
-      ExtractJob job{cfg.get(), feed, e.file, Now::system(), {}, 0};
-      report = run_pipeline(job, key_, **sink);
+      ExtractJob job{cfg.get(), feed, e.file, Now::system(), {}, 0, keys_at};
+      report = run_pipeline(job, *keys, **sink);
     }
     sink->reset();
     if (!report) {
@@ -956,7 +1049,7 @@ class Daemon final : public ApiBackend {
     summary.feed = feed->id;
     summary.schema = feed->schema.name;
     summary.sha256 = e.sha256;
-    summary.key_ids = {key_.id()};
+    summary.key_ids = report->key_ids;
     summary.rows = report->rows_total;
     summary.valid = report->rows_valid;
     summary.rejected = report->rows_rejected;
@@ -1003,7 +1096,7 @@ class Daemon final : public ApiBackend {
   // posts to them.
   mutable std::mutex cfg_mu_;
   Config cfg_;
-  crypto::LinkageKey key_;
+  std::shared_ptr<const crypto::KeyRing> keys_;  // with cfg_, under cfg_mu_: a SIGHUP swaps both
   AuditKeeperOptions audit_options_;  // moved into audit_ when it opens
   std::optional<std::string> device_fingerprint_;
   const DaemonOptions options_;
@@ -1035,6 +1128,8 @@ class Daemon final : public ApiBackend {
   std::map<std::string, std::string> overdue_period_, last_delivery_;  // the network thread's
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<OpsServer> ops_;
+  std::unique_ptr<CertificateRenewal> renewal_;  // the network thread's
+  asio::steady_timer credentials_timer_{net_};
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
@@ -1058,10 +1153,9 @@ int run_daemon(const DaemonOptions& options) {
          "gateway's certificate");
     return 1;
   }
-  auto key = crypto::load_linkage_key(cfg->linkage_key_file, cfg->linkage_key_id);
-  if (!key) {
-    const auto code = static_cast<errc>(key.error().value());
-    fail(cfg->linkage_key_file.string() + ": " + std::string(errc_message(code)) + " [" + std::string(errc_name(code)) + "]");
+  auto keys = crypto::KeyRing::load(cfg->linkage_keys);
+  if (!keys) {
+    fail(keys.error().message);
     return 1;
   }
   AuditKeeperOptions audit;
@@ -1092,7 +1186,7 @@ int run_daemon(const DaemonOptions& options) {
   }
   // A peer that closes a socket mid-write must not kill the daemon.
   std::signal(SIGPIPE, SIG_IGN);
-  Daemon daemon(std::move(cfg), std::move(*key), std::move(audit), options);
+  Daemon daemon(std::move(cfg), std::move(*keys), std::move(audit), options);
   return daemon.run();
 }
 

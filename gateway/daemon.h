@@ -15,7 +15,9 @@
 // SIGINT drains (stop accepting, answer requests in progress, abandon the extract being
 // processed: it is processed again at the next start, with the same batch ids; stop the
 // forwarder cleanly) and returns 0; SIGHUP reloads the config and the TLS certificates (a bad
-// new config or certificate is refused and the old one kept).
+// new config or certificate is refused and the old one kept). Renewed certificate files are also
+// picked up without a signal, every [gateway] credentials_check_seconds
+// (gateway/certificate_renewal.h).
 
 #include <filesystem>
 #include <string>

@@ -63,7 +63,9 @@ std::string ExtractReport::to_json() const {
   }
   doc["extract"] = {{"sha256", extract_sha256}, {"bytes", extract_bytes}};
   doc["schema"] = {{"name", schema_name}, {"sha256", schema_sha256}};
-  doc["key_id"] = key_id;
+  json::array keys;
+  for (const auto& k : key_ids) keys.emplace_back(k);
+  doc["key_ids"] = std::move(keys);
   doc["rows"] = {{"total", rows_total}, {"valid", rows_valid}, {"rejected", rows_rejected}};
   json::object by_code;
   for (const auto& [code, n] : rejections_by_code) by_code[code] = n;
@@ -123,6 +125,11 @@ std::string ExtractReport::summary() const {
     if (n) s += "  note: " + std::to_string(n) + " NHS pseudo-postcode(s) in " + field + '\n';
   if (ignored_columns)
     s += "  note: " + std::to_string(ignored_columns) + " column(s) not in the schema were ignored\n";
+  if (key_ids.size() > 1) {
+    s += "  note: linkage-key overlap: every token field holds tokens under";
+    for (const auto& k : key_ids) s += ' ' + k;
+    s += '\n';
+  }
   return s;
 }
 

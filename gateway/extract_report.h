@@ -20,7 +20,7 @@ struct Rejection {
 struct ExtractReport {
   std::string partner, feed;
   std::string schema_name, schema_sha256;
-  std::string key_id;
+  std::vector<std::string> key_ids;  // the linkage keys of its tokens: two during an overlap
   std::string extract_sha256;
   std::uint64_t extract_bytes = 0;
 

@@ -112,6 +112,11 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   enum class Link { down, connecting, subscribing, up };
   Link link = Link::down;
   bool started = false, stopping = false;
+  // A disconnect is under way (on_disconnected follows); then connect at once, not after backoff.
+  bool disconnecting = false, reconnect_at_once = false;
+  // Renewals of the certificate files so far, and how many there had been when the connect in
+  // place began: a connection made before the last renewal presented the old certificate.
+  std::uint64_t renewal = 0, connect_renewal = 0;
 
   // Every change of `link` goes through here, so that the link handler hears of each time the
   // forwarder starts or stops being able to send.
@@ -186,6 +191,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   void connect() {
     if (stopping || link != Link::down) return;
     set_link(Link::connecting);
+    connect_renewal = renewal;
     auto options = transport::make_connect_options(opt.broker);
     options.set_will(mqtt::will_options(status_topic, status_json("offline", nullptr), 1, true));
     try {
@@ -212,6 +218,10 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
       return;
     }
     ++counters.connects;
+    if (connect_renewal != renewal) {
+      renew_connection();  // it presented the certificate from before the renewal
+      return;
+    }
     set_link(Link::subscribing);
     // Receipts published before our subscription exists would be lost (and cost a re-send), so
     // nothing is sent until the SUBACK. The persistent session keeps it across reconnects.
@@ -248,6 +258,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   // Gives up a connection that is up but useless (no receipts), then connects again later.
   void drop_link() {
     set_link(Link::down);
+    disconnecting = true;
     try {
       client->disconnect(0, nullptr, *disconnect_listener);
     } catch (const mqtt::exception&) {
@@ -256,11 +267,56 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void on_disconnected() {
+    disconnecting = false;
     if (stopping) {
       finish_stop();
       return;
     }
+    if (std::exchange(reconnect_at_once, false)) {
+      backoff = opt.backoff_min;
+      connect();
+      return;
+    }
     schedule_reconnect();
+  }
+
+  // The certificate files were renewed: the next connect must present the new certificate.
+  void on_renewed() {
+    if (stopping || !started) return;  // the first connect reads the files anyway
+    ++renewal;
+    ++counters.renewals;
+    switch (link) {
+      case Link::up:
+      case Link::subscribing:
+        renew_connection();
+        break;
+      case Link::connecting:
+        break;  // on_connect_result sees that it began before the renewal
+      case Link::down:
+        if (disconnecting) {
+          reconnect_at_once = true;
+        } else {
+          // Perhaps refused with the old certificate: no reason to wait out the backoff.
+          reconnect_timer.cancel();
+          backoff = opt.backoff_min;
+          connect();
+        }
+        break;
+    }
+  }
+
+  // A clean disconnect (PUBACKs in flight get a moment to arrive), then a connect at once. The
+  // (re)connect sends every unacknowledged batch again, in order.
+  void renew_connection() {
+    log("forwarder: reconnecting to present the renewed certificate");
+    set_link(Link::down);
+    disconnecting = true;
+    reconnect_at_once = true;
+    try {
+      client->disconnect(kDisconnectWaitMs, nullptr, *disconnect_listener);
+    } catch (const mqtt::exception&) {
+      on_disconnected();
+    }
   }
 
   void schedule_reconnect() {
@@ -507,6 +563,10 @@ void Forwarder::publish_aside(std::string topic, std::string payload) {
       s.log(std::string("forwarder: cannot publish on ") + printable_id(topic) + ": " + e.what());
     }
   });
+}
+
+void Forwarder::reconnect() {
+  impl_->post([](Impl& s) { s.on_renewed(); });
 }
 
 void Forwarder::on_checkpoint_receipt(std::function<void(std::string)> handler) {

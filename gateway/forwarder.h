@@ -51,6 +51,7 @@ struct ForwarderCounters {
   std::uint64_t publishes = 0, pubacks = 0, publish_failures = 0;
   std::uint64_t accepted = 0, duplicates = 0, rejected = 0;
   std::uint64_t receipt_timeouts = 0;   // times the window was sent again for want of a receipt
+  std::uint64_t renewals = 0;           // reconnects for renewed certificate files
   std::uint64_t outbox_errors = 0;      // failed reads or marks (retried; logged)
   bool connected = false;               // subscribed to receipts and sending, now
 };
@@ -85,6 +86,13 @@ class Forwarder {
   // Called on the strand with each checkpoint receipt (protocol::is_checkpoint_receipt) that
   // arrives on the receipt topic. Set before start().
   void on_checkpoint_receipt(std::function<void(std::string)> handler);
+  // The client's certificate files were renewed (same paths, new contents: Paho reads them at
+  // every connect): a clean disconnect (waiting briefly for PUBACKs in flight) and a connect at
+  // once, or at once if the link is down; a connect already under way is dropped and made again
+  // once it completes. As after any reconnect, every unacknowledged batch is sent again from the
+  // oldest: nothing is lost, and the hub answers `duplicate` for what it already holds.
+  // Thread-safe.
+  void reconnect();
   // Publishes the offline status, disconnects (waiting briefly for PUBACKs in flight), then calls
   // `done` on the strand. Thread-safe; later calls of anything else do nothing.
   void stop(std::function<void()> done);

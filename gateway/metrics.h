@@ -139,6 +139,9 @@ struct GatewayMetrics {
   // svdgw_uploads_total{class}: responses of the HTTPS upload API by status class. class = 2xx | 4xx | 5xx
   Counter uploads;
   Gauge build_info;  // svdgw_build_info{version}: always 1; the value is in the label
+  // svdgw_certificate_expiry_timestamp_seconds{role}: when the certificate in use expires (Unix
+  // time). role = upload-server | client-ca | hub-client (gateway/certificate_renewal.h)
+  Gauge certificate_expiry;
 };
 
 }  // namespace svd::gateway

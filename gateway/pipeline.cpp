@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <ctime>
 #include <deque>
 #include <mutex>
@@ -64,8 +65,9 @@ struct Chunk {
 
 class Worker {
  public:
-  Worker(const config::Schema& schema, const crypto::LinkageKey& key, Now now, std::size_t max_unique)
-      : tokeniser_(key), processor_(schema, tokeniser_, now, max_unique) {}
+  Worker(const config::Schema& schema, std::span<const crypto::LinkageKey* const> keys, Now now,
+         std::size_t max_unique)
+      : tokeniser_(keys), processor_(schema, tokeniser_, now, max_unique) {}
 
   void run(Chunk& c) {
     c.out.clear();
@@ -175,7 +177,9 @@ std::string utc_timestamp() {
   return buf;
 }
 
-result<ExtractReport> run_pipeline(const ExtractJob& job, const crypto::LinkageKey& key, RecordSink& sink) {
+std::int64_t keys_instant(const ExtractJob& job) { return job.keys_at.value_or(job.now.utc_seconds); }
+
+result<ExtractReport> run_pipeline(const ExtractJob& job, const crypto::KeyRing& keys, RecordSink& sink) {
   const config::FeedConfig& feed = *job.feed;
   const config::Schema& schema = feed.schema;
   const config::Limits& limits = job.config->limits;
@@ -186,7 +190,10 @@ result<ExtractReport> run_pipeline(const ExtractJob& job, const crypto::LinkageK
   report.feed = feed.id;
   report.schema_name = schema.name;
   report.schema_sha256 = crypto::sha256_hex(schema.source);
-  report.key_id = key.id();
+  // A KeyRing covers every instant (its checks), so there is always a key to tokenise with.
+  const std::vector<const crypto::LinkageKey*> in_force = keys.in_force(keys_instant(job));
+  if (in_force.empty()) std::abort();
+  for (const auto* k : in_force) report.key_ids.push_back(k->id());
   report.started_at = utc_timestamp();
 
   auto file = adapters::open_file_source(job.input);
@@ -222,7 +229,7 @@ result<ExtractReport> run_pipeline(const ExtractJob& job, const crypto::LinkageK
   // chunks while it waits. More threads than cores only adds switching: measured slower.
   std::vector<std::unique_ptr<Worker>> workers;
   for (unsigned i = 0; i < threads; ++i)
-    workers.push_back(std::make_unique<Worker>(schema, key, job.now, limits.max_unique_values));
+    workers.push_back(std::make_unique<Worker>(schema, in_force, job.now, limits.max_unique_values));
   // One worker gains nothing from a thread: it runs inline on this thread instead.
   std::optional<WorkerPool> pool;
   if (threads > 1) pool.emplace(workers);

@@ -14,10 +14,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 
 #include "config/errc.h"
 #include "config/gateway_config.h"
-#include "crypto/linkage_key.h"
+#include "crypto/key_ring.h"
 #include "gateway/extract_report.h"
 #include "gateway/record_sink.h"
 #include "gateway/row_processor.h"
@@ -34,12 +35,20 @@ struct ExtractJob {
   // Threads working on the extract, the calling thread included (at most 64); 0 means one per
   // core, up to 4.
   unsigned workers = 0;
+  // The instant (Unix seconds, UTC) whose linkage keys tokenise the extract: the daemon passes
+  // the extract's received time, so processing it again gives the same records. Absent: now.
+  std::optional<std::int64_t> keys_at;
 };
 
-// Runs the job. Returns the report — with refused = true when the extract as a whole is
-// refused (the sink is then discarded) — or an error (io_error) when the input cannot be read
-// or the sink cannot be written, in which case nothing was committed either.
-result<ExtractReport> run_pipeline(const ExtractJob& job, const crypto::LinkageKey& key, RecordSink& sink);
+// Runs the job with the keys of `keys` in force at job.keys_at (both tokens in every token field
+// during an overlap; the report lists the key ids). Returns the report — with refused = true
+// when the extract as a whole is refused (the sink is then discarded) — or an error (io_error)
+// when the input cannot be read or the sink cannot be written, in which case nothing was
+// committed either.
+result<ExtractReport> run_pipeline(const ExtractJob& job, const crypto::KeyRing& keys, RecordSink& sink);
+
+// The instant run_pipeline picks the job's keys at.
+std::int64_t keys_instant(const ExtractJob& job);
 
 // "2026-11-23T09:15:20Z"
 std::string utc_timestamp();

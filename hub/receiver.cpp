@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <ostream>
 #include <random>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "config/service.h"
+#include "protocol/envelope.h"
 #include "transport/mqtt.h"
 
 namespace svd::hub {
@@ -20,26 +23,67 @@ constexpr const char* kCheckpoints = "svd/v1/+/audit";
 constexpr std::size_t kGroupMessages = 64;
 constexpr std::size_t kGroupBytes = std::size_t{32} << 20;
 
-// Sleeps up to `d`, waking early when a stop is requested.
-void pause(std::chrono::milliseconds d, const std::atomic<bool>& stop) {
+// systemd's watchdog (WatchdogSec=): WATCHDOG=1 is sent from the receive loop itself, so the
+// pings stop when the loop is stuck. One step of the loop may legitimately block for 10 s or
+// more (a CONNACK or a SUBACK, 10 s each; a group's commit and its PUBACKs), so it pings every
+// quarter of the timeout rather than every half: two pings are then at most a quarter plus one
+// step apart, within a WatchdogSec of 60 s or more.
+class Watchdog {
+ public:
+  Watchdog() : interval_(service::watchdog_interval()) {}  // half the timeout, if systemd asked
+
+  void kick() {
+    if (!interval_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_) return;
+    service::notify("WATCHDOG=1");
+    next_ = now + *interval_ / 2;
+  }
+
+ private:
+  std::optional<std::chrono::microseconds> interval_;
+  std::chrono::steady_clock::time_point next_{};
+};
+
+// Sleeps up to `d`, waking early when a stop is requested; the watchdog is kept fed meanwhile.
+void pause(std::chrono::milliseconds d, const std::atomic<bool>& stop, Watchdog& watchdog) {
   const auto until = std::chrono::steady_clock::now() + d;
-  while (!stop && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  while (!stop && std::chrono::steady_clock::now() < until) {
+    watchdog.kick();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
-bool connect_and_subscribe(mqtt::async_client& client, const mqtt::connect_options& options, bool checkpoints,
-                           std::ostream& log) {
+// What this instance subscribes to: every partner's batches (and checkpoints, with a witness),
+// or only those of the partners in [broker] partners, so that several instances can share the
+// partners out on a broker without MQTT 5 shared subscriptions (docs/clustering.md).
+std::vector<std::string> topic_filters(const config::HubReceiverConfig& config, bool checkpoints) {
+  if (config.partner_filter.empty()) {
+    std::vector<std::string> all{kBatches};
+    if (checkpoints) all.emplace_back(kCheckpoints);
+    return all;
+  }
+  std::vector<std::string> filters;
+  for (const auto& p : config.partner_filter) filters.push_back(protocol::batch_topic(p, "+"));
+  if (checkpoints) {
+    for (const auto& p : config.partner_filter) filters.push_back(protocol::audit_topic(p));
+  }
+  return filters;
+}
+
+bool connect_and_subscribe(mqtt::async_client& client, const mqtt::connect_options& options,
+                           const std::vector<std::string>& filters, Watchdog& watchdog, std::ostream& log) {
   try {
     if (!client.connect(options)->wait_for(kWait)) {
       log << "broker: no CONNACK within 10 s\n";
       return false;
     }
-    if (!client.subscribe(kBatches, 1)->wait_for(kWait)) {
-      log << "broker: no SUBACK within 10 s\n";
-      return false;
-    }
-    if (checkpoints && !client.subscribe(kCheckpoints, 1)->wait_for(kWait)) {
-      log << "broker: no SUBACK within 10 s\n";
-      return false;
+    for (const auto& filter : filters) {
+      watchdog.kick();  // one wait of up to 10 s per filter: with many partners, more than a timeout
+      if (!client.subscribe(filter, 1)->wait_for(kWait)) {
+        log << "broker: no SUBACK within 10 s\n";
+        return false;
+      }
     }
     return true;
   } catch (const mqtt::exception& e) {
@@ -149,17 +193,25 @@ int run_receiver(const config::HubReceiverConfig& config, BatchHandler& handler,
   std::mt19937 rng(std::random_device{}());
   auto backoff = std::chrono::milliseconds(250);
   bool told_no_witness = false;
+  const std::vector<std::string> filters = topic_filters(config, witness != nullptr);
+  std::string subscribed;  // "a and b and c", for the log
+  for (const auto& f : filters) subscribed += (subscribed.empty() ? "" : " and ") + f;
+  Watchdog watchdog;
+  // Ready once the store is open and the loop runs, not once the broker answers: a broker that is
+  // down must not fail the start (the loop keeps reconnecting).
+  service::notify("READY=1\nSTATUS=receiving batches");
   while (!stop) {
+    watchdog.kick();
     if (!client->is_connected()) {
-      if (!connect_and_subscribe(*client, options, witness != nullptr, log)) {
+      if (!connect_and_subscribe(*client, options, filters, watchdog, log)) {
         // Exponential backoff with full jitter, capped at 30 s.
-        pause(std::chrono::milliseconds(std::uniform_int_distribution<long>(0, backoff.count())(rng)), stop);
+        pause(std::chrono::milliseconds(std::uniform_int_distribution<long>(0, backoff.count())(rng)), stop, watchdog);
         backoff = std::min(backoff * 2, std::chrono::milliseconds(30000));
         continue;
       }
       backoff = std::chrono::milliseconds(250);
-      log << "broker: connected to " << transport::broker_uri(config.broker) << ", subscribed to " << kBatches
-          << (witness ? std::string(" and ") + kCheckpoints : std::string()) << '\n';
+      log << "broker: connected to " << transport::broker_uri(config.broker) << ", subscribed to " << subscribed
+          << '\n';
     }
     mqtt::const_message_ptr msg;
     if (!client->try_consume_message_for(&msg, std::chrono::milliseconds(250))) continue;
@@ -180,9 +232,11 @@ int run_receiver(const config::HubReceiverConfig& config, BatchHandler& handler,
       bytes += msg->get_payload().size();
       group.push_back(std::move(msg));
     }
+    watchdog.kick();
     store_and_answer(*client, handler, witness, group, told_no_witness, log);
     if (lost) log << "broker: connection lost\n";
   }
+  service::notify("STOPPING=1");
   try {
     if (client->is_connected()) client->disconnect()->wait_for(kWait);
   } catch (const mqtt::exception&) {

@@ -3,11 +3,15 @@
 // gateway's batches, hands the messages to the BatchHandler and publishes their receipts (QoS 1).
 // With a Witness it also subscribes to every gateway's audit checkpoints (svd/v1/+/audit, QoS 1)
 // and publishes the witness's receipts on the same receipt topics, each after its commit.
+// With [broker] partners set, "every gateway" is only those partners (svd/v1/<p>/+/batch,
+// svd/v1/<p>/audit): several instances can then share the partners out (docs/clustering.md).
 // Messages are handled in groups: after taking one from Paho's consumer queue, the loop also
 // takes whatever is already waiting (at most 64 messages; none more once 32 MiB of payload are
 // taken), stores them all in one transaction, and only after its commit publishes the receipts.
 // Reconnects with exponential backoff and jitter when the broker goes away. Runs on the calling
-// thread until `stop` becomes true; nothing runs inside a Paho callback.
+// thread until `stop` becomes true; nothing runs inside a Paho callback. Under systemd
+// (Type=notify) it sends READY=1 when the loop starts (whether or not the broker is up),
+// WATCHDOG=1 from the loop while it runs (if WatchdogSec= is set) and STOPPING=1 when it stops.
 
 #include <atomic>
 #include <iosfwd>

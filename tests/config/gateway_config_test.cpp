@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "config/diagnostic.h"
@@ -61,8 +62,9 @@ TEST_F(GatewayConfigTest, LoadsAndResolvesPathsRelativeToTheFile) {
   auto cfg = load_gateway_config(write("gw.toml", kGood));
   EXPECT_EQ(cfg.partner, "northgate-ed");
   EXPECT_EQ(cfg.state_dir, dir_ / "state");
-  EXPECT_EQ(cfg.linkage_key_file, dir_ / "linkage.key");
-  EXPECT_EQ(cfg.linkage_key_id, "k1");
+  ASSERT_EQ(cfg.linkage_keys.size(), 1u);
+  EXPECT_EQ(cfg.linkage_keys[0].file, dir_ / "linkage.key");
+  EXPECT_EQ(cfg.linkage_keys[0].id, "k1");
   ASSERT_EQ(cfg.feeds.size(), 1u);
   const FeedConfig& f = cfg.feeds[0];
   EXPECT_EQ(f.format, Format::csv);
@@ -394,6 +396,294 @@ device_key = "s.pub"
   // Top-level keys come before the first table.
   EXPECT_NE(problems_of("partner = \"northgate-ed\"\n" + std::string(kHubBase)).find("\"partner\" must be [[partner]] tables"),
             std::string::npos);
+}
+
+// [broker] partners: one svdhub instance per share of the partners (docs/clustering.md).
+TEST_F(GatewayConfigTest, HubPartnerFilterIsOptionalAndChecked) {
+  EXPECT_TRUE(load_hub_config(write("hub.toml", kHubBase)).partner_filter.empty());
+  auto with = [](const std::string& line) {
+    std::string t = kHubBase;
+    const std::string key = "key = \"c.key\"\n";
+    return t.replace(t.find(key), key.size(), key + line + "\n");
+  };
+  const auto cfg = load_hub_config(write("hub.toml", with(R"(partners = ["northgate-ed", "southgate-ed"])")));
+  EXPECT_EQ(cfg.partner_filter, (std::vector<std::string>{"northgate-ed", "southgate-ed"}));
+
+  auto problems_of = [&](const std::string& line) {
+    try {
+      load_hub_config(write("hub.toml", with(line)));
+    } catch (const ConfigError& e) {
+      std::string all;
+      for (const auto& d : e.diagnostics()) all += d.to_string() + "\n";
+      return all;
+    }
+    return std::string();
+  };
+  const std::string empty = problems_of("partners = []");
+  EXPECT_NE(empty.find("hub.toml:9:"), std::string::npos) << empty;
+  EXPECT_NE(empty.find("partners must be a non-empty array of partner ids"), std::string::npos) << empty;
+  EXPECT_NE(problems_of("partners = \"northgate-ed\"").find("partners must be a non-empty array"), std::string::npos);
+  EXPECT_NE(problems_of(R"(partners = ["North Gate"])").find("a partner id must be 1-64 characters"),
+            std::string::npos);
+  EXPECT_NE(problems_of(R"(partners = ["northgate-ed", 7])").find("a partner id must be"), std::string::npos);
+  EXPECT_NE(problems_of(R"(partners = ["a", "a"])").find("partner \"a\" is listed twice in partners"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace svd::config
+
+// Linkage-key rotation: [[linkage_key]] tables with from/until windows.
+namespace svd::config {
+namespace {
+
+constexpr std::int64_t k2027Jan1 = 1798761600;  // 2027-01-01T00:00:00Z (calendar.timegm)
+constexpr std::int64_t k2027Feb1 = 1801440000;  // 2027-02-01T00:00:00Z
+
+// Everything but the keys, which each test puts first so that its lines are numbered from 1.
+constexpr const char* kRest = R"(
+[gateway]
+partner = "northgate-ed"
+state_dir = "state"
+
+[[feed]]
+id = "ed"
+schema = "schemas/s.json"
+)";
+
+std::size_t count_lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+class LinkageKeyConfigTest : public GatewayConfigTest {
+ protected:
+  std::string key_problems(const std::string& keys) { return problems(keys + kRest); }
+  GatewayConfig load_keys(const std::string& keys) { return load_gateway_config(write("gw.toml", keys + kRest)); }
+};
+
+TEST_F(LinkageKeyConfigTest, ASingleKeyTableIsOneKeyAlwaysInForce) {
+  auto cfg = load_keys("[linkage_key]\nfile = \"k.key\"\nid = \"k2026a\"\n");
+  ASSERT_EQ(cfg.linkage_keys.size(), 1u);
+  EXPECT_EQ(cfg.linkage_keys[0].id, "k2026a");
+  EXPECT_EQ(cfg.linkage_keys[0].file, dir_ / "k.key");
+  EXPECT_FALSE(cfg.linkage_keys[0].window.from);
+  EXPECT_FALSE(cfg.linkage_keys[0].window.until);
+  // A window belongs to a rotation: the single table takes none.
+  std::string p = key_problems("[linkage_key]\nfile = \"k.key\"\nid = \"k1\"\nuntil = 2027-02-01T00:00:00Z\n");
+  EXPECT_NE(p.find("gw.toml:4:"), std::string::npos) << p;
+  EXPECT_NE(p.find("unknown key \"until\" in [linkage_key]"), std::string::npos) << p;
+}
+
+TEST_F(LinkageKeyConfigTest, ARotationLoadsInConfigOrderWithItsWindows) {
+  auto cfg = load_keys(R"([[linkage_key]]
+id = "k2026a"
+file = "linkage-k2026a.key"
+until = 2027-02-01T00:00:00Z
+
+[[linkage_key]]
+id = "k2027a"
+file = "/etc/svdgw/linkage-k2027a.key"
+from = 2027-01-01T01:00:00+01:00
+)");
+  ASSERT_EQ(cfg.linkage_keys.size(), 2u);
+  const auto& old_key = cfg.linkage_keys[0];
+  const auto& new_key = cfg.linkage_keys[1];
+  EXPECT_EQ(old_key.id, "k2026a");
+  EXPECT_EQ(old_key.file, dir_ / "linkage-k2026a.key");
+  EXPECT_FALSE(old_key.window.from);
+  EXPECT_EQ(old_key.window.until, k2027Feb1);
+  EXPECT_EQ(new_key.id, "k2027a");
+  EXPECT_EQ(new_key.file, "/etc/svdgw/linkage-k2027a.key");
+  EXPECT_EQ(new_key.window.from, k2027Jan1);  // +01:00 is the same instant as 00:00Z
+  EXPECT_FALSE(new_key.window.until);
+  // from is included, until is not.
+  EXPECT_TRUE(new_key.window.contains(k2027Jan1));
+  EXPECT_FALSE(new_key.window.contains(k2027Jan1 - 1));
+  EXPECT_TRUE(old_key.window.contains(k2027Feb1 - 1));
+  EXPECT_FALSE(old_key.window.contains(k2027Feb1));
+
+  // The old key alone afterwards, the new one alone before: both still cover all time.
+  auto retired = load_keys(R"([[linkage_key]]
+id = "k2027a"
+file = "k.key"
+)");
+  EXPECT_EQ(retired.linkage_keys.size(), 1u);
+}
+
+TEST_F(LinkageKeyConfigTest, WindowBoundsMustBeUnquotedDateTimesWithAnOffsetInWholeSeconds) {
+  std::string p = key_problems(R"([[linkage_key]]
+id = "k1"
+file = "a.key"
+until = 2027-02-01T00:00:00
+[[linkage_key]]
+id = "k2"
+file = "b.key"
+from = "2027-01-01T00:00:00Z"
+until = 2028-01-01
+[[linkage_key]]
+id = "k3"
+file = "c.key"
+from = 2027-01-01T00:00:00.5Z
+)");
+  EXPECT_NE(p.find("gw.toml:4:9: \"until\" needs a UTC offset"), std::string::npos) << p;
+  EXPECT_NE(p.find("a local date-time would mean a different instant"), std::string::npos) << p;
+  EXPECT_NE(p.find("gw.toml:8:8: \"from\" must be a date-time with a UTC offset"), std::string::npos) << p;
+  EXPECT_NE(p.find("without quotes"), std::string::npos) << p;
+  EXPECT_NE(p.find("gw.toml:9:9: \"until\" must be a date-time"), std::string::npos) << p;
+  EXPECT_NE(p.find("a date alone is not an instant"), std::string::npos) << p;
+  EXPECT_NE(p.find("gw.toml:13:8: \"from\" must be a whole second"), std::string::npos) << p;
+  // The set's checks wait until every entry reads: no gap or overlap is reported from half a set.
+  EXPECT_EQ(p.find("in force"), std::string::npos) << p;
+}
+
+TEST_F(LinkageKeyConfigTest, EachEntryNeedsAValidIdAndAFile) {
+  std::string p = key_problems(R"([[linkage_key]]
+id = "K_2026"
+file = "a.key"
+[[linkage_key]]
+file = "b.key"
+from = 2027-01-01T00:00:00Z
+[[linkage_key]]
+id = "k-with-far-too-long-id"
+colour = "blue"
+)");
+  EXPECT_NE(p.find("gw.toml:2:6: key id must be 1-16 characters"), std::string::npos) << p;
+  EXPECT_NE(p.find("missing \"id\" in [[linkage_key]]"), std::string::npos) << p;
+  EXPECT_NE(p.find("gw.toml:8:6: key id must be 1-16 characters"), std::string::npos) << p;
+  EXPECT_NE(p.find("missing \"file\" in [[linkage_key]]"), std::string::npos) << p;
+  EXPECT_NE(p.find("gw.toml:9:"), std::string::npos) << p;
+  EXPECT_NE(p.find("unknown key \"colour\" in [[linkage_key]]"), std::string::npos) << p;
+}
+
+TEST_F(LinkageKeyConfigTest, IdsAreUniqueAndWindowsNotEmpty) {
+  std::string p = key_problems(R"([[linkage_key]]
+id = "k1"
+file = "a.key"
+until = 2027-02-01T00:00:00Z
+[[linkage_key]]
+id = "k1"
+file = "b.key"
+from = 2027-01-01T00:00:00Z
+until = 2027-01-01T00:00:00Z
+)");
+  EXPECT_NE(p.find("gw.toml:6:6: key id \"k1\" is used twice"), std::string::npos) << p;
+  EXPECT_NE(p.find("gw.toml:9:9: key k1: until (2027-01-01T00:00:00Z) must be after from (2027-01-01T00:00:00Z)"),
+            std::string::npos)
+      << p;
+}
+
+TEST_F(LinkageKeyConfigTest, EveryInstantNeedsAKey) {
+  // A gap between the old key's until and the new key's from, pointed at the until that opens it.
+  std::string p = key_problems(R"([[linkage_key]]
+id = "k1"
+file = "a.key"
+until = 2027-01-01T00:00:00Z
+[[linkage_key]]
+id = "k2"
+file = "b.key"
+from = 2027-02-01T00:00:00Z
+)");
+  EXPECT_NE(p.find("gw.toml:4:9: no linkage key is in force from 2027-01-01T00:00:00Z to 2027-02-01T00:00:00Z"),
+            std::string::npos)
+      << p;
+  EXPECT_NE(p.find("no later than this key's until"), std::string::npos) << p;
+
+  // Nothing before the first key's from.
+  p = key_problems("[[linkage_key]]\nid = \"k2\"\nfile = \"b.key\"\nfrom = 2027-01-01T00:00:00Z\n");
+  EXPECT_NE(p.find("gw.toml:4:8: no linkage key is in force before 2027-01-01T00:00:00Z"), std::string::npos) << p;
+
+  // Nothing after the last key's until.
+  p = key_problems("[[linkage_key]]\nid = \"k1\"\nfile = \"a.key\"\nuntil = 2027-02-01T00:00:00Z\n");
+  EXPECT_NE(p.find("gw.toml:4:9: no linkage key is in force from 2027-02-01T00:00:00Z on"), std::string::npos) << p;
+}
+
+TEST_F(LinkageKeyConfigTest, AtMostTwoKeysAtOnceAndFourInAll) {
+  std::string p = key_problems(R"([[linkage_key]]
+id = "k1"
+file = "a.key"
+[[linkage_key]]
+id = "k2"
+file = "b.key"
+from = 2027-01-01T00:00:00Z
+[[linkage_key]]
+id = "k3"
+file = "c.key"
+from = 2027-02-01T00:00:00Z
+)");
+  EXPECT_NE(p.find("gw.toml:11:8: 3 keys are in force at 2027-02-01T00:00:00Z (k1, k2, k3); at most 2 may overlap"),
+            std::string::npos)
+      << p;
+  EXPECT_EQ(count_lines(p), 1u) << p;
+
+  std::string five;
+  for (int i = 1; i <= 5; ++i) {
+    five += "[[linkage_key]]\nid = \"k" + std::to_string(i) + "\"\nfile = \"k" + std::to_string(i) + ".key\"\n";
+    if (i > 1) five += "from = " + std::to_string(2025 + i) + "-01-01T00:00:00Z\n";
+    if (i < 5) five += "until = " + std::to_string(2026 + i) + "-01-01T00:00:00Z\n";
+  }
+  p = key_problems(five);
+  EXPECT_NE(p.find("at most 4 [[linkage_key]] tables are allowed"), std::string::npos) << p;
+  EXPECT_NE(p.find("remove retired keys"), std::string::npos) << p;
+  // Four such keys are fine.
+  five.resize(five.find("[[linkage_key]]\nid = \"k5\""));
+  five.replace(five.rfind("until = 2030-01-01T00:00:00Z\n"), 29, "");
+  EXPECT_EQ(key_problems(five), "");
+}
+
+TEST_F(LinkageKeyConfigTest, KeysAreListedInTheOrderTheyComeIntoForce) {
+  std::string p = key_problems(R"([[linkage_key]]
+id = "k2027a"
+file = "b.key"
+from = 2027-01-01T00:00:00Z
+[[linkage_key]]
+id = "k2026a"
+file = "a.key"
+until = 2027-02-01T00:00:00Z
+)");
+  EXPECT_NE(p.find("gw.toml:6:6: [[linkage_key]] tables must be listed in the order their keys come into force"),
+            std::string::npos)
+      << p;
+}
+
+TEST_F(LinkageKeyConfigTest, LinkageKeyMustBeATableOrTables) {
+  std::string p = key_problems("linkage_key = []\n");
+  EXPECT_NE(p.find("gw.toml:1:"), std::string::npos) << p;
+  EXPECT_NE(p.find("linkage_key must be one [linkage_key] table or [[linkage_key]] tables"), std::string::npos) << p;
+  p = key_problems("linkage_key = \"k.key\"\n");
+  EXPECT_NE(p.find("linkage_key must be one [linkage_key] table"), std::string::npos) << p;
+}
+
+TEST(LinkageKeyChecks, CheckTheSetAsAWhole) {
+  const auto key = [](const char* id, std::optional<std::int64_t> from, std::optional<std::int64_t> until) {
+    return LinkageKeyConfig{id, "k.key", {from, until}};
+  };
+  EXPECT_TRUE(check_linkage_keys({key("k1", {}, {})}).empty());
+  EXPECT_EQ(check_linkage_keys({}).size(), 1u);
+  EXPECT_TRUE(check_linkage_keys({key("k1", {}, k2027Feb1), key("k2", k2027Jan1, {})}).empty());
+  // Back to back (until == from) is no gap: from is included, until is not.
+  EXPECT_TRUE(check_linkage_keys({key("k1", {}, k2027Jan1), key("k2", k2027Jan1, {})}).empty());
+  const auto gap = check_linkage_keys({key("k1", {}, k2027Jan1), key("k2", k2027Jan1 + 1, {})});
+  ASSERT_EQ(gap.size(), 1u);
+  EXPECT_EQ(gap[0].key, 0u);
+  EXPECT_EQ(gap[0].at, LinkageKeyProblem::At::until);
+  EXPECT_EQ(gap[0].message, "no linkage key is in force from 2027-01-01T00:00:00Z to 2027-01-01T00:00:01Z");
+}
+
+}  // namespace
+}  // namespace svd::config
+
+namespace svd::config {
+namespace {
+
+// [gateway] credentials_check_seconds: how often the daemon looks for renewed TLS files.
+TEST_F(GatewayConfigTest, CredentialsCheckInterval) {
+  EXPECT_EQ(load_gateway_config(write("gw.toml", kGood)).credentials_check_seconds, 60);
+  std::string text = kGood;
+  text.replace(text.find("state_dir"), 0, "credentials_check_seconds = 0\n");
+  EXPECT_EQ(load_gateway_config(write("gw.toml", text)).credentials_check_seconds, 0);  // SIGHUP only
+  text = kGood;
+  text.replace(text.find("state_dir"), 0, "credentials_check_seconds = -1\n");
+  const std::string p = problems(text);
+  EXPECT_NE(p.find("gw.toml:3"), std::string::npos) << p;
+  EXPECT_NE(p.find("\"credentials_check_seconds\" must be a whole number"), std::string::npos) << p;
 }
 
 }  // namespace

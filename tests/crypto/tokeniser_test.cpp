@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -59,7 +60,7 @@ TEST(Tokeniser, PersonVector) {
 TEST(Tokeniser, KeyIdAndShape) {
   LinkageKey key("area-7.2025", sequential_bytes());
   Tokeniser t(key);
-  EXPECT_EQ(t.key_id(), "area-7.2025");
+  EXPECT_EQ(t.key_ids(), std::vector<std::string>{"area-7.2025"});
   const std::string tok = t.token("nhs_number", "9990000018");
   ASSERT_EQ(tok.size(), std::string("area-7.2025:").size() + 32);
   EXPECT_EQ(tok.rfind("area-7.2025:", 0), 0u);
@@ -155,6 +156,57 @@ TEST(Tokeniser, MatchesReferenceHmacForManyLengths) {
     }
   }
   EXPECT_EQ(t.token("x", std::string("\0\xff", 2)), reference_token(key, "x", std::string("\0\xff", 2)));
+}
+
+// --- key rotation: two keys in force -------------------------------------------------------
+
+TEST(Tokeniser, OneKeyInASpanIsTheSingleKeyTokeniser) {
+  const LinkageKey key = test_key();
+  const std::array<const LinkageKey*, 1> one{&key};
+  Tokeniser t(one);
+  EXPECT_EQ(t.key_ids(), std::vector<std::string>{"test"});
+  // The DESIGN 3.3 test vector, unchanged: no separator, nothing appended.
+  EXPECT_EQ(t.token("nhs_number", "9434765919"), "test:135ac82cb3618c3780fbf284b934127b");
+}
+
+TEST(Tokeniser, TwoKeysGiveBothTokensInTheirOrderSeparatedByOneSpace) {
+  const LinkageKey old_key("k2026a", sequential_bytes(0));
+  const LinkageKey new_key("k2027a", sequential_bytes(0x80));
+  const std::array<const LinkageKey*, 2> both{&old_key, &new_key};
+  Tokeniser t(both);
+  EXPECT_EQ(t.key_ids(), (std::vector<std::string>{"k2026a", "k2027a"}));
+  for (const std::string value : {"9434765919", "TESTPERSON|ALEXANDRA|1970-01-01", ""}) {
+    EXPECT_EQ(t.token("nhs_number", value),
+              reference_token(old_key, "nhs_number", value) + " " + reference_token(new_key, "nhs_number", value));
+  }
+  // With the old key's bytes, the first token is the published vector under the old id.
+  EXPECT_EQ(t.token("nhs_number", "9434765919").substr(0, 39), "k2026a:135ac82cb3618c3780fbf284b934127b");
+
+  const std::array<const LinkageKey*, 2> reversed{&new_key, &old_key};
+  Tokeniser r(reversed);
+  EXPECT_EQ(r.token("person", "X|Y|2000-02-29"),
+            reference_token(new_key, "person", "X|Y|2000-02-29") + " " +
+                reference_token(old_key, "person", "X|Y|2000-02-29"));
+}
+
+TEST(Tokeniser, TwoKeysAppendWithoutReallocatingAndOutliveTheKeys) {
+  std::optional<Tokeniser> t;
+  std::string expected;
+  {
+    const LinkageKey a("a", sequential_bytes(1));
+    const LinkageKey b("b", sequential_bytes(2));
+    const std::array<const LinkageKey*, 2> both{&a, &b};
+    t.emplace(both);
+    expected = reference_token(a, "person", "P") + " " + reference_token(b, "person", "P");
+  }
+  std::string out;
+  out.reserve(1024);
+  const char* data = out.data();
+  for (int i = 0; i < 10; ++i) t->append_token("person", "P", out);
+  EXPECT_EQ(out.data(), data);
+  ASSERT_EQ(out.size(), 10 * expected.size());
+  EXPECT_EQ(out.substr(0, expected.size()), expected);
+  EXPECT_EQ(t->token("person", "P"), expected);
 }
 
 }  // namespace

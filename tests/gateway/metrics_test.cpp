@@ -349,6 +349,7 @@ TEST(MetricsTest, GatewayMetricsRenderValidText) {
   gw.feed_overdue.set({"death-reports"}, 1);
   gw.feed_overdue_seconds.set({"death-reports"}, 93600);
   gw.uploads.add({"2xx"}, 1);
+  gw.certificate_expiry.set({"hub-client"}, 1795425320);
   const std::string text = m.render();
   const Exposition parsed = parse_exposition(text);
   EXPECT_TRUE(parsed.errors.empty()) << ::testing::PrintToString(parsed.errors) << text;
@@ -358,7 +359,8 @@ TEST(MetricsTest, GatewayMetricsRenderValidText) {
        {"svdgw_extracts_total", "svdgw_rows_total", "svdgw_batches_total", "svdgw_outbox_batches",
         "svdgw_outbox_records", "svdgw_outbox_oldest_unacknowledged_seconds", "svdgw_broker_connected",
         "svdgw_storage_headroom_bytes", "svdgw_storage_quota_bytes", "svdgw_feed_overdue",
-        "svdgw_feed_overdue_seconds", "svdgw_uploads_total", "svdgw_build_info", "svdgw_metrics_dropped_series_total"})
+        "svdgw_feed_overdue_seconds", "svdgw_uploads_total", "svdgw_build_info", "svdgw_metrics_dropped_series_total",
+        "svdgw_certificate_expiry_timestamp_seconds"})
     EXPECT_NE(text.find(std::string("# TYPE ") + family + " "), std::string::npos) << family;
   EXPECT_EQ(parsed.samples.at("svdgw_build_info{version=\"0.1.0\"}"), 1);
   EXPECT_EQ(parsed.samples.at("svdgw_extracts_total{feed=\"death-reports\",outcome=\"refused\"}"), 0);
@@ -373,8 +375,9 @@ TEST(MetricsTest, GatewayMetricsRenderValidText) {
   EXPECT_EQ(parsed.samples.at("svdgw_storage_quota_bytes"), 10737418240.0);
   EXPECT_EQ(parsed.samples.at("svdgw_outbox_oldest_unacknowledged_seconds"), 0);
   // 2 feeds x (3 outcomes + 4 stages + 2 overdue gauges) + 3 batch stages + 3 upload classes
-  // + build info + 6 gauges without labels.
-  EXPECT_EQ(parsed.samples.size(), 2u * 9 + 3 + 3 + 1 + 6);
+  // + build info + 6 gauges without labels + one certificate's expiry.
+  EXPECT_EQ(parsed.samples.at("svdgw_certificate_expiry_timestamp_seconds{role=\"hub-client\"}"), 1795425320);
+  EXPECT_EQ(parsed.samples.size(), 2u * 9 + 3 + 3 + 1 + 6 + 1);
 }
 
 TEST(MetricsTest, TheParserCatchesWhatItShould) {

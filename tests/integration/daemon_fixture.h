@@ -71,7 +71,7 @@ class DaemonHarness : public GatewayHubTest {
   }
 
   std::string config_text(const std::string& storage_extra = {}) const {
-    const auto& pki = broker_->pki();
+    const auto& pki = broker_pki();
     std::ostringstream out;
     out << gateway_config_text("receipt_timeout_seconds = 5\n",
                                "allowed_clients = [\"" + std::string(kEdClient) + "\"]\n" + ed_feed_extra_,
@@ -106,7 +106,7 @@ class DaemonHarness : public GatewayHubTest {
 
   // curl as a partner's export job would run it: mutual TLS with `client`'s certificate.
   HttpResult curl(const std::vector<std::string>& args, const std::string& client = kEdClient) {
-    const auto& pki = broker_->pki();
+    const auto& pki = broker_pki();
     if (client.empty()) return curl_with({}, {}, args);
     return curl_with(pki.client_cert(client), pki.client_key(client), args);
   }
@@ -116,7 +116,7 @@ class DaemonHarness : public GatewayHubTest {
                        const std::vector<std::string>& args) {
     const std::string tag = "curl-" + std::to_string(++curl_runs_);
     std::vector<std::string> argv{"/usr/bin/curl", "-sS", "--max-time", "30", "--cacert",
-                                  broker_->pki().ca_cert().string(), "-o", (dir() / (tag + ".body")).string(),
+                                  broker_pki().ca_cert().string(), "-o", (dir() / (tag + ".body")).string(),
                                   "-w", "%{http_code}"};
     if (!cert.empty()) argv.insert(argv.end(), {"--cert", cert.string(), "--key", key.string()});
     argv.insert(argv.end(), args.begin(), args.end());

@@ -37,14 +37,24 @@ std::size_t count_of(const std::string& text, std::string_view needle) {
   return n;
 }
 
+void GatewayHubTest::start_broker() { broker_ = std::make_unique<TestBroker>(pki_options_); }
+
+namespace {
+std::string mqtt_line(const std::string& version) {
+  return version.empty() ? std::string() : "mqtt = \"" + version + "\"\n";
+}
+}  // namespace
+
 void GatewayHubTest::SetUp() {
-  broker_ = std::make_unique<TestBroker>(pki_options_);
-  const auto& pki = broker_->pki();
+  start_broker();
+  if (HasFatalFailure()) return;
+  const auto& pki = broker_pki();
   std::ofstream(dir() / "svdhub.toml")
       << "[store]\ndatabase = \"" << hub_db().string() << "\"\n"
-      << "[broker]\nhost = \"127.0.0.1\"\nport = " << broker_->port() << "\nca = \"" << pki.ca_cert().string()
+      << "[broker]\nhost = \"127.0.0.1\"\nport = " << broker_port() << "\nca = \"" << pki.ca_cert().string()
       << "\"\ncert = \"" << pki.client_cert(pki.hub_id()).string() << "\"\nkey = \""
       << pki.client_key(pki.hub_id()).string() << "\"\nclient_id = \"" << pki.hub_id() << "\"\n"
+      << mqtt_line(mqtt_version_) << hub_broker_extra_
       << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_SOURCE_DIR
       << "/deploy/examples/schemas/ed-assaults.json\"\n"
       << "[[feed]]\nid = \"death-reports\"\nschema = \"" << SVD_SOURCE_DIR
@@ -64,14 +74,14 @@ void GatewayHubTest::SetUp() {
 
 std::string GatewayHubTest::gateway_config_text(const std::string& hub_extra, const std::string& ed_extra,
                                                const std::string& death_extra) const {
-  const auto& pki = broker_->pki();
+  const auto& pki = broker_pki();
   std::ostringstream out;
   out << "[gateway]\npartner = \"" << kGateway << "\"\nstate_dir = \"" << (dir() / "state").string() << "\"\n"
       << "[linkage_key]\nfile = \"" << (dir() / "linkage.key").string() << "\"\nid = \"k1\"\n"
-      << "[hub]\nhost = \"localhost\"\nport = " << broker_->port() << "\nca = \"" << pki.ca_cert().string()
+      << "[hub]\nhost = \"localhost\"\nport = " << broker_port() << "\nca = \"" << pki.ca_cert().string()
       << "\"\ncert = \"" << pki.client_cert(kGateway).string() << "\"\nkey = \"" << pki.client_key(kGateway).string()
       << "\"\n"
-      << hub_extra << "\n"
+      << mqtt_line(mqtt_version_) << hub_extra << "\n"
       << "[batches]\nmax_records = 10\n"
       << "[audit]\ndevice_key = \"" << (dir() / "device.key").string() << "\"\nhub_witness_key = \""
       << (dir() / "hub-witness.pub").string() << "\"\n"
@@ -123,7 +133,7 @@ bool GatewayHubTest::wait_for_hub(std::int64_t records, std::chrono::millisecond
 }
 
 std::string GatewayHubTest::diagnostics() const {
-  return "\n--- svdhub log ---\n" + read_file(dir() / "svdhub.log") + "\n--- broker log ---\n" + broker_->log();
+  return "\n--- svdhub log ---\n" + read_file(dir() / "svdhub.log") + "\n--- broker log ---\n" + broker_log();
 }
 
 }  // namespace svd::testing

@@ -38,6 +38,13 @@ class GatewayHubTest : public ::testing::Test {
 
   void SetUp() override;
 
+  // The hub broker. The default is mosquitto (broker_); a fixture for another broker overrides
+  // start_broker() and the three accessors, and leaves broker_ empty.
+  virtual void start_broker();
+  virtual std::uint16_t broker_port() const { return broker_->port(); }
+  virtual const TestPki& broker_pki() const { return broker_->pki(); }
+  virtual std::string broker_log() const { return broker_->log(); }
+
   const std::filesystem::path& dir() const { return dir_.path(); }
   std::filesystem::path hub_db() const { return dir() / "hub.db"; }
   std::filesystem::path gateway_config() const { return dir() / "svdgw.toml"; }
@@ -64,6 +71,11 @@ class GatewayHubTest : public ::testing::Test {
   std::string diagnostics() const;
 
   PkiOptions pki_options_;
+  // When set, `mqtt = "<it>"` goes into svdhub's [broker] and the gateway's [hub] ("3.1.1" for a
+  // broker that speaks nothing else).
+  std::string mqtt_version_;
+  // More lines for svdhub's [broker] section (e.g. partners = [...]).
+  std::string hub_broker_extra_;
   TempDir dir_;
   std::unique_ptr<TestBroker> broker_;
   std::unique_ptr<ChildProcess> hub_;

@@ -1,4 +1,4 @@
-#include "gateway/service.h"
+#include "config/service.h"
 
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 
-namespace svd::gateway::service {
+namespace svd::service {
 namespace {
 
 std::string_view level_name(Level level) {
@@ -67,4 +67,4 @@ std::optional<std::chrono::microseconds> watchdog_interval() {
   return std::chrono::microseconds(usec / 2);
 }
 
-}  // namespace svd::gateway::service
+}  // namespace svd::service
