@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
+#include "audit/events.h"
 #include "config/sqlite_util.h"
 #include "crypto/sha256.h"
 #include "crypto/signing_key.h"
@@ -134,6 +136,7 @@ struct AuditLog::Impl {
   Stmt insert_event, set_source, get_source, chain_at, insert_checkpoint, last_checkpoint, checkpoint_before,
       oldest_unwitnessed, leaves, set_receipt;
   std::map<std::string, Db> sources;  // source name -> its database, opened on first drain
+  std::set<std::string> checked;      // sources whose restore check has run (their first drain)
 
   // Appends inside the caller's transaction; advances `h` (the caller adopts it after commit).
   bool insert(Head& h, const Event& e) {
@@ -255,6 +258,39 @@ result<std::size_t> AuditLog::drain(const std::string& source, const std::filesy
       const int rc = u.step();
       if (rc == SQLITE_ROW) last_id = u.integer(0);
       else if (rc != SQLITE_DONE) return errc::io_error;
+    }
+
+    // A source restored from an older copy than audit.db issues ids up to last_id again, and they
+    // would be skipped as taken. Its AUTOINCREMENT counter (never lowered by deletes) tells: then
+    // the log records that and takes the source's ids from where the source is. Checked at the
+    // source's first drain only: a restore happens with the gateway stopped, and the gateway
+    // drains once when it opens the log, before its stores write anything; later, new events
+    // would have moved the counter on.
+    if (im.checked.insert(source).second && last_id > 0) {
+      std::int64_t issued = 0;
+      sqlite3_stmt* raw = nullptr;
+      const int rc = sqlite3_prepare_v2(src, "SELECT seq FROM sqlite_sequence WHERE name = 'audit_pending'", -1, &raw, nullptr);
+      Stmt s(raw);
+      if (rc == SQLITE_OK) {
+        Use u(s);
+        const int step = u.step();
+        if (step == SQLITE_ROW) issued = u.integer(0);
+        else if (step != SQLITE_DONE) return errc::io_error;
+      } else if (std::string(sqlite3_errmsg(src)).find("no such table") == std::string::npos) {
+        return errc::io_error;  // (no sqlite_sequence: the source never issued an id)
+      }
+      if (issued < last_id) {
+        sqlite::Transaction tx(im.db.get());
+        Head h = im.head;
+        if (!tx.ok() || !im.insert(h, events::audit_source_rewound(source, last_id, issued))) return errc::io_error;
+        {
+          Use u(im.set_source);
+          if (!u.bind(1, source) || !u.bind(2, issued) || !u.done()) return errc::io_error;
+        }
+        if (tx.commit() != SQLITE_OK) return errc::io_error;
+        im.head = h;
+        last_id = issued;
+      }
     }
 
     std::size_t moved = 0;

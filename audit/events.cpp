@@ -141,4 +141,8 @@ Event certificate_refused(const std::string& role, const std::string& reason) {
   return make("gateway", "certificate.refused", role, {{"reason", reason}});
 }
 
+Event audit_source_rewound(const std::string& source, std::int64_t last_taken, std::int64_t source_last) {
+  return make("gateway", "audit.source_rewound", source, {{"last_taken", last_taken}, {"source_last", source_last}});
+}
+
 }  // namespace svd::audit::events

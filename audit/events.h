@@ -78,5 +78,11 @@ Event certificate_loaded(const std::string& role, const std::string& der_sha256,
 // CA or CRL that failed its checks, so the last good one stays in use. details {reason}: a fixed
 // code (crypto/credentials.h: "expired", "key_mismatch", "untrusted", ...), never file contents.
 Event certificate_refused(const std::string& role, const std::string& reason);
+// "audit.source_rewound" (actor "gateway", object: the source, "extracts" or "outbox"): the
+// source database is older than the audit log's record of it (restored from another moment than
+// audit.db), so pending ids up to {last_taken} are issued again; the log takes them from
+// {source_last} on instead of skipping them. Events recorded after the source's copy was taken
+// and before audit.db's are in the chain; their state changes are not in the source.
+Event audit_source_rewound(const std::string& source, std::int64_t last_taken, std::int64_t source_last);
 
 }  // namespace svd::audit::events

@@ -53,7 +53,7 @@ constexpr Entry kEntries[] = {
      "the share of rejected rows is above the feed's threshold"},
     {errc::unique_limit_exceeded, "unique_limit_exceeded",
      "too many rows to check a unique constraint within the configured limit"},
-    {errc::io_error, "io_error", "the extract could not be read or written"},
+    {errc::io_error, "io_error", "a file, database or socket could not be read or written"},
     {errc::key_file_unreadable, "key_file_unreadable", "the key file cannot be read"},
     {errc::key_file_permissions, "key_file_permissions",
      "the key file is readable by group or others (chmod 600 it)"},

@@ -188,23 +188,6 @@ std::string der_sha256(X509* cert) {
   return sha256_hex(std::string_view(reinterpret_cast<const char*>(der), static_cast<std::size_t>(n)));
 }
 
-// The one CN of the subject; nullopt when there is none, more than one, or it is not text.
-std::optional<std::string> common_name(X509* cert) {
-  const X509_NAME* subject = X509_get_subject_name(cert);
-  const int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
-  if (index < 0 || X509_NAME_get_index_by_NID(subject, NID_commonName, index) >= 0) return std::nullopt;
-  const ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
-  unsigned char* utf8 = nullptr;
-  const int n = ASN1_STRING_to_UTF8(&utf8, data);
-  if (n <= 0) {
-    ERR_clear_error();
-    return std::nullopt;
-  }
-  std::string cn(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(n));
-  OPENSSL_free(utf8);
-  return cn;
-}
-
 // A certificate file, its key and the checks every holder's certificate gets.
 struct Leaf {
   std::string chain_pem;
@@ -338,7 +321,7 @@ credential_result<ClientCredentials> load_client_credentials(const ClientCredent
   if (!cas) return cas.error();
   if (auto r = verify_chain(*leaf, *cas, files.cert_chain, files.ca, now, X509_PURPOSE_SSL_CLIENT); !r)
     return r.error();
-  const auto cn = common_name(leaf->chain[0].get());
+  const auto cn = detail::common_name(leaf->chain[0].get());
   if (!cn || *cn != expected_cn)
     return error(CredentialProblem::wrong_name, CredentialFile::certificate, files.cert_chain,
                  "certificate's CN is not \"" + std::string(expected_cn) + "\" ([gateway] partner)");

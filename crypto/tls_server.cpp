@@ -298,20 +298,9 @@ std::optional<std::string> verified_peer_common_name(const ssl_st* ssl) {
   if (ssl == nullptr) return std::nullopt;
   const X509* cert = SSL_get0_peer_certificate(ssl);
   if (cert == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return std::nullopt;
-  const X509_NAME* subject = X509_get_subject_name(cert);
-  const int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
-  if (index < 0 || X509_NAME_get_index_by_NID(subject, NID_commonName, index) >= 0) return std::nullopt;
-  const ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
-  unsigned char* utf8 = nullptr;
-  const int n = ASN1_STRING_to_UTF8(&utf8, data);
-  if (n <= 0) {
-    ERR_clear_error();
-    return std::nullopt;
-  }
-  std::string cn(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(n));
-  OPENSSL_free(utf8);
-  if (cn.size() > 64) return std::nullopt;
-  for (const char c : cn) {
+  auto cn = detail::common_name(cert);
+  if (!cn || cn->size() > 64) return std::nullopt;
+  for (const char c : *cn) {
     const auto u = static_cast<unsigned char>(c);
     if (u < 0x20 || u == 0x7f) return std::nullopt;
   }

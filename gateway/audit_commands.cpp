@@ -88,7 +88,10 @@ bool print_audit_config(const config::GatewayConfig& cfg) {
   auto key = crypto::load_signing_key(cfg.audit.device_key);
   if (!key) {
     std::cerr << cfg.audit.device_key.string() << ": " << key_problem(key.error()) << '\n';
-    if (key.error() == errc::key_file_unreadable)
+    std::error_code ec;
+    if (key.error() == errc::key_file_unreadable && std::filesystem::exists(cfg.audit.device_key, ec))
+      std::cerr << "  the file is there but this user cannot read it: check its owner (svdgw) and mode (0600)\n";
+    else if (key.error() == errc::key_file_unreadable)
       std::cerr << "  create one with: svdgw keys generate-device --out " << cfg.audit.device_key.string() << '\n';
     return false;
   }

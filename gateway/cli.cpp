@@ -70,7 +70,11 @@ std::optional<crypto::KeyRing> load_keys_or_explain(const config::GatewayConfig&
   if (!ring) {
     const crypto::KeyRingError& e = ring.error();
     std::cerr << e.message << '\n';
-    if (e.code == errc::key_file_unreadable)
+    std::error_code ec;
+    if (e.code == errc::key_file_unreadable && std::filesystem::exists(e.file, ec))
+      // Never suggest a new key here: a second area key would silently break linkage.
+      std::cerr << "  the file is there but this user cannot read it: check its owner (svdgw) and mode (0600)\n";
+    else if (e.code == errc::key_file_unreadable)
       std::cerr << "  create one with: svdgw keys generate --out " << e.file.string()
                 << " (once per area; every partner installs the same key)\n";
     return std::nullopt;

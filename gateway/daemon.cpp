@@ -25,13 +25,13 @@
 #include "audit/events.h"
 #include "config/diagnostic.h"
 #include "config/gateway_config.h"
+#include "config/service.h"
 #include "config/temporal.h"
 #include "crypto/certificate_info.h"
 #include "crypto/key_ring.h"
 #include "crypto/linkage_key.h"
 #include "crypto/sha256.h"
 #include "crypto/signing_key.h"
-#include "crypto/tls_server.h"
 #include "gateway/api_documents.h"
 #include "gateway/audit_keeper.h"
 #include "gateway/batcher.h"
@@ -44,7 +44,6 @@
 #include "gateway/outbox.h"
 #include "gateway/pipeline.h"
 #include "gateway/schedule.h"
-#include "config/service.h"
 #include "gateway/spool.h"
 
 namespace svd::gateway {
@@ -459,7 +458,7 @@ class Daemon final : public ApiBackend {
     so.feeds = feed_ids(cfg);
     so.settle = std::chrono::seconds(cfg.storage.spool_settle_seconds);
     if (cfg.http) so.max_bytes = cfg.http->max_extract_bytes;
-    auto spool = std::make_unique<Spool>(so, [](const std::string& m) { info("spool: " + m); });
+    auto spool = std::make_unique<Spool>(so, [](const std::string& m) { info(m); });  // lines start "spool: "
     if (auto r = spool->prepare(); !r) {
       fail(so.dir.string() + ": cannot prepare the spool directory: " + r.error().message());
       return false;
@@ -780,7 +779,7 @@ class Daemon final : public ApiBackend {
                                                    iso_utc(std::chrono::system_clock::to_time_t(deadline))));
         overdue_period_[change.feed] = change.status.period;
       } else {
-        info("feed.overdue cleared: feed " + change.feed + " of partner " + partner + " delivered");
+        info("feed.overdue_cleared: feed " + change.feed + " of partner " + partner + " delivered");
         audit_->record(audit::events::feed_overdue_cleared(change.feed, partner, overdue_period_[change.feed],
                                                            last_delivery_[change.feed]));
         overdue_period_.erase(change.feed);
@@ -1071,6 +1070,8 @@ class Daemon final : public ApiBackend {
       fail("extract " + e.id + ": processed, but its state could not be recorded (" + marked.error().message() +
            "); processing it again in " + std::to_string(kRetryProcessingAfter.count()) + " s, queueing nothing twice");
       retry_later(e);
+      forwarder_->notify_queued();  // what it queued may go; it is counted once its state sticks
+      return;
     }
     gm_.extracts.add({e.feed, report->refused ? "refused" : "processed"}, 1);
     gm_.rows.add({e.feed, "received"}, static_cast<double>(report->rows_total));

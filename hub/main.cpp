@@ -234,6 +234,11 @@ int main(int argc, char** argv) {
   sa.sa_handler = on_signal;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  // svdhub reads its config only at start. A stray SIGHUP (a `kill -HUP` meant for svdgw) must not
+  // end it: systemd counts death by SIGHUP as a clean exit, so Restart=on-failure would not help.
+  struct sigaction ignore{};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGHUP, &ignore, nullptr);
   svd::hub::BatchHandler handler(**store);
   std::cerr << "svdhub: store " << cfg.database.string() << ", " << cfg.feeds.size() << " feed(s)\n";
   // After HubStore::open: the store sets the file's page size, which only a new file takes.

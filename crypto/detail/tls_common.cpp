@@ -2,6 +2,7 @@
 
 #include <ctime>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 
 namespace svd::crypto::detail {
@@ -27,6 +28,22 @@ std::string format_utc(const ASN1_TIME* t) {
   char buf[32];
   const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
   return std::string(buf, n);
+}
+
+std::optional<std::string> common_name(const X509* cert) {
+  const X509_NAME* subject = X509_get_subject_name(cert);
+  const int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (index < 0 || X509_NAME_get_index_by_NID(subject, NID_commonName, index) >= 0) return std::nullopt;
+  const ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
+  unsigned char* utf8 = nullptr;
+  const int n = ASN1_STRING_to_UTF8(&utf8, data);
+  if (n <= 0) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  std::string cn(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(n));
+  OPENSSL_free(utf8);
+  return cn;
 }
 
 }  // namespace svd::crypto::detail

@@ -3,9 +3,11 @@
 // the TLS 1.2 cipher list and the wording of their errors. Private to crypto/.
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include <openssl/asn1.h>
+#include <openssl/x509.h>
 
 #include "crypto/tls_server.h"
 
@@ -29,5 +31,9 @@ std::string openssl_reason();
 
 // "2026-11-23 09:15:20 UTC", or "unknown time".
 std::string format_utc(const ASN1_TIME* t);
+
+// The one CN of the certificate's subject, as UTF-8; nullopt when there is none, more than one,
+// or it is not text.
+std::optional<std::string> common_name(const X509* cert);
 
 }  // namespace svd::crypto::detail

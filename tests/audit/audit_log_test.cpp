@@ -10,6 +10,7 @@
 
 #include "audit/events.h"
 #include "audit/pending.h"
+#include "audit/verify.h"
 #include "crypto/signing_key.h"
 #include "tests/audit/audit_test_support.h"
 
@@ -223,6 +224,47 @@ TEST_F(PendingTest, IdsAreNeverReusedAfterTheTableEmpties) {
   change(2);  // with a plain rowid this would reuse id 1 and be skipped as already drained
   EXPECT_EQ(drain(), 1u);
   EXPECT_EQ(log_->head()->seq, 2u);
+}
+
+// docs/operations.md, "Backup and restore": a state database restored from an older moment than
+// audit.db issues pending ids the log has already taken. They must reach the chain, not be skipped.
+TEST_F(PendingTest, ASourceRestoredFromAnOlderCopyIsRecordedAndItsNewEventsAreTaken) {
+  change(1);
+  source_.reset();  // the backup copy of the state database, taken here
+  std::filesystem::copy_file(dir_.path() / "state.db", dir_.path() / "state-backup.db");
+  source_ = std::make_unique<Sql>(dir_.path() / "state.db");
+  change(2);
+  change(3);
+  EXPECT_EQ(drain(), 3u);  // audit.db has taken ids 1..3
+
+  // Restored (service stopped): the older state database, then a restart and a new change.
+  source_.reset();
+  log_.reset();
+  std::filesystem::rename(dir_.path() / "state-backup.db", dir_.path() / "state.db");
+  auto log = AuditLog::open(dir_.path() / "audit.db", "northgate-ed");
+  ASSERT_TRUE(log);
+  log_ = std::move(*log);
+  source_ = std::make_unique<Sql>(dir_.path() / "state.db");
+  EXPECT_EQ(drain(), 0u);  // the gateway's drain at start: records the rewind, takes nothing
+  change(4);  // gets pending id 2 again
+
+  EXPECT_EQ(drain(), 1u);
+  Sql db(dir_.path() / "audit.db");
+  EXPECT_EQ(db.row("SELECT group_concat(action || ':' || object, ',') FROM (SELECT action, object FROM events ORDER BY seq)")[0],
+            "extract.received:ed-assaults-1001,extract.received:ed-assaults-1002,extract.received:ed-assaults-1003,"
+            "audit.source_rewound:state,extract.received:ed-assaults-1004");
+  EXPECT_EQ(db.row("SELECT details FROM events WHERE action = 'audit.source_rewound'")[0],
+            R"({"last_taken":3,"source_last":1})");
+  change(5);
+  EXPECT_EQ(drain(), 1u);  // and from then on as usual
+  EXPECT_EQ(log_->head()->seq, 6u);
+  log_.reset();
+  VerifyInputs in;
+  in.log = dir_.path() / "audit.db";
+  auto report = verify(in);
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->ok) << report->problem;
+  EXPECT_EQ(report->events, 6u);
 }
 
 TEST_F(PendingTest, AMissingSourceHasNothingPending) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "tests/gateway/cli_fixture.h"
@@ -22,13 +23,19 @@ TEST_F(CliTest, CheckConfigSummarisesAGoodConfig) {
 
 TEST_F(CliTest, CheckConfigListsEveryProblemWithItsLine) {
   std::string toml = read_file(config());
-  toml.replace(toml.find("reject_threshold = 0.05"), 23, "reject_threshold = 5");
+  const std::size_t threshold_at = toml.find("reject_threshold = 0.05");
+  const std::size_t format_at = toml.find("format = \"csv\"");
+  ASSERT_NE(threshold_at, std::string::npos);
+  ASSERT_NE(format_at, std::string::npos);
+  auto line_of = [&](std::size_t at) { return std::to_string(std::count(toml.begin(), toml.begin() + static_cast<std::ptrdiff_t>(at), '\n') + 1); };
+  const std::string threshold_line = line_of(threshold_at), format_line = line_of(format_at);
+  toml.replace(threshold_at, 23, "reject_threshold = 5");
   toml.replace(toml.find("format = \"csv\""), 14, "format = \"xlsx\"");
   write_file(config(), toml);
   RunResult r = svdgw("check-config --config '" + config().string() + "'");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("svdgw.toml:25:20: reject_threshold"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("svdgw.toml:21:10: format"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("svdgw.toml:" + threshold_line + ":20: reject_threshold"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("svdgw.toml:" + format_line + ":10: format"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("reject_threshold must be a fraction"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("format must be \"csv\" or \"jsonl\""), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("2 problem(s) found"), std::string::npos) << r.err;

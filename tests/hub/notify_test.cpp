@@ -173,6 +173,19 @@ TEST_F(SvdhubNotifyTest, NoWatchdogPingsUnlessSystemdAsks) {
   EXPECT_EQ(stop(), 0) << log();
 }
 
+// A stray `kill -HUP` (meant for svdgw) must not end svdhub: systemd would not restart it.
+TEST_F(SvdhubNotifyTest, SighupDoesNotEndIt) {
+  start("");
+  EXPECT_EQ(receive(10s), "READY=1\nSTATUS=receiving batches") << log();
+  ::kill(pid_, SIGHUP);
+  EXPECT_EQ(receive(500ms), "");
+  int status = 0;
+  EXPECT_EQ(::waitpid(pid_, &status, WNOHANG), 0) << "svdhub ended on SIGHUP";
+  ::kill(pid_, SIGTERM);
+  EXPECT_EQ(receive(10s), "STOPPING=1");
+  EXPECT_EQ(stop(), 0) << log();
+}
+
 TEST_F(SvdhubNotifyTest, NeverReadyWhenTheStoreCannotBeOpened) {
   fs::create_directory(dir_ / "hub.db");  // a directory where the database file should be
   start("400000");

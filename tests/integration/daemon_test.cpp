@@ -226,7 +226,7 @@ TEST_F(DaemonTest, AMissedDeadlineRaisesFeedOverdueUntilADeliveryArrives) {
   auto r = curl({"-X", "PUT", "--data-binary", "", url("/v1/feeds/ed-assaults/nothing-to-share/today")});
   ASSERT_EQ(r.status, 201) << r.body;
   const auto until2 = std::chrono::steady_clock::now() + kWait;
-  while (read_file(daemon_log()).find("feed.overdue cleared: feed ed-assaults") == std::string::npos) {
+  while (read_file(daemon_log()).find("feed.overdue_cleared: feed ed-assaults") == std::string::npos) {
     ASSERT_LT(std::chrono::steady_clock::now(), until2) << logs();
     std::this_thread::sleep_for(20ms);
   }

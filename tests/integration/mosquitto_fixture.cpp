@@ -23,11 +23,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "process_util.h"
+
 #ifndef SVD_SOURCE_DIR
 #error "SVD_SOURCE_DIR must be defined (the project's source directory)"
 #endif
-
-extern char** environ;
 
 namespace svd::testing {
 namespace {
@@ -56,108 +56,12 @@ void write_file(const fs::path& path, const std::string& content) {
   if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
-std::string tail(const std::string& text, std::size_t max_chars = 4000) {
-  return text.size() <= max_chars ? text : "..." + text.substr(text.size() - max_chars);
-}
-
-bool executable(const fs::path& p) { return ::access(p.c_str(), X_OK) == 0; }
-
-// `name` from $PATH, else the first of `fallbacks` that exists; empty when none.
-fs::path find_program(const std::string& name, std::initializer_list<const char*> fallbacks) {
-  if (const char* path = std::getenv("PATH")) {
-    std::string_view rest(path);
-    while (!rest.empty()) {
-      const auto colon = rest.find(':');
-      const std::string_view dir = rest.substr(0, colon);
-      if (!dir.empty()) {
-        const fs::path candidate = fs::path(std::string(dir)) / name;
-        if (executable(candidate)) return candidate;
-      }
-      if (colon == std::string_view::npos) break;
-      rest.remove_prefix(colon + 1);
-    }
-  }
-  for (const char* f : fallbacks) {
-    if (executable(f)) return f;
-  }
-  return {};
-}
-
-// posix_spawn(argv) with stdin from /dev/null and stdout+stderr appended to `log`.
-pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
-  std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    throw std::system_error(rc, std::generic_category(), "posix_spawn " + argv[0]);
-  }
-  return pid;
-}
-
-// Non-blocking reap: true (and *status) when `pid` has exited.
-bool reaped(pid_t pid, int* status) {
-  for (;;) {
-    const pid_t r = ::waitpid(pid, status, WNOHANG);
-    if (r == pid) return true;
-    if (r == 0) return false;
-    if (errno == EINTR) continue;
-    return true;  // ECHILD: not ours any more / already reaped
-  }
-}
-
-// Waits at most `timeout` for `pid` to exit; true with *status when it did.
-bool wait_exit(pid_t pid, std::chrono::milliseconds timeout, int* status) {
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    if (reaped(pid, status)) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-}
-
-// SIGTERM, bounded wait, SIGKILL: only the PID we started.
-void terminate(pid_t pid) {
-  if (pid <= 0) return;
-  int status = 0;
-  if (::kill(pid, SIGTERM) != 0 && errno == ESRCH) {
-    (void)reaped(pid, &status);
-    return;
-  }
-  if (wait_exit(pid, kStopGrace, &status)) return;
-  ::kill(pid, SIGKILL);
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-}
-
-std::string describe_status(int status) {
-  if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return "signal " + std::to_string(WTERMSIG(status));
-  return "status " + std::to_string(status);
-}
-
 sockaddr_in loopback(std::uint16_t port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(port);
   return addr;
-}
-
-std::string replace_all(std::string text, const std::string& from, const std::string& to) {
-  for (std::size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size()) {
-    text.replace(pos, from.size(), to);
-  }
-  return text;
 }
 
 // mosquitto's config parser splits on spaces: refuse paths it would misread.
@@ -267,7 +171,7 @@ void TestPki::run_make_pki(const std::vector<std::string>& args) {
   if (rc != 0) {
     // The script prints file names and errors only, never key material.
     throw std::runtime_error("make-pki.sh failed (exit code " + std::to_string(rc) + "):\n" +
-                             tail(output));
+                             tail(output, 4000));
   }
 }
 
@@ -281,7 +185,7 @@ int run_make_pki(const std::vector<std::string>& args, std::string* output) {
   int status = 0;
   int rc = -1;
   if (!wait_exit(pid, kMakePkiTimeout, &status)) {
-    terminate(pid);
+    terminate(pid, kStopGrace);
   } else if (WIFEXITED(status)) {
     rc = WEXITSTATUS(status);
   }
@@ -356,13 +260,8 @@ bool TestBroker::spawn_and_wait_ready() {
   // If this test process dies without running destructors (crash, ctest timeout), the kernel
   // sends the broker SIGKILL (setpriv --pdeathsig) so no mosquitto outlives its test. setpriv
   // execs mosquitto, so the PID we get is the broker's.
-  static const fs::path setpriv = find_program("setpriv", {"/usr/bin/setpriv", "/bin/setpriv"});
-  std::vector<std::string> argv;
-  if (!setpriv.empty()) argv = {setpriv.string(), "--pdeathsig", "KILL", "--"};
-  argv.insert(argv.end(), {mosquitto.string(), "-c", config_.string()});
-
   const auto log_offset = fs::exists(log_) ? fs::file_size(log_) : 0;
-  pid_ = spawn(argv, log_);
+  pid_ = spawn({mosquitto.string(), "-c", config_.string()}, log_, nullptr, /*die_with_test=*/true);
 
   const auto deadline = Clock::now() + kWait;
   for (;;) {
@@ -372,7 +271,7 @@ bool TestBroker::spawn_and_wait_ready() {
       const std::string out = read_file(log_).substr(log_offset);
       if (out.find("Address already in use") != std::string::npos) return false;
       throw std::runtime_error("mosquitto exited during start-up (" + describe_status(status) +
-                               "):\n" + tail(out));
+                               "):\n" + tail(out, 4000));
     }
     // "running" is logged once every listener is open: a connectable port alone could be
     // someone else's socket.
@@ -384,7 +283,7 @@ bool TestBroker::spawn_and_wait_ready() {
       const std::string out = read_file(log_).substr(log_offset);
       stop();
       throw std::runtime_error("mosquitto not accepting connections on 127.0.0.1:" +
-                               std::to_string(port_) + " within 10 s:\n" + tail(out));
+                               std::to_string(port_) + " within 10 s:\n" + tail(out, 4000));
     }
     std::this_thread::sleep_for(kPoll);
   }
@@ -393,7 +292,7 @@ bool TestBroker::spawn_and_wait_ready() {
 void TestBroker::stop() {
   if (pid_ <= 0) return;
   const pid_t pid = std::exchange(pid_, -1);
-  terminate(pid);
+  terminate(pid, kStopGrace);
 }
 
 void TestBroker::restart() {

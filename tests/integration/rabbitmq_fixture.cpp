@@ -20,11 +20,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "process_util.h"
+
 #ifndef SVD_SOURCE_DIR
 #error "SVD_SOURCE_DIR must be defined (the project's source directory)"
 #endif
-
-extern char** environ;
 
 namespace svd::testing {
 namespace {
@@ -59,17 +59,6 @@ void write_file(const fs::path& path, const std::string& content, fs::perms mode
   fs::permissions(path, mode, fs::perm_options::replace);
 }
 
-std::string tail(const std::string& text, std::size_t max_chars = 6000) {
-  return text.size() <= max_chars ? text : "..." + text.substr(text.size() - max_chars);
-}
-
-std::string replace_all(std::string text, const std::string& from, const std::string& to) {
-  for (std::size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size()) {
-    text.replace(pos, from.size(), to);
-  }
-  return text;
-}
-
 // Refuses what neither config format could hold unquoted (rabbitmq.conf values end at
 // whitespace; advanced.config paths sit inside an Erlang string).
 const fs::path& config_safe(const fs::path& p) {
@@ -89,89 +78,13 @@ std::string fill(std::string text, const std::vector<std::pair<std::string, std:
   return text;
 }
 
-bool executable(const fs::path& p) { return ::access(p.c_str(), X_OK) == 0; }
-
-// The first of `candidates` that is executable, else `name` from $PATH; empty when none.
-fs::path find_program(std::initializer_list<const char*> candidates, const std::string& name) {
+// The first of `candidates` that is executable (the real programs, not /usr/sbin's wrappers that
+// switch user), else `name` from $PATH; empty when none.
+fs::path find_preferring(std::initializer_list<const char*> candidates, const std::string& name) {
   for (const char* c : candidates) {
-    if (executable(c)) return c;
+    if (::access(c, X_OK) == 0) return c;
   }
-  if (const char* path = std::getenv("PATH")) {
-    std::string_view rest(path);
-    while (!rest.empty()) {
-      const auto colon = rest.find(':');
-      const std::string_view dir = rest.substr(0, colon);
-      if (!dir.empty() && executable(fs::path(std::string(dir)) / name)) return fs::path(std::string(dir)) / name;
-      if (colon == std::string_view::npos) break;
-      rest.remove_prefix(colon + 1);
-    }
-  }
-  return {};
-}
-
-// posix_spawn(argv) with environment `env`, stdin from /dev/null, stdout+stderr appended to `log`,
-// and (when setpriv exists) SIGKILL from the kernel if the test process dies first. setpriv execs
-// the program, so the PID returned is the program's.
-pid_t spawn(std::vector<std::string> argv, const std::vector<std::string>& env, const fs::path& log) {
-  static const fs::path setpriv = find_program({"/usr/bin/setpriv", "/bin/setpriv"}, "setpriv");
-  if (!setpriv.empty()) argv.insert(argv.begin(), {setpriv.string(), "--pdeathsig", "KILL", "--"});
-  std::vector<char*> args;
-  for (auto& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  std::vector<char*> envp;
-  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::system_error(rc, std::generic_category(), "posix_spawn " + argv[0]);
-  return pid;
-}
-
-// Non-blocking reap: true (and *status) when `pid` has exited.
-bool reaped(pid_t pid, int* status) {
-  for (;;) {
-    const pid_t r = ::waitpid(pid, status, WNOHANG);
-    if (r == pid) return true;
-    if (r == 0) return false;
-    if (errno == EINTR) continue;
-    return true;  // ECHILD: already reaped
-  }
-}
-
-bool wait_exit(pid_t pid, std::chrono::milliseconds timeout, int* status) {
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    if (reaped(pid, status)) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-}
-
-// SIGTERM, bounded wait, SIGKILL: only the PID we started.
-void terminate(pid_t pid, std::chrono::milliseconds grace) {
-  if (pid <= 0) return;
-  int status = 0;
-  if (::kill(pid, SIGTERM) != 0 && errno == ESRCH) {
-    (void)reaped(pid, &status);
-    return;
-  }
-  if (wait_exit(pid, grace, &status)) return;
-  ::kill(pid, SIGKILL);
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-}
-
-std::string describe_status(int status) {
-  if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return "signal " + std::to_string(WTERMSIG(status));
-  return "status " + std::to_string(status);
+  return find_program(name, {});
 }
 
 // A random Erlang cookie: whoever can read it can run code in the node, so it is the node's own
@@ -192,7 +105,7 @@ std::string unique_node_name() {
 // Runs argv (bounded); exit code, -1 when killed at the timeout.
 int run_bounded(const std::vector<std::string>& argv, const std::vector<std::string>& env, const fs::path& log,
                 std::chrono::seconds timeout) {
-  const pid_t pid = spawn(argv, env, log);
+  const pid_t pid = spawn(argv, log, &env, /*die_with_test=*/true);
   int status = 0;
   if (!wait_exit(pid, timeout, &status)) {
     terminate(pid, 2s);
@@ -208,8 +121,8 @@ TestRabbitMq::TestRabbitMq(std::shared_ptr<const TestPki> pki, std::vector<std::
   if (!pki_) throw std::invalid_argument("TestRabbitMq needs a PKI");
   // Debian's /usr/sbin/rabbitmq-server and rabbitmqctl are wrappers that switch to the rabbitmq
   // user (another HOME, so another cookie); the scripts they wrap run as whoever calls them.
-  server_ = find_program({"/usr/lib/rabbitmq/bin/rabbitmq-server"}, "rabbitmq-server");
-  ctl_ = find_program({"/usr/lib/rabbitmq/bin/rabbitmqctl"}, "rabbitmqctl");
+  server_ = find_preferring({"/usr/lib/rabbitmq/bin/rabbitmq-server"}, "rabbitmq-server");
+  ctl_ = find_preferring({"/usr/lib/rabbitmq/bin/rabbitmqctl"}, "rabbitmqctl");
   if (server_.empty() || ctl_.empty()) {
     throw std::runtime_error("rabbitmq-server/rabbitmqctl not found in /usr/lib/rabbitmq/bin or PATH "
                              "(deploy/install-deps.sh installs the rabbitmq-server package)");
@@ -349,14 +262,15 @@ std::vector<std::string> TestRabbitMq::node_env() const {
 }
 
 bool TestRabbitMq::start_once() {
-  static const fs::path epmd = find_program({"/usr/bin/epmd"}, "epmd");
+  static const fs::path epmd = find_preferring({"/usr/bin/epmd"}, "epmd");
   if (epmd.empty()) throw std::runtime_error("epmd not found (the erlang-base package, a rabbitmq-server dependency)");
   const fs::path& t = tmp_.path();
   const auto env = node_env();
 
   // epmd first, in the foreground on its own port and on loopback only.
   const fs::path epmd_log = t / "epmd.log";
-  epmd_pid_ = spawn({epmd.string(), "-port", std::to_string(epmd_port_), "-address", "127.0.0.1"}, env, epmd_log);
+  epmd_pid_ = spawn({epmd.string(), "-port", std::to_string(epmd_port_), "-address", "127.0.0.1"}, epmd_log, &env,
+                    /*die_with_test=*/true);
   const auto epmd_deadline = Clock::now() + kEpmdStart;
   while (!port_accepts(epmd_port_)) {
     int status = 0;
@@ -375,7 +289,7 @@ bool TestRabbitMq::start_once() {
   const fs::path log = t / "rabbitmq.log";
   const auto offset = fs::exists(log) ? fs::file_size(log) : 0;
   const auto started = Clock::now();
-  node_pid_ = spawn({server_.string()}, env, log);
+  node_pid_ = spawn({server_.string()}, log, &env, /*die_with_test=*/true);
   const auto deadline = started + kStartTimeout;
   for (;;) {
     int status = 0;
@@ -385,7 +299,7 @@ bool TestRabbitMq::start_once() {
       stop();
       if (out.find("eaddrinuse") != std::string::npos) return false;
       throw std::runtime_error("rabbitmq-server exited during start-up (" + describe_status(status) + "):\n" +
-                               tail(out));
+                               tail(out, 6000));
     }
     // Logged once every plugin (the MQTT listener with it) has started and the definitions are
     // loaded: the same condition `rabbitmqctl await_startup` waits for, without its 1-2 s of CLI
@@ -397,7 +311,7 @@ bool TestRabbitMq::start_once() {
     if (Clock::now() >= deadline) {
       stop();
       throw std::runtime_error("RabbitMQ not ready within " + std::to_string(kStartTimeout.count()) + " s:\n" +
-                               tail(out));
+                               tail(out, 6000));
     }
     std::this_thread::sleep_for(kPoll);
   }
