@@ -69,12 +69,7 @@ std::shared_ptr<boost::asio::ssl::context> CertificateRenewal::load_server(const
     server_refused(http, s.error(), false);
     return nullptr;
   }
-  server_sha256_ = s->sha256;
-  server_not_after_ = s->not_after;
-  client_ca_sha256_ = s->client_ca_sha256;
-  hooks_.expiry(kRoleUploadServer, s->tls.certificate_not_after);
-  hooks_.expiry(kRoleClientCa, s->client_ca_not_after_time);
-  return std::move(s->tls.context);
+  return adopt_server(*s);
 }
 
 std::shared_ptr<boost::asio::ssl::context> CertificateRenewal::renew_server(const config::HttpConfig& http) {
@@ -93,12 +88,17 @@ std::shared_ptr<boost::asio::ssl::context> CertificateRenewal::renew_server(cons
     hooks_.record(audit::events::certificate_loaded(kRoleClientCa, s->client_ca_sha256, s->client_ca_not_after));
   hooks_.info("upload API: its TLS files changed and check out; new connections get certificate " +
               in_use(s->sha256, s->not_after) + " (open connections keep theirs)");
-  server_sha256_ = s->sha256;
-  server_not_after_ = s->not_after;
-  client_ca_sha256_ = s->client_ca_sha256;
-  hooks_.expiry(kRoleUploadServer, s->tls.certificate_not_after);
-  hooks_.expiry(kRoleClientCa, s->client_ca_not_after_time);
-  return std::move(s->tls.context);
+  return adopt_server(*s);
+}
+
+// The files now in use by the upload API: what later changes are compared with, and the gauges.
+std::shared_ptr<boost::asio::ssl::context> CertificateRenewal::adopt_server(crypto::ServerCredentials& s) {
+  server_sha256_ = s.sha256;
+  server_not_after_ = s.not_after;
+  client_ca_sha256_ = s.client_ca_sha256;
+  hooks_.expiry(kRoleUploadServer, s.tls.certificate_not_after);
+  hooks_.expiry(kRoleClientCa, s.client_ca_not_after_time);
+  return std::move(s.tls.context);
 }
 
 void CertificateRenewal::server_refused(const config::HttpConfig& http, const crypto::CredentialError& e,

@@ -104,6 +104,7 @@ class CertificateRenewal {
   static bool due(Watch& w, const std::vector<std::filesystem::path>& files, bool forced, Stamps& now);
 
   void client_refused(const crypto::ClientCredentialFiles& files, const crypto::CredentialError& e);
+  std::shared_ptr<boost::asio::ssl::context> adopt_server(crypto::ServerCredentials& s);
   void server_refused(const config::HttpConfig& http, const crypto::CredentialError& e, bool periodic);
 
   std::string partner_;

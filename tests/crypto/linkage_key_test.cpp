@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/key_files.h"
 #include "tests/support/temp_dir.h"
 
 namespace svd::crypto {
@@ -31,26 +32,9 @@ std::array<unsigned char, 32> sequential_bytes() {
   return b;
 }
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// Writes `content` and sets the mode explicitly (independent of the umask).
-void write_file(const fs::path& p, const std::string& content, mode_t mode = 0600) {
-  {
-    std::ofstream out(p, std::ios::binary | std::ios::trunc);
-    out << content;
-    ASSERT_TRUE(out.good());
-  }
-  ASSERT_EQ(::chmod(p.c_str(), mode), 0);
-}
-
-mode_t mode_of(const fs::path& p) {
-  struct stat st {};
-  EXPECT_EQ(::lstat(p.c_str(), &st), 0);
-  return st.st_mode & 07777;
-}
+using test_support::mode_of;
+using test_support::read_file;
+using test_support::write_file;
 
 bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 

@@ -21,6 +21,7 @@
 #include <openssl/pem.h>
 
 #include "crypto/linkage_key.h"
+#include "tests/support/key_files.h"
 #include "tests/support/temp_dir.h"
 
 namespace svd::crypto {
@@ -29,26 +30,9 @@ namespace {
 namespace fs = std::filesystem;
 using svd::test_support::TempDir;
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// Writes `content` and sets the mode explicitly (independent of the umask).
-void write_file(const fs::path& p, const std::string& content, mode_t mode = 0600) {
-  {
-    std::ofstream out(p, std::ios::binary | std::ios::trunc);
-    out << content;
-    ASSERT_TRUE(out.good());
-  }
-  ASSERT_EQ(::chmod(p.c_str(), mode), 0);
-}
-
-mode_t mode_of(const fs::path& p) {
-  struct stat st {};
-  EXPECT_EQ(::lstat(p.c_str(), &st), 0);
-  return st.st_mode & 07777;
-}
+using test_support::mode_of;
+using test_support::read_file;
+using test_support::write_file;
 
 std::vector<unsigned char> from_hex(std::string_view hex) {
   std::vector<unsigned char> out;

@@ -24,6 +24,7 @@
 #include "crypto/csr.h"
 #include "crypto/linkage_key.h"
 #include "crypto/signing_key.h"
+#include "tests/support/key_files.h"
 #include "tests/support/temp_dir.h"
 
 namespace svd::gateway {
@@ -31,25 +32,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_file(const fs::path& p, const std::string& content, mode_t mode) {
-  {
-    std::ofstream out(p, std::ios::binary | std::ios::trunc);
-    out << content;
-    ASSERT_TRUE(out.good());
-  }
-  ASSERT_EQ(::chmod(p.c_str(), mode), 0);
-}
-
-mode_t mode_of(const fs::path& p) {
-  struct stat st {};
-  EXPECT_EQ(::lstat(p.c_str(), &st), 0) << p;
-  return st.st_mode & 07777;
-}
+using test_support::mode_of;
+using test_support::read_file;
+using test_support::write_file;
 
 struct Command {
   int exit_code = -1;
