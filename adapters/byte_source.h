@@ -8,7 +8,7 @@
 #include <memory>
 #include <span>
 
-#include "config/errc.h"
+#include "base/errc.h"
 
 namespace svd::adapters {
 

@@ -29,7 +29,7 @@
 
 #include "adapters/byte_source.h"
 #include "adapters/encoding.h"
-#include "config/errc.h"
+#include "base/errc.h"
 
 namespace svd::adapters {
 

@@ -7,9 +7,10 @@
 #include <set>
 
 #include "audit/events.h"
-#include "config/sqlite_util.h"
+#include "base/sqlite.h"
 #include "crypto/sha256.h"
 #include "crypto/signing_key.h"
+#include "base/hex.h"
 
 namespace svd::audit {
 namespace {
@@ -149,7 +150,7 @@ struct AuditLog::Impl {
                       " chain_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"))
       return false;
     Use u(insert_event);
-    const std::string leaf_hex = hex(leaf), chain_hex = hex(chain);
+    const std::string leaf_hex = to_hex(leaf), chain_hex = to_hex(chain);
     if (!u.bind(1, static_cast<std::int64_t>(seq)) || !u.bind(2, e.time) || !u.bind(3, e.actor) ||
         !u.bind(4, e.action) || !u.bind(5, e.object) || !u.bind(6, e.details) || !u.bind(7, e.payload_sha256) ||
         !u.bind(8, leaf_hex) || !u.bind(9, chain_hex) || !u.done())
@@ -398,7 +399,7 @@ result<std::optional<StoredCheckpoint>> AuditLog::make_checkpoint(const crypto::
       made = StoredCheckpoint{};
       made.checkpoint = protocol::Checkpoint{im.partner, seq, *chain, time};
       const crypto::Signature sig = key.sign(protocol::checkpoint_note(made.checkpoint));
-      made.signature = crypto::to_hex(sig.data(), sig.size());
+      made.signature = to_hex(sig);
       made.key_fingerprint = fp;
       Use u(im.insert_checkpoint);
       if (!u.bind(1, static_cast<std::int64_t>(seq)) || !u.bind(2, made.checkpoint.partner) ||

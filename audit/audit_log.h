@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "audit/event.h"
-#include "config/errc.h"
+#include "base/errc.h"
 #include "protocol/checkpoint.h"
 
 namespace svd::crypto {

@@ -50,8 +50,6 @@ std::string canonical_row(std::uint64_t seq, const Event& e);
 Hash leaf_hash(std::uint64_t seq, const Event& e);
 Hash chain_next(const Hash& previous, const Hash& leaf);
 
-std::string hex(const Hash& h);
-bool from_hex(std::string_view text, Hash& out);  // false unless exactly 64 hex digits
 
 // Now, as an event time.
 std::string now_utc();

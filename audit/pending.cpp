@@ -2,7 +2,7 @@
 
 #include <sqlite3.h>
 
-#include "config/sqlite_util.h"
+#include "base/sqlite.h"
 
 namespace svd::audit {
 

@@ -12,7 +12,7 @@
 // Thread-safety: the caller's; these only run statements on the handle given.
 
 #include "audit/event.h"
-#include "config/errc.h"
+#include "base/errc.h"
 
 struct sqlite3;
 

@@ -8,6 +8,7 @@
 #include "audit/audit_log.h"
 #include "crypto/sha256.h"
 #include "protocol/checkpoint.h"
+#include "base/hex.h"
 
 namespace svd::audit {
 namespace {
@@ -15,7 +16,7 @@ namespace {
 
 bool signature_ok(const crypto::PublicKey& key, std::string_view message, std::string_view signature_hex) {
   std::vector<unsigned char> sig;
-  return crypto::from_hex(signature_hex, sig) && sig.size() == 64 && crypto::verify_signature(key, message, sig);
+  return from_hex(signature_hex, sig) && sig.size() == 64 && crypto::verify_signature(key, message, sig);
 }
 
 // Every problem found, keyed by the sequence number it concerns; the report names the smallest.

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "audit/event.h"
-#include "config/errc.h"
+#include "base/errc.h"
 #include "crypto/signing_key.h"
 
 namespace svd::audit {

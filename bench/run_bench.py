@@ -64,7 +64,7 @@ def main():
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "bench-work"))
     a = ap.parse_args()
 
-    svdgw = os.path.join(a.build, "gateway", "svdgw")
+    svdgw = os.path.join(a.build, "apps", "svdgw", "svdgw")
     bench = os.path.join(a.build, "bench", "svd-bench")
     for b in (svdgw, bench):
         if not os.access(b, os.X_OK):

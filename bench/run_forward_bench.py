@@ -171,8 +171,8 @@ def main():
         fail("--rows and --runs must be at least 1")
 
     build_dir = os.path.abspath(a.build_dir)
-    svdgw = os.path.join(build_dir, "gateway", "svdgw")
-    svdhub = os.path.join(build_dir, "hub", "svdhub")
+    svdgw = os.path.join(build_dir, "apps", "svdgw", "svdgw")
+    svdhub = os.path.join(build_dir, "apps", "svdhub", "svdhub")
     for b in (svdgw, svdhub):
         if not os.access(b, os.X_OK):
             fail(f"{b} not built: cmake --build {build_dir} --target svdgw svdhub")

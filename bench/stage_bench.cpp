@@ -18,7 +18,7 @@
 #include "crypto/linkage_key.h"
 #include "crypto/normalise.h"
 #include "crypto/tokeniser.h"
-#include "gateway/row_processor.h"
+#include "process/row_processor.h"
 
 namespace {
 
@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string file = argv[5];
-  const gateway::Now now = gateway::Now::system();
+  const process::Now now = process::Now::system();
   crypto::Tokeniser tokeniser(*key);
 
   Stage parse = run(*feed, file, [](const adapters::Record&) {});
@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
   validate_only.schema.fields[0].output_name = validate_only.schema.fields[0].name;
   validate_only.schema.person.reset();
   std::string out;
-  gateway::RowProcessor validator(validate_only.schema, tokeniser, now, cfg.limits.max_unique_values);
+  process::RowProcessor validator(validate_only.schema, tokeniser, now, cfg.limits.max_unique_values);
   std::uint64_t valid = 0;
   Stage validate = run(validate_only, file, [&](const adapters::Record& rec) {
     out.clear();
@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
     overlap.seconds = tokenise_all(two);
   }
 
-  gateway::RowProcessor processor(feed->schema, tokeniser, now, cfg.limits.max_unique_values);
+  process::RowProcessor processor(feed->schema, tokeniser, now, cfg.limits.max_unique_values);
   std::uint64_t bytes_out = 0;
   Stage pipeline = run(*feed, file, [&](const adapters::Record& rec) {
     out.clear();

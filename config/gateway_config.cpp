@@ -1,5 +1,7 @@
 #include "config/gateway_config.h"
 
+#include "base/time.h"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -12,6 +14,7 @@
 #include "config/detail/toml_reader.h"
 #include "config/diagnostic.h"
 #include "config/temporal.h"
+#include "base/identity.h"
 
 namespace svd::config {
 namespace {
@@ -456,12 +459,6 @@ std::vector<LinkageKeyProblem> check_linkage_keys(const std::vector<LinkageKeyCo
     }
   }
   return out;
-}
-
-bool valid_identity(std::string_view s) {
-  if (s.empty() || s.size() > 64 || s.front() == '-') return false;
-  return std::all_of(s.begin(), s.end(),
-                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
 }
 
 const FeedConfig* GatewayConfig::find_feed(std::string_view id) const {

@@ -70,7 +70,7 @@
 //   [storage]
 //   quota_bytes = 10737418240           # extracts + outbox; uploads get 507 beyond it
 //   retain_extracts_hours = 0           # raw extracts kept this long after processing
-//   spool_settle_seconds = 0            # see gateway/spool.h
+//   spool_settle_seconds = 0            # see ingest/spool.h
 //   spool_scan_seconds = 30             # a full spool scan at least this often
 //
 //   [[feed]]
@@ -230,9 +230,5 @@ struct GatewayConfig {
 // Loads the config and every feed schema it names. Throws ConfigError listing every problem
 // (with file:line) when anything is wrong. Does not read the key file (see crypto/).
 GatewayConfig load_gateway_config(const std::filesystem::path& file);
-
-// Partner ids, client identities and feed ids appear in MQTT topics and certificate CNs,
-// so they are restricted to [a-z0-9-], 1 to 64 characters, not starting with '-'.
-bool valid_identity(std::string_view s);
 
 }  // namespace svd::config

@@ -4,6 +4,7 @@
 
 #include "config/detail/toml_reader.h"
 #include "config/gateway_config.h"
+#include "base/identity.h"
 
 namespace svd::config {
 namespace {

@@ -282,15 +282,4 @@ std::int64_t to_unix_seconds(const DateTime& dt) {
   return s - static_cast<std::int64_t>(dt.offset_minutes.value_or(0)) * 60;
 }
 
-std::string utc_iso(std::int64_t unix_seconds) {
-  // Floor division, so instants before 1970 land on the right day too.
-  std::int64_t days = unix_seconds / 86400, rest = unix_seconds % 86400;
-  if (rest < 0) {
-    rest += 86400;
-    --days;
-  }
-  const int secs = static_cast<int>(rest);
-  return to_iso(DateTime{civil_from_days(days), {secs / 3600, secs / 60 % 60, secs % 60}, 0});
-}
-
 }  // namespace svd::config

@@ -54,7 +54,4 @@ std::string to_iso(TimeOfDay t);
 // Seconds since the epoch in UTC; a value without an offset is taken as UTC.
 std::int64_t to_unix_seconds(const DateTime& dt);
 
-// "2027-01-01T00:00:00Z": an instant (seconds since the epoch) in UTC.
-std::string utc_iso(std::int64_t unix_seconds);
-
 }  // namespace svd::config

@@ -19,7 +19,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "config/unique_fd.h"
+#include "base/unique_fd.h"
 #include "crypto/detail/file_io.h"
 #include "crypto/detail/tls_common.h"
 #include "crypto/sha256.h"

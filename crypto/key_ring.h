@@ -14,7 +14,7 @@
 
 #include <boost/system/result.hpp>
 
-#include "config/errc.h"
+#include "base/errc.h"
 #include "config/gateway_config.h"
 #include "crypto/linkage_key.h"
 

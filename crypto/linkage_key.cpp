@@ -1,8 +1,9 @@
 #include "crypto/linkage_key.h"
 
-#include "config/unique_fd.h"
+#include "base/unique_fd.h"
 #include "crypto/detail/file_io.h"
 #include "crypto/detail/fatal.h"
+#include "base/hex.h"
 
 #include <cerrno>
 #include <cstddef>
@@ -130,7 +131,7 @@ result<void> generate_linkage_key(const std::filesystem::path& file) {
   if (RAND_priv_bytes(bytes.data, static_cast<int>(kKeyBytes)) != 1) return errc::crypto_failure;
 
   Wiped<kKeyHexDigits + 1> text;
-  detail::hex_into(bytes.data, kKeyBytes, reinterpret_cast<char*>(text.data));
+  hex_into(bytes.data, kKeyBytes, reinterpret_cast<char*>(text.data));
   text.data[kKeyHexDigits] = '\n';
 
   const int fd =
@@ -175,7 +176,7 @@ std::string fingerprint(const LinkageKey& key) {
 
   // 16 bytes -> 8 groups of 4 hex digits separated by single spaces.
   char hex[32];
-  detail::hex_into(digest.data, 16, hex);
+  hex_into(digest.data, 16, hex);
   std::string out;
   for (std::size_t group = 0; group < 8; ++group) {
     if (group > 0) out.push_back(' ');

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <string>
 
-#include "config/errc.h"
+#include "base/errc.h"
 
 namespace svd::crypto {
 

@@ -1,7 +1,8 @@
 #include "crypto/sha256.h"
 
-#include "config/unique_fd.h"
+#include "base/unique_fd.h"
 #include "crypto/detail/fatal.h"
+#include "base/hex.h"
 
 
 #include <fcntl.h>
@@ -40,26 +41,7 @@ std::array<unsigned char, 32> Sha256::finish() {
 
 std::string Sha256::finish_hex() {
   auto d = finish();
-  return to_hex(d.data(), d.size());
-}
-
-std::string to_hex(const unsigned char* data, std::size_t size) {
-  std::string out(size * 2, '\0');
-  detail::hex_into(data, size, out.data());
-  return out;
-}
-
-bool from_hex(std::string_view text, std::vector<unsigned char>& out) {
-  if (text.size() % 2 != 0) return false;
-  auto nibble = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
-  out.clear();
-  out.reserve(text.size() / 2);
-  for (std::size_t i = 0; i < text.size(); i += 2) {
-    const int hi = nibble(text[i]), lo = nibble(text[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out.push_back(static_cast<unsigned char>(hi << 4 | lo));
-  }
-  return true;
+  return to_hex(d);
 }
 
 std::string sha256_hex(std::string_view bytes) {

@@ -31,9 +31,6 @@ class Sha256 {
 };
 
 std::string sha256_hex(std::string_view bytes);
-std::string to_hex(const unsigned char* data, std::size_t size);
-// The bytes of lowercase hex text (signatures, hashes on the wire); false for anything else.
-bool from_hex(std::string_view text, std::vector<unsigned char>& out);
 
 struct FileDigest {
   std::string sha256;  // hex

@@ -1,8 +1,9 @@
 #include "crypto/signing_key.h"
 
-#include "config/unique_fd.h"
+#include "base/unique_fd.h"
 #include "crypto/detail/file_io.h"
 #include "crypto/detail/fatal.h"
+#include "base/hex.h"
 
 #include <cassert>
 #include <cerrno>
@@ -315,13 +316,24 @@ std::string fingerprint(const PublicKey& key) {
 
   // 16 bytes -> 8 groups of 4 hex digits separated by single spaces, as the linkage key's.
   char hex[32];
-  detail::hex_into(digest, 16, hex);
+  hex_into(digest, 16, hex);
   std::string out;
   for (std::size_t group = 0; group < 8; ++group) {
     if (group > 0) out.push_back(' ');
     out.append(hex + 4 * group, 4);
   }
   return out;
+}
+
+result<PublicKey> load_public_half(const std::filesystem::path& file) {
+  std::filesystem::path pub = file;
+  pub.replace_extension(".pub");
+  std::error_code ec;
+  if (pub != file && std::filesystem::exists(pub, ec)) return load_public_key(pub);
+  if (auto p = load_public_key(file)) return p;
+  auto k = load_signing_key(file);
+  if (!k) return k.error();
+  return k->public_key();
 }
 
 }  // namespace svd::crypto

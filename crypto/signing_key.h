@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-#include "config/errc.h"
+#include "base/errc.h"
 
 namespace svd::crypto {
 
@@ -51,6 +51,11 @@ result<SigningKey> load_signing_key(const std::filesystem::path& file);
 
 // Errors: key_file_unreadable, key_file_malformed (not a PEM Ed25519 public key).
 result<PublicKey> load_public_key(const std::filesystem::path& file);
+
+// The public half from a public or a private key file. For a private key "x.key" the public
+// "x.pub" beside it (as `svdgw keys generate-device` writes it) is read instead when it exists,
+// so an auditor never needs read access to the private key.
+result<PublicKey> load_public_half(const std::filesystem::path& file);
 
 // Creates a new key pair: `private_file` with O_EXCL and mode 0600, `public_file` (mode 0644)
 // beside it. Neither is written if either exists. Errors: key_file_exists, key_file_unreadable

@@ -16,7 +16,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "config/unique_fd.h"
+#include "base/unique_fd.h"
 #include "crypto/detail/tls_common.h"
 
 namespace svd::crypto {

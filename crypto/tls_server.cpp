@@ -21,7 +21,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
-#include "config/unique_fd.h"
+#include "base/unique_fd.h"
 #include "crypto/detail/tls_common.h"
 
 namespace svd::crypto {

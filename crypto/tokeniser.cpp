@@ -1,6 +1,7 @@
 #include "crypto/tokeniser.h"
 
 #include "crypto/detail/fatal.h"
+#include "base/hex.h"
 
 #include <array>
 #include <cstddef>
@@ -91,7 +92,7 @@ struct Tokeniser::Impl {
     out.append(id);
     out.push_back(':');
     out.resize(start + 2 * kTokenBytes);
-    detail::hex_into(digest, kTokenBytes, out.data() + start);
+    hex_into(digest, kTokenBytes, out.data() + start);
   }
 };
 

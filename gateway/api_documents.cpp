@@ -7,7 +7,7 @@ namespace {
 
 namespace json = boost::json;
 
-json::object receipt_object(const StoredExtract& e) {
+json::object receipt_object(const ingest::StoredExtract& e) {
   json::object o;
   o["extract_id"] = e.id;
   o["feed"] = e.feed;
@@ -22,9 +22,9 @@ json::object receipt_object(const StoredExtract& e) {
 
 }  // namespace
 
-std::string receipt_json(const StoredExtract& e) { return json::serialize(receipt_object(e)); }
+std::string receipt_json(const ingest::StoredExtract& e) { return json::serialize(receipt_object(e)); }
 
-std::string status_json(const StoredExtract& e, const ExtractProgress& p) {
+std::string status_json(const ingest::StoredExtract& e, const deliver::ExtractProgress& p) {
   json::object o = receipt_object(e);
   o["state"] = to_string(e.state);
   if (e.finished_at.empty()) o["finished_at"] = nullptr;

@@ -5,18 +5,18 @@
 
 #include <string>
 
-#include "gateway/extract_store.h"
-#include "gateway/outbox.h"
+#include "ingest/extract_store.h"
+#include "deliver/outbox.h"
 
 namespace svd::gateway {
 
 // {"extract_id", "feed", "kind", "name", "sha256", "bytes", "received_at", "status_url"}
-std::string receipt_json(const StoredExtract& e);
+std::string receipt_json(const ingest::StoredExtract& e);
 
 // The receipt's fields plus "state", "finished_at", "report" (the validation report as stored,
 // or null before processing) and "batches" {total, sent, acknowledged, rejected, records,
 // records_acknowledged}.
-std::string status_json(const StoredExtract& e, const ExtractProgress& progress);
+std::string status_json(const ingest::StoredExtract& e, const deliver::ExtractProgress& progress);
 
 // The stored form of a "nothing to share" return: small, and different for each feed and
 // period, so that each return has its own digest (and id) and a re-send is recognised.

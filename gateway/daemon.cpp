@@ -25,7 +25,7 @@
 #include "audit/events.h"
 #include "config/diagnostic.h"
 #include "config/gateway_config.h"
-#include "config/service.h"
+#include "base/service.h"
 #include "config/temporal.h"
 #include "crypto/certificate_info.h"
 #include "crypto/key_ring.h"
@@ -33,18 +33,19 @@
 #include "crypto/sha256.h"
 #include "crypto/signing_key.h"
 #include "gateway/api_documents.h"
-#include "gateway/audit_keeper.h"
-#include "gateway/batcher.h"
+#include "audit/keeper.h"
+#include "deliver/batcher.h"
 #include "gateway/certificate_renewal.h"
-#include "gateway/extract_store.h"
-#include "gateway/forwarder.h"
-#include "gateway/http_api.h"
+#include "ingest/extract_store.h"
+#include "deliver/forwarder.h"
+#include "ingest/http_api.h"
 #include "gateway/metrics.h"
 #include "gateway/ops_server.h"
-#include "gateway/outbox.h"
-#include "gateway/pipeline.h"
-#include "gateway/schedule.h"
-#include "gateway/spool.h"
+#include "deliver/outbox.h"
+#include "process/pipeline.h"
+#include "config/schedule.h"
+#include "ingest/spool.h"
+#include "base/time.h"
 
 namespace svd::gateway {
 namespace {
@@ -81,14 +82,14 @@ auto run_on(asio::io_context& io, F f) -> decltype(f()) {
 // thread, between the forwarder's reads and marks, so the outbox keeps one writer. Once the
 // daemon is stopping, add() fails, which abandons the extract (it is processed again at the next
 // start, with the same batch ids).
-class OutboxOnItsThread final : public BatchWriter {
+class OutboxOnItsThread final : public deliver::BatchWriter {
  public:
-  OutboxOnItsThread(asio::io_context& io, Outbox& outbox, const std::atomic<bool>& stopping)
+  OutboxOnItsThread(asio::io_context& io, deliver::Outbox& outbox, const std::atomic<bool>& stopping)
       : io_(io), outbox_(outbox), stopping_(stopping) {}
   result<void> begin_extract(const std::string& id) override {
     return run_on(io_, [&] { return outbox_.begin_extract(id); });
   }
-  result<void> add(const OutboxBatch& batch) override {
+  result<void> add(const deliver::OutboxBatch& batch) override {
     if (stopping_) return errc::io_error;
     auto r = run_on(io_, [&] { return outbox_.add(batch); });
     if (r) ++batches_;
@@ -104,7 +105,7 @@ class OutboxOnItsThread final : public BatchWriter {
 
  private:
   asio::io_context& io_;
-  Outbox& outbox_;
+  deliver::Outbox& outbox_;
   const std::atomic<bool>& stopping_;
   std::uint64_t batches_ = 0;
 };
@@ -149,7 +150,7 @@ bool client_allowed(const config::FeedConfig& feed, const std::string& client) {
 }
 
 // "2026-11-23T09:15:20Z" (as the store writes it) -> a time point; nullopt if malformed.
-std::optional<SystemTime> parse_iso_utc(const std::string& s) {
+std::optional<config::SystemTime> parse_utc_iso(const std::string& s) {
   std::tm tm{};
   const char* end = ::strptime(s.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
   if (!end || *end != '\0') return std::nullopt;
@@ -162,17 +163,9 @@ std::string config_digest(const fs::path& file) {
   return d ? d->sha256 : std::string();
 }
 
-std::string iso_utc(std::time_t t) {
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-class Daemon final : public ApiBackend {
+class Daemon final : public ingest::ApiBackend {
  public:
-  Daemon(Config cfg, crypto::KeyRing keys, AuditKeeperOptions audit_options, DaemonOptions options)
+  Daemon(Config cfg, crypto::KeyRing keys, audit::AuditKeeperOptions audit_options, DaemonOptions options)
       : cfg_(std::move(cfg)),
         keys_(std::make_shared<const crypto::KeyRing>(std::move(keys))),
         audit_options_(std::move(audit_options)),
@@ -229,24 +222,24 @@ class Daemon final : public ApiBackend {
 
   // ---- ApiBackend (the upload API) --------------------------------------------------------
 
-  Admission admit(const Upload& upload, std::optional<std::uint64_t> content_length) override {
-    if (stopping_) return Admission::unavailable;
+  ingest::Admission admit(const ingest::Upload& upload, std::optional<std::uint64_t> content_length) override {
+    if (stopping_) return ingest::Admission::unavailable;
     const Config cfg = config();
     const config::FeedConfig* feed = cfg->find_feed(upload.feed);
     // Every refusal of an authenticated client is on record: who tried to share, and why not.
-    auto refuse = [&](Admission a, int status, const char* code) {
+    auto refuse = [&](ingest::Admission a, int status, const char* code) {
       audit_->record(audit::events::upload_refused(upload.client, upload.feed, status, code));
       return a;
     };
-    if (!feed) return refuse(Admission::unknown_feed, 404, "unknown_feed");
-    if (!client_allowed(*feed, upload.client)) return refuse(Admission::forbidden, 403, "forbidden");
+    if (!feed) return refuse(ingest::Admission::unknown_feed, 404, "unknown_feed");
+    if (!client_allowed(*feed, upload.client)) return refuse(ingest::Admission::forbidden, 403, "forbidden");
     // An accepted extract needs room three times over until it is processed and forwarded: its
     // file, its batches in the outbox, and the outbox's WAL while they are written. Refusing
     // now (507) is better than accepting what could not then be processed.
     const std::uint64_t n = content_length.value_or(0);
     if (n > std::numeric_limits<std::uint64_t>::max() / 4 || !room_for(3 * n))
-      return refuse(Admission::storage_full, 507, "storage_full");
-    return Admission::ok;
+      return refuse(ingest::Admission::storage_full, 507, "storage_full");
+    return ingest::Admission::ok;
   }
 
   void incoming_file(std::function<void(result<fs::path>)> done) override {
@@ -254,13 +247,13 @@ class Daemon final : public ApiBackend {
   }
 
   // `bytes` is not needed: the store takes the size from the file it fsyncs.
-  void accept(const Upload& upload, const fs::path& file, const std::string& sha256, std::uint64_t /*bytes*/,
-              std::function<void(result<AcceptResult>)> done) override {
+  void accept(const ingest::Upload& upload, const fs::path& file, const std::string& sha256, std::uint64_t /*bytes*/,
+              std::function<void(result<ingest::AcceptResult>)> done) override {
     asio::post(store_io_, [this, upload, file, sha256, done = std::move(done)] {
       std::optional<std::string> digest = sha256;
-      ExtractKind kind = ExtractKind::extract;
-      if (upload.kind == UploadKind::nothing_to_share) {
-        kind = ExtractKind::nothing_to_share;
+      ingest::ExtractKind kind = ingest::ExtractKind::extract;
+      if (upload.kind == ingest::UploadKind::nothing_to_share) {
+        kind = ingest::ExtractKind::nothing_to_share;
         if (!write_nothing_to_share(file, upload)) {
           std::error_code ec;
           fs::remove(file, ec);
@@ -275,18 +268,18 @@ class Daemon final : public ApiBackend {
         return;
       }
       refresh_storage();
-      AcceptResult out;
+      ingest::AcceptResult out;
       out.extract_id = r->extract.id;
       switch (r->outcome) {
-        case AcceptOutcome::created:
-          out.outcome = AcceptResult::Outcome::created;
+        case ingest::AcceptOutcome::created:
+          out.outcome = ingest::AcceptResult::Outcome::created;
           info("extract " + r->extract.id + " (" + std::string(to_string(kind)) + ") received from " + upload.client +
                ", " + std::to_string(r->extract.bytes) + " bytes");
           delivered(r->extract);
           break;
-        case AcceptOutcome::same: out.outcome = AcceptResult::Outcome::same; break;
-        case AcceptOutcome::conflict:
-          out.outcome = AcceptResult::Outcome::conflict;
+        case ingest::AcceptOutcome::same: out.outcome = ingest::AcceptResult::Outcome::same; break;
+        case ingest::AcceptOutcome::conflict:
+          out.outcome = ingest::AcceptResult::Outcome::conflict;
           audit_->record(audit::events::upload_refused(upload.client, upload.feed, 409, "conflict"));
           break;
       }
@@ -295,7 +288,7 @@ class Daemon final : public ApiBackend {
     });
   }
 
-  void status(const std::string& id, const std::string& client, std::function<void(ApiReply)> done) override {
+  void status(const std::string& id, const std::string& client, std::function<void(ingest::ApiReply)> done) override {
     asio::post(store_io_, [this, id, client, done = std::move(done)]() mutable {
       auto e = store_->get(id);
       if (!e) {
@@ -307,7 +300,7 @@ class Daemon final : public ApiBackend {
       // Only a client that may send the feed (or sent this extract) sees it; to anyone else it
       // does not exist.
       if (!*e || ((*e)->client != client && !(feed && client_allowed(*feed, client)))) {
-        done(problem_reply(404, "not_found", "Not Found", "No extract with this id is visible to this client."));
+        done(ingest::problem_reply(404, "not_found", "Not Found", "No extract with this id is visible to this client."));
         return;
       }
       asio::post(outbox_io_, [this, extract = std::move(**e), done = std::move(done)] {
@@ -322,7 +315,7 @@ class Daemon final : public ApiBackend {
   }
 
   // Liveness, with what an operator looks at first: the broker link and overdue feeds.
-  ApiReply health() override {
+  ingest::ApiReply health() override {
     std::string overdue;
     for (const auto& [feed, st] : schedule_.overdue()) {
       if (!overdue.empty()) overdue += ',';
@@ -336,8 +329,8 @@ class Daemon final : public ApiBackend {
   }
 
  private:
-  static ApiReply internal_error() {
-    return problem_reply(500, "internal_error", "Internal Server Error", "The gateway could not read its store.");
+  static ingest::ApiReply internal_error() {
+    return ingest::problem_reply(500, "internal_error", "Internal Server Error", "The gateway could not read its store.");
   }
 
   Config config() const {
@@ -360,19 +353,19 @@ class Daemon final : public ApiBackend {
       fail(cfg->state_dir.string() + ": cannot create the state directory");
       return false;
     }
-    auto store = ExtractStore::open(cfg->state_dir);
+    auto store = ingest::ExtractStore::open(cfg->state_dir);
     if (!store) {
       fail((cfg->state_dir / "extracts.db").string() + ": cannot open the extract store: " + store.error().message());
       return false;
     }
     store_ = std::move(*store);
-    auto outbox = Outbox::open(cfg->state_dir / "outbox.db");
+    auto outbox = deliver::Outbox::open(cfg->state_dir / "outbox.db");
     if (!outbox) {
       fail((cfg->state_dir / "outbox.db").string() + ": cannot open the outbox: " + outbox.error().message());
       return false;
     }
     outbox_ = std::move(*outbox);
-    auto audit = AuditKeeper::open(std::move(audit_options_), [this](std::string topic, std::string payload) {
+    auto audit = audit::AuditKeeper::open(std::move(audit_options_), [this](std::string topic, std::string payload) {
       forwarder_->publish_aside(std::move(topic), std::move(payload));
     });
     if (!audit) {
@@ -390,7 +383,7 @@ class Daemon final : public ApiBackend {
         fail("[http]: " + why);
         return false;
       }
-      HttpServerOptions o;
+      ingest::HttpServerOptions o;
       o.address = cfg->http->listen;
       o.port = static_cast<unsigned short>(cfg->http->port);
       o.max_body_bytes = cfg->http->max_extract_bytes;
@@ -398,7 +391,7 @@ class Daemon final : public ApiBackend {
       o.max_connections = static_cast<std::size_t>(cfg->http->max_connections);
       o.idle_timeout = std::chrono::seconds(cfg->http->idle_timeout_seconds);
       o.header_timeout = std::chrono::seconds(cfg->http->header_timeout_seconds);
-      auto server = HttpServer::open(net_, std::move(tls), o, *this, [](const std::string& m) { info("http: " + m); });
+      auto server = ingest::HttpServer::open(net_, std::move(tls), o, *this, [](const std::string& m) { info("http: " + m); });
       if (!server) {
         fail("[http]: cannot listen on " + o.address + " port " + std::to_string(o.port) + ": " +
              server.error().message());
@@ -428,7 +421,7 @@ class Daemon final : public ApiBackend {
       return false;
     }
 
-    ForwarderOptions fo;
+    deliver::ForwarderOptions fo;
     std::string why;
     auto hub_endpoint = renewal_->start_client(cfg->hub->broker, why);  // the private copies
     if (!hub_endpoint) {
@@ -441,7 +434,7 @@ class Daemon final : public ApiBackend {
     fo.inflight = static_cast<std::size_t>(cfg->hub->inflight);
     fo.window = static_cast<std::size_t>(cfg->hub->window);
     fo.receipt_timeout = std::chrono::seconds(cfg->hub->receipt_timeout_seconds);
-    forwarder_ = std::make_unique<Forwarder>(outbox_io_, *outbox_, fo, [](const std::string& m) { info(m); });
+    forwarder_ = std::make_unique<deliver::Forwarder>(outbox_io_, *outbox_, fo, [](const std::string& m) { info(m); });
     forwarder_->on_link_change([this](bool up) {
       broker_connected_ = up;
       gm_.broker_connected.set(up ? 1 : 0);
@@ -453,25 +446,25 @@ class Daemon final : public ApiBackend {
 
   // On the store thread, or before it starts.
   bool open_spool(const config::GatewayConfig& cfg) {
-    SpoolOptions so;
+    ingest::SpoolOptions so;
     so.dir = cfg.state_dir / "spool";
     so.feeds = feed_ids(cfg);
     so.settle = std::chrono::seconds(cfg.storage.spool_settle_seconds);
     if (cfg.http) so.max_bytes = cfg.http->max_extract_bytes;
-    auto spool = std::make_unique<Spool>(so, [](const std::string& m) { info(m); });  // lines start "spool: "
+    auto spool = std::make_unique<ingest::Spool>(so, [](const std::string& m) { info(m); });  // lines start "spool: "
     if (auto r = spool->prepare(); !r) {
       fail(so.dir.string() + ": cannot prepare the spool directory: " + r.error().message());
       return false;
     }
     spool_watch_fd_.reset();
     spool_watch_.reset();
-    auto watch = SpoolWatch::open(so.dir, so.feeds);
+    auto watch = ingest::SpoolWatch::open(so.dir, so.feeds);
     if (!watch) {
       // Not fatal: the periodic scan still takes every file, only later.
       warn(so.dir.string() + ": no inotify watch (" + watch.error().message() + "); scanning every " +
            std::to_string(cfg.storage.spool_scan_seconds) + " s only");
     } else {
-      spool_watch_ = std::make_unique<SpoolWatch>(std::move(*watch));
+      spool_watch_ = std::make_unique<ingest::SpoolWatch>(std::move(*watch));
     }
     spool_ = std::move(spool);
     spool_feeds_ = so.feeds;
@@ -680,8 +673,8 @@ class Daemon final : public ApiBackend {
         for (const auto& b : before->entries())
           known |= b.key.id() == e.key.id() && b.window == e.window && crypto::fingerprint(b.key) == fp;
       if (known) continue;
-      const std::string from = e.window.from ? config::utc_iso(*e.window.from) : std::string();
-      const std::string until = e.window.until ? config::utc_iso(*e.window.until) : std::string();
+      const std::string from = e.window.from ? utc_iso(*e.window.from) : std::string();
+      const std::string until = e.window.until ? utc_iso(*e.window.until) : std::string();
       audit_->record(audit::events::linkage_key_loaded(e.key.id(), fp, from, until));
       info("linkage key " + e.key.id() + " loaded, fingerprint " + fp + (from.empty() ? "" : ", from " + from) +
            (until.empty() ? "" : ", until " + until));
@@ -733,34 +726,34 @@ class Daemon final : public ApiBackend {
 
   // ---- operations: metrics and schedules -----------------------------------------------------
 
-  ApiReply ops_reply(std::string_view path) {
+  ingest::ApiReply ops_reply(std::string_view path) {
     if (path == "/healthz") return health();
     if (path == "/metrics") {
       if (http_) {
-        const HttpCounters c = http_->counters();
+        const ingest::HttpCounters c = http_->counters();
         gm_.uploads.set_total({"4xx"}, static_cast<double>(c.responses_4xx));
         gm_.uploads.set_total({"5xx"}, static_cast<double>(c.responses_5xx));
         gm_.uploads.set_total({"2xx"}, static_cast<double>(c.uploads_created + c.uploads_same));
       }
       return {200, std::string(kMetricsContentType), metrics_.render()};
     }
-    return problem_reply(404, "not_found", "Not Found", "This port serves /healthz and /metrics.");
+    return ingest::problem_reply(404, "not_found", "Not Found", "This port serves /healthz and /metrics.");
   }
 
   // Each feed's schedule state from the store: when the gateway started watching it and its last
   // delivery. On the store thread, or before it starts.
-  std::optional<std::vector<WatchedFeed>> watched_feeds(const config::GatewayConfig& cfg) {
+  std::optional<std::vector<config::WatchedFeed>> watched_feeds(const config::GatewayConfig& cfg) {
     auto last = store_->last_received_per_feed();
     if (!last) return std::nullopt;
-    std::vector<WatchedFeed> out;
+    std::vector<config::WatchedFeed> out;
     const auto now = std::chrono::system_clock::now();
     for (const auto& f : cfg.feeds) {
       const auto now_t = std::chrono::system_clock::to_time_t(now);
       auto since = store_->watched_since(
-          f.id, now_t, audit::events::feed_watched(f.id, cfg.partner, f.schedule.to_string(), iso_utc(now_t)));
+          f.id, now_t, audit::events::feed_watched(f.id, cfg.partner, f.schedule.to_string(), utc_iso(now_t)));
       if (!since) return std::nullopt;
-      WatchedFeed w{f.id, f.schedule, std::chrono::system_clock::from_time_t(static_cast<std::time_t>(*since)), {}};
-      if (auto it = last->find(f.id); it != last->end()) w.last_delivery = parse_iso_utc(it->second);
+      config::WatchedFeed w{f.id, f.schedule, std::chrono::system_clock::from_time_t(static_cast<std::time_t>(*since)), {}};
+      if (auto it = last->find(f.id); it != last->end()) w.last_delivery = parse_utc_iso(it->second);
       out.push_back(std::move(w));
     }
     return out;
@@ -776,7 +769,7 @@ class Daemon final : public ApiBackend {
              change.status.period + ")");
         const auto deadline = change.status.missed_deadline.value_or(std::chrono::system_clock::now());
         audit_->record(audit::events::feed_overdue(change.feed, partner, change.status.period,
-                                                   iso_utc(std::chrono::system_clock::to_time_t(deadline))));
+                                                   utc_iso(std::chrono::system_clock::to_time_t(deadline))));
         overdue_period_[change.feed] = change.status.period;
       } else {
         info("feed.overdue_cleared: feed " + change.feed + " of partner " + partner + " delivered");
@@ -835,10 +828,10 @@ class Daemon final : public ApiBackend {
   }
 
   // A new extract (or return) is in the store: count it, tell the schedule, process it.
-  void delivered(const StoredExtract& e) {
+  void delivered(const ingest::StoredExtract& e) {
     gm_.extracts.add({e.feed, "received"}, 1);
     audit_->nudge();
-    asio::post(net_, [this, feed = e.feed, id = e.id, at = parse_iso_utc(e.received_at)] {
+    asio::post(net_, [this, feed = e.feed, id = e.id, at = parse_utc_iso(e.received_at)] {
       last_delivery_[feed] = id;
       schedule_.record_delivery(feed, at.value_or(std::chrono::system_clock::now()));
       check_schedules(false);
@@ -850,7 +843,7 @@ class Daemon final : public ApiBackend {
     if (stopping_ || !spool_) return;
     if (!room_for(0)) return;  // files wait in the spool until there is room again
     for (const auto& ev : spool_->scan(*store_)) {
-      if (ev.what != SpoolEvent::What::accepted) continue;
+      if (ev.what != ingest::SpoolEvent::What::accepted) continue;
       auto e = store_->get(ev.extract_id);
       if (e && *e) {
         info("extract " + (*e)->id + " received from the spool, " + std::to_string((*e)->bytes) + " bytes");
@@ -931,13 +924,13 @@ class Daemon final : public ApiBackend {
 
   void apply_retention() {
     const auto hours = config()->storage.retain_extracts_hours;
-    const std::string cutoff = iso_utc(std::time(nullptr) - static_cast<std::time_t>(hours) * 3600);
+    const std::string cutoff = utc_iso(std::time(nullptr) - static_cast<std::time_t>(hours) * 3600);
     auto removed = store_->remove_finished_files(cutoff);
     if (!removed) warn("retention: cannot remove processed extracts' files: " + removed.error().message());
     else if (*removed > 0) info("retention: removed " + std::to_string(*removed) + " processed extract file(s)");
   }
 
-  bool write_nothing_to_share(const fs::path& file, const Upload& upload) {
+  bool write_nothing_to_share(const fs::path& file, const ingest::Upload& upload) {
     const std::string doc = nothing_to_share_document(upload.feed, upload.name);
     std::FILE* f = std::fopen(file.c_str(), "wb");
     if (!f) return false;
@@ -959,7 +952,7 @@ class Daemon final : public ApiBackend {
 
   // ---- the worker thread -------------------------------------------------------------------
 
-  void enqueue(StoredExtract e) {
+  void enqueue(ingest::StoredExtract e) {
     {
       std::lock_guard lock(queue_mu_);
       for (const auto& q : queue_)
@@ -971,7 +964,7 @@ class Daemon final : public ApiBackend {
 
   void work() {
     for (;;) {
-      StoredExtract e;
+      ingest::StoredExtract e;
       {
         std::unique_lock lock(queue_mu_);
         queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
@@ -983,7 +976,7 @@ class Daemon final : public ApiBackend {
     }
   }
 
-  void process(const StoredExtract& e) {
+  void process(const ingest::StoredExtract& e) {
     const Config cfg = config();
     const config::FeedConfig* feed = cfg->find_feed(e.feed);
     if (!feed) {
@@ -992,19 +985,19 @@ class Daemon final : public ApiBackend {
     }
     // The received time picks the linkage keys: processing again after a crash or a restart gives
     // the same records and batch ids (as long as the configured keys are the same).
-    const auto received = parse_iso_utc(e.received_at);
+    const auto received = parse_utc_iso(e.received_at);
     if (!received) {
       fail("extract " + e.id + ": its received time is unreadable; it cannot be processed");
       return;
     }
     const std::int64_t keys_at = std::chrono::system_clock::to_time_t(*received);
     const auto keys = linkage_keys();
-    if (auto r = run_on(store_io_, [&] { return store_->set_state(e.id, ExtractState::processing); }); !r) {
+    if (auto r = run_on(store_io_, [&] { return store_->set_state(e.id, ingest::ExtractState::processing); }); !r) {
       fail("extract " + e.id + ": cannot record that processing started: " + r.error().message());
       retry_later(e);
       return;
     }
-    BatchContext context{cfg->partner, feed->id, feed->schema.name, keys->ids_in_force(keys_at),
+    deliver::BatchContext context{cfg->partner, feed->id, feed->schema.name, keys->ids_in_force(keys_at),
                          {e.id, e.sha256, e.received_at}};
     OutboxOnItsThread writer(outbox_io_, *outbox_, stopping_);
     auto sink = open_outbox_sink(writer, std::move(context), {cfg->batches.max_records, cfg->batches.max_bytes});
@@ -1013,24 +1006,24 @@ class Daemon final : public ApiBackend {
       retry_later(e);
       return;
     }
-    result<ExtractReport> report = errc::io_error;
-    if (e.kind == ExtractKind::nothing_to_share) {
-      ExtractReport r;
+    result<process::ExtractReport> report = errc::io_error;
+    if (e.kind == ingest::ExtractKind::nothing_to_share) {
+      process::ExtractReport r;
       r.partner = cfg->partner;
       r.feed = feed->id;
       r.schema_name = feed->schema.name;
       r.key_ids = keys->ids_in_force(keys_at);
       r.extract_sha256 = e.sha256;
       r.extract_bytes = e.bytes;
-      r.started_at = r.finished_at = utc_timestamp();
-      report = (*sink)->commit() ? result<ExtractReport>(std::move(r)) : result<ExtractReport>(errc::io_error);
+      r.started_at = r.finished_at = utc_iso(std::chrono::system_clock::now());
+      report = (*sink)->commit() ? result<process::ExtractReport>(std::move(r)) : result<process::ExtractReport>(errc::io_error);
     } else if (e.file.empty()) {
       // Only a damaged store gets here: unfinished extracts keep their files.
       fail("extract " + e.id + ": its file is gone; it cannot be processed");
       sink->reset();
       return;
     } else {
-      ExtractJob job{cfg.get(), feed, e.file, Now::system(), {}, 0, keys_at};
+      process::ExtractJob job{cfg.get(), feed, e.file, process::Now::system(), {}, 0, keys_at};
       report = run_pipeline(job, *keys, **sink);
     }
     sink->reset();
@@ -1041,7 +1034,7 @@ class Daemon final : public ApiBackend {
       retry_later(e);
       return;
     }
-    const ExtractState state = report->refused ? ExtractState::refused : ExtractState::processed;
+    const ingest::ExtractState state = report->refused ? ingest::ExtractState::refused : ingest::ExtractState::processed;
     const std::string report_json = report->to_json();
     audit::events::Processed summary;
     summary.extract_id = e.id;
@@ -1086,7 +1079,7 @@ class Daemon final : public ApiBackend {
     forwarder_->notify_queued();
   }
 
-  void retry_later(const StoredExtract& e) {
+  void retry_later(const ingest::StoredExtract& e) {
     auto timer = std::make_shared<asio::steady_timer>(net_, kRetryProcessingAfter);
     timer->async_wait([this, timer, e](const boost::system::error_code& ec) {
       if (!ec && !stopping_) enqueue(e);
@@ -1098,7 +1091,7 @@ class Daemon final : public ApiBackend {
   mutable std::mutex cfg_mu_;
   Config cfg_;
   std::shared_ptr<const crypto::KeyRing> keys_;  // with cfg_, under cfg_mu_: a SIGHUP swaps both
-  AuditKeeperOptions audit_options_;  // moved into audit_ when it opens
+  audit::AuditKeeperOptions audit_options_;  // moved into audit_ when it opens
   std::optional<std::string> device_fingerprint_;
   const DaemonOptions options_;
 
@@ -1113,28 +1106,28 @@ class Daemon final : public ApiBackend {
   std::atomic<std::uint64_t> storage_used_{0}, disk_free_{0}, disk_margin_{0};
   std::atomic<bool> broker_connected_{false};
 
-  std::unique_ptr<ExtractStore> store_;
-  std::unique_ptr<Outbox> outbox_;
-  std::unique_ptr<Spool> spool_;
+  std::unique_ptr<ingest::ExtractStore> store_;
+  std::unique_ptr<deliver::Outbox> outbox_;
+  std::unique_ptr<ingest::Spool> spool_;
   std::vector<std::string> spool_feeds_;
-  std::unique_ptr<SpoolWatch> spool_watch_;
+  std::unique_ptr<ingest::SpoolWatch> spool_watch_;
   std::shared_ptr<asio::posix::stream_descriptor> spool_watch_fd_;
   asio::steady_timer spool_timer_, storage_timer_, prune_timer_, gauges_timer_;
   Metrics metrics_;
   GatewayMetrics gm_;
-  ScheduleTracker schedule_;  // the network thread's
-  std::unique_ptr<Forwarder> forwarder_;
+  config::ScheduleTracker schedule_;  // the network thread's
+  std::unique_ptr<deliver::Forwarder> forwarder_;
   // After forwarder_, so it goes first: its thread publishes through the forwarder.
-  std::unique_ptr<AuditKeeper> audit_;
+  std::unique_ptr<audit::AuditKeeper> audit_;
   std::map<std::string, std::string> overdue_period_, last_delivery_;  // the network thread's
-  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<ingest::HttpServer> http_;
   std::unique_ptr<OpsServer> ops_;
   std::unique_ptr<CertificateRenewal> renewal_;  // the network thread's
   asio::steady_timer credentials_timer_{net_};
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
-  std::deque<StoredExtract> queue_;
+  std::deque<ingest::StoredExtract> queue_;
 
   std::thread store_thread_, outbox_thread_, worker_thread_;
 };
@@ -1159,7 +1152,7 @@ int run_daemon(const DaemonOptions& options) {
     fail(keys.error().message);
     return 1;
   }
-  AuditKeeperOptions audit;
+  audit::AuditKeeperOptions audit;
   audit.state_dir = cfg->state_dir;
   audit.partner = cfg->partner;
   audit.checkpoint_events = static_cast<std::uint64_t>(cfg->audit.checkpoint_events);

@@ -195,7 +195,7 @@ struct OpsServer::Impl : std::enable_shared_from_this<OpsServer::Impl> {
       if (!live()) co_return;
       http::response<http::string_body> res;
       try {
-        ApiReply reply = handler(path);
+        ingest::ApiReply reply = handler(path);
         const int status = reply.status >= 100 && reply.status <= 599 ? reply.status : 500;
         res = http::response<http::string_body>{static_cast<http::status>(status), version};
         if (!reply.content_type.empty()) res.set(http::field::content_type, reply.content_type);

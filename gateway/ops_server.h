@@ -17,8 +17,8 @@
 #include <string>
 #include <string_view>
 
-#include "config/errc.h"
-#include "gateway/http_api.h"
+#include "base/errc.h"
+#include "ingest/http_api.h"
 
 namespace boost::asio {
 class io_context;
@@ -28,7 +28,7 @@ namespace svd::gateway {
 
 class OpsServer {
  public:
-  using Handler = std::function<ApiReply(std::string_view path)>;
+  using Handler = std::function<ingest::ApiReply(std::string_view path)>;
   using Log = std::function<void(const std::string&)>;
 
   // Binds and listens at once; port 0 lets the kernel pick (see port()). Errors: io_error, with

@@ -20,12 +20,13 @@
 #include <openssl/crypto.h>
 
 #include "config/diagnostic.h"
-#include "config/errc.h"
+#include "base/errc.h"
 #include "config/gateway_config.h"
-#include "config/unique_fd.h"
+#include "base/unique_fd.h"
 #include "crypto/csr.h"
 #include "crypto/linkage_key.h"
 #include "crypto/signing_key.h"
+#include "base/identity.h"
 
 namespace svd::gateway {
 namespace {
@@ -220,7 +221,7 @@ class Provisioner {
     }
     r_.partner = cfg_.partner;
     // The loader checks it too; it is checked here again because it becomes a certificate's CN.
-    if (!config::valid_identity(cfg_.partner))
+    if (!valid_identity(cfg_.partner))
       problem(cfg_.file.string() + ": [gateway] partner must be 1-64 characters of a-z, 0-9 and '-'",
               "it is the CN of this gateway's certificate and part of the hub's MQTT topics");
     plan_owner();

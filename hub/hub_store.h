@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "config/errc.h"
+#include "base/errc.h"
 #include "config/schema.h"
 #include "protocol/envelope.h"
 

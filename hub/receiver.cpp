@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "config/service.h"
+#include "base/service.h"
 #include "protocol/envelope.h"
 #include "transport/mqtt.h"
 

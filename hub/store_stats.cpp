@@ -1,4 +1,5 @@
 #include "hub/store_stats.h"
+#include "base/time.h"
 
 #include <sqlite3.h>
 
@@ -9,19 +10,11 @@
 namespace svd::hub {
 namespace {
 
-std::string utc(std::int64_t unix_time) {
-  const std::time_t t = static_cast<std::time_t>(unix_time);
-  std::tm tm{};
-  char buf[32];
-  if (!gmtime_r(&t, &tm) || std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) return "?";
-  return buf;
-}
-
 void print(std::ostream& out, const FeedStats& f, std::string_view note) {
   out << "  feed " << f.feed << note << ": " << f.records << " records in " << f.batches << " batches\n";
   for (const auto& p : f.partners)
     out << "    " << p.partner << ": " << p.records << " records in " << p.batches << " batches, last received "
-        << utc(p.last_received) << '\n';
+        << utc_iso(p.last_received) << '\n';
 }
 
 }  // namespace

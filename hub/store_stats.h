@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "config/errc.h"
+#include "base/errc.h"
 
 namespace svd::hub {
 

@@ -11,8 +11,10 @@
 #include <sstream>
 #include <variant>
 
-#include "config/gateway_config.h"
 #include "crypto/sha256.h"
+#include "base/time.h"
+#include "base/identity.h"
+#include "base/hex.h"
 
 namespace svd::hub {
 namespace {
@@ -70,43 +72,6 @@ std::string column_text(sqlite3_stmt* s, int i) {
 
 std::uint64_t column_seq(sqlite3_stmt* s, int i) { return static_cast<std::uint64_t>(sqlite3_column_int64(s, i)); }
 
-std::string iso_utc_ms(std::chrono::system_clock::time_point tp) {
-  const auto ms = std::chrono::floor<std::chrono::milliseconds>(tp).time_since_epoch().count();
-  const std::time_t secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-  const long frac = static_cast<long>(ms - static_cast<long long>(secs) * 1000);
-  std::tm tm{};
-  char buf[40];
-  if (!gmtime_r(&secs, &tm) || std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm) == 0) return "?";
-  std::string out = buf;
-  out += '.';
-  out += static_cast<char>('0' + frac / 100);
-  out += static_cast<char>('0' + frac / 10 % 10);
-  out += static_cast<char>('0' + frac % 10);
-  out += 'Z';
-  return out;
-}
-
-// Exactly `N` bytes as 2N lowercase hex digits (the wire form): anything else is refused rather
-// than normalised, because the signed notes carry the hex text itself.
-template <std::size_t N>
-std::optional<std::array<unsigned char, N>> from_hex(std::string_view hex) {
-  if (hex.size() != 2 * N) return std::nullopt;
-  auto digit = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  std::array<unsigned char, N> out{};
-  for (std::size_t i = 0; i < N; ++i) {
-    const int hi = digit(hex[2 * i]), lo = digit(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out[i] = static_cast<unsigned char>(hi * 16 + lo);
-  }
-  return out;
-}
-
-std::string hex(const Hash& h) { return crypto::to_hex(h.data(), h.size()); }
-
 std::string reason_of(const boost::system::error_code& ec) {
   if (ec.category() == svd_category()) return std::string(errc_name(static_cast<errc>(ec.value())));
   return std::string(errc_name(errc::bad_checkpoint));
@@ -160,7 +125,7 @@ bool parse_audit_topic(std::string_view topic, std::string& partner) {
   if (topic.size() <= kPrefix.size() + kSuffix.size() || !topic.starts_with(kPrefix) || !topic.ends_with(kSuffix))
     return false;
   const std::string_view middle = topic.substr(kPrefix.size(), topic.size() - kPrefix.size() - kSuffix.size());
-  if (!config::valid_identity(middle)) return false;
+  if (!valid_identity(middle)) return false;
   partner = std::string(middle);
   return true;
 }
@@ -280,29 +245,28 @@ result<Witness::Impl::Decision> Witness::Impl::decide(std::string_view partner, 
 
   Hash chain{};
   if (m.prev) {
-    auto start = from_hex<32>(m.prev->chain_hash);
-    if (!start) return Decision(Alarm{errc::checkpoint_does_not_extend, "prev chain hash is not 64 hex digits"});
-    chain = *start;
+    if (!from_hex(m.prev->chain_hash, chain))
+      return Decision(Alarm{errc::checkpoint_does_not_extend, "prev chain hash is not 64 hex digits"});
   }
   for (const std::string& leaf_hex : m.leaves) {
-    auto leaf = from_hex<32>(leaf_hex);
-    if (!leaf) return Decision(Alarm{errc::checkpoint_does_not_extend, "a leaf is not 64 hex digits"});
+    Hash leaf{};
+    if (!from_hex(leaf_hex, leaf)) return Decision(Alarm{errc::checkpoint_does_not_extend, "a leaf is not 64 hex digits"});
     crypto::Sha256 h;
     h.update(std::string_view(reinterpret_cast<const char*>(chain.data()), chain.size()));
-    h.update(std::string_view(reinterpret_cast<const char*>(leaf->data()), leaf->size()));
+    h.update(std::string_view(reinterpret_cast<const char*>(leaf.data()), leaf.size()));
     chain = h.finish();
   }
-  if (hex(chain) != c.chain_hash)
+  if (to_hex(chain) != c.chain_hash)
     return Decision(Alarm{errc::checkpoint_does_not_extend,
                           "the leaves from seq " + std::to_string(m.prev ? m.prev->seq : 0) +
-                              " do not reach the chain hash (they give " + hex(chain) + ")"});
+                              " do not reach the chain hash (they give " + to_hex(chain) + ")"});
 
   protocol::CheckpointReceipt r;
   r.checkpoint = c;
   r.status = protocol::CheckpointStatus::accepted;
-  r.witnessed_at = iso_utc_ms(clock());
+  r.witnessed_at = utc_iso_ms(clock());
   const crypto::Signature cosig = key.sign(protocol::witness_note(c, r.witnessed_at));
-  r.cosignature = crypto::to_hex(cosig.data(), cosig.size());
+  r.cosignature = to_hex(cosig);
   r.witness_fingerprint = fingerprint;
   sqlite3_stmt* s = insert.s;
   Reset reset{s};
@@ -316,7 +280,7 @@ result<Witness::Impl::Decision> Witness::Impl::decide(std::string_view partner, 
 
 result<void> Witness::Impl::store_alarm(std::string_view partner, const protocol::Checkpoint& c, const Alarm& a,
                                         std::string_view payload) {
-  const std::string at = iso_utc_ms(clock());
+  const std::string at = utc_iso_ms(clock());
   const std::string reason(errc_name(a.reason));
   {
     sqlite3_stmt* s = add_alarm.s;
@@ -380,8 +344,9 @@ result<WitnessOutcome> Witness::handle(std::string_view partner, std::string_vie
     }
   } guard{m};
 
-  const auto sig = from_hex<64>(msg.signature);
-  const bool signed_by_device = sig && crypto::verify_signature(key->second, protocol::checkpoint_note(c), *sig);
+  crypto::Signature sig{};
+  const bool signed_by_device =
+      from_hex(msg.signature, sig) && crypto::verify_signature(key->second, protocol::checkpoint_note(c), sig);
   auto decided = signed_by_device
                      ? m.decide(partner, msg)
                      : result<Impl::Decision>(Impl::Alarm{errc::bad_signature,

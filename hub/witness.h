@@ -45,7 +45,7 @@
 #include <string_view>
 #include <vector>
 
-#include "config/errc.h"
+#include "base/errc.h"
 #include "crypto/signing_key.h"
 #include "protocol/checkpoint.h"
 

@@ -4,8 +4,9 @@
 
 #include <boost/json.hpp>
 
-#include "config/gateway_config.h"
 #include "protocol/detail/json_fields.h"
+#include "base/identity.h"
+#include "base/hex.h"
 
 namespace svd::protocol {
 namespace json = boost::json;
@@ -27,7 +28,6 @@ constexpr std::size_t kMaxReasonChars = 64;
 
 using detail::get_string;
 using detail::get_uint;
-using detail::is_hex;
 
 // The notes are newline-separated and the witness note extends the checkpoint note: a time with
 // a newline or a space could make one note spell another ("…\nwitnessed …"), so times are
@@ -76,15 +76,15 @@ bool read_checkpoint(const json::value* v, Checkpoint& c) {
 }
 
 bool valid_checkpoint(const Checkpoint& c) {
-  return config::valid_identity(c.partner) && is_hex(c.chain_hash, kChainHashDigits) && valid_time(c.time);
+  return valid_identity(c.partner) && is_lower_hex(c.chain_hash, kChainHashDigits) && valid_time(c.time);
 }
 
 // In a rejection the hub echoes what it could read of a message it may not have been able to
 // parse (the partner from the topic, seq 0, empty hash and time); what is there must still be
 // well formed.
 bool valid_rejected_checkpoint(const Checkpoint& c) {
-  return (c.partner.empty() || config::valid_identity(c.partner)) &&
-         (c.chain_hash.empty() || is_hex(c.chain_hash, kChainHashDigits)) && (c.time.empty() || valid_time(c.time));
+  return (c.partner.empty() || valid_identity(c.partner)) &&
+         (c.chain_hash.empty() || is_lower_hex(c.chain_hash, kChainHashDigits)) && (c.time.empty() || valid_time(c.time));
 }
 
 }  // namespace
@@ -140,7 +140,7 @@ result<CheckpointMessage> parse_checkpoint_message(std::string_view text) {
   m.v = kCheckpointVersion;
   if (!read_checkpoint(o.if_contains("checkpoint"), m.checkpoint) || !valid_checkpoint(m.checkpoint))
     return errc::bad_checkpoint;
-  if (!get_string(o, "signature", m.signature) || !is_hex(m.signature, kSignatureDigits)) return errc::bad_checkpoint;
+  if (!get_string(o, "signature", m.signature) || !is_lower_hex(m.signature, kSignatureDigits)) return errc::bad_checkpoint;
   if (!get_string(o, "key_fingerprint", m.key_fingerprint) || !valid_fingerprint(m.key_fingerprint))
     return errc::bad_checkpoint;
 
@@ -151,7 +151,7 @@ result<CheckpointMessage> parse_checkpoint_message(std::string_view text) {
     if (!prev->is_object()) return errc::bad_checkpoint;
     ChainPoint p;
     if (!get_uint(prev->as_object(), "seq", p.seq) || !get_string(prev->as_object(), "chain_hash", p.chain_hash) ||
-        !is_hex(p.chain_hash, kChainHashDigits))
+        !is_lower_hex(p.chain_hash, kChainHashDigits))
       return errc::bad_checkpoint;
     // A checkpoint never goes back; one at the same seq (a restart with no new events) has no
     // leaves.
@@ -166,7 +166,7 @@ result<CheckpointMessage> parse_checkpoint_message(std::string_view text) {
   if (!leaves || !leaves->is_array() || leaves->as_array().size() != expected_leaves) return errc::bad_checkpoint;
   m.leaves.reserve(leaves->as_array().size());
   for (const auto& leaf : leaves->as_array()) {
-    if (!leaf.is_string() || !is_hex(leaf.as_string(), kChainHashDigits)) return errc::bad_checkpoint;
+    if (!leaf.is_string() || !is_lower_hex(leaf.as_string(), kChainHashDigits)) return errc::bad_checkpoint;
     m.leaves.emplace_back(leaf.as_string());
   }
   return m;
@@ -218,7 +218,7 @@ result<CheckpointReceipt> parse_checkpoint_receipt(std::string_view text) {
   }
   if (!valid_checkpoint(r.checkpoint) || !get_string(o, "witnessed_at", r.witnessed_at) ||
       !valid_time(r.witnessed_at) || !get_string(o, "cosignature", r.cosignature) ||
-      !is_hex(r.cosignature, kSignatureDigits))
+      !is_lower_hex(r.cosignature, kSignatureDigits))
     return errc::bad_receipt;
   // Shown to people only (the cosignature is checked against the configured hub key), so it may
   // be missing; when it is there, it must have the fingerprint's form.

@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "config/errc.h"
+#include "base/errc.h"
 
 namespace svd::protocol {
 

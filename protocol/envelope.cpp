@@ -7,6 +7,7 @@
 
 #include "crypto/sha256.h"
 #include "protocol/detail/json_fields.h"
+#include "base/hex.h"
 
 namespace svd::protocol {
 namespace json = boost::json;
@@ -32,7 +33,6 @@ constexpr std::size_t kMaxHeaderBytes = 64 << 10;
 
 using detail::get_string;
 using detail::get_uint;
-using detail::is_hex;
 
 }  // namespace
 
@@ -104,7 +104,7 @@ result<Batch> parse_batch(std::string_view payload) {
     h.key_ids.emplace_back(k.as_string());
   }
   h.last = last->as_bool();
-  if (!is_hex(h.records_sha256, 64)) return errc::bad_envelope;
+  if (!is_lower_hex(h.records_sha256, 64)) return errc::bad_envelope;
 
   b.records = payload.substr(nl + 1);
   if (crypto::sha256_hex(b.records) != h.records_sha256) return errc::records_digest_mismatch;

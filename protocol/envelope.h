@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "config/errc.h"
+#include "base/errc.h"
 
 namespace svd::protocol {
 
@@ -64,7 +64,7 @@ result<Batch> parse_batch(std::string_view payload);
 // For answering a batch that failed parse_batch, so the sender can match the rejection.
 std::string peek_batch_id(std::string_view payload);
 
-// Topics. Ids are [a-z0-9-] (config::valid_identity), so they never contain '/', '+' or '#'.
+// Topics. Ids are [a-z0-9-] (valid_identity), so they never contain '/', '+' or '#'.
 std::string batch_topic(std::string_view partner, std::string_view feed);
 std::string receipt_topic(std::string_view partner);
 std::string audit_topic(std::string_view partner);

@@ -22,8 +22,8 @@ BUILD_DIR=${BUILD_DIR:-build}
 export BUILD_DIR  # scripts/local-hub.sh finds svdhub there
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)" --target svdgw svdhub
-SVDGW="$BUILD_DIR/gateway/svdgw"
-SVDHUB="$BUILD_DIR/hub/svdhub"
+SVDGW="$BUILD_DIR/apps/svdgw/svdgw"
+SVDHUB="$BUILD_DIR/apps/svdhub/svdhub"
 
 DEMO=out/demo
 HUB_DIR=$DEMO/hub

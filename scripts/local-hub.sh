@@ -15,7 +15,7 @@
 # which svdhub cosigns the audit checkpoints of each gateway whose device key is given. Gateways connect to host "localhost", port `cat DIR/port`.
 #
 # Environment: BUILD_DIR (default: build, relative to the repository root like scripts/demo.sh),
-# SVDHUB (default: $BUILD_DIR/hub/svdhub), MOSQUITTO (default: mosquitto from PATH or /usr/sbin),
+# SVDHUB (default: $BUILD_DIR/apps/svdhub/svdhub), MOSQUITTO (default: mosquitto from PATH or /usr/sbin),
 # LOCAL_HUB_EXTRA_ACL (same as --extra-acl).
 #
 # `stop` signals exactly the PIDs recorded in DIR, and only after checking that each is still the
@@ -280,7 +280,7 @@ cleanup_failed_start() {
 find_binaries() {
   BUILD_DIR=${BUILD_DIR:-build}
   case $BUILD_DIR in /*) ;; *) BUILD_DIR="$ROOT/$BUILD_DIR" ;; esac
-  SVDHUB=${SVDHUB:-$BUILD_DIR/hub/svdhub}
+  SVDHUB=${SVDHUB:-$BUILD_DIR/apps/svdhub/svdhub}
   [ -x "$SVDHUB" ] ||
     die "svdhub not found at $SVDHUB: build it (cmake --build $BUILD_DIR --target svdhub) or set SVDHUB / BUILD_DIR"
   if [ -z "${MOSQUITTO:-}" ]; then

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "adapters/byte_source.h"
-#include "config/errc.h"
+#include "base/errc.h"
 
 namespace svd::adapters::detail {
 

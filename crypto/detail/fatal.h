@@ -16,13 +16,4 @@ namespace svd::crypto::detail {
   std::abort();
 }
 
-// Writes 2 * size lowercase hex digits to out (no terminator).
-inline void hex_into(const unsigned char* data, std::size_t size, char* out) {
-  static constexpr char kHexDigits[] = "0123456789abcdef";
-  for (std::size_t i = 0; i < size; ++i) {
-    out[2 * i] = kHexDigits[data[i] >> 4];
-    out[2 * i + 1] = kHexDigits[data[i] & 0x0f];
-  }
-}
-
 }  // namespace svd::crypto::detail

@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <filesystem>
 
-#include "config/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace svd::crypto::detail {
 

@@ -28,10 +28,4 @@ inline bool get_uint(const boost::json::object& o, std::string_view key, std::ui
   return true;
 }
 
-// Exactly n lowercase hex digits: hashes are compared as text, so one value has one spelling.
-inline bool is_hex(std::string_view s, std::size_t n) {
-  return s.size() == n &&
-         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
 }  // namespace svd::protocol::detail

@@ -18,7 +18,7 @@
 
 #include "adapters/byte_source.h"
 #include "adapters/table_reader.h"
-#include "config/errc.h"
+#include "base/errc.h"
 
 namespace svd {
 inline void PrintTo(errc e, std::ostream* os) { *os << errc_name(e); }

@@ -13,6 +13,7 @@
 #include "audit/verify.h"
 #include "crypto/signing_key.h"
 #include "tests/audit/audit_test_support.h"
+#include "base/hex.h"
 
 namespace svd::audit {
 namespace {
@@ -347,7 +348,7 @@ TEST_F(CheckpointTest, NothingToCheckpointInAnEmptyLogOrTwice) {
   ASSERT_TRUE(*made);
   EXPECT_EQ((*made)->checkpoint.seq, 3u);
   EXPECT_EQ((*made)->checkpoint.partner, "northgate-ed");
-  EXPECT_EQ((*made)->checkpoint.chain_hash, hex(log_->head()->chain_hash));
+  EXPECT_EQ((*made)->checkpoint.chain_hash, to_hex(log_->head()->chain_hash));
   EXPECT_EQ(*log_->events_since_checkpoint(), 0u);
   auto again = log_->make_checkpoint(*key_);
   ASSERT_TRUE(again);
@@ -384,7 +385,7 @@ TEST_F(CheckpointTest, MessagesCarryTheProofFromTheCheckpointBefore) {
     ASSERT_TRUE(from_hex(l, leaf));
     chain = chain_next(chain, leaf);
   }
-  EXPECT_EQ(hex(chain), (*first)->checkpoint.chain_hash);
+  EXPECT_EQ(to_hex(chain), (*first)->checkpoint.chain_hash);
 
   // Until the hub answers, the same one is next (re-sent after a reconnect).
   EXPECT_EQ((*log_->next_unwitnessed())->checkpoint.seq, 3u);

@@ -16,6 +16,7 @@
 #include "crypto/signing_key.h"
 #include "protocol/checkpoint.h"
 #include "tests/audit/audit_test_support.h"
+#include "base/hex.h"
 
 namespace svd::audit {
 namespace {
@@ -58,7 +59,7 @@ class VerifyTest : public ::testing::Test {
       r.checkpoint = (*m)->checkpoint;
       r.witnessed_at = "2026-11-23T10:00:0" + std::to_string(i / 10) + ".000Z";
       const auto cosig = witness->sign(protocol::witness_note(r.checkpoint, r.witnessed_at));
-      r.cosignature = crypto::to_hex(cosig.data(), cosig.size());
+      r.cosignature = to_hex(cosig);
       r.witness_fingerprint = crypto::fingerprint(witness->public_key());
       ASSERT_TRUE(*(*log)->record_receipt(r));
       hub << protocol::to_json(r) << "\n";
@@ -109,7 +110,7 @@ class VerifyTest : public ::testing::Test {
       }
       const Hash leaf = leaf_hash(e.seq, e.event);
       chain = chain_next(chain, leaf);
-      db.exec("UPDATE events SET leaf_hash = '" + hex(leaf) + "', chain_hash = '" + hex(chain) +
+      db.exec("UPDATE events SET leaf_hash = '" + to_hex(leaf) + "', chain_hash = '" + to_hex(chain) +
               "' WHERE seq = " + std::to_string(e.seq));
     }
   }
@@ -222,8 +223,8 @@ TEST_F(VerifyTest, AnInsertedRowIsFound) {
       return true;
     }));
     const Hash leaf = leaf_hash(15, forged);
-    Sql(log_file()).exec("UPDATE events SET leaf_hash = '" + hex(leaf) + "', chain_hash = '" +
-                         hex(chain_next(prev, leaf)) + "' WHERE seq = 15");
+    Sql(log_file()).exec("UPDATE events SET leaf_hash = '" + to_hex(leaf) + "', chain_hash = '" +
+                         to_hex(chain_next(prev, leaf)) + "' WHERE seq = 15");
   }
   const auto r = run();
   EXPECT_FALSE(r.ok);
@@ -329,7 +330,7 @@ TEST_F(VerifyTest, AForgedCheckpointSignatureIsFound) {
       protocol::Checkpoint c{row[0], static_cast<std::uint64_t>(seq), chain, row[2]};
       const auto sig = attacker->sign(protocol::checkpoint_note(c));
       db.exec("UPDATE checkpoints SET chain_hash = '" + chain + "', signature = '" +
-              crypto::to_hex(sig.data(), sig.size()) + "' WHERE seq = " + std::to_string(seq));
+              to_hex(sig) + "' WHERE seq = " + std::to_string(seq));
     }
   }
   const auto r = run(/*with_hub_export=*/false);

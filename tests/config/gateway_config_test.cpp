@@ -162,15 +162,6 @@ TEST(GatewayConfig, ShippedExampleLoads) {
   EXPECT_EQ(cfg.find_feed("death-reports-jsonl")->format, Format::jsonl);
 }
 
-TEST(GatewayConfig, Identities) {
-  EXPECT_TRUE(valid_identity("northgate-ed-01"));
-  EXPECT_FALSE(valid_identity(""));
-  EXPECT_FALSE(valid_identity("-x"));
-  EXPECT_FALSE(valid_identity("a/b"));
-  EXPECT_FALSE(valid_identity("Upper"));
-  EXPECT_FALSE(valid_identity(std::string(65, 'a')));
-}
-
 }  // namespace
 }  // namespace svd::config
 

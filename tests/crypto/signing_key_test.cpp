@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "base/hex.h"
 #include "crypto/linkage_key.h"
 #include "tests/support/key_files.h"
 #include "tests/support/temp_dir.h"
@@ -34,20 +35,9 @@ using test_support::mode_of;
 using test_support::read_file;
 using test_support::write_file;
 
-std::vector<unsigned char> from_hex(std::string_view hex) {
+std::vector<unsigned char> bytes_of(std::string_view hex) {
   std::vector<unsigned char> out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
-    out.push_back(static_cast<unsigned char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  return out;
-}
-
-std::string to_hex(std::span<const unsigned char> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 0x0f]);
-  }
+  EXPECT_TRUE(svd::from_hex(hex, out)) << hex;
   return out;
 }
 
@@ -413,7 +403,7 @@ constexpr Rfc8032Vector kRfc8032[] = {
 
 TEST_F(SigningKeyTest, Rfc8032TestVectors) {
   for (const Rfc8032Vector& v : kRfc8032) {
-    const std::vector<unsigned char> secret = from_hex(v.secret_key);
+    const std::vector<unsigned char> secret = bytes_of(v.secret_key);
     PkeyPtr pkey(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, secret.data(), secret.size()));
     ASSERT_NE(pkey, nullptr) << v.name;
     const fs::path file = dir_ / "rfc8032.key";
@@ -422,18 +412,18 @@ TEST_F(SigningKeyTest, Rfc8032TestVectors) {
     auto key = load_signing_key(file);
     ASSERT_TRUE(key) << v.name << ": " << key.error().message();
     EXPECT_EQ(to_hex(key->public_key().bytes), v.public_key) << v.name;
-    const std::vector<unsigned char> message_bytes = from_hex(v.message);
+    const std::vector<unsigned char> message_bytes = bytes_of(v.message);
     const std::string message(message_bytes.begin(), message_bytes.end());
     const Signature sig = key->sign(message);
     EXPECT_EQ(to_hex(sig), v.signature) << v.name;
-    EXPECT_TRUE(verify_signature(key->public_key(), message, from_hex(v.signature))) << v.name;
+    EXPECT_TRUE(verify_signature(key->public_key(), message, bytes_of(v.signature))) << v.name;
   }
 }
 
 TEST_F(SigningKeyTest, FingerprintKnownAnswer) {
   // Computed outside this code: sha256(b"svd-gateway signing key fingerprint v1\0" + pub)[:16].
   PublicKey pub;
-  const std::vector<unsigned char> bytes = from_hex(kRfc8032[0].public_key);
+  const std::vector<unsigned char> bytes = bytes_of(kRfc8032[0].public_key);
   std::copy(bytes.begin(), bytes.end(), pub.bytes.begin());
   EXPECT_EQ(fingerprint(pub), "3762 07a3 19a7 a3ce aa62 f488 fa7b 4115");
 

@@ -117,9 +117,9 @@ class OpsServerTest : public ::testing::Test {
           [this](std::string_view path) {
             std::lock_guard lock(mu_);
             paths_.emplace_back(path);
-            if (path == "/metrics") return ApiReply{200, "text/plain; version=0.0.4", "svdgw_up 1\n"};
-            if (path == "/healthz") return ApiReply{200, "application/json", R"({"status":"ok"})"};
-            return problem_reply(404, "not_found", "Not found");
+            if (path == "/metrics") return ingest::ApiReply{200, "text/plain; version=0.0.4", "svdgw_up 1\n"};
+            if (path == "/healthz") return ingest::ApiReply{200, "application/json", R"({"status":"ok"})"};
+            return ingest::problem_reply(404, "not_found", "Not found");
           },
           [this](const std::string& line) {
             std::lock_guard lock(mu_);
@@ -215,7 +215,7 @@ TEST_F(OpsServerTest, OpenFailsOnAPortInUse) {
   start();
   on_io([&] {
     std::vector<std::string> lines;
-    auto s = OpsServer::open(io_thread_->io(), "127.0.0.1", server_->port(), [](std::string_view) { return ApiReply{}; },
+    auto s = OpsServer::open(io_thread_->io(), "127.0.0.1", server_->port(), [](std::string_view) { return ingest::ApiReply{}; },
                              [&](const std::string& l) { lines.push_back(l); });
     EXPECT_FALSE(s.has_value());
     ASSERT_EQ(lines.size(), 1u);

@@ -1,152 +1,16 @@
 // The hub as witness of the gateways' audit checkpoints: what it accepts, cosigns, answers as a
-// duplicate, and raises as an alarm; what it stores, and what `svdhub checkpoints` and `svdhub
-// stats` show of it.
+// duplicate, and raises as an alarm, and what it stores.
 
 #include "hub/witness.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
-#include <sys/wait.h>
 
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
+#include "tests/hub/witness_fixture.h"
 
-#include "crypto/sha256.h"
-#include "crypto/signing_key.h"
-#include "protocol/checkpoint.h"
-#include "tests/support/temp_dir.h"
-
-namespace svd::hub {
+namespace svd::hub::testing {
 namespace {
 
-namespace fs = std::filesystem;
-using protocol::CheckpointStatus;
-
-constexpr const char* kPartner = "northgate-ed";
-constexpr const char* kOther = "southgate-ed";
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string hex(const std::array<unsigned char, 32>& h) { return crypto::to_hex(h.data(), h.size()); }
-
-// A tiny audit log: leaf_n = SHA-256("event n"), chain_0 = zeros, chain_n = SHA-256(chain_{n-1} ||
-// leaf_n), computed here independently of the witness.
-struct Chain {
-  explicit Chain(std::string salt = "") {
-    chain.push_back({});
-    leaves.push_back({});
-    for (int n = 1; n <= 20; ++n) {
-      crypto::Sha256 l;
-      l.update(salt + "event " + std::to_string(n));
-      leaves.push_back(l.finish());
-      crypto::Sha256 c;
-      c.update(std::string_view(reinterpret_cast<const char*>(chain.back().data()), 32));
-      c.update(std::string_view(reinterpret_cast<const char*>(leaves.back().data()), 32));
-      chain.push_back(c.finish());
-    }
-  }
-  std::vector<std::array<unsigned char, 32>> chain, leaves;  // index = seq
-};
-
-class WitnessTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(crypto::generate_signing_key(dir_ / "device.key", dir_ / "device.pub"));
-    ASSERT_TRUE(crypto::generate_signing_key(dir_ / "forger.key", dir_ / "forger.pub"));
-    ASSERT_TRUE(crypto::generate_signing_key(dir_ / "witness.key", dir_ / "witness.pub"));
-    auto device = crypto::load_signing_key(dir_ / "device.key");
-    auto forger = crypto::load_signing_key(dir_ / "forger.key");
-    ASSERT_TRUE(device && forger);
-    device_.emplace(std::move(*device));
-    forger_.emplace(std::move(*forger));
-    auto witness_pub = crypto::load_public_key(dir_ / "witness.pub");
-    ASSERT_TRUE(witness_pub);
-    witness_pub_ = *witness_pub;
-    reopen();
-  }
-  void TearDown() override { witness_.reset(); }
-
-  void reopen() {
-    witness_.reset();
-    auto key = crypto::load_signing_key(dir_ / "witness.key");
-    ASSERT_TRUE(key);
-    auto device_pub = crypto::load_public_key(dir_ / "device.pub");
-    ASSERT_TRUE(device_pub);
-    std::map<std::string, crypto::PublicKey, std::less<>> devices{{kPartner, *device_pub}};
-    auto w = Witness::open(db(), std::move(*key), std::move(devices), log_, [this] { return now_; });
-    ASSERT_TRUE(w);
-    witness_ = std::move(*w);
-  }
-
-  fs::path db() const { return dir_ / "hub.db"; }
-
-  // The message a gateway sends for the checkpoint at `to`, extending the one at `from` (none
-  // when from is 0), signed with `key`.
-  protocol::CheckpointMessage message(std::uint64_t from, std::uint64_t to, const Chain& chain,
-                                      const crypto::SigningKey& key, std::string time = "2026-11-23T09:00:00.000Z") {
-    protocol::CheckpointMessage m;
-    m.checkpoint = {kPartner, to, hex(chain.chain[to]), std::move(time)};
-    if (from > 0) m.prev = protocol::ChainPoint{from, hex(chain.chain[from])};
-    for (std::uint64_t n = from + 1; n <= to; ++n) m.leaves.push_back(hex(chain.leaves[n]));
-    sign(m, key);
-    return m;
-  }
-  void sign(protocol::CheckpointMessage& m, const crypto::SigningKey& key) {
-    const crypto::Signature s = key.sign(protocol::checkpoint_note(m.checkpoint));
-    m.signature = crypto::to_hex(s.data(), s.size());
-    m.key_fingerprint = crypto::fingerprint(key.public_key());
-  }
-  protocol::CheckpointMessage message(std::uint64_t from, std::uint64_t to) { return message(from, to, chain_, *device_); }
-
-  WitnessOutcome handle(const protocol::CheckpointMessage& m, std::string_view partner = kPartner) {
-    auto out = witness_->handle(partner, protocol::to_json(m));
-    EXPECT_TRUE(out) << out.error().message();
-    return out ? *out : WitnessOutcome{};
-  }
-
-  void expect_alarm(const WitnessOutcome& out, std::string_view reason) {
-    EXPECT_EQ(out.receipt.status, CheckpointStatus::rejected);
-    EXPECT_EQ(out.receipt.reason, reason);
-    EXPECT_TRUE(out.alarm);
-  }
-
-  bool cosignature_verifies(const protocol::CheckpointReceipt& r) {
-    std::vector<unsigned char> sig;
-    if (r.cosignature.size() != 128) return false;
-    for (std::size_t i = 0; i < 128; i += 2) sig.push_back(static_cast<unsigned char>(std::stoi(r.cosignature.substr(i, 2), nullptr, 16)));
-    return crypto::verify_signature(witness_pub_, protocol::witness_note(r.checkpoint, r.witnessed_at), sig);
-  }
-
-  std::uint64_t alarm_count() {
-    auto stats = read_witness_stats(db());
-    EXPECT_TRUE(stats);
-    for (const auto& w : stats ? *stats : std::vector<WitnessStats>{})
-      if (w.partner == kPartner) return w.alarms;
-    return 0;
-  }
-
-  std::vector<protocol::CheckpointReceipt> exported() {
-    auto r = read_witnessed_checkpoints(db(), kPartner);
-    EXPECT_TRUE(r);
-    return r ? *r : std::vector<protocol::CheckpointReceipt>{};
-  }
-
-  test_support::TempDir tmp_{"svd-witness"};
-  const fs::path& dir_ = tmp_.path();
-  std::optional<crypto::SigningKey> device_, forger_;
-  crypto::PublicKey witness_pub_;
-  // 2026-11-23T09:15:20.123Z
-  std::chrono::system_clock::time_point now_{std::chrono::milliseconds(1795425320123)};
-  std::ostringstream log_;
-  std::unique_ptr<Witness> witness_;
-  Chain chain_;
-};
 
 TEST_F(WitnessTest, AcceptsTheFirstCheckpointAndCosignsIt) {
   const auto m = message(0, 3);
@@ -214,7 +78,7 @@ TEST_F(WitnessTest, AForgedSignatureIsAnAlarm) {
 
   // The device's signature over another checkpoint: the chain hash was changed after signing.
   auto m = message(0, 3);
-  m.checkpoint.chain_hash = hex(chain_.chain[2]);
+  m.checkpoint.chain_hash = to_hex(chain_.chain[2]);
   expect_alarm(handle(m), "bad_signature");
   EXPECT_TRUE(exported().empty());
   EXPECT_EQ(alarm_count(), 2u);
@@ -247,7 +111,7 @@ TEST_F(WitnessTest, APrevThatIsNotTheLastAcceptedIsAnAlarm) {
   expect_alarm(handle(message(0, 9)), "checkpoint_does_not_extend");
   // prev with the last seq but another chain hash.
   auto m = message(7, 9);
-  m.prev->chain_hash = hex(chain_.chain[6]);
+  m.prev->chain_hash = to_hex(chain_.chain[6]);
   expect_alarm(handle(m), "checkpoint_does_not_extend");
   EXPECT_NE(log_.str().find("audit.alarm: partner northgate-ed checkpoint seq 9: checkpoint_does_not_extend"),
             std::string::npos)
@@ -259,12 +123,12 @@ TEST_F(WitnessTest, APrevThatIsNotTheLastAcceptedIsAnAlarm) {
 TEST_F(WitnessTest, LeavesThatDoNotReachTheChainHashAreAnAlarm) {
   // A rewritten event: the signed chain hash is the genuine one, a leaf is not.
   auto m = message(0, 3);
-  m.leaves[1] = hex(Chain("rewritten ").leaves[2]);
+  m.leaves[1] = to_hex(Chain("rewritten ").leaves[2]);
   expect_alarm(handle(m), "checkpoint_does_not_extend");
   // A signed chain hash that the (genuine) leaves do not reach.
   const Chain other("other ");
   auto wrong = message(0, 3);
-  wrong.checkpoint.chain_hash = hex(other.chain[3]);
+  wrong.checkpoint.chain_hash = to_hex(other.chain[3]);
   sign(wrong, *device_);
   expect_alarm(handle(wrong), "checkpoint_does_not_extend");
   EXPECT_TRUE(exported().empty());
@@ -301,12 +165,12 @@ TEST_F(WitnessTest, AConflictingCheckpointAtAnOldSeqIsAnAlarm) {
   const Chain fork("fork ");
   expect_alarm(handle(message(0, 3, fork, *device_)), "checkpoint_does_not_extend");
   auto at7 = message(3, 7, fork, *device_);
-  at7.prev = protocol::ChainPoint{3, hex(chain_.chain[3])};
+  at7.prev = protocol::ChainPoint{3, to_hex(chain_.chain[3])};
   expect_alarm(handle(at7), "checkpoint_does_not_extend");
   auto alarms = read_alarms(db());
   ASSERT_TRUE(alarms);
   ASSERT_EQ(alarms->size(), 2u);
-  EXPECT_NE((*alarms)[0].detail.find("seq 3 was accepted with chain hash " + hex(chain_.chain[3])), std::string::npos)
+  EXPECT_NE((*alarms)[0].detail.find("seq 3 was accepted with chain hash " + to_hex(chain_.chain[3])), std::string::npos)
       << (*alarms)[0].detail;
   EXPECT_EQ(exported().size(), 2u);
 }
@@ -407,106 +271,5 @@ TEST(AuditTopic, ParsesOnlyAPartnersAuditTopic) {
     EXPECT_FALSE(parse_audit_topic(bad, p)) << bad;
 }
 
-// `svdhub checkpoints export|alarms` and `svdhub stats` on a store the witness wrote.
-class WitnessCliTest : public WitnessTest {
- protected:
-  struct RunResult {
-    int exit_code = -1;
-    std::string out, err;
-  };
-  RunResult svdhub(const std::string& args) {
-    std::ofstream(dir_ / "svdhub.toml") << "[store]\ndatabase = \"hub.db\"\n"
-                                        << "[broker]\nhost = \"127.0.0.1\"\nca = \"ca.crt\"\ncert = \"c.crt\"\n"
-                                        << "key = \"c.key\"\n"
-                                        << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_EXAMPLES_DIR
-                                        << "/schemas/ed-assaults.json\"\n"
-                                        << "[witness]\nkey = \"witness.key\"\n"
-                                        << "[[partner]]\nid = \"northgate-ed\"\ndevice_key = \"device.pub\"\n";
-    RunResult r;
-    const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    const std::string cmd = std::string("'") + SVD_SVDHUB + "' " + args + " --config '" + (dir_ / "svdhub.toml").string() +
-                            "' >'" + out.string() + "' 2>'" + err.string() + "'";
-    const int status = std::system(cmd.c_str());
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = read_file(out);
-    r.err = read_file(err);
-    return r;
-  }
-};
-
-TEST_F(WitnessCliTest, ExportWritesOneReceiptPerLine) {
-  ASSERT_EQ(handle(message(0, 3)).receipt.status, CheckpointStatus::accepted);
-  ASSERT_EQ(handle(message(3, 5)).receipt.status, CheckpointStatus::accepted);
-  RunResult r = svdhub("checkpoints export --partner northgate-ed");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::istringstream lines(r.out);
-  std::string line;
-  std::vector<std::uint64_t> seqs;
-  while (std::getline(lines, line)) {
-    auto receipt = protocol::parse_checkpoint_receipt(line);
-    ASSERT_TRUE(receipt) << line;
-    EXPECT_TRUE(cosignature_verifies(*receipt));
-    seqs.push_back(receipt->checkpoint.seq);
-  }
-  EXPECT_EQ(seqs, (std::vector<std::uint64_t>{3, 5}));
-
-  RunResult to_file = svdhub("checkpoints export --partner northgate-ed --out '" + (dir_ / "hub.jsonl").string() + "'");
-  ASSERT_EQ(to_file.exit_code, 0) << to_file.err;
-  EXPECT_EQ(read_file(dir_ / "hub.jsonl"), r.out);
-  EXPECT_FALSE(fs::exists(dir_ / "hub.jsonl.part"));
-
-  RunResult none = svdhub("checkpoints export --partner southgate-ed");
-  EXPECT_EQ(none.exit_code, 0) << none.err;
-  EXPECT_EQ(none.out, "");
-  EXPECT_EQ(svdhub("checkpoints export --partner 'North/Gate'").exit_code, 1);
-  EXPECT_EQ(svdhub("checkpoints export").exit_code, 1);  // --partner is required
-}
-
-TEST_F(WitnessCliTest, AlarmsAndStatsShowWhatWasRaised) {
-  ASSERT_EQ(handle(message(0, 3)).receipt.status, CheckpointStatus::accepted);
-  expect_alarm(handle(message(3, 5, chain_, *forger_)), "bad_signature");
-  RunResult alarms = svdhub("checkpoints alarms");
-  ASSERT_EQ(alarms.exit_code, 0) << alarms.err;
-  EXPECT_NE(alarms.out.find("2026-11-23T09:15:20.123Z partner northgate-ed checkpoint seq 5: bad_signature ("),
-            std::string::npos)
-      << alarms.out;
-  EXPECT_NE(alarms.out.find("1 audit alarm(s) stored\n"), std::string::npos) << alarms.out;
-  EXPECT_NE(svdhub("checkpoints alarms --partner southgate-ed").out.find("0 audit alarm(s) stored\n"),
-            std::string::npos);
-
-  // A store with no batches yet, only checkpoints: stats still reads it.
-  sqlite3* db_handle = nullptr;
-  ASSERT_EQ(sqlite3_open(db().c_str(), &db_handle), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db_handle,
-                         "CREATE TABLE IF NOT EXISTS batches (partner TEXT, batch_id TEXT, feed TEXT, extract_id TEXT, "
-                         "seq INTEGER, last INTEGER, records INTEGER, received_at INTEGER)",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(db_handle);
-  RunResult stats = svdhub("stats");
-  ASSERT_EQ(stats.exit_code, 0) << stats.err;
-  EXPECT_NE(stats.out.find("  audit checkpoints witnessed:\n"
-                           "    northgate-ed: 1 checkpoints, last seq 3 witnessed 2026-11-23T09:15:20.123Z; "
-                           "audit alarms: 1, last 2026-11-23T09:15:20.123Z\n"),
-            std::string::npos)
-      << stats.out;
-}
-
-TEST_F(WitnessCliTest, CheckConfigLoadsTheKeys) {
-  RunResult ok = svdhub("check-config");
-  EXPECT_EQ(ok.exit_code, 0) << ok.err;
-  EXPECT_NE(ok.out.find("witness key " + crypto::fingerprint(witness_pub_) + " for 1 partner(s)"), std::string::npos)
-      << ok.out;
-  fs::remove(dir_ / "device.pub");
-  RunResult missing = svdhub("check-config");
-  EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_NE(missing.err.find("device.pub: cannot load the device key of partner northgate-ed"), std::string::npos)
-      << missing.err;
-  fs::permissions(dir_ / "witness.key", fs::perms::group_read, fs::perm_options::add);
-  RunResult loose = svdhub("check-config");
-  EXPECT_EQ(loose.exit_code, 1);
-  EXPECT_NE(loose.err.find("witness.key: cannot load the [witness] key"), std::string::npos) << loose.err;
-}
-
 }  // namespace
-}  // namespace svd::hub
+}  // namespace svd::hub::testing

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "daemon_fixture.h"
-#include "tests/gateway/identifiers.h"
+#include "tests/support/identifiers.h"
 
 namespace svd::testing {
 namespace {
@@ -148,7 +148,7 @@ TEST_F(AuditTrailTest, EveryStepIsRecordedWitnessedAndVerifies) {
   EXPECT_EQ(count(R"("action":"key.loaded")"), 2);
   EXPECT_EQ(count(R"("action":"feed.watched")"), 2);
 
-  svd::gateway::testing::expect_no_identifier_in(
+  svd::test_support::expect_no_identifier_in(
       file, {{"the audit export", x.out}, {"audit.db", read_file(audit_db())}, {"the daemon's log", read_file(daemon_log())}});
 }
 

@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "daemon_fixture.h"
-#include "tests/gateway/identifiers.h"
+#include "tests/support/identifiers.h"
 
 namespace svd::testing {
 namespace {
@@ -283,7 +283,7 @@ TEST_F(DaemonTest, NoRawIdentifierReachesTheLogStatusOrMetrics) {
   // the name must not be logged.
   auto named = upload(file, "death-reports", "Smith-John-1980-01-01.csv", kIcbClient);
   ASSERT_EQ(named.status, 200) << named.body;
-  gateway::testing::expect_no_identifier_in(file, {
+  test_support::expect_no_identifier_in(file, {
                                                      {"the receipt", r.body},
                                                      {"the status", status},
                                                      {"/metrics", ops_get("/metrics").body},

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "gateway_hub.h"
-#include "tests/gateway/identifiers.h"
+#include "tests/support/identifiers.h"
 
 namespace svd::testing {
 namespace {
@@ -227,7 +227,7 @@ TEST_F(ForwardTest, NoRawIdentifierLeavesTheSiteOrReachesALog) {
   hub_->stop();  // so the hub's WAL and log are complete
   broker_->stop();
   auto with_wal = [](const fs::path& db) { return read_file(db) + read_file(db.string() + "-wal"); };
-  gateway::testing::expect_no_identifier_in(file, {
+  test_support::expect_no_identifier_in(file, {
                                                      {"svdgw stdout", r.out},
                                                      {"svdgw stderr", r.err},
                                                      {"the gateway's outbox", with_wal(dir() / "state" / "outbox.db")},

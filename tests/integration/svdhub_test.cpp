@@ -15,6 +15,7 @@
 #include "mosquitto_fixture.h"
 #include "protocol/checkpoint.h"
 #include "protocol/envelope.h"
+#include "base/hex.h"
 
 namespace svd::testing {
 namespace {
@@ -194,18 +195,18 @@ class SvdhubWitnessTest : public SvdhubTest {
       crypto::Sha256 leaf;
       leaf.update("event " + std::to_string(n));
       const auto l = leaf.finish();
-      m.leaves.push_back(crypto::to_hex(l.data(), l.size()));
+      m.leaves.push_back(to_hex(l));
       crypto::Sha256 next;
       next.update(std::string_view(reinterpret_cast<const char*>(chain.data()), chain.size()));
       next.update(std::string_view(reinterpret_cast<const char*>(l.data()), l.size()));
       chain = next.finish();
     }
-    m.checkpoint = {kGateway, seq, crypto::to_hex(chain.data(), chain.size()), "2026-11-23T09:00:00.000Z"};
+    m.checkpoint = {kGateway, seq, to_hex(chain), "2026-11-23T09:00:00.000Z"};
     auto key = crypto::load_signing_key(key_file);
     EXPECT_TRUE(key);
     if (!key) return m;
     const crypto::Signature s = key->sign(protocol::checkpoint_note(m.checkpoint));
-    m.signature = crypto::to_hex(s.data(), s.size());
+    m.signature = to_hex(s);
     m.key_fingerprint = crypto::fingerprint(key->public_key());
     return m;
   }

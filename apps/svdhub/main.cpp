@@ -1,0 +1,261 @@
+// svdhub: the reference receiver at the force. `svdhub run --config FILE` stores every gateway's
+// batches and answers each with a receipt, and witnesses the gateways' audit checkpoints when a
+// [witness] key is configured; `svdhub check-config` checks the config (and loads its keys);
+// `svdhub stats` shows what the store holds; `svdhub checkpoints export|alarms` lists what the
+// witness accepted or raised an alarm about (all three read-only, also while `run` is running).
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+
+#include <CLI/CLI.hpp>
+
+#include "config/diagnostic.h"
+#include "config/gateway_config.h"
+#include "config/hub_config.h"
+#include "crypto/signing_key.h"
+#include "hub/hub_store.h"
+#include "hub/receiver.h"
+#include "hub/store_stats.h"
+#include "hub/witness.h"
+#include "base/identity.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};  // set from the signal handler; lock-free, so async-signal-safe
+
+extern "C" void on_signal(int) { g_stop = true; }
+
+struct WitnessKeys {
+  std::optional<svd::crypto::SigningKey> key;  // nullopt: no [witness] configured
+  std::map<std::string, svd::crypto::PublicKey, std::less<>> device_keys;
+};
+
+// The keys the config names. Every problem goes to stderr (the file and the errc, never key
+// material); nullopt if there was any.
+std::optional<WitnessKeys> load_witness_keys(const svd::config::HubReceiverConfig& cfg) {
+  WitnessKeys keys;
+  bool ok = true;
+  if (cfg.witness_key) {
+    auto k = svd::crypto::load_signing_key(*cfg.witness_key);
+    if (k) {
+      keys.key.emplace(std::move(*k));
+    } else {
+      std::cerr << cfg.witness_key->string() << ": cannot load the [witness] key: " << k.error().message() << '\n';
+      ok = false;
+    }
+  }
+  for (const auto& p : cfg.partners) {
+    auto k = svd::crypto::load_public_key(p.device_key);
+    if (k) {
+      keys.device_keys.emplace(p.id, *k);
+    } else {
+      std::cerr << p.device_key.string() << ": cannot load the device key of partner " << p.id << ": "
+                << k.error().message() << '\n';
+      ok = false;
+    }
+  }
+  if (!ok) return std::nullopt;
+  return keys;
+}
+
+bool store_exists(const svd::config::HubReceiverConfig& cfg) {
+  std::error_code ec;
+  if (std::filesystem::exists(cfg.database, ec)) return true;
+  std::cerr << cfg.database.string() << ": no store there (`svdhub run` creates it when it starts)\n";
+  return false;
+}
+
+// JSON Lines of the partner's witnessed checkpoints, to stdout or (whole or not at all, via a
+// temporary file renamed into place) to `out`.
+int export_checkpoints(const svd::config::HubReceiverConfig& cfg, const std::string& partner,
+                       const std::filesystem::path& out) {
+  if (!svd::valid_identity(partner)) {
+    std::cerr << "--partner must be a partner id (1-64 characters of a-z, 0-9 and '-')\n";
+    return 1;
+  }
+  if (!store_exists(cfg)) return 1;
+  auto receipts = svd::hub::read_witnessed_checkpoints(cfg.database, partner);
+  if (!receipts) {
+    std::cerr << cfg.database.string() << ": cannot read the store (not a svdhub store, or unreadable)\n";
+    return 1;
+  }
+  std::string lines;
+  for (const auto& r : *receipts) lines += svd::protocol::to_json(r) + '\n';
+  if (out.empty()) {
+    std::cout << lines << std::flush;
+    return std::cout ? 0 : 1;
+  }
+  const std::filesystem::path part = out.string() + ".part";
+  {
+    std::ofstream f(part, std::ios::binary | std::ios::trunc);
+    f << lines;
+    f.flush();
+    if (!f) {
+      std::cerr << part.string() << ": cannot write\n";
+      std::error_code ec;
+      std::filesystem::remove(part, ec);
+      return 1;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(part, out, ec);
+  if (ec) {
+    std::cerr << out.string() << ": cannot write: " << ec.message() << '\n';
+    std::filesystem::remove(part, ec);
+    return 1;
+  }
+  std::cerr << receipts->size() << " witnessed checkpoint(s) of " << partner << " written to " << out.string() << '\n';
+  return 0;
+}
+
+int list_alarms(const svd::config::HubReceiverConfig& cfg, const std::string& partner) {
+  if (!store_exists(cfg)) return 1;
+  auto alarms = svd::hub::read_alarms(cfg.database);
+  auto stats = svd::hub::read_witness_stats(cfg.database);
+  if (!alarms || !stats) {
+    std::cerr << cfg.database.string() << ": cannot read the store (not a svdhub store, or unreadable)\n";
+    return 1;
+  }
+  std::size_t shown = 0;
+  for (const auto& a : *alarms) {
+    if (!partner.empty() && a.partner != partner) continue;
+    ++shown;
+    std::cout << a.at << " partner " << a.partner << " checkpoint seq " << a.seq << ": " << a.reason << " ("
+              << a.detail << "); chain_hash " << a.chain_hash << ", time " << a.checkpoint_time << ", payload sha256 "
+              << a.payload_sha256 << '\n';
+  }
+  std::uint64_t raised = 0;
+  for (const auto& w : *stats)
+    if (partner.empty() || w.partner == partner) raised += w.alarms;
+  std::cout << shown << " audit alarm(s) stored";
+  if (raised > shown) std::cout << ", " << raised << " raised (only the latest " << svd::hub::kMaxStoredAlarmsPerPartner
+                                << " per partner are kept)";
+  std::cout << '\n';
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"svdhub — receives pseudonymised batches from svd-gateway appliances"};
+  app.set_version_flag("--version", "svdhub 0.1.0");
+  app.require_subcommand(1);
+  std::filesystem::path config_path;
+  auto* run = app.add_subcommand("run", "Receive, store and answer batches until SIGTERM/SIGINT");
+  run->add_option("--config", config_path, "svdhub config (TOML)")->required();
+  auto* check = app.add_subcommand("check-config", "Check the config and its feed schemas");
+  check->add_option("--config", config_path, "svdhub config (TOML)")->required();
+  auto* stats = app.add_subcommand(
+      "stats", "Show what the store holds: records and batches per feed and partner, and when each partner last sent");
+  stats->add_option("--config", config_path, "svdhub config (TOML)")->required();
+  stats->footer(
+      "Opens the store read-only: safe while `svdhub run` is running, and never creates a store.\n"
+      "Exit status: 0 shown, 1 usage or config error, or no readable store.");
+  auto* checkpoints = app.add_subcommand("checkpoints", "The gateways' audit checkpoints this hub witnessed");
+  checkpoints->require_subcommand(1);
+  std::string partner;
+  std::filesystem::path out_path;
+  auto* cp_export = checkpoints->add_subcommand(
+      "export", "Write a partner's witnessed checkpoints as JSON Lines (one receipt each, in seq order)");
+  cp_export->add_option("--config", config_path, "svdhub config (TOML)")->required();
+  cp_export->add_option("--partner", partner, "the partner id")->required();
+  cp_export->add_option("--out", out_path, "write here instead of to standard output");
+  cp_export->footer(
+      "The file `svdgw audit verify --hub-checkpoints` reads. Opens the store read-only.\n"
+      "Exit status: 0 written (possibly no lines), 1 usage or config error, or no readable store.");
+  auto* cp_alarms = checkpoints->add_subcommand(
+      "alarms", "List the audit alarms raised: forged signatures, forks, rewritten or truncated logs");
+  cp_alarms->add_option("--config", config_path, "svdhub config (TOML)")->required();
+  cp_alarms->add_option("--partner", partner, "only this partner's");
+  cp_alarms->footer("Opens the store read-only. Exit status: 0 listed, 1 usage or config error, or no readable store.");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 1;
+  }
+
+  svd::config::HubReceiverConfig cfg;
+  try {
+    cfg = svd::config::load_hub_config(config_path);
+  } catch (const svd::config::ConfigError& e) {
+    for (const auto& d : e.diagnostics()) std::cerr << d.to_string() << '\n';
+    std::cerr << e.diagnostics().size() << " problem(s) found\n";
+    return 1;
+  }
+  if (*cp_export) return export_checkpoints(cfg, partner, out_path);
+  if (*cp_alarms) return list_alarms(cfg, partner);
+  if (*check) {
+    auto keys = load_witness_keys(cfg);
+    if (!keys) return 1;
+    std::cout << config_path.string() << ": OK, " << cfg.feeds.size() << " feed(s), broker "
+              << cfg.broker.host << ":" << cfg.broker.port;
+    if (keys->key)
+      std::cout << ", witness key " << svd::crypto::fingerprint(keys->key->public_key()) << " for "
+                << keys->device_keys.size() << " partner(s)";
+    std::cout << "\n";
+    return 0;
+  }
+  if (*stats) {
+    std::error_code ec;
+    if (!std::filesystem::exists(cfg.database, ec)) {
+      std::cerr << cfg.database.string() << ": no store there (`svdhub run` creates it when it starts)\n";
+      return 1;
+    }
+    auto held = svd::hub::read_store_stats(cfg.database);
+    if (!held) {
+      std::cerr << cfg.database.string() << ": cannot read the store (not a svdhub store, or unreadable)\n";
+      return 1;
+    }
+    std::vector<std::string> feeds;
+    for (const auto& f : cfg.feeds) feeds.push_back(f.id);
+    auto witnessed = svd::hub::read_witness_stats(cfg.database);
+    if (!witnessed) {
+      std::cerr << cfg.database.string() << ": cannot read the store (not a svdhub store, or unreadable)\n";
+      return 1;
+    }
+    std::vector<std::string> partners;
+    for (const auto& p : cfg.partners) partners.push_back(p.id);
+    std::cout << svd::hub::format_store_stats(cfg.database, feeds, *held)
+              << svd::hub::format_witness_stats(partners, *witnessed);
+    return 0;
+  }
+  auto keys = load_witness_keys(cfg);
+  if (!keys) return 1;
+  std::vector<svd::hub::FeedTable> tables;
+  for (const auto& f : cfg.feeds) tables.push_back({f.id, svd::hub::output_columns(f.schema)});
+  auto store = svd::hub::HubStore::open(cfg.database, std::move(tables));
+  if (!store) {
+    std::cerr << cfg.database.string() << ": cannot open the store: " << store.error().message() << '\n';
+    return 1;
+  }
+  struct sigaction sa{};
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  // svdhub reads its config only at start. A stray SIGHUP (a `kill -HUP` meant for svdgw) must not
+  // end it: systemd counts death by SIGHUP as a clean exit, so Restart=on-failure would not help.
+  struct sigaction ignore{};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGHUP, &ignore, nullptr);
+  svd::hub::BatchHandler handler(**store);
+  std::cerr << "svdhub: store " << cfg.database.string() << ", " << cfg.feeds.size() << " feed(s)\n";
+  // After HubStore::open: the store sets the file's page size, which only a new file takes.
+  std::unique_ptr<svd::hub::Witness> witness;
+  if (keys->key) {
+    const std::string fp = svd::crypto::fingerprint(keys->key->public_key());
+    const std::size_t partners = keys->device_keys.size();
+    auto w = svd::hub::Witness::open(cfg.database, std::move(*keys->key), std::move(keys->device_keys), std::cerr);
+    if (!w) {
+      std::cerr << cfg.database.string() << ": cannot open the witness tables: " << w.error().message() << '\n';
+      return 1;
+    }
+    witness = std::move(*w);
+    std::cerr << "svdhub: witnessing audit checkpoints of " << partners << " partner(s), witness key " << fp << '\n';
+  } else {
+    std::cerr << "svdhub: no [witness] key configured: audit checkpoints are not witnessed\n";
+  }
+  return svd::hub::run_receiver(cfg, handler, witness.get(), g_stop, std::cerr);
+}

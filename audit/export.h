@@ -1,0 +1,100 @@
+#pragma once
+// `svdgw audit export`: the audit log's events of a date range, for auditors' own tools
+// (spreadsheets, scripts), as CSV or JSON Lines. Also the pieces `svdgw audit report` shares
+// with it: the date range, the feed an event is about, CSV quoting and atomic output files.
+//
+//   svdgw audit export --config FILE --from DATE --to DATE [--feed F] --format csv|jsonl [--out FILE]
+//
+// Dates are UTC calendar days (YYYY-MM-DD), because event times are stored in UTC and a
+// local-time range would be ambiguous across a daylight-saving change; --to is inclusive of its
+// whole day, so --from 2026-11-01 --to 2026-11-30 is all of November.
+//
+// Columns / keys, in this order: seq, time, actor, action, object, feed, details,
+// payload_sha256, leaf_hash, chain_hash. In CSV (RFC 4180, CRLF, a header row) `details` is the
+// exact JSON text the chain hashed, always quoted, so an auditor can re-check leaf_hash from the
+// CSV alone; in JSON Lines it is a nested object. `feed` is not a stored field: it is
+// details.feed, or the object of a feed.* event, or empty (null in JSON Lines).
+//
+// The log is read row by row and each row written as it is read: memory does not grow with the
+// log. With --out, the file is written as FILE.part, flushed to disk and renamed, so a reader
+// never sees half an export. Files are created with mode 0600: who shared what with whom is for
+// the auditors, not for every local user.
+//
+// Exit status: 0 written, 1 the config, the log or the output cannot be read or written,
+// 2 bad arguments.
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "audit/event.h"
+#include "config/gateway_config.h"
+
+namespace svd::audit {
+
+// [begin, end) in event time: begin is `from` at 00:00:00.000Z, end the day after `to`.
+struct UtcDateRange {
+  std::int64_t first_day = 0, end_day = 0;  // days since 1970-01-01; end_day is exclusive
+  std::string begin, end;                   // "2026-11-01T00:00:00.000Z", comparable with Event::time
+  std::string from_label, to_label;         // the dates as given: "2026-11-01", "2026-11-30"
+};
+
+// Strict YYYY-MM-DD, real calendar dates, from <= to. On failure, nullopt and `error` says
+// which option is wrong and why.
+std::optional<UtcDateRange> parse_utc_date_range(std::string_view from, std::string_view to, std::string& error);
+
+// "2026-11-01T00:00:00.000Z" for a day number (days since 1970-01-01).
+std::string utc_day_start(std::int64_t day);
+
+// Milliseconds since the epoch of an event time ("2026-11-23T09:15:20.123Z"; other ISO 8601
+// spellings with an offset are read too); nullopt when it is not one.
+std::optional<std::int64_t> parse_event_time_ms(std::string_view time);
+
+// The feed an event is about (see above), from the event and its parsed details.
+std::string event_feed(const audit::Event& e, std::string_view details_feed);
+
+// One RFC 4180 field: quoted when it holds a comma, a quote, CR or LF (or always, if asked),
+// with quotes doubled.
+std::string csv_field(std::string_view s, bool always_quote = false);
+
+// The gateway config, or nullopt after its problems were printed on stderr.
+std::optional<config::GatewayConfig> load_config_for_audit(const std::filesystem::path& file);
+
+// A file that appears under its name only when complete (see above), or stdout.
+// Thread-safety: none; one owner.
+class OutputFile {
+ public:
+  // Stdout when `path` is empty. nullopt (and `error` set) when the .part file cannot be created.
+  static std::optional<OutputFile> open(const std::filesystem::path& path, std::string& error);
+  OutputFile(OutputFile&& other) noexcept;
+  OutputFile& operator=(OutputFile&&) = delete;
+  OutputFile(const OutputFile&) = delete;
+  ~OutputFile();  // an uncommitted .part file is removed
+
+  void write(std::string_view s);
+  // Flushes, syncs and renames into place (or flushes stdout). False, with `error` set, when
+  // anything failed since open: then nothing appears under the final name.
+  bool commit(std::string& error);
+
+ private:
+  OutputFile(std::FILE* f, std::filesystem::path path, std::filesystem::path part);
+  std::FILE* file_ = nullptr;
+  std::filesystem::path path_, part_;  // both empty for stdout
+  bool committed_ = false;
+};
+
+struct AuditExportArgs {
+  std::filesystem::path config;
+  std::string from, to;
+  std::string feed;    // "" = every event
+  std::string format;  // "csv" or "jsonl"
+  std::filesystem::path out;  // empty = stdout
+};
+
+// Runs the command; explains any problem on stderr. Returns the exit status.
+int audit_export_main(const AuditExportArgs& args);
+
+}  // namespace svd::audit

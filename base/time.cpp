@@ -1,0 +1,42 @@
+#include "base/time.h"
+
+#include <ctime>
+
+namespace svd {
+
+namespace {
+
+// Floor division, so that instants before 1970 land on the right second.
+std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+std::string format(std::int64_t unix_seconds) {
+  const auto t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  char buf[40];
+  if (::gmtime_r(&t, &tm) == nullptr) return "?";
+  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return n == 0 ? std::string("?") : std::string(buf, n);
+}
+
+}  // namespace
+
+std::string utc_iso(std::int64_t unix_seconds) { return format(unix_seconds) + 'Z'; }
+
+std::string utc_iso(std::chrono::system_clock::time_point t) {
+  return utc_iso(std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count());
+}
+
+std::string utc_iso_ms(std::chrono::system_clock::time_point t) {
+  const std::int64_t ms = std::chrono::floor<std::chrono::milliseconds>(t).time_since_epoch().count();
+  const std::int64_t secs = floor_div(ms, 1000);
+  const auto frac = static_cast<int>(ms - secs * 1000);
+  std::string out = format(secs);
+  out += '.';
+  out += static_cast<char>('0' + frac / 100);
+  out += static_cast<char>('0' + frac / 10 % 10);
+  out += static_cast<char>('0' + frac % 10);
+  out += 'Z';
+  return out;
+}
+
+}  // namespace svd

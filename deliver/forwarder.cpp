@@ -1,0 +1,586 @@
+#include "deliver/forwarder.h"
+
+#include <algorithm>
+#include <optional>
+#include <random>
+#include <unordered_map>
+#include <utility>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/json.hpp>
+#include <mqtt/async_client.h>
+
+#include "protocol/checkpoint.h"
+#include "protocol/envelope.h"
+#include "transport/mqtt.h"
+#include "base/time.h"
+
+namespace svd::deliver {
+namespace {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kTick = std::chrono::seconds(1);
+constexpr int kDisconnectWaitMs = 2000;
+
+// Receipts come from the broker: only the characters our ids and error-code names use reach the
+// log, and not too many of them.
+std::string printable_id(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 64)) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    out += ok ? c : '?';
+  }
+  return out;
+}
+
+std::string token_error(const mqtt::token& t) {
+  std::string s = mqtt::exception::error_str(t.get_return_code());
+  if (t.get_reason_code() >= 0x80) s += " (" + mqtt::exception::reason_code_str(t.get_reason_code()) + ")";
+  return s;
+}
+
+// Paho calls these on its own thread with its lock held; `f` must only post.
+class Listener final : public mqtt::iaction_listener {
+ public:
+  using Fn = std::function<void(bool ok, const mqtt::token&)>;
+  explicit Listener(Fn f) : f_(std::move(f)) {}
+  void on_success(const mqtt::token& t) override { f_(true, t); }
+  void on_failure(const mqtt::token& t) override { f_(false, t); }
+
+ private:
+  Fn f_;
+};
+
+class Callbacks final : public mqtt::callback {
+ public:
+  std::function<void(const std::string&)> lost;
+  std::function<void(mqtt::const_message_ptr)> arrived;
+  void connection_lost(const std::string& cause) override { lost(cause); }
+  void message_arrived(mqtt::const_message_ptr msg) override { arrived(std::move(msg)); }
+};
+
+}  // namespace
+
+struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
+  Impl(asio::io_context& io, Outbox& ob, ForwarderOptions o, Log l)
+      : strand(asio::make_strand(io)),
+        reconnect_timer(strand),
+        tick_timer(strand),
+        outbox(ob),
+        opt(std::move(o)),
+        log(std::move(l)),
+        rng(std::random_device{}()),
+        backoff(opt.backoff_min),
+        status_topic(protocol::status_topic(opt.partner)),
+        receipt_topic(protocol::receipt_topic(opt.partner)) {
+    opt.inflight = std::max<std::size_t>(opt.inflight, 1);
+    opt.window = std::max(opt.window, opt.inflight);
+  }
+
+  ~Impl() {
+    if (!client) return;
+    // Both throw when Paho refuses (e.g. callbacks cannot be changed while a connect is in
+    // progress); the client's own destructor cleans up either way.
+    try {
+      client->disable_callbacks();
+    } catch (const mqtt::exception&) {
+    }
+    try {
+      if (client->is_connected()) client->disconnect(0)->wait_for(std::chrono::milliseconds(kDisconnectWaitMs));
+    } catch (const mqtt::exception&) {
+    }
+  }
+
+  asio::strand<asio::io_context::executor_type> strand;
+  asio::steady_timer reconnect_timer, tick_timer;
+  Outbox& outbox;
+  ForwarderOptions opt;
+  Log log;
+  std::function<void()> drained_handler, stop_done;
+  std::function<void(bool)> link_handler;
+  std::function<void(std::string)> checkpoint_receipt_handler;
+  ForwarderCounters counters;
+  std::mt19937_64 rng;
+  std::chrono::milliseconds backoff;
+  const std::string status_topic, receipt_topic;
+
+  enum class Link { down, connecting, subscribing, up };
+  Link link = Link::down;
+  bool started = false, stopping = false;
+  // A disconnect is under way (on_disconnected follows); then connect at once, not after backoff.
+  bool disconnecting = false, reconnect_at_once = false;
+  // Renewals of the certificate files so far, and how many there had been when the connect in
+  // place began: a connection made before the last renewal presented the old certificate.
+  std::uint64_t renewal = 0, connect_renewal = 0;
+
+  // Every change of `link` goes through here, so that the link handler hears of each time the
+  // forwarder starts or stops being able to send.
+  void set_link(Link next) {
+    const bool was_up = link == Link::up;
+    link = next;
+    if (link_handler && was_up != (next == Link::up)) link_handler(next == Link::up);
+  }
+  // True once the outbox was found empty and nothing has been sent since; on_drained fires on
+  // the change only.
+  bool drained = false;
+
+  // Publishes awaiting PUBACK, by the serial passed to Paho as the token's user context. Cleared
+  // whenever sending starts again from the top; a late PUBACK of a cleared one is ignored (its
+  // batch is waiting for a receipt either way).
+  std::uint64_t serial = 0;
+  std::unordered_map<std::uint64_t, std::string> awaiting_puback;
+  // Batches sent since sending last started from the top, not yet answered by the hub.
+  std::unordered_map<std::string, Clock::time_point> awaiting_receipt;
+  // The last batch handed to Paho since then: the next ones come after it.
+  std::optional<OutboxPosition> cursor;
+  Clock::time_point last_status{};
+
+  // The Paho side. Declared last so the client goes first, before the listeners it points to.
+  Callbacks callbacks;
+  std::unique_ptr<Listener> connect_listener, subscribe_listener, publish_listener, disconnect_listener;
+  std::unique_ptr<mqtt::async_client> client;
+
+  // Runs f(*this) on the strand if the forwarder still exists then.
+  template <class F>
+  void post(F f) {
+    asio::post(strand, [w = weak_from_this(), f = std::move(f)]() mutable {
+      if (auto self = w.lock()) f(*self);
+    });
+  }
+
+  void init() {
+    callbacks.lost = [this](const std::string& cause) { post([cause](Impl& s) { s.on_connection_lost(cause); }); };
+    callbacks.arrived = [this](mqtt::const_message_ptr m) { post([m](Impl& s) { s.on_message(*m); }); };
+    connect_listener = std::make_unique<Listener>([this](bool ok, const mqtt::token& t) {
+      post([ok, err = ok ? std::string() : token_error(t)](Impl& s) { s.on_connect_result(ok, err); });
+    });
+    subscribe_listener = std::make_unique<Listener>([this](bool ok, const mqtt::token& t) {
+      post([ok, err = ok ? std::string() : token_error(t)](Impl& s) { s.on_subscribe_result(ok, err); });
+    });
+    publish_listener = std::make_unique<Listener>([this](bool ok, const mqtt::token& t) {
+      const auto n = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(t.get_user_context()));
+      post([ok, serial = n, err = ok ? std::string() : token_error(t)](Impl& s) { s.on_puback(serial, ok, err); });
+    });
+    disconnect_listener = std::make_unique<Listener>([this](bool, const mqtt::token&) {
+      post([](Impl& s) { s.on_disconnected(); });
+    });
+    client = transport::make_client(opt.broker, opt.partner);
+    client->set_callback(callbacks);
+  }
+
+  // ---- connection -------------------------------------------------------------------------
+
+  std::string status_json(const char* state, const OutboxStats* stats) const {
+    boost::json::object o;
+    o["state"] = state;
+    o["version"] = opt.version;
+    if (stats) {
+      o["queued_batches"] = stats->queued + stats->published;
+      o["unacknowledged_records"] = stats->unacknowledged_records;
+      o["rejected_batches"] = stats->rejected;
+      o["time"] = utc_iso(std::chrono::system_clock::now());
+    }
+    return boost::json::serialize(o);
+  }
+
+  void connect() {
+    if (stopping || link != Link::down) return;
+    set_link(Link::connecting);
+    connect_renewal = renewal;
+    auto options = transport::make_connect_options(opt.broker);
+    options.set_will(mqtt::will_options(status_topic, status_json("offline", nullptr), 1, true));
+    try {
+      client->connect(options, nullptr, *connect_listener);
+    } catch (const mqtt::exception& e) {
+      on_connect_result(false, e.what());
+    }
+  }
+
+  void on_connect_result(bool ok, const std::string& error) {
+    if (stopping) {
+      if (ok) {
+        begin_disconnect();
+      } else {
+        finish_stop();
+      }
+      return;
+    }
+    if (!ok) {
+      ++counters.connect_failures;
+      set_link(Link::down);
+      log("forwarder: cannot connect to " + transport::broker_uri(opt.broker) + ": " + error);
+      schedule_reconnect();
+      return;
+    }
+    ++counters.connects;
+    if (connect_renewal != renewal) {
+      renew_connection();  // it presented the certificate from before the renewal
+      return;
+    }
+    set_link(Link::subscribing);
+    // Receipts published before our subscription exists would be lost (and cost a re-send), so
+    // nothing is sent until the SUBACK. The persistent session keeps it across reconnects.
+    try {
+      client->subscribe(receipt_topic, 1, nullptr, *subscribe_listener);
+    } catch (const mqtt::exception& e) {
+      on_subscribe_result(false, e.what());
+    }
+  }
+
+  void on_subscribe_result(bool ok, const std::string& error) {
+    if (stopping || link != Link::subscribing) return;
+    if (!ok) {
+      log("forwarder: cannot subscribe to " + receipt_topic + " (the broker's ACL?): " + error);
+      drop_link();
+      return;
+    }
+    set_link(Link::up);
+    backoff = opt.backoff_min;
+    log("forwarder: connected to " + transport::broker_uri(opt.broker) + " as " + opt.partner);
+    start_over();
+    publish_status();
+    pump();
+  }
+
+  void on_connection_lost(const std::string& cause) {
+    if (stopping || link == Link::down) return;
+    ++counters.connection_losses;
+    set_link(Link::down);
+    log("forwarder: connection lost" + (cause.empty() ? std::string() : ": " + cause));
+    schedule_reconnect();
+  }
+
+  // Gives up a connection that is up but useless (no receipts), then connects again later.
+  void drop_link() {
+    set_link(Link::down);
+    disconnecting = true;
+    try {
+      client->disconnect(0, nullptr, *disconnect_listener);
+    } catch (const mqtt::exception&) {
+      on_disconnected();
+    }
+  }
+
+  void on_disconnected() {
+    disconnecting = false;
+    if (stopping) {
+      finish_stop();
+      return;
+    }
+    if (std::exchange(reconnect_at_once, false)) {
+      backoff = opt.backoff_min;
+      connect();
+      return;
+    }
+    schedule_reconnect();
+  }
+
+  // The certificate files were renewed: the next connect must present the new certificate.
+  void on_renewed() {
+    if (stopping || !started) return;  // the first connect reads the files anyway
+    ++renewal;
+    ++counters.renewals;
+    switch (link) {
+      case Link::up:
+      case Link::subscribing:
+        renew_connection();
+        break;
+      case Link::connecting:
+        break;  // on_connect_result sees that it began before the renewal
+      case Link::down:
+        if (disconnecting) {
+          reconnect_at_once = true;
+        } else {
+          // Perhaps refused with the old certificate: no reason to wait out the backoff.
+          reconnect_timer.cancel();
+          backoff = opt.backoff_min;
+          connect();
+        }
+        break;
+    }
+  }
+
+  // A clean disconnect (PUBACKs in flight get a moment to arrive), then a connect at once. The
+  // (re)connect sends every unacknowledged batch again, in order.
+  void renew_connection() {
+    log("forwarder: reconnecting to present the renewed certificate");
+    set_link(Link::down);
+    disconnecting = true;
+    reconnect_at_once = true;
+    try {
+      client->disconnect(kDisconnectWaitMs, nullptr, *disconnect_listener);
+    } catch (const mqtt::exception&) {
+      on_disconnected();
+    }
+  }
+
+  void schedule_reconnect() {
+    // Exponential backoff with jitter: between half and all of the current step, so a fleet of
+    // gateways that lost the broker together does not return together.
+    const auto half = backoff.count() / 2;
+    const auto delay = std::chrono::milliseconds(half + std::uniform_int_distribution<long>(0, half)(rng));
+    backoff = std::min(backoff * 2, opt.backoff_max);
+    reconnect_timer.expires_after(delay);
+    reconnect_timer.async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
+      if (auto self = w.lock(); self && !ec) self->connect();
+    });
+  }
+
+  // ---- sending ----------------------------------------------------------------------------
+
+  // Every unacknowledged batch goes out again, from the oldest, in order.
+  void start_over() {
+    awaiting_puback.clear();
+    awaiting_receipt.clear();
+    cursor.reset();
+  }
+
+  void pump() {
+    if (link != Link::up || stopping) return;
+    bool none_from_top = false;  // a read from the top found nothing: the outbox is drained
+    while (awaiting_puback.size() < opt.inflight && awaiting_receipt.size() < opt.window) {
+      // Nothing is out: start from the top, which also picks up batches queued behind the
+      // cursor (an extract re-written after a crash keeps its place in the order).
+      const bool from_top = awaiting_receipt.empty();
+      if (from_top) cursor.reset();
+      const std::size_t room = std::min(opt.inflight - awaiting_puback.size(), opt.window - awaiting_receipt.size());
+      auto batches = outbox.unacknowledged(room, cursor);
+      if (!batches) {
+        ++counters.outbox_errors;
+        log("forwarder: cannot read the outbox; trying again in a second");
+        return;
+      }
+      if (batches->empty()) {
+        none_from_top = from_top;
+        break;
+      }
+      for (auto& b : *batches) {
+        if (!publish(b)) return;
+      }
+    }
+    if (awaiting_receipt.empty()) check_drained(none_from_top);
+  }
+
+  bool publish(OutboxBatch& b) {
+    const std::uint64_t s = ++serial;
+    auto msg = mqtt::make_message(b.topic, mqtt::binary_ref(std::move(b.payload)), 1, false);
+    try {
+      client->publish(msg, reinterpret_cast<void*>(static_cast<std::uintptr_t>(s)), *publish_listener);
+    } catch (const mqtt::exception& e) {
+      // Usually the link went down and its connection_lost is queued behind us.
+      ++counters.publish_failures;
+      log("forwarder: cannot publish batch " + b.batch_id + ": " + e.what());
+      return false;
+    }
+    ++counters.publishes;
+    drained = false;
+    awaiting_puback.emplace(s, b.batch_id);
+    awaiting_receipt.emplace(b.batch_id, Clock::now());
+    cursor = b.position;
+    return true;
+  }
+
+  void on_puback(std::uint64_t s, bool ok, const std::string& error) {
+    auto it = awaiting_puback.find(s);
+    if (it == awaiting_puback.end()) return;
+    const std::string id = std::move(it->second);
+    awaiting_puback.erase(it);
+    if (ok) {
+      ++counters.pubacks;
+      if (!outbox.mark_published(id)) note_outbox_error("mark batch " + id + " published");
+    } else {
+      // An MQTT 5 broker's refusal (e.g. its ACL), or the link going down. The batch still waits
+      // for its receipt and goes out again after the receipt timeout or the next connect.
+      ++counters.publish_failures;
+      log("forwarder: batch " + id + " not delivered to the broker: " + error);
+    }
+    pump();
+  }
+
+  void on_message(const mqtt::message& m) {
+    if (m.get_topic() != receipt_topic) {
+      log("forwarder: ignoring a message on " + printable_id(m.get_topic()));
+      return;
+    }
+    if (protocol::is_checkpoint_receipt(m.get_payload_str())) {
+      if (checkpoint_receipt_handler) checkpoint_receipt_handler(m.get_payload_str());
+      return;
+    }
+    auto receipt = protocol::parse_receipt(m.get_payload_str());
+    if (!receipt) {
+      log("forwarder: ignoring an unreadable receipt");
+      return;
+    }
+    const std::string& id = receipt->batch_id;
+    awaiting_receipt.erase(id);
+    if (receipt->status == protocol::ReceiptStatus::rejected) {
+      ++counters.rejected;
+      const std::string reason = printable_id(receipt->reason);
+      log("forwarder: the hub rejected batch " + printable_id(id) + ": " + reason +
+          "; it will not be sent again");
+      if (!outbox.mark_rejected(id, reason)) note_outbox_error("mark batch rejected");
+    } else {
+      ++(receipt->status == protocol::ReceiptStatus::accepted ? counters.accepted : counters.duplicates);
+      if (!outbox.mark_acknowledged(id, std::string(protocol::to_string(receipt->status))))
+        note_outbox_error("mark batch acknowledged");
+    }
+    pump();
+  }
+
+  void note_outbox_error(const std::string& what) {
+    // The batch stays as it was; the re-send this causes is answered `duplicate`.
+    ++counters.outbox_errors;
+    log("forwarder: outbox: cannot " + what);
+  }
+
+  // `known_empty`: the caller has just read the outbox from the top and found nothing.
+  void check_drained(bool known_empty) {
+    if (drained) return;
+    if (!known_empty) {
+      auto rest = outbox.unacknowledged(1);
+      if (!rest || !rest->empty()) return;
+    }
+    drained = true;
+    publish_status();
+    if (drained_handler) drained_handler();
+  }
+
+  void publish_status() {
+    if (link != Link::up) return;
+    last_status = Clock::now();
+    auto stats = outbox.stats();
+    if (!stats) return;
+    try {
+      client->publish(status_topic, status_json("online", &*stats), 1, true);
+    } catch (const mqtt::exception&) {
+      // The next status (or the will) says it instead.
+    }
+  }
+
+  void tick() {
+    tick_timer.expires_after(kTick);
+    tick_timer.async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
+      if (auto self = w.lock(); self && !ec) self->on_tick();
+    });
+  }
+
+  void on_tick() {
+    if (stopping) return;
+    if (link == Link::up) {
+      const auto now = Clock::now();
+      auto oldest = now;
+      for (const auto& [id, sent] : awaiting_receipt) oldest = std::min(oldest, sent);
+      if (!awaiting_receipt.empty() && now - oldest >= opt.receipt_timeout) {
+        ++counters.receipt_timeouts;
+        log("forwarder: no receipt for " + std::to_string(awaiting_receipt.size()) + " batch(es) after " +
+            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(opt.receipt_timeout).count()) +
+            " s; sending every unacknowledged batch again, in order");
+        start_over();
+      }
+      if (now - last_status >= opt.status_every) publish_status();
+      pump();  // also retries after an outbox error, and finds batches nobody announced
+    }
+    tick();
+  }
+
+  // ---- stopping ---------------------------------------------------------------------------
+
+  void begin_stop(std::function<void()> done) {
+    if (stopping) return;
+    stopping = true;
+    stop_done = std::move(done);
+    reconnect_timer.cancel();
+    tick_timer.cancel();
+    if (link == Link::down) {
+      finish_stop();
+      return;
+    }
+    if (link == Link::up) {
+      auto stats = outbox.stats();
+      try {
+        // A clean disconnect does not send the will: say offline ourselves.
+        client->publish(status_topic, status_json("offline", stats ? &*stats : nullptr), 1, true);
+      } catch (const mqtt::exception&) {
+      }
+    }
+    if (link == Link::connecting) return;  // on_connect_result disconnects or gives up
+    begin_disconnect();
+  }
+
+  void begin_disconnect() {
+    set_link(Link::down);
+    try {
+      client->disconnect(kDisconnectWaitMs, nullptr, *disconnect_listener);
+    } catch (const mqtt::exception&) {
+      finish_stop();
+    }
+  }
+
+  void finish_stop() {
+    set_link(Link::down);
+    if (auto done = std::move(stop_done)) {
+      stop_done = nullptr;
+      done();
+    }
+  }
+};
+
+Forwarder::Forwarder(asio::io_context& io, Outbox& outbox, ForwarderOptions options, Log log)
+    : impl_(std::make_shared<Impl>(io, outbox, std::move(options), std::move(log))) {
+  impl_->init();
+}
+
+Forwarder::~Forwarder() = default;
+
+void Forwarder::start() {
+  impl_->post([](Impl& s) {
+    if (s.started || s.stopping) return;
+    s.started = true;
+    s.tick();
+    s.connect();
+  });
+}
+
+void Forwarder::notify_queued() {
+  impl_->post([](Impl& s) { s.pump(); });
+}
+
+void Forwarder::on_drained(std::function<void()> handler) { impl_->drained_handler = std::move(handler); }
+
+void Forwarder::on_link_change(std::function<void(bool)> handler) { impl_->link_handler = std::move(handler); }
+
+void Forwarder::publish_aside(std::string topic, std::string payload) {
+  impl_->post([topic = std::move(topic), payload = std::move(payload)](Impl& s) mutable {
+    if (s.link != Impl::Link::up || s.stopping) return;
+    try {
+      s.client->publish(mqtt::make_message(topic, mqtt::binary_ref(std::move(payload)), 1, false));
+    } catch (const mqtt::exception& e) {
+      s.log(std::string("forwarder: cannot publish on ") + printable_id(topic) + ": " + e.what());
+    }
+  });
+}
+
+void Forwarder::reconnect() {
+  impl_->post([](Impl& s) { s.on_renewed(); });
+}
+
+void Forwarder::on_checkpoint_receipt(std::function<void(std::string)> handler) {
+  impl_->checkpoint_receipt_handler = std::move(handler);
+}
+
+void Forwarder::stop(std::function<void()> done) {
+  impl_->post([done = std::move(done)](Impl& s) mutable { s.begin_stop(std::move(done)); });
+}
+
+ForwarderCounters Forwarder::counters() const {
+  ForwarderCounters c = impl_->counters;
+  c.connected = impl_->link == Impl::Link::up;
+  return c;
+}
+
+}  // namespace svd::deliver

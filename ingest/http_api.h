@@ -1,0 +1,186 @@
+#pragma once
+// The HTTPS upload API of `svdgw run` (DESIGN 3.4), on Boost.Beast over OpenSSL:
+//
+//   PUT /v1/feeds/{feed}/extracts/{name}          the body is the extract
+//   PUT /v1/feeds/{feed}/nothing-to-share/{name}  an explicit "nothing to share this period"
+//                                                 return (empty body); {name} names the period
+//   GET /v1/extracts/{id}                         state and validation report
+//   GET /healthz                                  liveness
+//
+// This layer owns the transport and the protocol: TLS (crypto/tls_server.h: TLS 1.2+, AEAD
+// ciphers, client certificate required and checked against the CA and CRL, no renegotiation,
+// no resumption), the caller's identity (the client certificate's CN), bounded heads and
+// connection counts, timeouts for idle and slow connections, the body streamed to a file (never
+// whole in memory) while its SHA-256 is computed, the size limit (413), `Content-Digest`
+// (RFC 9530, sha-256; 400 on mismatch), and every error as application/problem+json (RFC 9457).
+// What a request means (who may send which feed, the quota, the store) is the ApiBackend's.
+//
+// Names ({feed}, {name}, {id}) are checked here, after percent-decoding: {feed} is an identity
+// (valid_identity: 1-64 of [a-z0-9-], not starting with '-'), {id} 1-128 of [a-z0-9-]
+// not starting with '-', {name} 1-128 of [A-Za-z0-9._-] not starting with '.'; a dot segment or
+// an encoded '/', '\' or NUL anywhere in the path is 400 invalid_path. All of it before the
+// backend sees the request. Names and ids are never logged: a partner's file name can itself
+// identify someone.
+//
+// Threads: the server runs on the io_context it is given (the daemon's network thread). The
+// backend's admit() and health() are called there and must not block; incoming_file(),
+// accept() and status() may take time and answer through a callback, from any thread. A
+// callback answered twice keeps the first answer; one destroyed unanswered counts as io_error
+// (500). Answer (or drop) every callback before the io_context is destroyed: the answer is
+// posted to it.
+//
+// Errors are application/problem+json, `{"type", "title", "status", "detail"}`, with
+// type = "https://svd-gateway.example/problems/<code>" (kProblemTypePrefix + code). The codes
+// are part of the contract (clients may branch on them); the detail is a fixed sentence that
+// never holds a name, a header value or body content:
+//   400 bad_request, invalid_path (dot segments, encoded '/'), invalid_feed, invalid_name,
+//       invalid_id, body_not_empty (nothing-to-share with a body), bad_content_digest,
+//       digest_mismatch
+//   403 forbidden          404 unknown_feed, not_found        405 method_not_allowed (+ Allow)
+//   409 conflict           413 too_large                      415 unsupported_content_encoding
+//   417 expectation_failed 431 header_too_large               500 internal_error
+//   501 unsupported_transfer_coding                           503 unavailable (+ Retry-After)
+//   507 storage_full
+// After any reply sent before the request body was read to its end the connection is closed
+// (`Connection: close`), after reading and discarding what the client still sends for a few
+// seconds, so the client sees the reply instead of a reset.
+//
+// Logs (through Log, which adds the component tag; lines carry none): connection-level problems
+// (refused connections, TLS handshake failures with OpenSSL's reason, timeouts; rate-limited)
+// and one line per request:
+//   PUT /v1/feeds/ed-assaults/extracts/<name> 201 client=northgate-ed-export in=5242880 out=312 ms=48
+// i.e. method, route pattern (the feed id when it is a valid one; never the name or the id),
+// status, client CN, body bytes in and out, duration. Never a file name or a header value.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/errc.h"
+
+namespace boost::asio {
+class io_context;
+namespace ssl {
+class context;
+}
+}  // namespace boost::asio
+
+namespace svd::ingest {
+
+struct HttpServerOptions {
+  std::string address = "127.0.0.1";  // IPv4 or IPv6 literal
+  unsigned short port = 0;            // 0: the kernel picks one (tests); see HttpServer::port()
+  std::uint64_t max_body_bytes = std::uint64_t{1} << 30;  // 413 beyond (Content-Length or streamed)
+  std::size_t max_header_bytes = 16 << 10;                // 431 beyond
+  std::size_t max_connections = 32;  // more are accepted and closed at once (no TLS handshake)
+  std::chrono::seconds idle_timeout{30};    // no progress in either direction: closed
+  std::chrono::seconds header_timeout{10};  // handshake + request head must arrive within this
+};
+
+enum class UploadKind { extract, nothing_to_share };
+
+struct Upload {
+  UploadKind kind = UploadKind::extract;
+  std::string feed, name;
+  std::string client;  // the client certificate's CN
+};
+
+// The backend's answer before any body byte is read.
+enum class Admission {
+  ok,
+  unknown_feed,  // 404
+  forbidden,     // 403: the client is not allowed for this feed
+  storage_full,  // 507: the quota is reached
+  unavailable,   // 503: shutting down (Retry-After is sent)
+};
+
+struct AcceptResult {
+  enum class Outcome { created, same, conflict } outcome = Outcome::created;  // 201, 200, 409
+  std::string extract_id;
+  std::string receipt_json;  // the body of 201 / 200 (for conflict: unused)
+};
+
+// A complete reply for GET requests (status() and health()).
+struct ApiReply {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+// An application/problem+json reply in the server's own shape, for the backend's status() and
+// health() answers (e.g. 404 "not_found" for an id the client may not see). `code` is
+// [a-z0-9_]; `title` and `detail` are fixed text (never a name or a value from a request).
+ApiReply problem_reply(int status, std::string_view code, std::string_view title, std::string_view detail = {});
+
+class ApiBackend {
+ public:
+  virtual ~ApiBackend() = default;
+
+  // On the I/O thread, before reading the body; must not block. `content_length` is absent for
+  // a chunked body.
+  virtual Admission admit(const Upload& upload, std::optional<std::uint64_t> content_length) = 0;
+  // A new empty file to stream the body into (in the extract store's incoming/). Any thread may
+  // answer. Errors: io_error (500), storage_full (507).
+  virtual void incoming_file(std::function<void(result<std::filesystem::path>)> done) = 0;
+  // The body is complete in `file` (written, not yet synced) with this SHA-256 (hex) and size:
+  // accept it durably, then answer (any thread). The file belongs to the backend from here on,
+  // whatever it answers. Errors: storage_full (507), io_error (500).
+  virtual void accept(const Upload& upload, const std::filesystem::path& file, const std::string& sha256,
+                      std::uint64_t bytes, std::function<void(result<AcceptResult>)> done) = 0;
+  // GET /v1/extracts/{id} by `client` (the backend decides what that client may see: an id it may
+  // not see is answered 404, like an unknown one). Any thread may answer.
+  virtual void status(const std::string& id, const std::string& client, std::function<void(ApiReply)> done) = 0;
+  // GET /healthz; on the I/O thread, must not block.
+  virtual ApiReply health() = 0;
+};
+
+// Counts for /metrics (all since open() except open_connections, a gauge); counters() may be
+// called from any thread.
+struct HttpCounters {
+  std::uint64_t connections = 0, handshake_failures = 0, refused_connections = 0;
+  std::uint64_t requests = 0, uploads_created = 0, uploads_same = 0;
+  std::uint64_t responses_4xx = 0, responses_5xx = 0, timeouts = 0;
+  std::uint64_t open_connections = 0;
+};
+
+class HttpServer {
+ public:
+  // Binds and listens at once (errors: io_error, with the reason logged). `tls` is the context
+  // for new connections (crypto::make_tls_server_context(...)->context); set_tls() swaps it
+  // (SIGHUP reload) without touching open connections. `backend` and whatever `log` refers to
+  // must stay valid until stop()'s `done` has run or the destructor has returned, whichever
+  // comes first; neither is called after that.
+  using Log = std::function<void(const std::string&)>;
+  static result<std::unique_ptr<HttpServer>> open(boost::asio::io_context& io,
+                                                  std::shared_ptr<boost::asio::ssl::context> tls,
+                                                  HttpServerOptions options, ApiBackend& backend, Log log);
+  // On the I/O thread. Without a finished stop(), cuts every connection (an upload not yet
+  // handed to accept() is removed, one that was is the backend's) and a pending stop()'s `done`
+  // is never called.
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  unsigned short port() const;
+  // On the I/O thread.
+  void set_tls(std::shared_ptr<boost::asio::ssl::context> tls);
+  // Stops accepting; requests in progress finish (their uploads are answered, with
+  // `Connection: close`); a request whose head arrives after stop() on a kept-alive connection
+  // gets 503 + Retry-After + `Connection: close`. `done` is called on the I/O thread once every
+  // connection has closed, or after `grace` with the rest cut. On the I/O thread; once.
+  void stop(std::chrono::milliseconds grace, std::function<void()> done);
+  HttpCounters counters() const;
+
+ private:
+  struct Impl;
+  explicit HttpServer(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace svd::ingest

@@ -1,0 +1,236 @@
+// The svdgw command line as users meet it: exit codes, messages, and files it writes.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "tests/apps/svdgw/cli_fixture.h"
+
+namespace svd::svdgw::testing {
+namespace {
+
+using CliTest = CliFixture;
+
+TEST_F(CliTest, CheckConfigSummarisesAGoodConfig) {
+  RunResult r = svdgw("check-config --config '" + config().string() + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(": OK"), std::string::npos);
+  EXPECT_NE(r.out.find("partner     northgate-partnership"), std::string::npos);
+  EXPECT_NE(r.out.find("feed school-exclusions: csv, windows-1252"), std::string::npos);
+  EXPECT_NE(r.out.find("fingerprint "), std::string::npos);
+}
+
+TEST_F(CliTest, CheckConfigListsEveryProblemWithItsLine) {
+  std::string toml = read_file(config());
+  const std::size_t threshold_at = toml.find("reject_threshold = 0.05");
+  const std::size_t format_at = toml.find("format = \"csv\"");
+  ASSERT_NE(threshold_at, std::string::npos);
+  ASSERT_NE(format_at, std::string::npos);
+  auto line_of = [&](std::size_t at) { return std::to_string(std::count(toml.begin(), toml.begin() + static_cast<std::ptrdiff_t>(at), '\n') + 1); };
+  const std::string threshold_line = line_of(threshold_at), format_line = line_of(format_at);
+  toml.replace(threshold_at, 23, "reject_threshold = 5");
+  toml.replace(toml.find("format = \"csv\""), 14, "format = \"xlsx\"");
+  write_file(config(), toml);
+  RunResult r = svdgw("check-config --config '" + config().string() + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("svdgw.toml:" + threshold_line + ":20: reject_threshold"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("svdgw.toml:" + format_line + ":10: format"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("reject_threshold must be a fraction"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("format must be \"csv\" or \"jsonl\""), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("2 problem(s) found"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, CheckConfigRefusesAKeyOthersCanRead) {
+  fs::permissions(dir_ / "etc" / "linkage.key", fs::perms::group_read, fs::perm_options::add);
+  RunResult r = svdgw("check-config --config '" + config().string() + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("readable by group or others"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[key_file_permissions]"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, CheckConfigExplainsAMissingKey) {
+  fs::remove(dir_ / "etc" / "linkage.key");
+  RunResult r = svdgw("check-config --config '" + config().string() + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("svdgw keys generate --out"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, KeysGenerateAndFingerprint) {
+  const fs::path key = dir_ / "new.key";
+  RunResult g = svdgw("keys generate --out '" + key.string() + "'");
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  EXPECT_EQ(fs::status(key).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  RunResult f = svdgw("keys fingerprint --key '" + key.string() + "'");
+  EXPECT_EQ(f.exit_code, 0);
+  EXPECT_NE(g.out.find(f.out.substr(0, f.out.size() - 1)), std::string::npos);  // the same value both times
+  EXPECT_EQ(f.out.size(), 40u);                                                // 8 × 4 hex, 7 spaces, newline
+  RunResult again = svdgw("keys generate --out '" + key.string() + "'");
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("refusing to overwrite"), std::string::npos);
+  // The published test key, through the config: a value every site can reproduce.
+  RunResult test_key = svdgw("keys fingerprint --config '" + config().string() + "'");
+  EXPECT_EQ(test_key.exit_code, 0) << test_key.err;
+  EXPECT_NE(test_key.out, f.out);
+}
+
+// The device key: generation prints the fingerprint that device-fingerprint then reads from
+// either file, and that an auditor can recompute with standard tools.
+TEST_F(CliTest, KeysGenerateDeviceAndDeviceFingerprint) {
+  const fs::path key = dir_ / "device.key", pub = dir_ / "device.pub";
+  RunResult g = svdgw("keys generate-device --out '" + key.string() + "'");
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  EXPECT_EQ(fs::status(key).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_TRUE(fs::is_regular_file(pub));
+  EXPECT_NE(g.out.find(key.string()), std::string::npos) << g.out;
+  EXPECT_NE(g.out.find(pub.string()), std::string::npos) << g.out;
+
+  RunResult from_pub = svdgw("keys device-fingerprint '" + pub.string() + "'");
+  ASSERT_EQ(from_pub.exit_code, 0) << from_pub.err;
+  EXPECT_EQ(from_pub.out.size(), 40u) << from_pub.out;  // 8 × 4 hex, 7 spaces, newline
+  EXPECT_NE(g.out.find("fingerprint " + from_pub.out), std::string::npos) << g.out;
+  RunResult from_key = svdgw("keys device-fingerprint '" + key.string() + "'");
+  EXPECT_EQ(from_key.exit_code, 0) << from_key.err;
+  EXPECT_EQ(from_key.out, from_pub.out);
+
+  // SHA-256 over the label, a NUL and the raw key (the last 32 bytes of the DER public key).
+  const fs::path digest = dir_ / "digest.txt";
+  const std::string cmd = "{ printf 'svd-gateway signing key fingerprint v1\\000'; openssl pkey -pubin -in '" +
+                          pub.string() + "' -outform DER | tail -c 32; } | sha256sum >'" + digest.string() + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const std::string hex = read_file(digest).substr(0, 32);
+  std::string expected;
+  for (std::size_t i = 0; i < 32; i += 4) expected += (i ? " " : "") + hex.substr(i, 4);
+  EXPECT_EQ(from_pub.out, expected + "\n");
+
+  // Either file in the way: nothing is written, and the message names it.
+  const std::string key_before = read_file(key), pub_before = read_file(pub);
+  RunResult again = svdgw("keys generate-device --out '" + key.string() + "'");
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("refusing to overwrite"), std::string::npos) << again.err;
+  EXPECT_NE(again.err.find("nothing was written"), std::string::npos) << again.err;
+  EXPECT_EQ(read_file(key), key_before);
+  EXPECT_EQ(read_file(pub), pub_before);
+  fs::remove(key);
+  RunResult public_in_the_way = svdgw("keys generate-device --out '" + key.string() + "'");
+  EXPECT_EQ(public_in_the_way.exit_code, 1);
+  EXPECT_NE(public_in_the_way.err.find(pub.string() + ": "), std::string::npos) << public_in_the_way.err;
+  EXPECT_FALSE(fs::exists(key));
+  EXPECT_EQ(read_file(pub), pub_before);
+}
+
+TEST_F(CliTest, KeysGenerateDevicePublicFileName) {
+  // Without a .key extension, ".pub" is appended.
+  RunResult plain = svdgw("keys generate-device --out '" + (dir_ / "signing").string() + "'");
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_TRUE(fs::is_regular_file(dir_ / "signing.pub"));
+
+  fs::create_directory(dir_ / "public");
+  RunResult named = svdgw("keys generate-device --out '" + (dir_ / "gw.key").string() + "' --public '" +
+                          (dir_ / "public" / "gw.pem").string() + "'");
+  ASSERT_EQ(named.exit_code, 0) << named.err;
+  EXPECT_TRUE(fs::is_regular_file(dir_ / "public" / "gw.pem"));
+  EXPECT_FALSE(fs::exists(dir_ / "gw.pub"));
+
+  RunResult same = svdgw("keys generate-device --out '" + (dir_ / "x.key").string() + "' --public '" +
+                         (dir_ / "x.key").string() + "'");
+  EXPECT_EQ(same.exit_code, 1);
+  EXPECT_NE(same.err.find("--public must name another file"), std::string::npos) << same.err;
+  EXPECT_FALSE(fs::exists(dir_ / "x.key"));
+
+  RunResult no_dir = svdgw("keys generate-device --out '" + (dir_ / "missing" / "d.key").string() + "'");
+  EXPECT_EQ(no_dir.exit_code, 1);
+  EXPECT_NE(no_dir.err.find("cannot create or write"), std::string::npos) << no_dir.err;
+}
+
+TEST_F(CliTest, KeysDeviceFingerprintExplainsWhatIsWrong) {
+  // The linkage key is a key file, but not a device key.
+  RunResult linkage = svdgw("keys device-fingerprint '" + (dir_ / "etc" / "linkage.key").string() + "'");
+  EXPECT_EQ(linkage.exit_code, 1);
+  EXPECT_NE(linkage.err.find("not a PEM Ed25519 key"), std::string::npos) << linkage.err;
+  EXPECT_NE(linkage.err.find("[key_file_malformed]"), std::string::npos) << linkage.err;
+
+  RunResult missing = svdgw("keys device-fingerprint '" + (dir_ / "none.pub").string() + "'");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("[key_file_unreadable]"), std::string::npos) << missing.err;
+
+  const fs::path key = dir_ / "device.key";
+  ASSERT_EQ(svdgw("keys generate-device --out '" + key.string() + "'").exit_code, 0);
+  fs::permissions(key, fs::perms::group_read, fs::perm_options::add);
+  RunResult open_key = svdgw("keys device-fingerprint '" + key.string() + "'");
+  EXPECT_EQ(open_key.exit_code, 1);
+  EXPECT_NE(open_key.err.find("[key_file_permissions]"), std::string::npos) << open_key.err;
+
+  EXPECT_EQ(svdgw("keys device-fingerprint").exit_code, 1);  // the file is required
+}
+
+TEST_F(CliTest, ProcessUsageErrorsExitOne) {
+  const fs::path input = dir_ / "x.csv";
+  write_file(input, "a\n1\n");
+  EXPECT_EQ(svdgw("process --config '" + config().string() + "' --feed nope '" + input.string() + "' --out o").exit_code, 1);
+  RunResult unknown = svdgw("process --config '" + config().string() + "' --feed nope '" + input.string() +
+                            "' --out '" + (dir_ / "o").string() + "'");
+  EXPECT_NE(unknown.err.find("unknown feed \"nope\""), std::string::npos) << unknown.err;
+  EXPECT_NE(unknown.err.find("death-reports"), std::string::npos) << unknown.err;
+  EXPECT_EQ(svdgw("process --config '" + config().string() + "' --feed death-reports '" + (dir_ / "absent.csv").string() +
+                  "' --out o")
+                .exit_code,
+            1);
+  EXPECT_EQ(svdgw("process --feed death-reports x.csv").exit_code, 1);  // --config and --out missing
+  EXPECT_EQ(svdgw("frobnicate").exit_code, 1);
+  RunResult help = svdgw("process --help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("Exit status: 0 processed, 2 extract refused"), std::string::npos);
+}
+
+TEST_F(CliTest, RefusedExtractsExitTwoWithTheReason) {
+  const std::string header =
+      "report_id,nhs_number,surname,forename,date_of_birth,sex,postcode,date_of_death,place_of_death_type,"
+      "cause_category,reporting_agency\n";
+  const std::string row = "DR-0001,,Quillfeather,Ovelia,1950-04-03,F,,2024-03-05,home,natural,nhs\n";
+  const std::pair<std::string, const char*> cases[] = {
+      {"", "empty_file"},
+      {header, "no_data_rows"},
+      {"report_id,surname\nDR-0001,Quillfeather\n", "missing_column"},
+      {header + row + "DR-0002,\"unterminated,x\n", "unterminated_quote"},
+      {header + row + std::string("DR-0003,\0,x\n", 12), "binary_data"},
+      {"report_id," + header + row, "duplicate_column"},
+  };
+  int n = 0;
+  for (const auto& [content, code] : cases) {
+    SCOPED_TRACE(code);
+    const fs::path input = dir_ / ("in" + std::to_string(n++) + ".csv");
+    write_file(input, content);
+    const fs::path out = dir_ / "out";
+    RunResult r = process("death-reports", input, out);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    const std::string report = read_file(out / "report.json");
+    EXPECT_NE(report.find(std::string("\"code\": \"") + code + "\""), std::string::npos) << report;
+    EXPECT_FALSE(fs::exists(out / "records.jsonl"));
+  }
+}
+
+TEST_F(CliTest, AnEarlierRunsOutputCannotPassForThisOne) {
+  const fs::path out = dir_ / "out";
+  fs::create_directories(out);
+  write_file(out / "records.jsonl", "{\"stale\":true}\n");
+  const fs::path input = dir_ / "empty.csv";
+  write_file(input, "");
+  EXPECT_EQ(process("death-reports", input, out).exit_code, 2);
+  EXPECT_FALSE(fs::exists(out / "records.jsonl"));
+}
+
+TEST_F(CliTest, SummaryOnStdoutAndNoProgressWhenNotATerminal) {
+  const fs::path out = dir_ / "out";
+  RunResult r = svdgw("process --config '" + config().string() + "' --feed ed-assaults '" + std::string(SVD_EXAMPLES_DIR) +
+                      "/extracts/ed-assaults-sample.csv' --out '" + out.string() + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("processed: feed ed-assaults"), std::string::npos);
+  EXPECT_NE(r.out.find("rows: 1200 total"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err, "");  // progress is for terminals only
+  EXPECT_EQ(fs::status(out / "report.json").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+}
+
+}  // namespace
+}  // namespace svd::svdgw::testing

@@ -1,0 +1,68 @@
+// The shared spellings: hex, base64 and UTC instants, each checked against known answers.
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "base/base64.h"
+#include "base/hex.h"
+#include "base/time.h"
+
+namespace svd {
+namespace {
+
+TEST(Hex, RoundTripsLowercaseOnly) {
+  const std::array<unsigned char, 4> bytes{0x00, 0x7f, 0xa5, 0xff};
+  EXPECT_EQ(to_hex(bytes), "007fa5ff");
+  std::array<unsigned char, 4> back{};
+  ASSERT_TRUE(from_hex("007fa5ff", back));
+  EXPECT_EQ(back, bytes);
+  EXPECT_FALSE(from_hex("007FA5FF", back));   // one value, one spelling
+  EXPECT_FALSE(from_hex("007fa5f", back));    // odd length
+  EXPECT_FALSE(from_hex("007fa5ff00", back)); // too long for the array
+  EXPECT_FALSE(from_hex("007fa5fg", back));
+  std::vector<unsigned char> any;
+  ASSERT_TRUE(from_hex("", any));
+  EXPECT_TRUE(any.empty());
+  ASSERT_TRUE(from_hex("0a0b0c", any));
+  EXPECT_EQ(any, (std::vector<unsigned char>{0x0a, 0x0b, 0x0c}));
+  EXPECT_FALSE(from_hex("0a0", any));
+  EXPECT_TRUE(is_lower_hex("0123456789abcdef", 16));
+  EXPECT_FALSE(is_lower_hex("0123456789abcdef", 15));
+  EXPECT_FALSE(is_lower_hex("0123456789ABCDEF", 16));
+}
+
+TEST(Base64, Rfc4648Vectors) {
+  const std::string plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+  const std::string coded[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+  for (std::size_t i = 0; i < std::size(plain); ++i) {
+    const auto* p = reinterpret_cast<const unsigned char*>(plain[i].data());
+    EXPECT_EQ(base64_encode({p, plain[i].size()}), coded[i]);
+    EXPECT_EQ(base64_decode(coded[i]), plain[i]) << coded[i];
+  }
+}
+
+TEST(Base64, PaddingMayBeLeftOutButNothingElseIsAccepted) {
+  EXPECT_EQ(base64_decode("Zg"), "f");
+  EXPECT_EQ(base64_decode("Zm8"), "fo");
+  EXPECT_EQ(base64_decode("AAAA"), std::string(3, '\0'));
+  for (const char* bad : {"Z", "Zg=", "Zg===", "Zm9v\n", " Zm9v", "Zm9v ", "Zm=v", "Zm9v!", "Zm-_"})
+    EXPECT_FALSE(base64_decode(bad)) << bad;
+}
+
+TEST(Time, UtcToTheSecondAndTheMillisecond) {
+  EXPECT_EQ(utc_iso(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(utc_iso(1795000000), "2026-11-18T11:06:40Z");
+  EXPECT_EQ(utc_iso(-1), "1969-12-31T23:59:59Z");
+  const std::chrono::system_clock::time_point t{std::chrono::milliseconds(1795000000123)};
+  EXPECT_EQ(utc_iso(t), "2026-11-18T11:06:40Z");
+  EXPECT_EQ(utc_iso_ms(t), "2026-11-18T11:06:40.123Z");
+  EXPECT_EQ(utc_iso_ms(std::chrono::system_clock::time_point{std::chrono::milliseconds(-1)}),
+            "1969-12-31T23:59:59.999Z");
+}
+
+}  // namespace
+}  // namespace svd

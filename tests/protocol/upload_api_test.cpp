@@ -1,0 +1,56 @@
+// The upload API's names, paths and problem codes: what its server and its client both rely on.
+
+#include "protocol/upload_api.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+namespace svd::protocol {
+namespace {
+
+TEST(UploadApi, ExtractNames) {
+  EXPECT_TRUE(valid_extract_name("week-01.csv"));
+  EXPECT_TRUE(valid_extract_name("A_b.C-9"));
+  EXPECT_TRUE(valid_extract_name(std::string(128, 'a')));
+  EXPECT_FALSE(valid_extract_name(std::string(129, 'a')));
+  EXPECT_FALSE(valid_extract_name(""));
+  EXPECT_FALSE(valid_extract_name(".hidden"));
+  EXPECT_FALSE(valid_extract_name(".."));
+  EXPECT_FALSE(valid_extract_name("week 01.csv"));
+  EXPECT_FALSE(valid_extract_name("a/b"));
+  EXPECT_FALSE(valid_extract_name("caf\xc3\xa9.csv"));
+}
+
+TEST(UploadApi, ExtractIds) {
+  EXPECT_TRUE(valid_extract_id("death-reports-ad8b8504a43e8262"));
+  EXPECT_TRUE(valid_extract_id(std::string(128, 'a')));
+  EXPECT_FALSE(valid_extract_id(std::string(129, 'a')));
+  EXPECT_FALSE(valid_extract_id(""));
+  EXPECT_FALSE(valid_extract_id("-a"));
+  EXPECT_FALSE(valid_extract_id("A"));
+  EXPECT_FALSE(valid_extract_id("a.b"));
+}
+
+TEST(UploadApi, Paths) {
+  EXPECT_EQ(extract_path("ed-assaults", "week-01.csv"), "/v1/feeds/ed-assaults/extracts/week-01.csv");
+  EXPECT_EQ(nothing_to_share_path("ed-assaults", "2026-W03"), "/v1/feeds/ed-assaults/nothing-to-share/2026-W03");
+  EXPECT_EQ(extract_status_path("ed-assaults-0123"), "/v1/extracts/ed-assaults-0123");
+}
+
+TEST(UploadApi, ProblemCodesAreDistinctAndCarryTheirStatus) {
+  std::set<std::string_view> codes;
+  for (int i = 0; i <= static_cast<int>(Problem::storage_full); ++i) {
+    const ProblemSpec s = problem_spec(static_cast<Problem>(i));
+    EXPECT_TRUE(codes.insert(s.code).second) << s.code;
+    EXPECT_GE(s.status, 400);
+    EXPECT_LT(s.status, 600);
+    EXPECT_FALSE(s.title.empty());
+  }
+  EXPECT_EQ(problem_spec(Problem::storage_full).status, 507);
+  EXPECT_EQ(problem_spec(Problem::forbidden).code, "forbidden");
+}
+
+}  // namespace
+}  // namespace svd::protocol
