@@ -8,8 +8,10 @@
 #include <vector>
 
 #include "base/base64.h"
+#include "base/clock.h"
 #include "base/hex.h"
 #include "base/time.h"
+#include "tests/support/fake_clock.h"
 
 namespace svd {
 namespace {
@@ -62,6 +64,21 @@ TEST(Time, UtcToTheSecondAndTheMillisecond) {
   EXPECT_EQ(utc_iso_ms(t), "2026-11-18T11:06:40.123Z");
   EXPECT_EQ(utc_iso_ms(std::chrono::system_clock::time_point{std::chrono::milliseconds(-1)}),
             "1969-12-31T23:59:59.999Z");
+}
+
+TEST(Clock, TheFakeMovesOnlyWhenTold) {
+  test_support::FakeClock clock;
+  const Clock& c = clock;
+  EXPECT_EQ(utc_iso(c.now()), "2026-11-23T09:00:00Z");
+  const auto steady = c.steady_now();
+  EXPECT_EQ(c.steady_now(), steady);
+  clock.advance(std::chrono::milliseconds(1500));
+  EXPECT_EQ(utc_iso_ms(c.now()), "2026-11-23T09:00:01.500Z");
+  EXPECT_EQ(c.steady_now() - steady, std::chrono::milliseconds(1500));
+  clock.set_wall(std::chrono::system_clock::time_point{});  // the wall clock set back: steady stays
+  EXPECT_EQ(utc_iso(c.now()), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(c.steady_now() - steady, std::chrono::milliseconds(1500));
+  EXPECT_LE(Clock::system().now() - std::chrono::system_clock::now(), std::chrono::seconds(1));
 }
 
 }  // namespace
