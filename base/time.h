@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace svd {
 
@@ -14,5 +16,8 @@ std::string utc_iso(std::int64_t unix_seconds);
 std::string utc_iso(std::chrono::system_clock::time_point t);
 // "2027-01-01T00:00:00.123Z", truncated to the millisecond.
 std::string utc_iso_ms(std::chrono::system_clock::time_point t);
+
+// "2026-11-23T09:15:20Z", as utc_iso writes it, back to an instant; nothing for any other text.
+std::optional<std::chrono::system_clock::time_point> parse_utc_iso(std::string_view text);
 
 }  // namespace svd

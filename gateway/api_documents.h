@@ -1,5 +1,5 @@
 #pragma once
-// The JSON documents the upload API answers with (DESIGN 3.4): the receipt of an accepted
+// The JSON documents the upload API answers with (docs/daemon.md, "The API"): the receipt of an accepted
 // extract and its status. They name the extract by its id and digest; the uploader's own name
 // for it appears only in answers to the uploader's side (never in logs).
 

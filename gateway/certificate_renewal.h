@@ -1,21 +1,11 @@
 #pragma once
-// Certificate renewal without a restart (docs/daemon.md "Certificate renewal"): the daemon's view
+// Certificate renewal without a restart (docs/daemon.md, "Certificate renewal"): the daemon's view
 // of its TLS files — the upload API's [http] cert, key, client_ca and crl, and the MQTT client's
 // [hub] cert, key and ca. Renewed files are put to use once they pass crypto/credentials.h's
-// checks; otherwise the last good ones stay in use, the log says why and what to do, and the audit
-// log records `certificate.refused` {reason}.
-//
-//   - A set of files counts as changed when the inode, size or modification time of any of them
-//     differs from when the set was last judged. The periodic check acts on a change only once
-//     the files have stayed the same from one check to the next, so a file still being written,
-//     or a certificate copied in a moment before its key, is not judged half-way. A forced check
-//     (SIGHUP) judges at once. A refused set is not judged again until it changes.
-//   - The MQTT client never reads the configured files: Paho loads its certificate and key from
-//     files at every connect, so it is given private copies of the last good ones under
-//     <state_dir>/tls/ (mode 0600), made from exactly the bytes that were checked. A broken file
-//     at the configured path never reaches it; a renewal writes new copies and the caller makes
-//     the client reconnect.
-//   - The upload API gets a new TLS context for new connections; open ones keep theirs.
+// checks and have stayed unchanged for one check interval (at once on SIGHUP); otherwise the last
+// good ones stay in use, the log says why, and the audit log records `certificate.refused`. The
+// upload API gets a new TLS context for new connections; Paho only ever reads private copies of
+// the last good files under <state_dir>/tls/ (0600), made from exactly the bytes that were checked.
 //
 // Thread-safety: none. The daemon uses it on its network thread only (and while starting, before
 // that thread runs).

@@ -1,28 +1,15 @@
 #pragma once
-// GET /metrics (DESIGN 3.4): a small registry of counters and gauges, rendered in the Prometheus
-// text exposition format 0.0.4 (https://prometheus.io/docs/instrumenting/exposition_formats/),
-// and the gateway's own metric families (GatewayMetrics, below).
+// GET /metrics: a small registry of counters and gauges rendered in the Prometheus text
+// exposition format 0.0.4, and the gateway's own metric families (GatewayMetrics, below).
+// docs/daemon.md ("Metrics") lists the families and how the text is rendered.
 //
-// What may be a label value: feed ids, partner ids, states and outcomes, HTTP status classes, the
-// build version — short strings from config or code. Never anything read from an extract, a
-// file name or a request path (DESIGN 6: raw values never reach metrics), and nothing unbounded
-// (an extract id would add a series per extract). As a backstop against a bug that breaks this
-// rule, each family holds at most `max_series_per_family` label sets; updates for new ones
-// beyond it are dropped and counted in svdgw_metrics_dropped_series_total{family}.
-//
-// The rendered text: families sorted by name, each with one # HELP and one # TYPE line, then its
-// series sorted by label values; label values and help text escaped as the format requires
-// (\\, \" and \n in values; \\ and \n in help); values as the shortest text that reads back to
-// the same double (integers without a decimal point; NaN, +Inf, -Inf); no timestamps; a final
-// newline. A family without labels always has its one series (from 0); a labelled family with no
-// series yet shows just its HELP and TYPE lines.
-//
-// Gauges that are computed rather than counted (outbox depth, storage headroom) are set by
-// whoever serves /metrics just before calling render(): the registry never calls out.
-//
-// Names (metric and label) are constants in our code: a malformed one, a counter not named
-// *_total, a name registered twice, or a call with the wrong number of label values is a bug and
-// aborts (with a message on stderr), so tests catch it at once.
+// Label values are short strings from config or code (feed ids, partner ids, states, status
+// classes, the version): never anything read from an extract, a file name or a request path,
+// and nothing unbounded. As a backstop each family holds at most `max_series_per_family` label
+// sets; new ones beyond it are dropped and counted in svdgw_metrics_dropped_series_total{family}.
+// A malformed name, a counter not named *_total, a name registered twice or a wrong number of
+// label values is a bug and aborts, so tests catch it at once. Computed gauges are set by
+// whoever serves /metrics just before render(): the registry never calls out.
 //
 // Thread-safety: every member of Metrics, Counter and Gauge may be called from any thread (one
 // mutex; updates are per extract or batch, never per row). Counter and Gauge are handles: cheap

@@ -66,6 +66,14 @@ TEST(Time, UtcToTheSecondAndTheMillisecond) {
             "1969-12-31T23:59:59.999Z");
 }
 
+TEST(Time, ParsesWhatItWrites) {
+  const auto t = parse_utc_iso("2026-11-18T11:06:40Z");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(utc_iso(*t), "2026-11-18T11:06:40Z");
+  for (const char* bad : {"", "2026-11-18", "2026-11-18T11:06:40", "2026-11-18T11:06:40Zx", "2026-11-18 11:06:40Z"})
+    EXPECT_FALSE(parse_utc_iso(bad)) << bad;
+}
+
 TEST(Clock, TheFakeMovesOnlyWhenTold) {
   test_support::FakeClock clock;
   const Clock& c = clock;

@@ -24,6 +24,7 @@
 #include "crypto/csr.h"
 #include "crypto/linkage_key.h"
 #include "crypto/signing_key.h"
+#include "tests/support/process.h"
 #include "tests/support/key_files.h"
 #include "tests/support/temp_dir.h"
 
@@ -41,11 +42,11 @@ struct Command {
   std::string out, err;
 };
 
-// Runs a shell command with its streams captured apart.
+// Runs a command line (no shell: split into words as a shell would, quotes included) with its
+// streams captured apart.
 Command run(const std::string& command, const fs::path& scratch) {
-  const fs::path out = scratch / "cmd.out", err = scratch / "cmd.err";
-  const int status = std::system((command + " >'" + out.string() + "' 2>'" + err.string() + "'").c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(out), read_file(err)};
+  auto r = test_support::run(test_support::split_words(command), {.output_dir = scratch});
+  return {r.exit_code, std::move(r.out), std::move(r.err)};
 }
 
 std::string q(const fs::path& p) { return "'" + p.string() + "'"; }

@@ -1,0 +1,58 @@
+// svdgw submit: the partner's upload client (ingest/submit.h).
+
+#include <CLI/CLI.hpp>
+
+#include "apps/svdgw/command.h"
+#include "ingest/submit.h"
+
+namespace svd::svdgw {
+
+std::vector<Command> add_submit(CLI::App& app) {
+  auto options = std::make_shared<ingest::SubmitOptions>();
+  ingest::SubmitOptions& so = *options;
+  auto* submit = app.add_subcommand(
+      "submit", "Send an extract to a gateway's HTTPS upload API with this partner's client certificate");
+  submit->add_option("--url", so.url, "The gateway's upload API, e.g. https://gateway.example.org:8443")->required();
+  submit->add_option("--feed", so.feed, "Feed id")->required();
+  submit->add_option("--cert", so.cert, "This partner's client certificate (PEM, then any intermediates)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  submit->add_option("--key", so.key, "Its private key (PEM, unencrypted; keep it chmod 600)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  submit->add_option("--ca", so.ca, "The CA the gateway's certificate must chain to (the only one trusted)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  auto* submit_file = submit->add_option("file", so.file, "The extract")->check(CLI::ExistingFile);
+  auto* submit_name =
+      submit->add_option("--name", so.name, "Name of the extract on the gateway (default: the file's name)");
+  submit
+      ->add_option_function<std::string>(
+          "--nothing-to-share", [options](const std::string& period) { options->nothing_to_share = period; },
+          "Send no file, but an explicit 'nothing to share' return for PERIOD (e.g. 2026-W03)")
+      ->type_name("PERIOD")
+      ->excludes(submit_file)
+      ->excludes(submit_name);
+  submit
+      ->add_option("--retries", so.retries, "Attempts after the first when one fails in a way that may pass (default 4)")
+      ->check(CLI::Range(0u, 100u));
+  submit->add_option("--timeout", so.timeout_seconds, "Seconds without progress before an attempt fails (default 60)")
+      ->check(CLI::Range(0.001, 86400.0));
+  submit->add_option("--max-backoff", so.max_backoff_seconds, "Longest wait between attempts in seconds (default 60)")
+      ->check(CLI::Range(0.0, 3600.0));
+  submit->add_flag("--quiet,-q", so.quiet, "No progress bar or retry notes (errors and the receipt still print)");
+  submit->callback([submit_file, options] {
+    if (!*submit_file && !options->nothing_to_share) throw CLI::RequiredError("FILE or --nothing-to-share");
+  });
+  submit->footer(
+      "Names are 1-128 characters of A-Z a-z 0-9 . _ - not starting with '.'. The file is hashed first and sent "
+      "with its SHA-256 (Content-Digest): if it changes while being sent, the gateway refuses it and nothing is "
+      "stored. Network failures, timeouts, 5xx and 507 (gateway storage full) are retried with growing waits; "
+      "re-sending an extract the gateway already has is safe (it answers with the first receipt).\n"
+      "Exit status: 0 accepted (receipt on stdout), 2 refused by the gateway, 3 gave up after the last "
+      "attempt, 1 usage or configuration error (options, file, certificates, server not trusted).");
+
+  return {{submit, [options] { return ingest::run_submit(*options); }}};
+}
+
+}  // namespace svd::svdgw

@@ -1,0 +1,41 @@
+#pragma once
+// The storage quota of `svdgw run`: what the extract store's files and the three databases take,
+// against [storage] quota_bytes and the disk's free space less a margin kept for the databases'
+// own growth, so a full disk never stops what was already accepted. refresh() on the store
+// thread; room_for() and headroom() from any thread (the figures are atomics).
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+
+#include "base/clock.h"
+
+namespace svd::ingest {
+class ExtractStore;
+}
+
+namespace svd::gateway {
+
+class StorageQuota {
+ public:
+  StorageQuota(std::filesystem::path state_dir, ingest::ExtractStore& store)
+      : state_dir_(std::move(state_dir)), store_(store) {}
+
+  // Measures again: the store's files, the databases and their WALs, the disk's free space.
+  void refresh();
+  // Room for `bytes` more (0: is the quota reached at all?) within `quota` and the disk.
+  bool room_for(std::uint64_t bytes, std::uint64_t quota) const;
+  // What is left of `quota`, for /metrics.
+  std::uint64_t headroom(std::uint64_t quota) const;
+
+ private:
+  const std::filesystem::path state_dir_;
+  ingest::ExtractStore& store_;
+  std::atomic<std::uint64_t> used_{0}, disk_free_{0}, disk_margin_{0};
+};
+
+// Retention: removes the files of extracts finished more than `hours` before now (their rows and
+// reports stay), logging what it did. On the store thread.
+void apply_retention(ingest::ExtractStore& store, int hours, const Clock& clock);
+
+}  // namespace svd::gateway
