@@ -20,7 +20,6 @@ namespace svd::audit {
 namespace {
 
 namespace asio = boost::asio;
-using Clock = std::chrono::steady_clock;
 using service::Level;
 
 void info(const std::string& m) { service::log(Level::info, "audit: " + m); }
@@ -38,11 +37,12 @@ struct AuditKeeper::Impl {
   asio::steady_timer timer{io};
   std::thread thread;
   std::atomic<bool> drain_posted{false};
+  bool stopped = false;  // the audit thread's: stop() has run
 
   // The audit thread's.
   bool link_up = false;
   std::optional<std::uint64_t> in_flight;  // the checkpoint sent and not yet answered
-  Clock::time_point sent_at{}, last_checkpoint = Clock::now();
+  std::chrono::steady_clock::time_point sent_at{}, last_checkpoint{};  // set by open()
 
   void drain() {
     for (const char* source : {"extracts", "outbox"}) {
@@ -59,20 +59,21 @@ struct AuditKeeper::Impl {
       return;
     }
     if (*since == 0) return;
-    if (!force && *since < opt.checkpoint_events && Clock::now() - last_checkpoint < opt.checkpoint_every) return;
+    const bool due = *since >= opt.checkpoint_events || opt.clock->steady_now() - last_checkpoint >= opt.checkpoint_every;
+    if (!force && !due) return;
     auto made = log->make_checkpoint(*opt.device_key);
     if (!made) {
       warn("cannot make a checkpoint: " + made.error().message());
       return;
     }
-    last_checkpoint = Clock::now();
+    last_checkpoint = opt.clock->steady_now();
     if (*made) info("checkpoint at seq " + std::to_string((*made)->checkpoint.seq) + " signed");
   }
 
   // The oldest checkpoint without a receipt goes out, one at a time.
   void send() {
     if (!opt.device_key || !link_up) return;
-    if (in_flight && Clock::now() - sent_at < opt.receipt_timeout) return;
+    if (in_flight && opt.clock->steady_now() - sent_at < opt.receipt_timeout) return;
     auto next = log->next_unwitnessed();
     if (!next) {
       warn("cannot read the checkpoint to send: " + next.error().message() +
@@ -85,7 +86,7 @@ struct AuditKeeper::Impl {
     }
     publish(protocol::audit_topic(opt.partner), protocol::to_json(**next));
     in_flight = (*next)->checkpoint.seq;
-    sent_at = Clock::now();
+    sent_at = opt.clock->steady_now();
   }
 
   // At stop: every checkpoint still without a receipt, in order (the hub takes them in order;
@@ -103,6 +104,7 @@ struct AuditKeeper::Impl {
   }
 
   void tick() {
+    if (stopped) return;
     drain();
     checkpoint(false);
     send();
@@ -159,7 +161,10 @@ AuditKeeper::AuditKeeper(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 AuditKeeper::~AuditKeeper() {
   if (!impl_->thread.joinable()) return;
-  asio::post(impl_->io, [im = impl_.get()] { im->timer.cancel(); });
+  asio::post(impl_->io, [im = impl_.get()] {
+    im->stopped = true;  // as in stop()
+    im->timer.cancel();
+  });
   impl_->work.reset();
   impl_->thread.join();
 }
@@ -167,6 +172,7 @@ AuditKeeper::~AuditKeeper() {
 result<std::unique_ptr<AuditKeeper>> AuditKeeper::open(AuditKeeperOptions options, Publish publish) {
   auto impl = std::make_shared<Impl>();
   impl->opt = std::move(options);
+  impl->last_checkpoint = impl->opt.clock->steady_now();
   impl->publish = std::move(publish);
   auto log = audit::AuditLog::open(impl->opt.state_dir / "audit.db", impl->opt.partner);
   if (!log) return log.error();
@@ -216,6 +222,9 @@ void AuditKeeper::checkpoint_receipt(std::string payload) {
 void AuditKeeper::stop(std::vector<audit::Event> last) {
   Impl& im = *impl_;
   auto finish = [&im, &last] {
+    // A tick whose timer expired just before the cancel is already queued: without the flag it
+    // would arm the timer again and the thread would never run out of work.
+    im.stopped = true;
     im.timer.cancel();
     im.drain();
     for (const auto& e : last)

@@ -1,5 +1,5 @@
 #pragma once
-// The daemon's side of the audit log (DESIGN 5, docs/audit.md): a thread of its own that owns
+// The daemon's side of the audit log (docs/audit.md): a thread of its own that owns
 // <state_dir>/audit.db and
 //   - appends the events that change no stored state (startup, reloads, overdue feeds, uploads
 //     refused) as they are recorded;
@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "audit/event.h"
+#include "base/clock.h"
 #include "base/errc.h"
 #include "crypto/signing_key.h"
 
@@ -37,6 +38,9 @@ struct AuditKeeperOptions {
   std::chrono::seconds checkpoint_every{std::chrono::minutes(60)};
   std::chrono::seconds receipt_timeout{std::chrono::seconds(120)};
   std::chrono::milliseconds drain_every{std::chrono::seconds(1)};
+  // What checkpoint_every and receipt_timeout are measured with (its steady time); every
+  // drain_every tick looks at it, so a test moves a FakeClock and waits for the next tick.
+  const Clock* clock = &Clock::system();
 };
 
 class AuditKeeper {

@@ -6,12 +6,13 @@
 #include <unordered_map>
 #include <utility>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/json.hpp>
-#include <mqtt/async_client.h>
+#include <mqtt/iasync_client.h>
 
 #include "protocol/checkpoint.h"
 #include "protocol/envelope.h"
@@ -22,7 +23,8 @@ namespace svd::deliver {
 namespace {
 
 namespace asio = boost::asio;
-using Clock = std::chrono::steady_clock;
+using SteadyTime = std::chrono::steady_clock::time_point;
+using Strand = asio::strand<asio::io_context::executor_type>;
 
 constexpr auto kTick = std::chrono::seconds(1);
 constexpr int kDisconnectWaitMs = 2000;
@@ -64,15 +66,30 @@ class Callbacks final : public mqtt::callback {
   void message_arrived(mqtt::const_message_ptr msg) override { arrived(std::move(msg)); }
 };
 
+// Production's ForwarderTimer: its handler runs on the strand, and fires only if not cancelled.
+class AsioTimer final : public ForwarderTimer {
+ public:
+  explicit AsioTimer(const Strand& strand) : timer_(strand) {}
+  void wait(std::chrono::milliseconds delay, std::function<void()> fire) override {
+    timer_.expires_after(delay);
+    timer_.async_wait([fire = std::move(fire)](const boost::system::error_code& ec) {
+      if (!ec) fire();
+    });
+  }
+  void cancel() override { timer_.cancel(); }
+
+ private:
+  asio::steady_timer timer_;
+};
+
 }  // namespace
 
 struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io, Outbox& ob, ForwarderOptions o, Log l)
       : strand(asio::make_strand(io)),
-        reconnect_timer(strand),
-        tick_timer(strand),
         outbox(ob),
         opt(std::move(o)),
+        clock(opt.clock ? *opt.clock : Clock::system()),
         log(std::move(l)),
         rng(std::random_device{}()),
         backoff(opt.backoff_min),
@@ -80,6 +97,8 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
         receipt_topic(protocol::receipt_topic(opt.partner)) {
     opt.inflight = std::max<std::size_t>(opt.inflight, 1);
     opt.window = std::max(opt.window, opt.inflight);
+    reconnect_wait.timer = make_timer();
+    tick_wait.timer = make_timer();
   }
 
   ~Impl() {
@@ -96,10 +115,10 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
-  asio::strand<asio::io_context::executor_type> strand;
-  asio::steady_timer reconnect_timer, tick_timer;
+  Strand strand;
   Outbox& outbox;
   ForwarderOptions opt;
+  const Clock& clock;
   Log log;
   std::function<void()> drained_handler, stop_done;
   std::function<void(bool)> link_handler;
@@ -135,15 +154,24 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   std::uint64_t serial = 0;
   std::unordered_map<std::uint64_t, std::string> awaiting_puback;
   // Batches sent since sending last started from the top, not yet answered by the hub.
-  std::unordered_map<std::string, Clock::time_point> awaiting_receipt;
+  std::unordered_map<std::string, SteadyTime> awaiting_receipt;
   // The last batch handed to Paho since then: the next ones come after it.
   std::optional<OutboxPosition> cursor;
-  Clock::time_point last_status{};
+  SteadyTime last_status{};
+
+  // One of the forwarder's waits, and which wait() on its timer is the live one (0: none). A fire
+  // that is not the live one (cancelled or replaced since) does nothing, whatever the timer.
+  struct Wait {
+    std::unique_ptr<ForwarderTimer> timer;
+    std::uint64_t live = 0;
+  };
+  Wait reconnect_wait, tick_wait;
+  std::uint64_t waits = 0;
 
   // The Paho side. Declared last so the client goes first, before the listeners it points to.
   Callbacks callbacks;
   std::unique_ptr<Listener> connect_listener, subscribe_listener, publish_listener, disconnect_listener;
-  std::unique_ptr<mqtt::async_client> client;
+  std::unique_ptr<mqtt::iasync_client> client;
 
   // Runs f(*this) on the strand if the forwarder still exists then.
   template <class F>
@@ -151,6 +179,34 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     asio::post(strand, [w = weak_from_this(), f = std::move(f)]() mutable {
       if (auto self = w.lock()) f(*self);
     });
+  }
+
+  std::unique_ptr<ForwarderTimer> make_timer() {
+    if (opt.make_timer) return opt.make_timer();
+    return std::make_unique<AsioTimer>(strand);
+  }
+
+  // Calls (this->*action)() on the strand once `delay` has passed, unless cancel(wait) or another
+  // arm(wait, ...) comes first. Asio's timer fires on the strand (dispatch runs it at once, as the
+  // timers' own handlers did before the seam); a test's timer fires on the test's thread.
+  void arm(Wait& wait, std::chrono::milliseconds delay, void (Impl::*action)()) {
+    const std::uint64_t n = ++waits;
+    wait.live = n;
+    wait.timer->wait(delay, [w = weak_from_this(), slot = &wait, n, action] {
+      auto self = w.lock();
+      if (!self) return;
+      asio::dispatch(self->strand, [w, slot, n, action] {
+        auto s = w.lock();  // `slot` is a member of *s: valid while s is
+        if (!s || slot->live != n) return;
+        slot->live = 0;
+        ((*s).*action)();
+      });
+    });
+  }
+
+  void cancel(Wait& wait) {
+    wait.live = 0;
+    wait.timer->cancel();
   }
 
   void init() {
@@ -169,7 +225,8 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     disconnect_listener = std::make_unique<Listener>([this](bool, const mqtt::token&) {
       post([](Impl& s) { s.on_disconnected(); });
     });
-    client = transport::make_client(opt.broker, opt.partner);
+    client = opt.make_client ? opt.make_client(opt.broker, opt.partner)
+                             : transport::make_iasync_client(opt.broker, opt.partner);
     client->set_callback(callbacks);
   }
 
@@ -183,7 +240,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
       o["queued_batches"] = stats->queued + stats->published;
       o["unacknowledged_records"] = stats->unacknowledged_records;
       o["rejected_batches"] = stats->rejected;
-      o["time"] = utc_iso(std::chrono::system_clock::now());
+      o["time"] = utc_iso(clock.now());
     }
     return boost::json::serialize(o);
   }
@@ -297,7 +354,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
           reconnect_at_once = true;
         } else {
           // Perhaps refused with the old certificate: no reason to wait out the backoff.
-          reconnect_timer.cancel();
+          cancel(reconnect_wait);
           backoff = opt.backoff_min;
           connect();
         }
@@ -325,10 +382,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     const auto half = backoff.count() / 2;
     const auto delay = std::chrono::milliseconds(half + std::uniform_int_distribution<long>(0, half)(rng));
     backoff = std::min(backoff * 2, opt.backoff_max);
-    reconnect_timer.expires_after(delay);
-    reconnect_timer.async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
-      if (auto self = w.lock(); self && !ec) self->connect();
-    });
+    arm(reconnect_wait, delay, &Impl::connect);
   }
 
   // ---- sending ----------------------------------------------------------------------------
@@ -380,7 +434,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     ++counters.publishes;
     drained = false;
     awaiting_puback.emplace(s, b.batch_id);
-    awaiting_receipt.emplace(b.batch_id, Clock::now());
+    awaiting_receipt.emplace(b.batch_id, clock.steady_now());
     cursor = b.position;
     return true;
   }
@@ -452,7 +506,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
 
   void publish_status() {
     if (link != Link::up) return;
-    last_status = Clock::now();
+    last_status = clock.steady_now();
     auto stats = outbox.stats();
     if (!stats) return;
     try {
@@ -462,17 +516,12 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
-  void tick() {
-    tick_timer.expires_after(kTick);
-    tick_timer.async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
-      if (auto self = w.lock(); self && !ec) self->on_tick();
-    });
-  }
+  void tick() { arm(tick_wait, kTick, &Impl::on_tick); }
 
   void on_tick() {
     if (stopping) return;
     if (link == Link::up) {
-      const auto now = Clock::now();
+      const auto now = clock.steady_now();
       auto oldest = now;
       for (const auto& [id, sent] : awaiting_receipt) oldest = std::min(oldest, sent);
       if (!awaiting_receipt.empty() && now - oldest >= opt.receipt_timeout) {
@@ -494,8 +543,8 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     if (stopping) return;
     stopping = true;
     stop_done = std::move(done);
-    reconnect_timer.cancel();
-    tick_timer.cancel();
+    cancel(reconnect_wait);
+    cancel(tick_wait);
     if (link == Link::down) {
       finish_stop();
       return;

@@ -1,23 +1,17 @@
 #pragma once
-// The forwarder: delivers the outbox's batches to the hub broker with Eclipse Paho MQTT C++
-// (DESIGN 3.6, 4, 8) and records what became of each one in the outbox.
-//
-//   - mutual TLS as transport/mqtt.h sets it up (hub CA pinned, host name verified, client
-//     certificate), client id = partner id, persistent session, QoS 1;
-//   - at most `inflight` batches published and not yet PUBACKed, and at most `window` sent and
-//     not yet answered by the hub, so the broker never holds more than `window` of our batches;
-//   - PUBACK -> mark_published; the hub's receipt -> mark_acknowledged (accepted, duplicate) or
-//     mark_rejected (rejected: sending the same bytes again cannot help);
-//   - after every (re)connect, and when a batch has had no receipt for `receipt_timeout`, every
-//     unacknowledged batch is sent again from the start, in outbox order;
-//   - reconnects with exponential backoff and jitter (Paho's own auto-reconnect and persistence
-//     are off: the outbox is the only record of what must be delivered);
-//   - a retained status message on svd/v1/{partner}/status: online with the queue depth while
-//     connected, offline on a clean stop, and offline as the last will when the link dies.
+// The forwarder: delivers the outbox's batches to the hub broker over mutual-TLS MQTT (QoS 1) and
+// records what became of each one in the outbox: PUBACK -> published, the hub's receipt ->
+// acknowledged or rejected. At most `inflight` batches await a PUBACK and at most `window` a
+// receipt; after every (re)connect, and when a receipt is `receipt_timeout` late, every
+// unacknowledged batch is sent again in outbox order. docs/forwarding.md ("Delivery") has the
+// whole contract, including the retained status message and the reconnect backoff.
 //
 // Threads: all state, and the Outbox, belong to one Asio strand. Paho's callbacks run on Paho's
-// thread with its lock held; they only post to the strand. The Outbox must not be used by
-// anybody else while the forwarder runs (the daemon gives both the same strand).
+// thread with its lock held; they only post to the strand. Nobody else may use the Outbox while
+// the forwarder runs (the daemon gives both the same strand).
+//
+// Tests (tests/deliver/forwarder_test.cpp) replace the two things that are not ours to drive: the
+// MQTT client (any mqtt::iasync_client) and time (a Clock to read, ForwarderTimers to wait with).
 
 #include <chrono>
 #include <cstdint>
@@ -25,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "base/clock.h"
 #include "config/mqtt_endpoint.h"
 #include "deliver/outbox.h"
 
@@ -32,7 +27,28 @@ namespace boost::asio {
 class io_context;
 }
 
+namespace mqtt {
+class iasync_client;
+}
+
 namespace svd::deliver {
+
+// How the forwarder waits: the reconnect backoff and its one-second tick (which checks the
+// receipt timeout and the status interval) are each one of these. Production uses an Asio
+// steady_timer on the forwarder's strand (the real clock); a test, timers that fire when it
+// advances its FakeClock. An interface rather than Asio's basic_waitable_timer over a clock of
+// our own, because that clock's now() must be static (a per-forwarder Clock would have to be a
+// global); and rather than a poll entry point, which production would have to drive from a timer
+// of its own anyway, leaving that timer untested.
+class ForwarderTimer {
+ public:
+  virtual ~ForwarderTimer() = default;
+  // Calls `fire` once `delay` has passed. Replaces any wait already set. `fire` may be called on
+  // any thread; a fire for a wait that was cancelled or replaced in the meantime is ignored by
+  // the forwarder, so an implementation need not prevent a late one.
+  virtual void wait(std::chrono::milliseconds delay, std::function<void()> fire) = 0;
+  virtual void cancel() = 0;
+};
 
 struct ForwarderOptions {
   config::MqttEndpoint broker;
@@ -43,6 +59,16 @@ struct ForwarderOptions {
   std::chrono::milliseconds receipt_timeout{std::chrono::seconds(120)};
   std::chrono::milliseconds backoff_min{250}, backoff_max{std::chrono::seconds(30)};
   std::chrono::milliseconds status_every{std::chrono::seconds(60)};
+
+  // The seams; the defaults are what svdgw runs. Simulated time needs both of the first two: the
+  // clock the forwarder reads (receipt ages, status times) and timers that fire by that clock.
+  const Clock* clock = &Clock::system();
+  // Empty: Asio steady timers on the forwarder's strand.
+  std::function<std::unique_ptr<ForwarderTimer>()> make_timer;
+  // Called once, with `broker` and `partner` (the client id). Empty: transport::make_iasync_client,
+  // Paho's async_client with mutual TLS.
+  std::function<std::unique_ptr<mqtt::iasync_client>(const config::MqttEndpoint&, const std::string& client_id)>
+      make_client;
 };
 
 // Counts since start(); for logs, exit codes and tests.

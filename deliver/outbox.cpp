@@ -314,7 +314,7 @@ result<std::unique_ptr<Outbox>> Outbox::open(const std::filesystem::path& file) 
     if (!create_private_file(file)) return errc::io_error;
     auto impl = std::make_unique<Impl>();
     sqlite3* raw = nullptr;
-    // NOMUTEX: one strand owns the handle (see the header), so SQLite's own locking is waste.
+    // NOMUTEX: one thread owns the handle (see the header), so SQLite's own locking is waste.
     const int rc = sqlite3_open_v2(file.c_str(), &raw,
                                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                                    nullptr);

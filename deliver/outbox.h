@@ -1,23 +1,15 @@
 #pragma once
-// The outbox: the only durable record of what must reach the hub (DESIGN 4). SQLite in WAL
-// mode; an extract's transaction commits with synchronous=FULL, so a committed extract survives
-// power loss. State marks commit with NORMAL: a power cut may take the last of them back, which
-// only means a re-send (the hub answers `duplicate`). Paho runs with
-// persistence NONE; nothing about delivery lives anywhere else.
+// The outbox: the only durable record of what must reach the hub (<state_dir>/outbox.db, SQLite,
+// WAL, created 0600). An extract's batches are written in one transaction, with
+// synchronous=FULL, so a crash leaves all of them or none; state marks commit with NORMAL (a lost
+// mark only means a re-send). Batch ids are deterministic, so an extract written again queues
+// nothing twice. Batch states: queued -> published (the broker's PUBACK) -> acknowledged (the
+// hub's receipt: accepted or duplicate), or -> rejected (kept, counted, not sent again). Every
+// transition is one transaction with its audit event (audit/pending.h). Errors are io_error; a
+// failed transaction leaves nothing half-written. More: docs/forwarding.md, "The outbox".
 //
-// Batch states: queued -> published (the broker's PUBACK) -> acknowledged (the hub's receipt
-// said accepted or duplicate), or -> rejected (the hub's receipt said rejected: re-sending the
-// same bytes cannot help, so the batch is kept, counted and no longer sent). Every transition is
-// one transaction, with its audit event (batch.published, batch.acknowledged, batch.rejected;
-// audit/pending.h). An extract's batches are written in one transaction, so a
-// crash leaves all of them or none: re-processing after a crash starts from nothing. Batch ids
-// are deterministic too (protocol::batch_id_for): should an extract be written again, rows that
-// exist are left as they are, whatever their state, and nothing is queued twice. (That holds only
-// with the same batch limits, since seq numbers follow them; the single transaction is what makes
-// a change of limits between a crash and the re-run harmless.)
-//
-// Thread-safety: none. An Outbox belongs to one thread (the daemon gives it a strand of its own);
-// the sqlite3 handle is touched nowhere else.
+// Thread-safety: none. An Outbox belongs to one thread (in the daemon, the outbox thread, which
+// also runs the forwarder's strand); the sqlite3 handle is touched nowhere else.
 
 #include <chrono>
 #include <cstdint>

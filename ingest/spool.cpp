@@ -120,7 +120,6 @@ Spool::Spool(SpoolOptions options, Log log) : options_(std::move(options)), log_
   // Feed ids come from the validated config ([a-z0-9-]): each is one plain directory name.
   for ([[maybe_unused]] const std::string& feed : options_.feeds)
     assert(!feed.empty() && feed[0] != '.' && feed.find('/') == std::string::npos);
-  if (!options_.now) options_.now = [] { return Clock::now(); };
 }
 
 result<void> Spool::prepare() {
@@ -131,7 +130,7 @@ result<void> Spool::prepare() {
 }
 
 std::vector<SpoolEvent> Spool::scan(ExtractStore& store) {
-  Scan scan{store, options_.now(), {}, {}, {}, false};
+  Scan scan{store, options_.clock->now(), {}, {}, {}, false};
 
   // The top level holds only the feeds' directories; anything else is somebody's mistake, which
   // we report and leave for them to sort out.

@@ -1,54 +1,13 @@
 #pragma once
-// The spool directory (DESIGN 3.5): partner export jobs that cannot use the HTTPS upload API drop
-// their extracts into <state_dir>/spool/<feed>/, and the gateway takes each one into the extract
-// store once it is complete.
+// The spool directory: export jobs that cannot use the HTTPS upload API drop extracts into
+// <state_dir>/spool/<feed>/, and scan() takes each complete file into the extract store. A file
+// NAME is complete when NAME.ready exists or NAME has not changed for `settle`; *.part, *.ready,
+// hidden names and anything but a regular file are never taken. Taking is link into incoming/,
+// ExtractStore::accept, then unlink the marker and NAME, so a crash never loses or doubles a file.
+// Too large or a name conflict: moved to <feed>/.rejected/; any other error: left for the next
+// scan. The full contract with exporters: docs/daemon.md, "The spool directory".
 //
-// When a file NAME in a feed's directory is complete (the contract with exporters):
-//   - NAME.ready exists: taken at once, whatever the settle time (for exporters that write in
-//     place and then create the marker);
-//   - otherwise, once NAME has not changed (size and mtime) for `settle`. The default, 0, takes
-//     every file at once: right for exporters that write NAME.part and rename it to NAME, and
-//     wrong for one that writes NAME in place without a marker — give such a feed's spool a
-//     settle time longer than any pause in its writes. (One settle time serves all feeds.)
-//   - never: names ending in ".part" (still being written) or ".ready" (markers; so no extract
-//     may itself be called *.ready), names starting with '.' (hidden: editor and rsync temporary
-//     files, and .rejected/), and anything that is not a regular file (a symlink could point at
-//     any file the gateway may read; a FIFO would block).
-// A marker whose NAME does not exist is left alone and reported.
-//
-// Taking a file, so that no file is ever taken twice nor lost in a crash:
-//   1. hard-link NAME into the store's incoming/ (ExtractStore::new_incoming's path);
-//   2. ExtractStore::accept(link, feed, NAME, "spool"): created, or `same` for a re-send;
-//   3. unlink NAME.ready, then NAME.
-// A crash before 3 leaves NAME in the spool; the next scan takes it again and the store answers
-// `same` (it is idempotent by feed + name + content), so NAME is then just removed. A crash
-// between the two unlinks of 3 leaves NAME without its marker, taken (as `same`) once settled.
-// (Removing the marker first means no stale marker can make a later file of the same name look
-// complete while it is still being written.) The spool and the store must be on one filesystem.
-// The stored extract is the exporter's inode: it keeps the file's mode and owner, and is
-// protected by extracts/ being 0700. An exporter that kept NAME open after finishing it could
-// still write to it (as with a rename): exporters are trusted local jobs, and the conventions
-// above say a file is finished before it is taken.
-//
-// Files that are not taken:
-//   - larger than `max_bytes`: moved to <feed>/.rejected/ (as NAME, or NAME.1, NAME.2, ... if
-//     that exists; never overwriting), its marker removed, an event `too_large`;
-//   - the store says `conflict` (the name was accepted before with other bytes): moved to
-//     <feed>/.rejected/ the same way, an event `conflict`. Leaving either in place would make
-//     every scan read (and, for a conflict, hash) it again. An operator who wants it processed
-//     renames it and moves it back into the feed's directory;
-//   - an error (link, store): left in place and retried by the next scan, an event `error`.
-//     storage_full ends the scan: what is left waits for the next one.
-// .rejected/ is never emptied by the gateway. Directories of unknown feeds and files at the
-// spool's top level are left alone and reported (never deleted, never taken). The spool and feed
-// directories must be real directories, not symlinks (prepare() refuses them; a scan reports
-// them and takes nothing from them).
-//
-// Logging: one line per event, and once per thing left alone (again only if it goes away and
-// comes back). File names are the partner's and may say anything (even who an extract is
-// about: "Smith John 1980-01-01.csv"), so logs never show them: only name_for_log()'s salted
-// token, the feed and the pseudonymous extract id. The names stay on disk (.rejected/) and in
-// the events, for the store.
+// Logs never show a file name (it may identify someone): only name_for_log()'s salted token.
 //
 // Thread-safety: none. scan() blocks (it hashes files, through the store): run it where the
 // ExtractStore is owned, off the I/O thread.
@@ -66,6 +25,7 @@
 
 #include <boost/system/error_code.hpp>
 
+#include "base/clock.h"
 #include "base/errc.h"
 
 namespace svd::ingest {
@@ -76,10 +36,10 @@ struct SpoolOptions {
   std::filesystem::path dir;       // <state_dir>/spool
   std::vector<std::string> feeds;  // feed ids (valid_identity): one directory each
   std::chrono::seconds settle{0};  // see above; 0 = a file is complete once it has its name
-  // Larger files go to .rejected/. The daemon sets it (from the storage quota); no limit unless set.
+  // Larger files go to .rejected/. The daemon sets it to [http] max_extract_bytes; no limit unless set.
   std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max();
-  // The time used for the settle rule; empty = std::chrono::system_clock::now (a test seam).
-  std::function<std::chrono::system_clock::time_point()> now;
+  // What the settle rule measures with; tests give a FakeClock.
+  const Clock* clock = &Clock::system();
 };
 
 struct SpoolEvent {

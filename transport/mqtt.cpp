@@ -12,6 +12,11 @@ std::unique_ptr<mqtt::async_client> make_client(const config::MqttEndpoint& endp
                                               static_cast<mqtt::iclient_persistence*>(nullptr));
 }
 
+std::unique_ptr<mqtt::iasync_client> make_iasync_client(const config::MqttEndpoint& endpoint,
+                                                        const std::string& client_id) {
+  return make_client(endpoint, client_id);
+}
+
 mqtt::connect_options make_connect_options(const config::MqttEndpoint& endpoint) {
   mqtt::ssl_options_builder ssl;
   ssl.trust_store(endpoint.ca.string())

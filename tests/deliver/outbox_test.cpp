@@ -1,6 +1,7 @@
-// The outbox against real SQLite files, one fresh directory per test. What matters most is the
-// crash-recovery property of DESIGN 4: an extract is visible whole or not at all, and writing it
-// again after a crash keeps every existing row as it was, so no record is lost or doubled.
+// The outbox against real SQLite files, one fresh directory per test. What matters most is its
+// crash-recovery property (docs/forwarding.md, "The outbox"): an extract is visible whole or not
+// at all, and writing it again after a crash keeps every existing row as it was, so no record is
+// lost or doubled.
 
 #include "deliver/outbox.h"
 

@@ -15,6 +15,7 @@
 
 #include "crypto/sha256.h"
 #include "ingest/extract_store.h"
+#include "tests/support/fake_clock.h"
 #include "tests/support/temp_dir.h"
 
 namespace svd::ingest {
@@ -55,6 +56,7 @@ using Names = std::vector<std::string>;
 class SpoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    clock_.set_wall(Clock::now());  // simulated time from the real present: the files' times are real
     auto s = ExtractStore::open(state_);
     ASSERT_TRUE(s) << s.error().message();
     store_ = std::move(*s);
@@ -67,7 +69,7 @@ class SpoolTest : public ::testing::Test {
     o.feeds = {"ed-assaults", "death-reports"};
     o.settle = settle;
     o.max_bytes = max_bytes;
-    o.now = [this] { return now_; };
+    o.clock = &clock_;
     spool_ = std::make_unique<Spool>(std::move(o), [this](const std::string& line) { log_.push_back(line); });
     auto r = spool_->prepare();
     ASSERT_TRUE(r) << r.error().message();
@@ -93,7 +95,7 @@ class SpoolTest : public ::testing::Test {
   const fs::path state_ = tmp_.path() / "state";
   std::unique_ptr<ExtractStore> store_;
   std::unique_ptr<Spool> spool_;
-  Clock::time_point now_ = Clock::now();
+  test_support::FakeClock clock_;
   std::vector<std::string> log_;
 };
 
@@ -178,16 +180,16 @@ TEST_F(SpoolTest, FileStillChangingIsNotTakenUntilSettled) {
   make_spool(1s);
   const fs::path p = feed_dir() / "week-47.csv";
   write(p, "attendance_id,arrival\n");
-  set_mtime(p, now_ - 500ms);
+  set_mtime(p, clock_.now() - 500ms);
   EXPECT_TRUE(scan().empty());
 
   // More bytes arrive: size and mtime change, so it starts settling again.
   write(p, kExtract);
-  set_mtime(p, now_ + 500ms);
-  now_ += 1200ms;
+  set_mtime(p, clock_.now() + 500ms);
+  clock_.advance(1200ms);
   EXPECT_TRUE(scan().empty());
 
-  now_ += 800ms;  // 1.5 s since its last change
+  clock_.advance(800ms);  // 1.5 s since its last change
   const auto ev = scan();
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].what, What::accepted);
@@ -201,7 +203,7 @@ TEST_F(SpoolTest, FileAlreadyOldWhenFirstSeenIsTakenAtOnce) {
   make_spool(1s);
   const fs::path p = feed_dir() / "week-47.csv";
   write(p, kExtract);
-  set_mtime(p, now_ - 2s);  // e.g. waiting while the gateway was down
+  set_mtime(p, clock_.now() - 2s);  // e.g. waiting while the gateway was down
   const auto ev = scan();
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].what, What::accepted);
@@ -211,11 +213,11 @@ TEST_F(SpoolTest, FutureMtimeDelaysByTheSettleTimeOnly) {
   make_spool(1s);
   const fs::path p = feed_dir() / "week-47.csv";
   write(p, kExtract);
-  set_mtime(p, now_ + 1h);  // the exporter's clock is wrong
+  set_mtime(p, clock_.now() + 1h);  // the exporter's clock is wrong
   EXPECT_TRUE(scan().empty());
-  now_ += 500ms;
+  clock_.advance(500ms);
   EXPECT_TRUE(scan().empty());
-  now_ += 600ms;  // unchanged for 1.1 s of our own observation
+  clock_.advance(600ms);  // unchanged for 1.1 s of our own observation
   const auto ev = scan();
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].what, What::accepted);
