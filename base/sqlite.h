@@ -1,7 +1,9 @@
 #pragma once
 // Small RAII helpers over the SQLite C API shared by the SQLite stores (outbox, extract store,
-// audit log). Not a wrapper library: just the handles, statement use with guaranteed reset,
-// one-row queries, and the creation of a private (0600) database file.
+// audit log, and the hub's store and witness). Not a wrapper library: just the handles,
+// statement use with guaranteed reset, one-row queries, and the creation of a private (0600)
+// database file.
+// Thread-safety: none of their own; a handle and its statements belong to the store's one thread.
 
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -53,11 +55,14 @@ class Use {
     // data() of an empty std::string is non-null, so this binds a zero-length blob, not NULL.
     return sqlite3_bind_blob64(s_, i, v.data(), v.size(), SQLITE_STATIC) == SQLITE_OK;
   }
+  // Not an overload of bind: an int argument would be ambiguous between int64 and double.
+  bool bind_double(int i, double v) { return sqlite3_bind_double(s_, i, v) == SQLITE_OK; }
 
   int step() { return sqlite3_step(s_); }
   bool done() { return step() == SQLITE_DONE; }
 
   std::int64_t integer(int col) { return sqlite3_column_int64(s_, col); }
+  // NULL reads as "", as does a zero-length text.
   std::string text(int col) {
     const unsigned char* p = sqlite3_column_text(s_, col);
     const int n = sqlite3_column_bytes(s_, col);
@@ -107,6 +112,17 @@ inline bool prepare(sqlite3* db, const char* sql, Stmt& out) {
   const int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
   out.reset(raw);
   return rc == SQLITE_OK && raw != nullptr;
+}
+
+// For readers of a store another process writes (statistics, exports): READONLY without CREATE,
+// so a missing file is an error, never a new empty store. Empty when it cannot be opened.
+inline Db open_read_only(const std::filesystem::path& file, int busy_timeout_ms) {
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  Db db(raw);  // a handle is returned even on failure and must be closed
+  if (rc != SQLITE_OK) return nullptr;
+  sqlite3_busy_timeout(raw, busy_timeout_ms);
+  return db;
 }
 
 // The outbox holds pseudonymised records: create it 0600 ourselves rather than let SQLite use

@@ -86,23 +86,24 @@ std::optional<Parts> match_pattern(std::string_view text, std::string_view forma
 
 std::string check_pattern(std::string_view format, bool needs_date, bool needs_time) {
   if (format == "default") return {};
-  bool seen[128] = {};
+  std::string seen;  // the conversions used, once each
+  auto has = [&seen](char c) { return seen.find(c) != std::string::npos; };
   for (std::size_t i = 0; i < format.size(); ++i) {
     if (format[i] != '%') continue;
     if (i + 1 == format.size()) return "format ends with a lone '%'";
     char c = format[++i];
     if (c != 'Y' && c != 'm' && c != 'd' && c != 'H' && c != 'M' && c != 'S' && c != '%')
       return std::string("format uses %") + c + ", which is not supported (use %Y %m %d %H %M %S)";
-    if (c != '%' && seen[static_cast<unsigned char>(c)])
+    if (c != '%' && has(c))
       return std::string("format uses %") + c + " twice";
-    seen[static_cast<unsigned char>(c)] = true;
+    seen += c;
   }
-  if (needs_date && !(seen['Y'] && seen['m'] && seen['d']))
+  if (needs_date && !(has('Y') && has('m') && has('d')))
     return "a date format needs %Y, %m and %d";
-  if (!needs_date && (seen['Y'] || seen['m'] || seen['d']))
+  if (!needs_date && (has('Y') || has('m') || has('d')))
     return "a time format cannot hold a date (%Y %m %d)";
-  if (needs_time && !(seen['H'] && seen['M'])) return "a format with a time needs %H and %M";
-  if (!needs_time && (seen['H'] || seen['M'] || seen['S']))
+  if (needs_time && !(has('H') && has('M'))) return "a format with a time needs %H and %M";
+  if (!needs_time && (has('H') || has('M') || has('S')))
     return "a date format cannot hold a time (%H %M %S)";
   return {};
 }

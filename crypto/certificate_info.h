@@ -3,6 +3,7 @@
 // fingerprint (of the DER, as `openssl x509 -fingerprint -sha256` prints it, in lowercase hex
 // without colons) and its expiry. Names nothing: the certificate's subject is a partner or
 // client id at most, but the fingerprint is what identifies it.
+// Any thread; nothing is returned for a file that holds no readable certificate.
 
 #include <filesystem>
 #include <optional>

@@ -26,6 +26,7 @@
 #include "crypto/detail/file_io.h"
 #include "crypto/detail/tls_common.h"
 #include "crypto/sha256.h"
+#include "crypto/detail/openssl.h"
 
 namespace svd::crypto {
 
@@ -80,15 +81,6 @@ using detail::openssl_reason;
 constexpr std::size_t kMaxPemBytes = std::size_t{1} << 20;
 constexpr std::size_t kMaxKeyBytes = std::size_t{64} << 10;
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
 struct StoreFree {
   void operator()(X509_STORE* s) const { X509_STORE_free(s); }
 };
@@ -98,9 +90,9 @@ struct StoreCtxFree {
 struct StackFree {
   void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }  // the certificates stay owned elsewhere
 };
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using detail::BioPtr;
+using detail::PkeyPtr;
+using detail::X509Ptr;
 
 CredentialError error(CredentialProblem problem, CredentialFile which, const fs::path& file, const std::string& what) {
   return CredentialError{problem, which, file.string() + ": " + what};
@@ -152,40 +144,17 @@ BioPtr memory_bio(const void* data, std::size_t size) {
   return BioPtr(BIO_new_mem_buf(data, static_cast<int>(size)));
 }
 
-// True when the last PEM read stopped at the end of the data, not at a damaged block.
-bool pem_at_end() {
-  const unsigned long e = ERR_peek_last_error();
-  const bool end = e != 0 && ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
-  if (end) ERR_clear_error();
-  return end;
-}
-
 // Every PEM certificate in `pem`; `problem` when there is none or a block is damaged.
 credential_result<std::vector<X509Ptr>> parse_certificates(const std::string& pem, const fs::path& file,
                                                            CredentialFile which, CredentialProblem problem,
                                                            const char* what) {
   BioPtr bio = memory_bio(pem.data(), pem.size());
   if (!bio) return error(problem, which, file, "out of memory");
-  std::vector<X509Ptr> certs;
-  ERR_clear_error();
-  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) certs.emplace_back(x);
-  if (!pem_at_end()) return error(problem, which, file, std::string("damaged PEM block in ") + what + openssl_reason());
-  if (certs.empty()) return error(problem, which, file, std::string("no PEM certificate found (expected ") + what + ")");
-  return certs;
-}
-
-Clock::time_point to_time_point(const ASN1_TIME* t) {
-  std::tm tm{};
-  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return Clock::time_point{};
-  return Clock::from_time_t(::timegm(&tm));
-}
-
-std::string der_sha256(X509* cert) {
-  unsigned char* der = nullptr;
-  const int n = i2d_X509(cert, &der);
-  if (n <= 0) return {};
-  std::unique_ptr<unsigned char, void (*)(void*)> owned(der, [](void* p) { OPENSSL_free(p); });
-  return sha256_hex(std::string_view(reinterpret_cast<const char*>(der), static_cast<std::size_t>(n)));
+  auto certs = detail::read_pem_certificates(bio.get());
+  if (!certs) return error(problem, which, file, std::string("damaged PEM block in ") + what + openssl_reason());
+  if (certs->empty())
+    return error(problem, which, file, std::string("no PEM certificate found (expected ") + what + ")");
+  return std::move(*certs);
 }
 
 // A certificate file, its key and the checks every holder's certificate gets.
@@ -236,9 +205,9 @@ credential_result<Leaf> load_leaf(const fs::path& cert_file, const fs::path& key
                  purpose == X509_PURPOSE_SSL_CLIENT ? "certificate is not for TLS clients (extendedKeyUsage)"
                                                     : "certificate is not for TLS servers (extendedKeyUsage)");
   }
-  leaf.sha256 = der_sha256(cert);
+  leaf.sha256 = detail::der_sha256(cert);
   leaf.not_after = format_utc(X509_get0_notAfter(cert));
-  leaf.not_after_time = to_time_point(X509_get0_notAfter(cert));
+  leaf.not_after_time = detail::to_time_point(X509_get0_notAfter(cert));
   return leaf;
 }
 
@@ -417,11 +386,12 @@ credential_result<ServerCredentials> load_server_credentials(const TlsServerFile
   out.tls = std::move(*tls);
   out.sha256 = std::move(leaf->sha256);
   out.not_after = std::move(leaf->not_after);
-  out.client_ca_sha256 = der_sha256((*cas)[0].get());
+  out.client_ca_sha256 = detail::der_sha256((*cas)[0].get());
   out.client_ca_not_after = format_utc(X509_get0_notAfter((*cas)[0].get()));
-  out.client_ca_not_after_time = to_time_point(X509_get0_notAfter((*cas)[0].get()));
+  out.client_ca_not_after_time = detail::to_time_point(X509_get0_notAfter((*cas)[0].get()));
   for (const X509Ptr& ca : *cas)
-    out.client_ca_not_after_time = std::min(out.client_ca_not_after_time, to_time_point(X509_get0_notAfter(ca.get())));
+    out.client_ca_not_after_time =
+        std::min(out.client_ca_not_after_time, detail::to_time_point(X509_get0_notAfter(ca.get())));
   return out;
 }
 

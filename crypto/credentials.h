@@ -6,7 +6,7 @@
 // Each file is read once, with bounds, and the checks run on the bytes read: what the caller
 // writes or hands on afterwards (the MQTT client's private copies) is exactly what was checked,
 // even if the file is replaced again meanwhile. Private keys must not be readable by group or
-// others (DESIGN 6) and are wiped from memory when no longer needed.
+// others (docs/architecture.md, "Security model") and are wiped from memory when no longer needed.
 //
 // Errors carry a fixed code (the audit log's `certificate.refused` reason) and a message for the
 // log, "<file>: <what is wrong>", which names the file and the problem but never its contents.

@@ -23,6 +23,7 @@
 #include "crypto/detail/file_io.h"
 #include "crypto/detail/tls_common.h"
 #include "crypto/sha256.h"
+#include "crypto/detail/openssl.h"
 
 namespace svd::crypto {
 namespace {
@@ -30,17 +31,8 @@ namespace {
 // A PEM key, request or certificate chain is a few KiB; a larger file is not one of them.
 constexpr std::size_t kMaxPemBytes = std::size_t{64} << 10;
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
 struct ReqFree {
   void operator()(X509_REQ* r) const { X509_REQ_free(r); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
 };
 struct ExtensionsFree {
   void operator()(STACK_OF(X509_EXTENSION) * s) const { sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free); }
@@ -51,10 +43,10 @@ struct GeneralNamesFree {
 struct KeyUsageFree {
   void operator()(EXTENDED_KEY_USAGE* e) const { sk_ASN1_OBJECT_pop_free(e, ASN1_OBJECT_free); }
 };
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using detail::BioPtr;
+using detail::PkeyPtr;
 using ReqPtr = std::unique_ptr<X509_REQ, ReqFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
+using detail::X509Ptr;
 using ExtensionsPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), ExtensionsFree>;
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, GeneralNamesFree>;
 using KeyUsagePtr = std::unique_ptr<EXTENDED_KEY_USAGE, KeyUsageFree>;

@@ -1,9 +1,9 @@
 #pragma once
-// The linkage keys a gateway holds during a rotation (DESIGN 3.3): each with the window in which
-// it is in force, so that every instant has one key, or two during an overlap, when records
-// carry tokens under both. Which keys tokenise an extract is decided by the extract's received
-// time, never by the time it is processed: processing it again after a crash gives the same
-// records and the same batch ids.
+// The linkage keys a gateway holds during a rotation (docs/configuration.md, "Linkage keys"),
+// each with the window in which it is in force, so that every instant has one key, or two during
+// an overlap, when records carry tokens under both. Which keys tokenise an extract is decided
+// by the extract's received time, never by the time it is processed: processing it again after
+// a crash gives the same records and the same batch ids.
 //
 // Immutable once made; any thread may read it. The daemon swaps a whole new ring on SIGHUP and
 // never changes one in place.

@@ -4,6 +4,7 @@
 //
 // A key file that group or others can read is refused: the key is what stands between a
 // token and the NHS number behind it (10^9 candidates are brute-forced in seconds without it).
+// A LinkageKey is immutable (any thread may read it) and wipes its bytes when destroyed.
 
 #include <array>
 #include <filesystem>

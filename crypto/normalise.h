@@ -1,6 +1,7 @@
 #pragma once
 // Normalisation is part of the token contract: every site must produce the same bytes for the
 // same person, or tokens stop linking. Change nothing here without a new contract version.
+// Pure; any thread.
 
 #include <optional>
 #include <string>

@@ -4,6 +4,7 @@
 #include "crypto/detail/file_io.h"
 #include "crypto/detail/fatal.h"
 #include "base/hex.h"
+#include "crypto/detail/openssl.h"
 
 #include <cassert>
 #include <cerrno>
@@ -33,17 +34,11 @@ constexpr std::size_t kRawKeyBytes = 32;
 // which says more than "too large".
 constexpr std::size_t kMaxKeyFileBytes = std::size_t{16} << 10;
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
 struct MdCtxFree {
   void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
 };
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using detail::BioPtr;
+using detail::PkeyPtr;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
 
 // OpenSSL's error queue is per thread and the TLS code reads it (SSL_get_error): a refused key

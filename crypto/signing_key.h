@@ -1,5 +1,5 @@
 #pragma once
-// Ed25519 keys (OpenSSL 3) for the audit log (DESIGN 5): the gateway's device key signs its
+// Ed25519 keys (OpenSSL 3) for the audit log (docs/audit.md): the gateway's device key signs its
 // audit checkpoints, and the hub's witness key cosigns the checkpoints it accepted. Both are kept
 // as PEM files OpenSSL reads too (`openssl pkey -in device.key -pubout`), so an auditor can check
 // a signature with standard tools:

@@ -1,6 +1,6 @@
 #pragma once
 // The TLS client side of the HTTPS upload API, for `svdgw submit` on a partner's machine
-// (DESIGN 3.4, 6):
+// (docs/architecture.md, "Security model"):
 //
 //   - TLS 1.2 minimum, the same AEAD-only TLS 1.2 cipher list as the server (TLS 1.3 suites as
 //     OpenSSL ships them), security level 2, no compression, no renegotiation.

@@ -23,6 +23,7 @@
 
 #include "base/unique_fd.h"
 #include "crypto/detail/tls_common.h"
+#include "crypto/detail/openssl.h"
 
 namespace svd::crypto {
 
@@ -47,22 +48,10 @@ constexpr std::size_t kMaxKeyBytes = std::size_t{64} << 10;
 
 constexpr unsigned char kSessionIdContext[] = "svdgw-http";
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct CrlFree {
-  void operator()(X509_CRL* c) const { X509_CRL_free(c); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using CrlPtr = std::unique_ptr<X509_CRL, CrlFree>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using detail::BioPtr;
+using detail::PkeyPtr;
+using detail::X509Ptr;
+using CrlPtr = std::unique_ptr<X509_CRL, detail::Free<X509_CRL_free>>;
 
 // File contents; wiped on destruction (the same type carries the private key). The buffer is
 // sized once so no unwiped copy is left behind by a reallocation.
@@ -126,31 +115,15 @@ tls_result<FileBytes> read_file(const fs::path& file, std::size_t max, bool priv
   return out;
 }
 
-// True when the last PEM read stopped at the end of the data, not at a damaged block.
-bool pem_at_end() {
-  const unsigned long e = ERR_peek_last_error();
-  const bool end = e != 0 && ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
-  if (end) ERR_clear_error();
-  return end;
-}
-
 tls_result<std::vector<X509Ptr>> read_certificates(const fs::path& file, const char* what) {
   auto bytes = read_file(file, kMaxPemBytes, false);
   if (!bytes) return bytes.error();
   BioPtr bio = bytes->bio();
   if (!bio) return fail(file, "out of memory");
-  std::vector<X509Ptr> certs;
-  ERR_clear_error();
-  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) certs.emplace_back(x);
-  if (!pem_at_end()) return fail(file, std::string("damaged PEM block in ") + what + openssl_reason());
-  if (certs.empty()) return fail(file, std::string("no PEM certificate found (expected ") + what + ")");
-  return certs;
-}
-
-Clock::time_point to_time_point(const ASN1_TIME* t) {
-  std::tm tm{};
-  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return Clock::time_point{};
-  return Clock::from_time_t(::timegm(&tm));
+  auto certs = detail::read_pem_certificates(bio.get());
+  if (!certs) return fail(file, std::string("damaged PEM block in ") + what + openssl_reason());
+  if (certs->empty()) return fail(file, std::string("no PEM certificate found (expected ") + what + ")");
+  return std::move(*certs);
 }
 
 tls_result<Clock::time_point> use_certificate_chain(SSL_CTX* ctx, const fs::path& file) {
@@ -167,7 +140,7 @@ tls_result<Clock::time_point> use_certificate_chain(SSL_CTX* ctx, const fs::path
     if (SSL_CTX_add1_chain_cert(ctx, (*certs)[i].get()) != 1)
       return fail(file, "intermediate certificate refused" + openssl_reason());
   }
-  return to_time_point(X509_get0_notAfter(leaf));
+  return detail::to_time_point(X509_get0_notAfter(leaf));
 }
 
 tls_result<void> use_private_key(SSL_CTX* ctx, const fs::path& key_file, const fs::path& cert_file) {
@@ -218,7 +191,7 @@ tls_result<std::optional<Clock::time_point>> use_crl(SSL_CTX* ctx, const fs::pat
   std::vector<CrlPtr> crls;
   ERR_clear_error();
   while (X509_CRL* c = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr)) crls.emplace_back(c);
-  if (!pem_at_end()) return fail(file, "damaged PEM block in the CRL" + openssl_reason());
+  if (!detail::pem_at_end()) return fail(file, "damaged PEM block in the CRL" + openssl_reason());
   if (crls.empty()) return fail(file, "no PEM CRL found");
 
   std::optional<Clock::time_point> earliest_next;
@@ -246,7 +219,7 @@ tls_result<std::optional<Clock::time_point>> use_crl(SSL_CTX* ctx, const fs::pat
       if (X509_cmp_current_time(next) <= 0)
         return fail(file, "CRL expired (nextUpdate " + format_utc(next) +
                               "); every client would be refused: install a fresh CRL");
-      const Clock::time_point t = to_time_point(next);
+      const Clock::time_point t = detail::to_time_point(next);
       if (!earliest_next || t < *earliest_next) earliest_next = t;
     }
     if (X509_STORE_add_crl(store, crl.get()) != 1) return fail(file, "CRL refused" + openssl_reason());

@@ -1,26 +1,16 @@
 #pragma once
-// The TLS server context of the HTTPS upload API (DESIGN 3.4, 6, 8), built from files:
-//
-//   - TLS 1.2 minimum; TLS 1.2 ciphers ECDHE with AES-GCM or ChaCha20-Poly1305 only (no CBC: the
-//     LUCKY13 family), TLS 1.3 suites as OpenSSL ships them (all AEAD); the server's preference
-//     order; security level 2.
-//   - A client certificate is required and must verify against `client_ca` alone (pinned: no
-//     system CAs), with the TLS client purpose (extendedKeyUsage clientAuth).
-//   - With a CRL, every client certificate is checked against it (X509_V_FLAG_CRL_CHECK). A CRL
-//     that is missing, unreadable, not signed by the client CA, not yet valid or past its
-//     nextUpdate is an error here: OpenSSL would otherwise refuse every client at once.
-//   - No renegotiation, no session tickets, no session cache: a resumed session would skip the
-//     client-certificate check, and a renegotiation could swap the certificate mid-connection.
-//   - The private key file is refused when group or others may read it (checked on the open
-//     descriptor, as for the linkage key; symlinks are followed, as certificate managers use
-//     them). Its bytes are wiped after parsing.
+// The TLS server context of the HTTPS upload API, built from files: TLS 1.2+, AEAD suites only,
+// a client certificate required that chains to `client_ca` alone with the clientAuth purpose,
+// checked against the CRL when there is one; no renegotiation, tickets or session cache. A key
+// file readable by group or others, or a CRL that is unusable or out of date, is an error here.
+// The full settings and why: docs/architecture.md, "Security model".
 //
 // Errors name the file and the problem, never key material. A context is immutable once built:
 // to reload certificates build a new one and hand it to HttpServer::set_tls (existing
-// connections keep the context they started with).
+// connections keep the context they started with). Any thread may build one.
 //
-// crypto/ is the only module that calls OpenSSL directly; callers get an asio ssl::context and
-// the two questions they need answered about an established connection (below).
+// crypto/ is the only module that configures TLS; callers get an asio ssl::context and the two
+// questions they need answered about an established connection (below).
 
 #include <chrono>
 #include <filesystem>

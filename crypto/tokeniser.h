@@ -1,5 +1,5 @@
 #pragma once
-// Keyed tokens (DESIGN 3.3):
+// Keyed tokens (docs/architecture.md, "Keyed tokens, and who holds the linkage key"):
 //   token = key_id ":" lowercase hex of the first 16 bytes of HMAC-SHA256(key, kind || 0x00 || value)
 // where `value` is already normalised (see normalise.h). The HMAC context is keyed once and
 // re-initialised per token, so a token costs two SHA-256 compressions plus the message.

@@ -6,6 +6,7 @@
 // The broker's ACL already stops a gateway publishing under another partner's topic; the check
 // that the header's partner matches the topic's is the hub's own defence against a misconfigured
 // broker.
+// Thread-safety: none; it uses its HubStore from the receive loop's thread.
 
 #include <span>
 #include <string>

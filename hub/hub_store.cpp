@@ -9,8 +9,14 @@
 
 #include <boost/json.hpp>
 
+#include "base/sqlite.h"
+
 namespace svd::hub {
 namespace json = boost::json;
+using sqlite::exec;
+using sqlite::prepare;
+using sqlite::Stmt;
+using sqlite::Use;
 
 namespace {
 
@@ -24,14 +30,6 @@ std::string table_of(std::string_view feed) {
   return t;
 }
 
-struct Statement {
-  sqlite3_stmt* s = nullptr;
-  Statement() = default;
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  ~Statement() { sqlite3_finalize(s); }
-};
-
 }  // namespace
 
 std::vector<std::string> output_columns(const config::Schema& schema) {
@@ -43,23 +41,14 @@ std::vector<std::string> output_columns(const config::Schema& schema) {
 }
 
 struct HubStore::Impl {
-  sqlite3* db = nullptr;
+  sqlite::Db db;  // first, so it closes after the statements
   struct Feed {
     std::string table;
     std::map<std::string, int, std::less<>> column_index;  // output key -> bind position
-    Statement insert;
+    Stmt insert;
   };
   std::map<std::string, Feed, std::less<>> feeds;
-  Statement seen, add_batch;
-
-  // close_v2 defers the close until the statements (members, destroyed after this body) are
-  // finalized.
-  ~Impl() { sqlite3_close_v2(db); }
-
-  bool exec(const std::string& sql) { return sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK; }
-  bool prepare(const std::string& sql, Statement& st) {
-    return sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &st.s, nullptr) == SQLITE_OK;
-  }
+  Stmt seen, add_batch;
 
   BatchOutcome store_one(const PendingBatch& pending);
 };
@@ -69,18 +58,21 @@ HubStore::~HubStore() = default;
 
 result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& file, std::vector<FeedTable> feeds) {
   auto impl = std::make_unique<Impl>();
-  if (sqlite3_open_v2(file.c_str(), &impl->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
-      SQLITE_OK)
-    return errc::io_error;
-  sqlite3_busy_timeout(impl->db, 5000);
+  sqlite3* raw = nullptr;
+  const int rc =
+      sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  impl->db.reset(raw);  // a handle is returned even on failure and must be closed
+  if (rc != SQLITE_OK) return errc::io_error;
+  sqlite3* db = raw;
+  sqlite3_busy_timeout(db, 5000);
   // 64 KiB pages (only while the file is new, before the WAL switch creates it) and a 32 MiB
   // page cache: a group of batches appends hundreds of thousands of rows, and small pages cost a
   // read and a write system call each.
-  if (!impl->exec("PRAGMA page_size=65536") || !impl->exec("PRAGMA cache_size=-32768") ||
-      !impl->exec("PRAGMA journal_mode=WAL") || !impl->exec("PRAGMA synchronous=FULL") ||
-      !impl->exec("CREATE TABLE IF NOT EXISTS batches (partner TEXT NOT NULL, batch_id TEXT NOT NULL, feed TEXT NOT NULL, "
-                  "extract_id TEXT NOT NULL, seq INTEGER NOT NULL, last INTEGER NOT NULL, records INTEGER NOT NULL, "
-                  "received_at INTEGER NOT NULL, PRIMARY KEY (partner, batch_id))"))
+  if (!exec(db, "PRAGMA page_size=65536") || !exec(db, "PRAGMA cache_size=-32768") ||
+      !exec(db, "PRAGMA journal_mode=WAL") || !exec(db, "PRAGMA synchronous=FULL") ||
+      !exec(db, "CREATE TABLE IF NOT EXISTS batches (partner TEXT NOT NULL, batch_id TEXT NOT NULL, feed TEXT NOT NULL, "
+                "extract_id TEXT NOT NULL, seq INTEGER NOT NULL, last INTEGER NOT NULL, records INTEGER NOT NULL, "
+                "received_at INTEGER NOT NULL, PRIMARY KEY (partner, batch_id))"))
     return errc::io_error;
   for (auto& f : feeds) {
     Impl::Feed& feed = impl->feeds[f.feed];
@@ -90,17 +82,18 @@ result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& fi
                          "_received_at INTEGER NOT NULL";
     for (const auto& c : f.columns) create += ", " + sql_name(c);
     create += ")";
-    if (!impl->exec(create)) return errc::io_error;
+    if (!exec(db, create.c_str())) return errc::io_error;
     // A schema that gained outputs since the table was made: add the new columns.
     std::set<std::string> existing;
     {
-      Statement info;
-      if (!impl->prepare("PRAGMA table_info(" + sql_name(feed.table) + ")", info)) return errc::io_error;
-      while (sqlite3_step(info.s) == SQLITE_ROW)
-        existing.insert(reinterpret_cast<const char*>(sqlite3_column_text(info.s, 1)));
+      Stmt info;
+      if (!prepare(db, ("PRAGMA table_info(" + sql_name(feed.table) + ")").c_str(), info)) return errc::io_error;
+      Use u(info);
+      while (u.step() == SQLITE_ROW) existing.insert(u.text(1));
     }
     for (const auto& c : f.columns)
-      if (!existing.count(c) && !impl->exec("ALTER TABLE " + sql_name(feed.table) + " ADD COLUMN " + sql_name(c)))
+      if (!existing.count(c) &&
+          !exec(db, ("ALTER TABLE " + sql_name(feed.table) + " ADD COLUMN " + sql_name(c)).c_str()))
         return errc::io_error;
     std::string insert = "INSERT INTO " + sql_name(feed.table) + " (_partner, _extract_id, _batch_id, _received_at";
     std::string values = "?1, ?2, ?3, ?4";
@@ -110,32 +103,29 @@ result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& fi
       values += ", ?" + std::to_string(pos);
       feed.column_index[c] = pos++;
     }
-    if (!impl->prepare(insert + ") VALUES (" + values + ")", feed.insert)) return errc::io_error;
+    if (!prepare(db, (insert + ") VALUES (" + values + ")").c_str(), feed.insert)) return errc::io_error;
   }
-  if (!impl->prepare("SELECT 1 FROM batches WHERE partner = ?1 AND batch_id = ?2", impl->seen) ||
-      !impl->prepare("INSERT INTO batches (partner, batch_id, feed, extract_id, seq, last, records, received_at) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                     impl->add_batch))
+  if (!prepare(db, "SELECT 1 FROM batches WHERE partner = ?1 AND batch_id = ?2", impl->seen) ||
+      !prepare(db,
+               "INSERT INTO batches (partner, batch_id, feed, extract_id, seq, last, records, received_at) "
+               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+               impl->add_batch))
     return errc::io_error;
   return std::unique_ptr<HubStore>(new HubStore(std::move(impl)));
 }
 
 namespace {
 
-// SQLITE_STATIC everywhere: every bound value (the batch's strings, the parsed record) outlives
-// the sqlite3_step that reads it, so SQLite need not copy each one.
-bool bind_text(sqlite3_stmt* s, int i, std::string_view v) {
-  return sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC) == SQLITE_OK;
-}
-
 // Binds one JSON scalar; false for a value the store has no column type for (an object or array).
-bool bind_value(sqlite3_stmt* s, int i, const json::value& x, int& rc) {
-  if (x.is_string()) rc = sqlite3_bind_text(s, i, x.as_string().data(), static_cast<int>(x.as_string().size()), SQLITE_STATIC);
-  else if (x.is_int64()) rc = sqlite3_bind_int64(s, i, x.as_int64());
-  else if (x.is_uint64()) rc = sqlite3_bind_int64(s, i, static_cast<sqlite3_int64>(x.as_uint64()));
-  else if (x.is_double()) rc = sqlite3_bind_double(s, i, x.as_double());
-  else if (x.is_bool()) rc = sqlite3_bind_int(s, i, x.as_bool() ? 1 : 0);
-  else if (x.is_null()) rc = sqlite3_bind_null(s, i);
+// Use binds with SQLITE_STATIC, as everywhere here: every bound value (the batch's strings, the
+// parsed record) outlives the step that reads it, so SQLite need not copy each one.
+bool bind_value(Use& u, int i, const json::value& x, bool& bound) {
+  if (x.is_string()) bound = u.bind(i, std::string_view(x.as_string().data(), x.as_string().size()));
+  else if (x.is_int64()) bound = u.bind(i, x.as_int64());
+  else if (x.is_uint64()) bound = u.bind(i, static_cast<std::int64_t>(x.as_uint64()));
+  else if (x.is_double()) bound = u.bind_double(i, x.as_double());
+  else if (x.is_bool()) bound = u.bind(i, std::int64_t{x.as_bool() ? 1 : 0});
+  else if (x.is_null()) bound = true;  // every use starts with its parameters cleared, i.e. NULL
   else return false;
   return true;
 }
@@ -155,17 +145,18 @@ BatchOutcome HubStore::Impl::store_one(const PendingBatch& pending) {
   Feed& feed = feed_it->second;
 
   // A batch stored before, in an earlier group or earlier in this one (same transaction).
-  sqlite3_reset(seen.s);
-  if (!bind_text(seen.s, 1, partner) || !bind_text(seen.s, 2, h.batch_id)) return errc::io_error;
-  const int step = sqlite3_step(seen.s);
-  sqlite3_reset(seen.s);
-  if (step == SQLITE_ROW) return protocol::ReceiptStatus::duplicate;
-  if (step != SQLITE_DONE) return errc::io_error;
+  {
+    Use u(seen);
+    if (!u.bind(1, partner) || !u.bind(2, h.batch_id)) return errc::io_error;
+    const int step = u.step();
+    if (step == SQLITE_ROW) return protocol::ReceiptStatus::duplicate;
+    if (step != SQLITE_DONE) return errc::io_error;
+  }
 
-  if (!exec("SAVEPOINT batch")) return errc::io_error;
+  sqlite3* conn = db.get();
+  if (!exec(conn, "SAVEPOINT batch")) return errc::io_error;
   auto refuse = [&](errc why) -> BatchOutcome {
-    sqlite3_reset(feed.insert.s);
-    if (!exec("ROLLBACK TO batch") || !exec("RELEASE batch")) return errc::io_error;
+    if (!exec(conn, "ROLLBACK TO batch") || !exec(conn, "RELEASE batch")) return errc::io_error;
     return why;
   };
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
@@ -186,33 +177,27 @@ BatchOutcome HubStore::Impl::store_one(const PendingBatch& pending) {
     if (ec) return refuse(errc::bad_record);
     json::value v = parser.release();
     if (!v.is_object()) return refuse(errc::bad_record);
-    sqlite3_stmt* s = feed.insert.s;
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    if (!bind_text(s, 1, partner) || !bind_text(s, 2, h.extract.id) || !bind_text(s, 3, h.batch_id) ||
-        sqlite3_bind_int64(s, 4, now) != SQLITE_OK)
+    Use u(feed.insert);
+    if (!u.bind(1, partner) || !u.bind(2, h.extract.id) || !u.bind(3, h.batch_id) || !u.bind(4, now))
       return errc::io_error;
     for (const auto& kv : v.as_object()) {
       auto col = feed.column_index.find(std::string_view(kv.key()));
       if (col == feed.column_index.end()) return refuse(errc::bad_record);
-      int rc = SQLITE_OK;
-      if (!bind_value(s, col->second, kv.value(), rc)) return refuse(errc::bad_record);
-      if (rc != SQLITE_OK) return errc::io_error;
+      bool bound = true;
+      if (!bind_value(u, col->second, kv.value(), bound)) return refuse(errc::bad_record);
+      if (!bound) return errc::io_error;
     }
-    const int done = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (done != SQLITE_DONE) return errc::io_error;
+    if (!u.done()) return errc::io_error;
   }
 
-  sqlite3_stmt* b = add_batch.s;
-  sqlite3_reset(b);
-  const bool added = bind_text(b, 1, partner) && bind_text(b, 2, h.batch_id) && bind_text(b, 3, h.feed) &&
-                     bind_text(b, 4, h.extract.id) && sqlite3_bind_int64(b, 5, static_cast<sqlite3_int64>(h.seq)) == SQLITE_OK &&
-                     sqlite3_bind_int(b, 6, h.last ? 1 : 0) == SQLITE_OK &&
-                     sqlite3_bind_int64(b, 7, static_cast<sqlite3_int64>(h.count)) == SQLITE_OK &&
-                     sqlite3_bind_int64(b, 8, now) == SQLITE_OK && sqlite3_step(b) == SQLITE_DONE;
-  sqlite3_reset(b);
-  if (!added || !exec("RELEASE batch")) return errc::io_error;
+  bool added;
+  {
+    Use u(add_batch);
+    added = u.bind(1, partner) && u.bind(2, h.batch_id) && u.bind(3, h.feed) && u.bind(4, h.extract.id) &&
+            u.bind(5, static_cast<std::int64_t>(h.seq)) && u.bind(6, std::int64_t{h.last ? 1 : 0}) &&
+            u.bind(7, static_cast<std::int64_t>(h.count)) && u.bind(8, now) && u.done();
+  }
+  if (!added || !exec(conn, "RELEASE batch")) return errc::io_error;
   return protocol::ReceiptStatus::accepted;
 }
 
@@ -221,24 +206,17 @@ result<std::vector<BatchOutcome>> HubStore::store_group(std::span<const PendingB
   std::vector<BatchOutcome> outcomes;
   if (batches.empty()) return outcomes;
   outcomes.reserve(batches.size());
-  if (!m.exec("BEGIN IMMEDIATE")) return errc::io_error;
   // Anything but a successful commit rolls the whole group back. The ROLLBACK may find no
   // transaction (SQLite ended it itself after an I/O error, or a commit hook refused it); its
   // result does not matter, only that nothing of the group was committed.
-  struct Rollback {
-    Impl& m;
-    bool armed = true;
-    ~Rollback() {
-      if (armed && !sqlite3_get_autocommit(m.db)) m.exec("ROLLBACK");
-    }
-  } guard{m};
+  sqlite::Transaction tx(m.db.get());
+  if (!tx.ok()) return errc::io_error;
   for (const PendingBatch& pending : batches) {
     BatchOutcome outcome = m.store_one(pending);
     if (!outcome && outcome.error() == errc::io_error) return errc::io_error;
     outcomes.push_back(std::move(outcome));
   }
-  if (!m.exec("COMMIT")) return errc::io_error;
-  guard.armed = false;
+  if (tx.commit() != SQLITE_OK) return errc::io_error;
   return outcomes;
 }
 
@@ -249,27 +227,22 @@ result<protocol::ReceiptStatus> HubStore::store(const std::string& partner, cons
   return outcomes->front();
 }
 
-sqlite3* HubStore::connection_for_test() { return impl_->db; }
+sqlite3* HubStore::connection_for_test() { return impl_->db.get(); }
 
 namespace {
 result<std::uint64_t> count(sqlite3* db, const std::string& sql) {
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) return errc::io_error;
-  std::uint64_t n = 0;
-  bool ok = sqlite3_step(s) == SQLITE_ROW;
-  if (ok) n = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
-  sqlite3_finalize(s);
-  if (!ok) return errc::io_error;
-  return n;
+  const auto n = sqlite::query_int(db, sql.c_str());
+  if (!n) return errc::io_error;
+  return static_cast<std::uint64_t>(*n);
 }
 }  // namespace
 
 result<std::uint64_t> HubStore::record_count(const std::string& feed) {
   auto it = impl_->feeds.find(feed);
   if (it == impl_->feeds.end()) return errc::unknown_feed;
-  return count(impl_->db, "SELECT COUNT(*) FROM " + sql_name(it->second.table));
+  return count(impl_->db.get(), "SELECT COUNT(*) FROM " + sql_name(it->second.table));
 }
 
-result<std::uint64_t> HubStore::batch_count() { return count(impl_->db, "SELECT COUNT(*) FROM batches"); }
+result<std::uint64_t> HubStore::batch_count() { return count(impl_->db.get(), "SELECT COUNT(*) FROM batches"); }
 
 }  // namespace svd::hub

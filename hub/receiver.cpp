@@ -220,7 +220,7 @@ int run_receiver(const config::HubReceiverConfig& config, BatchHandler& handler,
       continue;
     }
     // Whatever else is already waiting joins this message's group: one commit (one fsync) for
-    // all of them. Never wait for more: a lone batch is answered as fast as before.
+    // all of them. Never wait for more: a lone batch is answered at once.
     std::vector<mqtt::const_message_ptr> group{msg};
     std::size_t bytes = msg->get_payload().size();
     bool lost = false;

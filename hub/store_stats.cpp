@@ -1,4 +1,5 @@
 #include "hub/store_stats.h"
+#include "base/sqlite.h"
 #include "base/time.h"
 
 #include <sqlite3.h>
@@ -20,36 +21,30 @@ void print(std::ostream& out, const FeedStats& f, std::string_view note) {
 }  // namespace
 
 result<std::vector<FeedStats>> read_store_stats(const std::filesystem::path& file) {
-  sqlite3* db = nullptr;
   // READONLY without CREATE: a missing file is an error, never a new empty store.
-  const int opened = sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
-  struct Close {
-    sqlite3* db;
-    ~Close() { sqlite3_close_v2(db); }
-  } close{db};
-  if (opened != SQLITE_OK) return errc::io_error;
-  sqlite3_busy_timeout(db, 5000);
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT feed, partner, COUNT(*), SUM(records), MAX(received_at) FROM batches "
-                         "GROUP BY feed, partner ORDER BY feed, partner",
-                         -1, &s, nullptr) != SQLITE_OK)
+  const sqlite::Db db = sqlite::open_read_only(file, 5000);
+  if (!db) return errc::io_error;
+  sqlite::Stmt s;
+  if (!sqlite::prepare(db.get(),
+                       "SELECT feed, partner, COUNT(*), SUM(records), MAX(received_at) FROM batches "
+                       "GROUP BY feed, partner ORDER BY feed, partner",
+                       s))
     return errc::io_error;  // not a hub store (no batches table), or not a database at all
   std::vector<FeedStats> feeds;
+  sqlite::Use u(s);
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    const std::string feed = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+  while ((rc = u.step()) == SQLITE_ROW) {
+    const std::string feed = u.text(0);
     if (feeds.empty() || feeds.back().feed != feed) feeds.push_back({feed, 0, 0, {}});
     PartnerStats p;
-    p.partner = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
-    p.batches = static_cast<std::uint64_t>(sqlite3_column_int64(s, 2));
-    p.records = static_cast<std::uint64_t>(sqlite3_column_int64(s, 3));
-    p.last_received = sqlite3_column_int64(s, 4);
+    p.partner = u.text(1);
+    p.batches = static_cast<std::uint64_t>(u.integer(2));
+    p.records = static_cast<std::uint64_t>(u.integer(3));
+    p.last_received = u.integer(4);
     feeds.back().batches += p.batches;
     feeds.back().records += p.records;
     feeds.back().partners.push_back(std::move(p));
   }
-  sqlite3_finalize(s);
   if (rc != SQLITE_DONE) return errc::io_error;
   return feeds;
 }

@@ -3,6 +3,7 @@
 // (one row per stored batch, with its record count), so it costs nothing like a scan of the
 // record tables. The connection is read-only: it never creates a store, and it works while
 // `svdhub run` writes to the same file (WAL: readers see the last commit, writers are not held up).
+// Any thread; errors are io_error (missing, unreadable or not a hub store).
 
 #include <cstdint>
 #include <filesystem>

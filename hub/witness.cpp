@@ -15,8 +15,14 @@
 #include "base/time.h"
 #include "base/identity.h"
 #include "base/hex.h"
+#include "base/sqlite.h"
 
 namespace svd::hub {
+using sqlite::exec;
+using sqlite::prepare;
+using sqlite::Stmt;
+using sqlite::Use;
+
 namespace {
 
 using Hash = std::array<unsigned char, 32>;
@@ -39,84 +45,38 @@ constexpr const char* kSchema =
     "CREATE TABLE IF NOT EXISTS witness_alarm_counts (partner TEXT PRIMARY KEY, alarms INTEGER NOT NULL, "
     "last_at TEXT NOT NULL);";
 
-struct Statement {
-  sqlite3_stmt* s = nullptr;
-  Statement() = default;
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  ~Statement() { sqlite3_finalize(s); }
-};
-
-// Resets on scope exit, so a statement never holds a read transaction open between calls.
-struct Reset {
-  sqlite3_stmt* s;
-  ~Reset() { sqlite3_reset(s); }
-};
-
-bool prepare(sqlite3* db, const char* sql, Statement& st) {
-  return sqlite3_prepare_v2(db, sql, -1, &st.s, nullptr) == SQLITE_OK;
-}
-
-bool bind_text(sqlite3_stmt* s, int i, std::string_view v) {
-  return sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT) == SQLITE_OK;
-}
-
-bool bind_seq(sqlite3_stmt* s, int i, std::uint64_t v) {
-  return sqlite3_bind_int64(s, i, static_cast<sqlite3_int64>(v)) == SQLITE_OK;
-}
-
-std::string column_text(sqlite3_stmt* s, int i) {
-  const unsigned char* t = sqlite3_column_text(s, i);
-  return t ? reinterpret_cast<const char*>(t) : "";
-}
-
-std::uint64_t column_seq(sqlite3_stmt* s, int i) { return static_cast<std::uint64_t>(sqlite3_column_int64(s, i)); }
-
 std::string reason_of(const boost::system::error_code& ec) {
   if (ec.category() == svd_category()) return std::string(errc_name(static_cast<errc>(ec.value())));
   return std::string(errc_name(errc::bad_checkpoint));
 }
 
 // The stored row of an accepted checkpoint, as its receipt.
-protocol::CheckpointReceipt receipt_of(sqlite3_stmt* s, std::string_view partner, protocol::CheckpointStatus status) {
+protocol::CheckpointReceipt receipt_of(Use& u, std::string_view partner, protocol::CheckpointStatus status) {
   protocol::CheckpointReceipt r;
   r.checkpoint.partner = std::string(partner);
-  r.checkpoint.seq = column_seq(s, 0);
-  r.checkpoint.chain_hash = column_text(s, 1);
-  r.checkpoint.time = column_text(s, 2);
+  r.checkpoint.seq = static_cast<std::uint64_t>(u.integer(0));
+  r.checkpoint.chain_hash = u.text(1);
+  r.checkpoint.time = u.text(2);
   r.status = status;
-  r.witnessed_at = column_text(s, 3);
-  r.cosignature = column_text(s, 4);
-  r.witness_fingerprint = column_text(s, 5);
+  r.witnessed_at = u.text(3);
+  r.cosignature = u.text(4);
+  r.witness_fingerprint = u.text(5);
   return r;
 }
 
 constexpr const char* kReceiptColumns = "seq, chain_hash, time, witnessed_at, cosignature, witness_fingerprint";
 
-// A read-only connection that never creates the file; nullptr when it cannot be opened.
-struct ReadOnly {
-  sqlite3* db = nullptr;
-  explicit ReadOnly(const std::filesystem::path& file) {
-    if (sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
-      sqlite3_close_v2(db);
-      db = nullptr;
-      return;
-    }
-    sqlite3_busy_timeout(db, 5000);
-  }
-  ~ReadOnly() { sqlite3_close_v2(db); }
-  ReadOnly(const ReadOnly&) = delete;
-  ReadOnly& operator=(const ReadOnly&) = delete;
-
-  // Whether the witness ever ran on this store; io_error when it is not a database at all.
-  result<bool> has_witness_tables() {
-    Statement st;
-    if (!prepare(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'witness_checkpoints'", st))
-      return errc::io_error;
-    if (sqlite3_step(st.s) != SQLITE_ROW) return errc::io_error;
-    return sqlite3_column_int64(st.s, 0) > 0;
-  }
-};
+// A read-only connection that never creates the file; a null handle when the witness never ran
+// on this store (nothing to read), io_error when it cannot be opened or is not a database at all.
+result<sqlite::Db> open_witness_tables(const std::filesystem::path& database) {
+  sqlite::Db db = sqlite::open_read_only(database, 5000);
+  if (!db) return errc::io_error;
+  const auto tables = sqlite::query_int(
+      db.get(), "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'witness_checkpoints'");
+  if (!tables) return errc::io_error;
+  if (*tables == 0) return sqlite::Db();
+  return db;
+}
 
 }  // namespace
 
@@ -131,13 +91,13 @@ bool parse_audit_topic(std::string_view topic, std::string& partner) {
 }
 
 struct Witness::Impl {
-  sqlite3* db = nullptr;
+  sqlite::Db db;  // first, so it closes after the statements
   crypto::SigningKey key;
   std::string fingerprint;
   std::map<std::string, crypto::PublicKey, std::less<>> device_keys;
   std::ostream& log;
   Clock clock;
-  Statement at_seq, last, insert, add_alarm, count_alarm, trim_alarms;
+  Stmt at_seq, last, insert, add_alarm, count_alarm, trim_alarms;
 
   Impl(crypto::SigningKey k, std::map<std::string, crypto::PublicKey, std::less<>> keys, std::ostream& l, Clock c)
       : key(std::move(k)),
@@ -145,10 +105,6 @@ struct Witness::Impl {
         device_keys(std::move(keys)),
         log(l),
         clock(std::move(c)) {}
-  // close_v2 waits for the statements (members, finalized after this body).
-  ~Impl() { sqlite3_close_v2(db); }
-
-  bool exec(const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK; }
 
   struct Alarm {
     errc reason;
@@ -170,15 +126,17 @@ result<std::unique_ptr<Witness>> Witness::open(const std::filesystem::path& data
                                                std::map<std::string, crypto::PublicKey, std::less<>> device_keys,
                                                std::ostream& log, Clock clock) {
   auto impl = std::make_unique<Impl>(std::move(key), std::move(device_keys), log, std::move(clock));
-  if (sqlite3_open_v2(database.c_str(), &impl->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK)
-    return errc::io_error;
-  sqlite3_busy_timeout(impl->db, 5000);
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(database.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  impl->db.reset(raw);  // a handle is returned even on failure and must be closed
+  if (rc != SQLITE_OK) return errc::io_error;
+  sqlite3* db = raw;
+  sqlite3_busy_timeout(db, 5000);
   // journal_mode is a property of the file (HubStore has usually set it already); synchronous is
   // per connection, and a receipt promises durability.
-  if (!impl->exec("PRAGMA journal_mode=WAL") || !impl->exec("PRAGMA synchronous=FULL") || !impl->exec(kSchema))
+  if (!exec(db, "PRAGMA journal_mode=WAL") || !exec(db, "PRAGMA synchronous=FULL") || !exec(db, kSchema))
     return errc::io_error;
-  sqlite3* db = impl->db;
   const std::string at_seq = std::string("SELECT ") + kReceiptColumns +
                              " FROM witness_checkpoints WHERE partner = ?1 AND seq = ?2";
   const std::string last = std::string("SELECT ") + kReceiptColumns +
@@ -209,12 +167,11 @@ result<std::unique_ptr<Witness>> Witness::open(const std::filesystem::path& data
 result<Witness::Impl::Decision> Witness::Impl::decide(std::string_view partner, const protocol::CheckpointMessage& m) {
   const protocol::Checkpoint& c = m.checkpoint;
   {
-    sqlite3_stmt* s = at_seq.s;
-    Reset reset{s};
-    if (!bind_text(s, 1, partner) || !bind_seq(s, 2, c.seq)) return errc::io_error;
-    const int rc = sqlite3_step(s);
+    Use u(at_seq);
+    if (!u.bind(1, partner) || !u.bind(2, static_cast<std::int64_t>(c.seq))) return errc::io_error;
+    const int rc = u.step();
     if (rc == SQLITE_ROW) {
-      protocol::CheckpointReceipt stored = receipt_of(s, partner, protocol::CheckpointStatus::duplicate);
+      protocol::CheckpointReceipt stored = receipt_of(u, partner, protocol::CheckpointStatus::duplicate);
       if (stored.checkpoint.chain_hash == c.chain_hash) return Decision(std::move(stored));
       return Decision(Alarm{errc::checkpoint_does_not_extend,
                             "seq " + std::to_string(c.seq) + " was accepted with chain hash " +
@@ -225,11 +182,10 @@ result<Witness::Impl::Decision> Witness::Impl::decide(std::string_view partner, 
 
   std::optional<protocol::ChainPoint> last_accepted;
   {
-    sqlite3_stmt* s = last.s;
-    Reset reset{s};
-    if (!bind_text(s, 1, partner)) return errc::io_error;
-    const int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) last_accepted = protocol::ChainPoint{column_seq(s, 0), column_text(s, 1)};
+    Use u(last);
+    if (!u.bind(1, partner)) return errc::io_error;
+    const int rc = u.step();
+    if (rc == SQLITE_ROW) last_accepted = protocol::ChainPoint{static_cast<std::uint64_t>(u.integer(0)), u.text(1)};
     else if (rc != SQLITE_DONE) return errc::io_error;
   }
   auto point = [](const protocol::ChainPoint& p) { return "seq " + std::to_string(p.seq) + " (" + p.chain_hash + ")"; };
@@ -268,13 +224,13 @@ result<Witness::Impl::Decision> Witness::Impl::decide(std::string_view partner, 
   const crypto::Signature cosig = key.sign(protocol::witness_note(c, r.witnessed_at));
   r.cosignature = to_hex(cosig);
   r.witness_fingerprint = fingerprint;
-  sqlite3_stmt* s = insert.s;
-  Reset reset{s};
-  if (!bind_text(s, 1, partner) || !bind_seq(s, 2, c.seq) || !bind_text(s, 3, c.chain_hash) ||
-      !bind_text(s, 4, c.time) || !bind_text(s, 5, m.signature) || !bind_text(s, 6, m.key_fingerprint) ||
-      !bind_text(s, 7, r.witnessed_at) || !bind_text(s, 8, r.cosignature) || !bind_text(s, 9, r.witness_fingerprint) ||
-      sqlite3_step(s) != SQLITE_DONE)
-    return errc::io_error;
+  {
+    Use u(insert);
+    if (!u.bind(1, partner) || !u.bind(2, static_cast<std::int64_t>(c.seq)) || !u.bind(3, c.chain_hash) ||
+        !u.bind(4, c.time) || !u.bind(5, m.signature) || !u.bind(6, m.key_fingerprint) || !u.bind(7, r.witnessed_at) ||
+        !u.bind(8, r.cosignature) || !u.bind(9, r.witness_fingerprint) || !u.done())
+      return errc::io_error;
+  }
   return Decision(std::move(r));
 }
 
@@ -282,22 +238,20 @@ result<void> Witness::Impl::store_alarm(std::string_view partner, const protocol
                                         std::string_view payload) {
   const std::string at = utc_iso_ms(clock());
   const std::string reason(errc_name(a.reason));
+  const std::string payload_sha256 = crypto::sha256_hex(payload);
   {
-    sqlite3_stmt* s = add_alarm.s;
-    Reset reset{s};
-    if (!bind_text(s, 1, partner) || !bind_text(s, 2, at) || !bind_text(s, 3, reason) || !bind_text(s, 4, a.detail) ||
-        !bind_seq(s, 5, c.seq) || !bind_text(s, 6, c.chain_hash) || !bind_text(s, 7, c.time) ||
-        !bind_text(s, 8, crypto::sha256_hex(payload)) || sqlite3_step(s) != SQLITE_DONE)
+    Use u(add_alarm);
+    if (!u.bind(1, partner) || !u.bind(2, at) || !u.bind(3, reason) || !u.bind(4, a.detail) ||
+        !u.bind(5, static_cast<std::int64_t>(c.seq)) || !u.bind(6, c.chain_hash) || !u.bind(7, c.time) ||
+        !u.bind(8, payload_sha256) || !u.done())
       return errc::io_error;
   }
   {
-    sqlite3_stmt* s = count_alarm.s;
-    Reset reset{s};
-    if (!bind_text(s, 1, partner) || !bind_text(s, 2, at) || sqlite3_step(s) != SQLITE_DONE) return errc::io_error;
+    Use u(count_alarm);
+    if (!u.bind(1, partner) || !u.bind(2, at) || !u.done()) return errc::io_error;
   }
-  sqlite3_stmt* s = trim_alarms.s;
-  Reset reset{s};
-  if (!bind_text(s, 1, partner) || !bind_seq(s, 2, kMaxStoredAlarmsPerPartner) || sqlite3_step(s) != SQLITE_DONE)
+  Use u(trim_alarms);
+  if (!u.bind(1, partner) || !u.bind(2, static_cast<std::int64_t>(kMaxStoredAlarmsPerPartner)) || !u.done())
     return errc::io_error;
   return {};
 }
@@ -335,14 +289,8 @@ result<WitnessOutcome> Witness::handle(std::string_view partner, std::string_vie
 
   // Everything below is one transaction: the decision rests on what is stored, and what it
   // decides is stored before the receipt can go out.
-  if (!m.exec("BEGIN IMMEDIATE")) return errc::io_error;
-  struct Rollback {
-    Impl& m;
-    bool armed = true;
-    ~Rollback() {
-      if (armed && !sqlite3_get_autocommit(m.db)) m.exec("ROLLBACK");
-    }
-  } guard{m};
+  sqlite::Transaction tx(m.db.get());
+  if (!tx.ok()) return errc::io_error;
 
   crypto::Signature sig{};
   const bool signed_by_device =
@@ -357,63 +305,59 @@ result<WitnessOutcome> Witness::handle(std::string_view partner, std::string_vie
 
   if (auto* alarm = std::get_if<Impl::Alarm>(&decision)) {
     if (auto stored = m.store_alarm(partner, c, *alarm, payload); !stored) return stored.error();
-    if (!m.exec("COMMIT")) return errc::io_error;
-    guard.armed = false;
+    if (tx.commit() != SQLITE_OK) return errc::io_error;
     m.log << "audit.alarm: partner " << partner << " checkpoint seq " << c.seq << ": " << errc_name(alarm->reason)
           << " (" << alarm->detail << ")\n";
     r.reason = errc_name(alarm->reason);
     out.alarm = true;
     return out;
   }
-  if (!m.exec("COMMIT")) return errc::io_error;
-  guard.armed = false;
+  if (tx.commit() != SQLITE_OK) return errc::io_error;
   out.receipt = std::move(std::get<protocol::CheckpointReceipt>(decision));
   return out;
 }
 
 result<std::vector<protocol::CheckpointReceipt>> read_witnessed_checkpoints(const std::filesystem::path& database,
                                                                            std::string_view partner) {
-  ReadOnly ro(database);
-  if (!ro.db) return errc::io_error;
+  auto db = open_witness_tables(database);
+  if (!db) return db.error();
   std::vector<protocol::CheckpointReceipt> out;
-  auto has = ro.has_witness_tables();
-  if (!has) return has.error();
-  if (!*has) return out;
-  Statement st;
+  if (!*db) return out;
+  Stmt st;
   const std::string sql = std::string("SELECT ") + kReceiptColumns +
                           " FROM witness_checkpoints WHERE partner = ?1 ORDER BY seq";
-  if (!prepare(ro.db, sql.c_str(), st) || !bind_text(st.s, 1, partner)) return errc::io_error;
+  if (!prepare(db->get(), sql.c_str(), st)) return errc::io_error;
+  Use u(st);
+  if (!u.bind(1, partner)) return errc::io_error;
   int rc;
-  while ((rc = sqlite3_step(st.s)) == SQLITE_ROW)
-    out.push_back(receipt_of(st.s, partner, protocol::CheckpointStatus::accepted));
+  while ((rc = u.step()) == SQLITE_ROW) out.push_back(receipt_of(u, partner, protocol::CheckpointStatus::accepted));
   if (rc != SQLITE_DONE) return errc::io_error;
   return out;
 }
 
 result<std::vector<StoredAlarm>> read_alarms(const std::filesystem::path& database) {
-  ReadOnly ro(database);
-  if (!ro.db) return errc::io_error;
+  auto db = open_witness_tables(database);
+  if (!db) return db.error();
   std::vector<StoredAlarm> out;
-  auto has = ro.has_witness_tables();
-  if (!has) return has.error();
-  if (!*has) return out;
-  Statement st;
-  if (!prepare(ro.db,
+  if (!*db) return out;
+  Stmt st;
+  if (!prepare(db->get(),
                "SELECT partner, at, reason, detail, seq, chain_hash, checkpoint_time, payload_sha256 "
                "FROM witness_alarms ORDER BY id",
                st))
     return errc::io_error;
+  Use u(st);
   int rc;
-  while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
+  while ((rc = u.step()) == SQLITE_ROW) {
     StoredAlarm a;
-    a.partner = column_text(st.s, 0);
-    a.at = column_text(st.s, 1);
-    a.reason = column_text(st.s, 2);
-    a.detail = column_text(st.s, 3);
-    a.seq = column_seq(st.s, 4);
-    a.chain_hash = column_text(st.s, 5);
-    a.checkpoint_time = column_text(st.s, 6);
-    a.payload_sha256 = column_text(st.s, 7);
+    a.partner = u.text(0);
+    a.at = u.text(1);
+    a.reason = u.text(2);
+    a.detail = u.text(3);
+    a.seq = static_cast<std::uint64_t>(u.integer(4));
+    a.chain_hash = u.text(5);
+    a.checkpoint_time = u.text(6);
+    a.payload_sha256 = u.text(7);
     out.push_back(std::move(a));
   }
   if (rc != SQLITE_DONE) return errc::io_error;
@@ -421,12 +365,10 @@ result<std::vector<StoredAlarm>> read_alarms(const std::filesystem::path& databa
 }
 
 result<std::vector<WitnessStats>> read_witness_stats(const std::filesystem::path& database) {
-  ReadOnly ro(database);
-  if (!ro.db) return errc::io_error;
+  auto db = open_witness_tables(database);
+  if (!db) return db.error();
   std::vector<WitnessStats> out;
-  auto has = ro.has_witness_tables();
-  if (!has) return has.error();
-  if (!*has) return out;
+  if (!*db) return out;
   auto entry = [&](const std::string& partner) -> WitnessStats& {
     auto it = std::lower_bound(out.begin(), out.end(), partner,
                                [](const WitnessStats& s, const std::string& p) { return s.partner < p; });
@@ -434,28 +376,30 @@ result<std::vector<WitnessStats>> read_witness_stats(const std::filesystem::path
     return *it;
   };
   {
-    Statement st;
+    Stmt st;
     // The row with MAX(seq) supplies witnessed_at (SQLite's bare-column rule for MAX).
-    if (!prepare(ro.db,
+    if (!prepare(db->get(),
                  "SELECT partner, COUNT(*), MAX(seq), witnessed_at FROM witness_checkpoints GROUP BY partner",
                  st))
       return errc::io_error;
+    Use u(st);
     int rc;
-    while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
-      WitnessStats& w = entry(column_text(st.s, 0));
-      w.checkpoints = column_seq(st.s, 1);
-      w.last_seq = column_seq(st.s, 2);
-      w.last_witnessed_at = column_text(st.s, 3);
+    while ((rc = u.step()) == SQLITE_ROW) {
+      WitnessStats& w = entry(u.text(0));
+      w.checkpoints = static_cast<std::uint64_t>(u.integer(1));
+      w.last_seq = static_cast<std::uint64_t>(u.integer(2));
+      w.last_witnessed_at = u.text(3);
     }
     if (rc != SQLITE_DONE) return errc::io_error;
   }
-  Statement st;
-  if (!prepare(ro.db, "SELECT partner, alarms, last_at FROM witness_alarm_counts", st)) return errc::io_error;
+  Stmt st;
+  if (!prepare(db->get(), "SELECT partner, alarms, last_at FROM witness_alarm_counts", st)) return errc::io_error;
+  Use u(st);
   int rc;
-  while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
-    WitnessStats& w = entry(column_text(st.s, 0));
-    w.alarms = column_seq(st.s, 1);
-    w.last_alarm_at = column_text(st.s, 2);
+  while ((rc = u.step()) == SQLITE_ROW) {
+    WitnessStats& w = entry(u.text(0));
+    w.alarms = static_cast<std::uint64_t>(u.integer(1));
+    w.last_alarm_at = u.text(2);
   }
   if (rc != SQLITE_DONE) return errc::io_error;
   return out;

@@ -1,35 +1,16 @@
 #pragma once
-// svdhub as the witness of the gateways' audit logs (DESIGN 5): it checks each signed checkpoint
-// a gateway publishes on svd/v1/{partner}/audit against the last one it accepted from that
-// partner, keeps the ones that extend it, and cosigns them with its own key. A gateway that later
-// edits, truncates or rewrites its log before a witnessed checkpoint cannot make the hub's copy
-// agree (`svdgw audit verify --hub-checkpoints` reads `svdhub checkpoints export`).
+// svdhub as the witness of the gateways' audit logs: it checks each signed checkpoint a gateway
+// publishes on svd/v1/{partner}/audit against the last one it accepted from that partner, keeps
+// the ones that extend it, and cosigns them with its own key. A gateway that later edits,
+// truncates or rewrites its log before a witnessed checkpoint cannot make the hub's copy agree
+// (`svdgw audit verify --hub-checkpoints` reads `svdhub checkpoints export`). The partner comes
+// from the topic (the broker's ACL), never from the payload. A bad signature or a checkpoint that
+// does not extend the last accepted one raises an alarm: stored, counted and logged as
+// `audit.alarm: ...`. The decisions in order, and the tables: docs/audit.md, "Checkpoints and
+// the hub as witness".
 //
-// Decisions, in this order, for a message on a partner's audit topic (the partner comes from the
-// topic, i.e. from the broker's ACL on the gateway's certificate, never from the payload):
-//   - not a checkpoint message                         -> rejected bad_checkpoint / unsupported_version
-//   - checkpoint.partner is not the topic's partner    -> rejected topic_mismatch
-//   - no device key configured for the partner         -> rejected unknown_device_key
-//   - the device key's signature does not verify       -> rejected bad_signature              ALARM
-//   - a checkpoint at this seq was accepted before:
-//       same chain hash                                -> duplicate (the stored receipt)
-//       another chain hash (a fork, a rewritten log)   -> rejected checkpoint_does_not_extend ALARM
-//   - prev is not the last accepted checkpoint (absent while one exists, present while none
-//     does, or another seq / chain hash), or the leaves from prev do not reach chain_hash
-//                                                      -> rejected checkpoint_does_not_extend ALARM
-//   - otherwise                                        -> accepted: stored, then cosigned
-// A duplicate carries the checkpoint as stored (its time may differ from the re-sent one's: a
-// gateway that restarts re-makes a checkpoint of an unchanged head) so the cosignature verifies.
-//
-// An alarm means the partner's log or key cannot be trusted until someone looks: it is stored
-// (table witness_alarms), counted per partner (witness_alarm_counts, shown by `svdhub stats`),
-// and logged as one line `audit.alarm: partner P checkpoint seq N: <reason>`.
-//
-// Storage: two tables of the witness's own in the hub database file (HubStore's; WAL), on a
-// connection of its own: witness_checkpoints (every accepted checkpoint with its cosignature) and
-// the alarm tables. Every decision is one transaction (BEGIN IMMEDIATE, synchronous=FULL), so
-// several svdhub instances on one database never accept two different checkpoints at one seq, and
-// a receipt is published only after what it says is durable.
+// Storage: witness_* tables in the hub database, on a connection of its own; every decision is
+// one transaction (synchronous=FULL), committed before its receipt is published.
 //
 // Thread-safety: none; one thread owns a Witness. The read_* functions open the file read-only
 // (never creating it) and may run while `svdhub run` writes it.

@@ -14,7 +14,7 @@
 namespace svd::crypto::detail {
 
 // TLS 1.2 suites: forward secrecy and AEAD only. CBC suites are left out (LUCKY13 and its
-// relatives, flagged by testssl against the hub broker's defaults, DESIGN 9). The client offers
+// relatives, which testssl.sh flags). The client offers
 // the same list: offering less than the server accepts costs nothing, and keeps a misconfigured
 // or impostor server from talking it down to CBC.
 inline constexpr const char* kTls12Ciphers =
