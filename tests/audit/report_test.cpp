@@ -273,7 +273,8 @@ TEST_F(AuditReportTest, TamperedLogIsReportedAtTheTopAndExits3) {
              "DROP TRIGGER events_no_update;\n"
              "UPDATE events SET details = replace(details, '\"rows\":100,', '\"rows\":10,') WHERE seq = (SELECT "
              "min(seq) FROM events WHERE action = 'extract.processed' AND details LIKE '%\"rows\":100,%');\n");
-  ASSERT_EQ(std::system(("sqlite3 '" + log_file_.string() + "' <'" + (dir_ / "tamper.sql").string() + "'").c_str()), 0);
+  const auto tampered = test_support::run({"sqlite3", log_file_.string()}, {.in = dir_ / "tamper.sql"});
+  ASSERT_EQ(tampered.exit_code, 0) << tampered.err;
   const fs::path out = dir_ / "tampered";
   RunResult r = report("2026-11-02", "2026-11-22", out);
   EXPECT_EQ(r.exit_code, 3) << r.err;
@@ -330,11 +331,11 @@ std::string page_text(const std::string& dom) {
 
 TEST_F(AuditReportTest, HtmlRendersInHeadlessChromiumWithTheFigures) {
   // The issue asks for this check: a missing browser fails the test rather than skipping it.
-  ASSERT_EQ(std::system("command -v chromium >/dev/null 2>&1"), 0)
+  ASSERT_FALSE(test_support::find_program("chromium").empty())
       << "chromium is not installed (deploy/install-deps.sh installs it)";
   // Debian's interpreter, the one python3-pil installs for: a python3 earlier in PATH (pyenv) may
   // not have PIL.
-  ASSERT_EQ(std::system("/usr/bin/python3 -c 'import PIL' >/dev/null 2>&1"), 0)
+  ASSERT_EQ(test_support::run({"/usr/bin/python3", "-c", "import PIL"}).exit_code, 0)
       << "python3-pil is not installed (deploy/install-deps.sh installs it)";
 
   const fs::path out = dir_ / "html";
@@ -350,19 +351,18 @@ TEST_F(AuditReportTest, HtmlRendersInHeadlessChromiumWithTheFigures) {
   EXPECT_NE(source.find("@page { size: A4"), std::string::npos);
 
   const fs::path profile = dir_ / "chromium-profile", png = dir_ / "report.png", dom = dir_ / "dom.html";
-  const std::string chromium = "timeout 120 chromium --headless=new --no-sandbox --disable-gpu --hide-scrollbars "
-                               "--no-first-run --disable-background-networking --window-size=1280,2000 "
-                               "--user-data-dir='" + profile.string() + "' ";
-  ASSERT_EQ(std::system((chromium + "--screenshot='" + png.string() + "' 'file://" + page.string() + "' >'" +
-                         (dir_ / "chromium.log").string() + "' 2>&1")
-                            .c_str()),
-            0)
-      << read_file(dir_ / "chromium.log");
-  ASSERT_EQ(std::system((chromium + "--dump-dom 'file://" + page.string() + "' >'" + dom.string() + "' 2>'" +
-                         (dir_ / "chromium-dom.log").string() + "'")
-                            .c_str()),
-            0)
-      << read_file(dir_ / "chromium-dom.log");
+  const std::vector<std::string> chromium{"chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
+                                          "--hide-scrollbars", "--no-first-run", "--disable-background-networking",
+                                          "--window-size=1280,2000", "--user-data-dir=" + profile.string()};
+  auto with = [&](std::vector<std::string> argv, std::initializer_list<std::string> more) {
+    argv.insert(argv.end(), more);
+    return argv;
+  };
+  const auto shot = test_support::run(with(chromium, {"--screenshot=" + png.string(), "file://" + page.string()}));
+  ASSERT_EQ(shot.exit_code, 0) << shot.out << shot.err;
+  const auto dumped = test_support::run(with(chromium, {"--dump-dom", "file://" + page.string()}));
+  ASSERT_EQ(dumped.exit_code, 0) << dumped.err;
+  write_file(dom, dumped.out);
 
   // Not blank: many colours (text anti-aliasing, the status box, the charts) and a real share of
   // the page inked. An empty or error page has a handful of colours and almost no ink.
@@ -373,10 +373,9 @@ TEST_F(AuditReportTest, HtmlRendersInHeadlessChromiumWithTheFigures) {
       "ink = sum(n for n, c in colours if min(c) < 240)\n"
       "print(im.size[0], im.size[1], len(colours), ink / (im.size[0] * im.size[1]))\n";
   write_file(dir_ / "stats.py", script);
-  ASSERT_EQ(std::system(("/usr/bin/python3 '" + (dir_ / "stats.py").string() + "' '" + png.string() + "' >'" +
-                         stats.string() + "'")
-                            .c_str()),
-            0);
+  const auto measured = test_support::run({"/usr/bin/python3", (dir_ / "stats.py").string(), png.string()});
+  ASSERT_EQ(measured.exit_code, 0) << measured.err;
+  write_file(stats, measured.out);
   int width = 0, height = 0, colours = 0;
   double ink = 0;
   ASSERT_EQ(std::sscanf(read_file(stats).c_str(), "%d %d %d %lf", &width, &height, &colours, &ink), 4)

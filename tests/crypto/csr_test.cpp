@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "tests/support/process.h"
 #include "tests/support/key_files.h"
 #include "tests/support/temp_dir.h"
 
@@ -37,16 +38,10 @@ struct Command {
   std::string output;  // stdout and stderr
 };
 
+// A command line (no shell: split into words as a shell would, quotes included), both streams.
 Command run(const std::string& command) {
-  Command c;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return c;
-  char buf[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) c.output.append(buf, n);
-  const int status = ::pclose(pipe);
-  c.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return c;
+  const auto r = test_support::run(test_support::split_words(command));
+  return {r.exit_code, r.out + r.err};
 }
 
 std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
@@ -222,10 +217,9 @@ TEST_F(CsrTest, ReadTlsKeyRefusesLooseModesOtherFilesAndEncryptedKeys) {
 
   // An encrypted key is refused, never prompted for.
   const fs::path encrypted = dir_ / "encrypted.key";
-  const Command made =
-      run("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes256 -pass pass:secret "
-          "-out " +
-          quoted(encrypted) + " </dev/null");
+  const Command made =  // stdin is /dev/null (tests/support/process.h): nothing to prompt on
+      run("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes256 -pass pass:secret -out " +
+          quoted(encrypted));
   ASSERT_EQ(made.exit_code, 0) << made.output;
   ASSERT_EQ(::chmod(encrypted.c_str(), 0600), 0);
   EXPECT_EQ(read_tls_key(encrypted).error(), errc::key_file_malformed);

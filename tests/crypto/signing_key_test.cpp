@@ -22,6 +22,7 @@
 
 #include "base/hex.h"
 #include "crypto/linkage_key.h"
+#include "tests/support/process.h"
 #include "tests/support/key_files.h"
 #include "tests/support/temp_dir.h"
 
@@ -65,16 +66,10 @@ struct Command {
   std::string output;  // stdout and stderr
 };
 
+// A command line (no shell: split into words as a shell would, quotes included), both streams.
 Command run(const std::string& command) {
-  Command c;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return c;
-  char buf[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) c.output.append(buf, n);
-  const int status = ::pclose(pipe);
-  c.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return c;
+  const auto r = test_support::run(test_support::split_words(command));
+  return {r.exit_code, r.out + r.err};
 }
 
 std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }

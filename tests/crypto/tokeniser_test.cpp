@@ -165,7 +165,7 @@ TEST(Tokeniser, OneKeyInASpanIsTheSingleKeyTokeniser) {
   const std::array<const LinkageKey*, 1> one{&key};
   Tokeniser t(one);
   EXPECT_EQ(t.key_ids(), std::vector<std::string>{"test"});
-  // The DESIGN 3.3 test vector, unchanged: no separator, nothing appended.
+  // The token contract's test vector (docs/architecture.md, "Keyed tokens"), unchanged: no separator, nothing appended.
   EXPECT_EQ(t.token("nhs_number", "9434765919"), "test:135ac82cb3618c3780fbf284b934127b");
 }
 

@@ -8,7 +8,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -43,7 +42,9 @@
 
 #include "crypto/sha256.h"
 #include "crypto/tls_server.h"
+#include "tests/support/eventually.h"
 #include "tests/support/io_thread.h"
+#include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 #include "base/base64.h"
 
@@ -59,6 +60,7 @@ namespace ssl = asio::ssl;
 namespace fs = std::filesystem;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
+using test_support::eventually;
 using test_support::TempDir;
 
 constexpr auto kClientTimeout = 20s;
@@ -85,60 +87,14 @@ std::array<unsigned char, 32> sha256(const std::string& s) {
   return h.finish();
 }
 
-// Waits for `pred` with a deadline (for effects of the server thread the test cannot await).
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
+// ---- child processes (make-pki.sh, curl, openssl), stopped only by the PID we started ----------
 
-// ---- child processes (make-pki.sh, curl), stopped only by the PID we started ----------------------
+using ProcessResult = test_support::RunResult;
 
-struct ProcessResult {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-ProcessResult run_process(const std::vector<std::string>& args, std::chrono::seconds limit) {
-  TempDir logs("svd-http-proc");
-  const fs::path out = logs / "out", err = logs / "err";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ProcessResult r;
-  if (rc != 0) {
-    r.err = "posix_spawnp failed: " + std::string(std::strerror(rc));
-    return r;
-  }
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  int status = 0;
-  for (;;) {
-    const pid_t w = ::waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      r.err = "timed out";
-      return r;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = read_file(out);
-  r.err = read_file(err);
-  return r;
+// `args` (a program by path or by name from PATH) to completion within `limit`, stdin from `in`
+// (/dev/null when empty).
+ProcessResult run_process(const std::vector<std::string>& args, std::chrono::seconds limit, const fs::path& in = {}) {
+  return test_support::run(args, {.timeout = limit, .in = in});
 }
 
 // ---- the test PKI ---------------------------------------------------------------------------------
@@ -1063,12 +1019,14 @@ TEST_F(HttpApiTest, SessionsAreNeverResumed) {
   start();
   const fs::path session = tmp_ / "session.pem";
   const std::string request = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  std::ofstream(tmp_ / "request.txt", std::ios::binary) << request;
   auto s_client = [&](const std::string& version, const std::string& session_flag) {
-    return run_process({"/bin/sh", "-c", "printf '%s' \"$0\" | openssl s_client -ign_eof \"$@\" 2>&1", request,
-                        "-connect", "127.0.0.1:" + std::to_string(port_), version, "-CAfile", pki_->ca().string(),
-                        "-cert", pki_->client_cert("export-a").string(), "-key",
-                        pki_->client_key("export-a").string(), session_flag, session.string()},
-                       60s);
+    auto r = run_process({"openssl", "s_client", "-ign_eof", "-connect", "127.0.0.1:" + std::to_string(port_), version,
+                          "-CAfile", pki_->ca().string(), "-cert", pki_->client_cert("export-a").string(), "-key",
+                          pki_->client_key("export-a").string(), session_flag, session.string()},
+                         60s, tmp_ / "request.txt");
+    r.out += r.err;  // both streams, as `2>&1` gave them
+    return r;
   };
   const auto first = s_client("-tls1_2", "-sess_out");
   ASSERT_EQ(first.exit_code, 0) << first.out;
@@ -1106,11 +1064,12 @@ TEST_F(HttpApiTest, Tls12CbcSuitesAreRefused) {
 TEST_F(HttpApiTest, RenegotiationIsRefused) {
   start();
   // Interactive s_client (no -ign_eof) renegotiates when it reads "R" on a line of its own.
-  const auto r = run_process({"/bin/sh", "-c", "printf 'R\\n' | openssl s_client \"$@\" 2>&1", "s_client",
-                              "-connect", "127.0.0.1:" + std::to_string(port_), "-tls1_2", "-CAfile",
-                              pki_->ca().string(), "-cert", pki_->client_cert("export-a").string(), "-key",
-                              pki_->client_key("export-a").string()},
-                             60s);
+  std::ofstream(tmp_ / "renegotiate.txt", std::ios::binary) << "R\n";
+  auto r = run_process({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port_), "-tls1_2", "-CAfile",
+                        pki_->ca().string(), "-cert", pki_->client_cert("export-a").string(), "-key",
+                        pki_->client_key("export-a").string()},
+                       60s, tmp_ / "renegotiate.txt");
+  r.out += r.err;  // both streams, as `2>&1` gave them
   EXPECT_NE(r.out.find("RENEGOTIATING"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("no renegotiation"), std::string::npos) << r.out;
 }

@@ -2,8 +2,8 @@
 // make-pki.sh at test time, and a fake ApiBackend at the seam. Exit codes and what the partner
 // sees are checked on the real binary; the rest through run_submit().
 //
-// The PKI, backend and server helpers here overlap with tests/gateway/http_api_test.cpp's
-// (which keeps its own in an anonymous namespace); they belong in a shared tests/gateway header.
+// The PKI, backend and server helpers here overlap with tests/ingest/http_api_test.cpp's (which
+// keeps its own in an anonymous namespace); they belong in a shared tests/support header.
 
 #include "ingest/submit.h"
 
@@ -60,10 +60,9 @@ std::string random_bytes(std::size_t n, unsigned seed) {
 class SubmitPki {
  public:
   SubmitPki() {
-    const fs::path log = tmp_ / "make-pki.log";
-    const std::string cmd = std::string("/bin/sh '") + SVD_MAKE_PKI + "' '" + dir().string() + "' --gateway " +
-                            kClient + " --server localhost --other-ca --no-ip-san >'" + log.string() + "' 2>&1";
-    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("make-pki.sh failed:\n" + read_file(log));
+    const auto r = test_support::run({"/bin/sh", SVD_MAKE_PKI, dir().string(), "--gateway", kClient, "--server",
+                                      "localhost", "--other-ca", "--no-ip-san"});
+    if (r.exit_code != 0) throw std::runtime_error("make-pki.sh failed:\n" + r.out + r.err);
   }
   fs::path dir() const { return tmp_ / "pki"; }
   fs::path ca() const { return dir() / "ca.crt"; }

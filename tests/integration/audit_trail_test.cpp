@@ -41,48 +41,41 @@ class AuditTrailTest : public DaemonHarness {
 
   // Waits (bounded) until the gateway holds the hub's receipt for a checkpoint at or after `seq`.
   bool wait_for_witnessed(std::int64_t seq, std::chrono::seconds timeout = 30s) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-      const auto n = query(audit_db(), "SELECT count(*) FROM checkpoints WHERE status = 'accepted' AND seq >= " +
-                                           std::to_string(seq));
-      if (!n.empty() && n != "0") return true;
-      std::this_thread::sleep_for(100ms);
-    }
-    return false;
+    return eventually(
+        [&] {
+          const auto n = query(audit_db(), "SELECT count(*) FROM checkpoints WHERE status = 'accepted' AND seq >= " +
+                                               std::to_string(seq));
+          return !n.empty() && n != "0";
+        },
+        timeout);
   }
 
   struct Run {
     int status = -1;
     std::string out, err;
   };
-  Run run(const std::vector<std::string>& argv, const std::string& tag) {
-    ChildProcess p(argv, dir() / (tag + ".out"), dir() / (tag + ".err"));
-    Run r;
-    r.status = p.wait(60s).value_or(-1);
-    r.out = read_file(dir() / (tag + ".out"));
-    r.err = read_file(dir() / (tag + ".err"));
-    return r;
+  Run run(const std::vector<std::string>& argv) {
+    auto r = test_support::run(argv, {.timeout = 60s});
+    return {r.timed_out ? -1 : r.exit_code, std::move(r.out), std::move(r.err)};
   }
 
   // The hub's record of the gateway's checkpoints, once it holds one at `seq` (bounded wait).
   fs::path hub_export(std::int64_t seq) {
     const fs::path out = dir() / "hub-checkpoints.jsonl";
-    for (int i = 0; i < 100; ++i) {
-      auto r = run({SVD_SVDHUB, "checkpoints", "export", "--config", (dir() / "svdhub.toml").string(), "--partner",
-                    kGateway, "--out", out.string()},
-                   "hub-export");
-      EXPECT_EQ(r.status, 0) << r.out << r.err;
-      if (read_file(out).find("\"seq\":" + std::to_string(seq)) != std::string::npos) return out;
-      std::this_thread::sleep_for(100ms);
-    }
+    if (eventually([&] {
+          auto r = run({SVD_SVDHUB, "checkpoints", "export", "--config", (dir() / "svdhub.toml").string(), "--partner",
+                        kGateway, "--out", out.string()});
+          EXPECT_EQ(r.status, 0) << r.out << r.err;
+          return read_file(out).find("\"seq\":" + std::to_string(seq)) != std::string::npos;
+        }))
+      return out;
     ADD_FAILURE() << "the hub never witnessed seq " << seq << "\n" << read_file(out) << logs();
     return out;
   }
 
   Run verify(const fs::path& hub_checkpoints) {
     return run({SVD_SVDGW, "audit", "verify", "--config", gateway_config().string(), "--hub-checkpoints",
-                hub_checkpoints.string()},
-               "verify");
+                hub_checkpoints.string()});
   }
 
   std::string today() const {
@@ -123,8 +116,7 @@ TEST_F(AuditTrailTest, EveryStepIsRecordedWitnessedAndVerifies) {
   EXPECT_NE(v.out.find("OK: the audit log verifies"), std::string::npos) << v.out;
   // An auditor's own dozen lines of Python (docs/audit.md) agree on the chain's head.
   auto py = run({"/usr/bin/python3", std::string(SVD_SOURCE_DIR) + "/scripts/audit_chain_check.py",
-                 audit_db().string()},
-                "chain-check");
+                 audit_db().string()});
   EXPECT_EQ(py.status, 0) << py.out << py.err;
   const std::string head = find_group(v.out, R"(chain head ([0-9a-f]{64}))");
   ASSERT_FALSE(head.empty()) << v.out;
@@ -132,8 +124,7 @@ TEST_F(AuditTrailTest, EveryStepIsRecordedWitnessedAndVerifies) {
 
   // What an auditor exports: who sent what, what became of it, and the refusal.
   auto x = run({SVD_SVDGW, "audit", "export", "--config", gateway_config().string(), "--from", today(), "--to",
-                today(), "--format", "jsonl"},
-               "export");
+                today(), "--format", "jsonl"});
   ASSERT_EQ(x.status, 0) << x.err;
   auto count = [&](const std::string& pattern) {
     const std::regex re(pattern);
@@ -177,13 +168,14 @@ TEST_F(AuditTrailTest, ALogCutAndRewrittenIsCaughtByTheHubAndByVerify) {
   }
   start_daemon();
   // The hub refuses the fork and raises an alarm; the gateway logs the refusal.
-  const auto until = std::chrono::steady_clock::now() + 30s;
-  while (read_file(daemon_log()).find("the hub refused checkpoint") == std::string::npos) {
-    ASSERT_LT(std::chrono::steady_clock::now(), until) << logs();
-    std::this_thread::sleep_for(100ms);
-  }
+  // The gateway stores the hub's refusal with the checkpoint.
+  ASSERT_TRUE(eventually([&] {
+    const auto n = query(audit_db(), "SELECT count(*) FROM checkpoints WHERE status = 'rejected' AND reason = "
+                                     "'checkpoint_does_not_extend'");
+    return !n.empty() && n != "0";
+  })) << logs();
   EXPECT_NE(read_file(daemon_log()).find("checkpoint_does_not_extend"), std::string::npos) << logs();
-  auto alarms = run({SVD_SVDHUB, "checkpoints", "alarms", "--config", (dir() / "svdhub.toml").string()}, "alarms");
+  auto alarms = run({SVD_SVDHUB, "checkpoints", "alarms", "--config", (dir() / "svdhub.toml").string()});
   EXPECT_EQ(alarms.status, 0) << alarms.err;
   EXPECT_NE(alarms.out.find(kGateway), std::string::npos) << alarms.out;
   EXPECT_NE(alarms.out.find("checkpoint_does_not_extend"), std::string::npos) << alarms.out;
@@ -194,8 +186,7 @@ TEST_F(AuditTrailTest, ALogCutAndRewrittenIsCaughtByTheHubAndByVerify) {
   EXPECT_EQ(v.status, 1) << v.out;
   // Locally the rewritten log is consistent with itself: only the hub's record shows the cut.
   auto py = run({"/usr/bin/python3", std::string(SVD_SOURCE_DIR) + "/scripts/audit_chain_check.py",
-                 audit_db().string()},
-                "chain-check");
+                 audit_db().string()});
   EXPECT_EQ(py.status, 0) << py.out << py.err;
   // The first seq it can vouch against is just after the last checkpoint that still matches; the
   // events removed were at last - 2 and after.

@@ -4,12 +4,13 @@
 // client with real client certificates, and the daemon stopped by the PID the test started.
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <cstring>
+#include <optional>
 #include <fstream>
 #include <regex>
 #include <sstream>
-#include <thread>
 
 #include "gateway_hub.h"
 
@@ -93,15 +94,12 @@ class DaemonHarness : public GatewayHubTest {
   // Starts `svdgw run` and waits until it says it is running (READY).
   void start_daemon() {
     const auto before = count_of(read_file(daemon_log()), "running as partner");
-    daemon_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{SVD_SVDGW, "run", "--config", gateway_config().string()}, daemon_log(), daemon_log());
-    ASSERT_TRUE(daemon_->started());
-    const auto until = std::chrono::steady_clock::now() + kWait;
-    while (count_of(read_file(daemon_log()), "running as partner") == before) {
-      ASSERT_FALSE(daemon_->wait(0ms)) << "svdgw run exited early" << logs();
-      ASSERT_LT(std::chrono::steady_clock::now(), until) << logs();
-      std::this_thread::sleep_for(20ms);
-    }
+    daemon_ = std::make_unique<Process>(
+        std::vector<std::string>{SVD_SVDGW, "run", "--config", gateway_config().string()}, daemon_log());
+    ASSERT_TRUE(eventually(
+        [&] { return !daemon_->running() || count_of(read_file(daemon_log()), "running as partner") > before; }, kWait))
+        << logs();
+    ASSERT_TRUE(daemon_->running()) << "svdgw run exited early" << logs();
   }
 
   // curl as a partner's export job would run it: mutual TLS with `client`'s certificate.
@@ -120,13 +118,13 @@ class DaemonHarness : public GatewayHubTest {
                                   "-w", "%{http_code}"};
     if (!cert.empty()) argv.insert(argv.end(), {"--cert", cert.string(), "--key", key.string()});
     argv.insert(argv.end(), args.begin(), args.end());
-    ChildProcess p(argv, dir() / (tag + ".out"), dir() / (tag + ".err"));
+    const auto run = test_support::run(argv, {.timeout = 40s, .output_dir = dir()});
     HttpResult r;
-    r.curl_exit = p.wait(40s).value_or(-1);
-    const std::string code = read_file(dir() / (tag + ".out"));
+    r.curl_exit = run.timed_out ? -1 : run.exit_code;
+    const std::string& code = run.out;
     r.status = (r.curl_exit == 0 && !code.empty() && code != "000") ? std::stoi(code) : -1;
     r.body = read_file(dir() / (tag + ".body"));
-    r.err = read_file(dir() / (tag + ".err"));
+    r.err = run.err;
     return r;
   }
 
@@ -146,16 +144,52 @@ class DaemonHarness : public GatewayHubTest {
   // Polls GET /v1/extracts/{id} until its body matches `pattern` (bounded).
   std::string wait_for_status(const std::string& id, const std::string& pattern, std::chrono::seconds timeout = 30s,
                               const std::string& client = kEdClient) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
     std::string last;
-    while (std::chrono::steady_clock::now() < until) {
-      auto r = curl({url("/v1/extracts/" + id)}, client);
-      last = r.body;
-      if (r.status == 200 && std::regex_search(r.body, std::regex(pattern))) return r.body;
-      std::this_thread::sleep_for(100ms);
-    }
+    const std::regex re(pattern);
+    if (eventually(
+            [&] {
+              auto r = curl({url("/v1/extracts/" + id)}, client);
+              last = r.body;
+              return r.status == 200 && std::regex_search(r.body, re);
+            },
+            timeout))
+      return last;
     ADD_FAILURE() << "status of " << id << " never matched " << pattern << "; last: " << last << logs();
     return last;
+  }
+
+  // The value of the series `series` (name and labels, as /metrics spells them) in the daemon's
+  // /metrics, or nullopt when it is not there.
+  std::optional<double> metric(const std::string& series) {
+    const std::string text = ops_get("/metrics").body;
+    for (std::size_t at = text.find(series + " "); at != std::string::npos; at = text.find(series + " ", at + 1)) {
+      if (at != 0 && text[at - 1] != '\n') continue;
+      return std::stod(text.substr(at + series.size() + 1));
+    }
+    return std::nullopt;
+  }
+
+  // Waits until the series `series` in /metrics has the value `value`.
+  bool wait_for_metric(const std::string& series, double value, std::chrono::milliseconds timeout = 30s) {
+    return eventually([&] { return metric(series) == value; }, timeout);
+  }
+
+  // How many events with `action` the gateway's audit log holds (its audit thread moves events
+  // into the chain a moment after they happen); -1 while there is no log.
+  std::int64_t audit_count(const std::string& action) const {
+    sqlite3* h = nullptr;
+    std::int64_t n = -1;
+    if (sqlite3_open_v2((dir() / "state" / "audit.db").c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+      sqlite3_busy_timeout(h, 2000);
+      sqlite3_stmt* s = nullptr;
+      if (sqlite3_prepare_v2(h, "SELECT count(*) FROM events WHERE action = ?", -1, &s, nullptr) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, action.c_str(), -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(s) == SQLITE_ROW) n = sqlite3_column_int64(s, 0);
+      }
+      sqlite3_finalize(s);
+    }
+    sqlite3_close(h);
+    return n;
   }
 
   std::string logs() const { return "\n--- svdgw run log ---\n" + read_file(daemon_log()) + diagnostics(); }
@@ -163,7 +197,7 @@ class DaemonHarness : public GatewayHubTest {
   std::uint16_t http_port_ = 0, ops_port_ = 0;
   std::string ed_feed_extra_;  // more keys for the ed-assaults feed, e.g. a schedule
   int curl_runs_ = 0;
-  std::unique_ptr<ChildProcess> daemon_;
+  std::unique_ptr<Process> daemon_;
 };
 
 }  // namespace svd::testing

@@ -8,7 +8,6 @@
 
 #include <fstream>
 #include <regex>
-#include <thread>
 
 #include "gateway_hub.h"
 #include "tests/support/identifiers.h"
@@ -53,15 +52,15 @@ class ForwardTest : public GatewayHubTest {
     std::ofstream(gateway_config()) << gateway_config_text(hub_extra);
   }
 
-  std::unique_ptr<ChildProcess> start_forward(const fs::path& file, int run, const std::string& feed = "ed-assaults") {
+  std::unique_ptr<Process> start_forward(const fs::path& file, int run, const std::string& feed = "ed-assaults") {
     const auto tag = "forward-" + std::to_string(run);
-    return std::make_unique<ChildProcess>(
+    return std::make_unique<Process>(
         std::vector<std::string>{SVD_SVDGW, "forward", "--config", gateway_config().string(), "--feed", feed,
                                  "--timeout", "60", file.string()},
         dir() / (tag + ".out"), dir() / (tag + ".err"));
   }
 
-  ForwardRun finish_forward(ChildProcess& p, int run) {
+  ForwardRun finish_forward(Process& p, int run) {
     const auto tag = "forward-" + std::to_string(run);
     ForwardRun r;
     r.status = p.wait(90s).value_or(-1);
@@ -125,8 +124,7 @@ TEST_F(ForwardTest, BrokerStoppedMidDeliveryEverythingArrivesOnce) {
   // Freeze the gateway so the broker goes away in the middle of its delivery, not after it.
   p->signal(SIGSTOP);
   const auto partial = hub_counts(hub_db()).records;
-  broker_->stop();
-  std::this_thread::sleep_for(500ms);
+  broker_->stop();  // returns once mosquitto has exited
   broker_->restart();
   p->signal(SIGCONT);
   auto r = finish_forward(*p, 1);
@@ -149,9 +147,11 @@ TEST_F(ForwardTest, HubRestartedMidDeliveryDuplicatesAreAnsweredAndStoredOnce) {
   ASSERT_TRUE(wait_for_hub(1, 30s)) << diagnostics();
   hub_->stop();
   const auto partial = hub_counts(hub_db()).records;
-  // Longer than the receipt timeout: the broker queues the originals and the re-sends for the
-  // hub's persistent session.
-  std::this_thread::sleep_for(6500ms);
+  // Until the gateway's receipt timeout has passed and it has sent a batch again (its outbox counts
+  // each publish): the broker queues the originals and the re-sends for the hub's persistent
+  // session.
+  ASSERT_TRUE(eventually([&] { return query_int(dir() / "state" / "outbox.db", "SELECT max(attempts) FROM batches") >= 2; }))
+      << diagnostics();
   start_hub();
   auto r = finish_forward(*p, 1);
   ASSERT_EQ(r.status, 0) << r.out << r.err << diagnostics();
@@ -192,7 +192,7 @@ TEST_F(ForwardTest, NoHubSectionOrUnreachableBrokerIsAClearError) {
   const auto file = extract(50, 4);
   // The broker is gone: delivery times out, the batches stay queued for the next run.
   broker_->stop();
-  auto p = std::make_unique<ChildProcess>(
+  auto p = std::make_unique<Process>(
       std::vector<std::string>{SVD_SVDGW, "forward", "--config", gateway_config().string(), "--feed",
                                "ed-assaults", "--timeout", "2", file.string()},
       dir() / "t.out", dir() / "t.err");

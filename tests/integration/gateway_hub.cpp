@@ -4,7 +4,6 @@
 
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 namespace svd::testing {
 
@@ -29,6 +28,21 @@ HubCounts hub_counts(const fs::path& db, const std::string& table) {
   }
   sqlite3_close(h);
   return c;
+}
+
+std::int64_t query_int(const fs::path& db, const std::string& sql) {
+  std::int64_t v = -1;
+  sqlite3* h = nullptr;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(h, 2000);
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(h, sql.c_str(), -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW &&
+        sqlite3_column_type(s, 0) != SQLITE_NULL)
+      v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+  }
+  sqlite3_close(h);
+  return v;
 }
 
 std::size_t count_of(const std::string& text, std::string_view needle) {
@@ -66,8 +80,8 @@ void GatewayHubTest::SetUp() {
            {SVD_SVDGW, "keys", "generate", "--out", (dir() / "linkage.key").string()},
            {SVD_SVDGW, "keys", "generate-device", "--out", (dir() / "device.key").string()},
            {SVD_SVDGW, "keys", "generate-device", "--out", (dir() / "hub-witness.key").string()}}) {
-    ChildProcess keygen(args, dir() / "keygen.out", dir() / "keygen.err");
-    ASSERT_EQ(keygen.wait(10s), 0) << read_file(dir() / "keygen.err");
+    const auto keygen = test_support::run(args);
+    ASSERT_EQ(keygen.exit_code, 0) << keygen.err;
   }
   start_hub();
 }
@@ -97,39 +111,27 @@ std::string GatewayHubTest::gateway_config_text(const std::string& hub_extra, co
 void GatewayHubTest::start_hub() {
   const auto log = dir() / "svdhub.log";
   const auto subscribed_before = count_of(read_file(log), "subscribed to");
-  hub_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{SVD_SVDHUB, "run", "--config", (dir() / "svdhub.toml").string()}, log, log);
-  ASSERT_TRUE(hub_->started());
-  const auto until = std::chrono::steady_clock::now() + kWait;
-  while (count_of(read_file(log), "subscribed to") == subscribed_before) {
-    ASSERT_LT(std::chrono::steady_clock::now(), until) << diagnostics();
-    std::this_thread::sleep_for(20ms);
-  }
+  hub_ = std::make_unique<Process>(
+      std::vector<std::string>{SVD_SVDHUB, "run", "--config", (dir() / "svdhub.toml").string()}, log);
+  ASSERT_TRUE(eventually([&] { return count_of(read_file(log), "subscribed to") > subscribed_before; }, kWait))
+      << diagnostics();
 }
 
 void GatewayHubTest::wait_for_hub_to_resubscribe(std::size_t subscribed_before) {
-  const auto until = std::chrono::steady_clock::now() + 2 * kWait;
-  while (count_of(read_file(dir() / "svdhub.log"), "subscribed to") == subscribed_before) {
-    ASSERT_LT(std::chrono::steady_clock::now(), until) << diagnostics();
-    std::this_thread::sleep_for(20ms);
-  }
+  ASSERT_TRUE(eventually(
+      [&] { return count_of(read_file(dir() / "svdhub.log"), "subscribed to") > subscribed_before; }, 2 * kWait))
+      << diagnostics();
 }
 
 fs::path GatewayHubTest::extract(std::uint64_t rows, std::uint64_t seed, const std::string& feed) {
   const fs::path p = dir() / (feed + "-" + std::to_string(rows) + "-" + std::to_string(seed) + ".csv");
-  ChildProcess synth({SVD_SYNTH, feed, std::to_string(rows), p.string(), std::to_string(seed)}, dir() / "synth.out",
-                     dir() / "synth.err");
-  EXPECT_EQ(synth.wait(30s), 0) << read_file(dir() / "synth.err");
+  const auto synth = test_support::run({SVD_SYNTH, feed, std::to_string(rows), p.string(), std::to_string(seed)});
+  EXPECT_EQ(synth.exit_code, 0) << synth.err;
   return p;
 }
 
 bool GatewayHubTest::wait_for_hub(std::int64_t records, std::chrono::milliseconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (hub_counts(hub_db()).records >= records) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return false;
+  return eventually([&] { return hub_counts(hub_db()).records >= records; }, timeout);
 }
 
 std::string GatewayHubTest::diagnostics() const {

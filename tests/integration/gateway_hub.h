@@ -13,10 +13,16 @@
 #include <string>
 #include <string_view>
 
-#include "child_process.h"
 #include "mosquitto_fixture.h"
+#include "tests/support/eventually.h"
+#include "tests/support/key_files.h"
+#include "tests/support/process.h"
 
 namespace svd::testing {
+
+using test_support::eventually;
+using test_support::Process;
+using test_support::read_file;
 
 inline constexpr const char* kGateway = "northgate-ed";
 
@@ -27,6 +33,10 @@ struct HubCounts {
 // Read-only, so it never competes with svdhub for the write lock; -1 while there is no table.
 // `table` is the hub's table for a feed, e.g. records_ed_assaults.
 HubCounts hub_counts(const std::filesystem::path& db, const std::string& table = "records_ed_assaults");
+
+// The first column of the first row of `sql` in the SQLite file `db`, opened read-only; -1 when
+// there is no such file, table or row.
+std::int64_t query_int(const std::filesystem::path& db, const std::string& sql);
 
 std::size_t count_of(const std::string& text, std::string_view needle);
 
@@ -66,7 +76,7 @@ class GatewayHubTest : public ::testing::Test {
   std::filesystem::path extract(std::uint64_t rows, std::uint64_t seed, const std::string& feed = "ed-assaults");
 
   // Waits (bounded) until the hub holds at least `records` records.
-  bool wait_for_hub(std::int64_t records, std::chrono::milliseconds timeout);
+  bool wait_for_hub(std::int64_t records, std::chrono::milliseconds timeout = test_support::kEventuallyTimeout);
 
   std::string diagnostics() const;
 
@@ -78,7 +88,7 @@ class GatewayHubTest : public ::testing::Test {
   std::string hub_broker_extra_;
   TempDir dir_;
   std::unique_ptr<TestBroker> broker_;
-  std::unique_ptr<ChildProcess> hub_;
+  std::unique_ptr<Process> hub_;
 };
 
 }  // namespace svd::testing

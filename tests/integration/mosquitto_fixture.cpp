@@ -9,7 +9,6 @@
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
-#include <thread>
 #include <utility>
 
 #include <arpa/inet.h>
@@ -17,13 +16,13 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "process_util.h"
+#include "tests/support/eventually.h"
+#include "tests/support/process.h"
 
 #ifndef SVD_SOURCE_DIR
 #error "SVD_SOURCE_DIR must be defined (the project's source directory)"
@@ -36,7 +35,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-constexpr auto kPoll = 20ms;             // readiness polling interval
 constexpr auto kStopGrace = 5s;          // SIGTERM -> SIGKILL
 constexpr auto kMakePkiTimeout = 60s;    // make-pki.sh
 
@@ -108,6 +106,17 @@ bool port_accepts(std::uint16_t port) {
   return ok;
 }
 
+std::string tail(const std::string& text, std::size_t max_chars) {
+  return text.size() <= max_chars ? text : "..." + text.substr(text.size() - max_chars);
+}
+
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (std::size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size()) {
+    text.replace(pos, from.size(), to);
+  }
+  return text;
+}
+
 // ---- TempDir ------------------------------------------------------------------------------------
 
 TempDir::TempDir(std::string_view prefix) {
@@ -177,20 +186,11 @@ void TestPki::run_make_pki(const std::vector<std::string>& args) {
 
 int run_make_pki(const std::vector<std::string>& args, std::string* output) {
   const fs::path script = source_dir() / "deploy" / "pki" / "make-pki.sh";
-  const TempDir tmp("svd-make-pki-log");
-  const fs::path log = tmp.path() / "make-pki.log";
   std::vector<std::string> argv{"/bin/sh", script.string()};
   argv.insert(argv.end(), args.begin(), args.end());
-  const pid_t pid = spawn(argv, log);
-  int status = 0;
-  int rc = -1;
-  if (!wait_exit(pid, kMakePkiTimeout, &status)) {
-    terminate(pid, kStopGrace);
-  } else if (WIFEXITED(status)) {
-    rc = WEXITSTATUS(status);
-  }
-  if (output) *output = read_file(log);
-  return rc;
+  const test_support::RunResult r = test_support::run(argv, {.timeout = kMakePkiTimeout});
+  if (output) *output = r.out + r.err;
+  return r.exit_code > 128 ? -1 : r.exit_code;
 }
 
 // ---- TestBroker ---------------------------------------------------------------------------------
@@ -252,7 +252,7 @@ void TestBroker::write_config() {
 
 bool TestBroker::spawn_and_wait_ready() {
   static const fs::path mosquitto =
-      find_program("mosquitto", {"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"});
+      test_support::find_program("mosquitto", {"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"});
   if (mosquitto.empty()) {
     throw std::runtime_error("mosquitto not found in PATH, /usr/sbin or /usr/local/sbin "
                              "(deploy/install-deps.sh installs it)");
@@ -261,38 +261,38 @@ bool TestBroker::spawn_and_wait_ready() {
   // sends the broker SIGKILL (setpriv --pdeathsig) so no mosquitto outlives its test. setpriv
   // execs mosquitto, so the PID we get is the broker's.
   const auto log_offset = fs::exists(log_) ? fs::file_size(log_) : 0;
-  pid_ = spawn({mosquitto.string(), "-c", config_.string()}, log_, nullptr, /*die_with_test=*/true);
-
-  const auto deadline = Clock::now() + kWait;
-  for (;;) {
-    int status = 0;
-    if (reaped(pid_, &status)) {
-      pid_ = -1;
-      const std::string out = read_file(log_).substr(log_offset);
-      if (out.find("Address already in use") != std::string::npos) return false;
-      throw std::runtime_error("mosquitto exited during start-up (" + describe_status(status) +
-                               "):\n" + tail(out, 4000));
-    }
-    // "running" is logged once every listener is open: a connectable port alone could be
-    // someone else's socket.
-    if (read_file(log_).substr(log_offset).find(" running") != std::string::npos &&
-        port_accepts(port_)) {
-      return true;
-    }
-    if (Clock::now() >= deadline) {
-      const std::string out = read_file(log_).substr(log_offset);
-      stop();
-      throw std::runtime_error("mosquitto not accepting connections on 127.0.0.1:" +
-                               std::to_string(port_) + " within 10 s:\n" + tail(out, 4000));
-    }
-    std::this_thread::sleep_for(kPoll);
+  process_ = std::make_unique<test_support::Process>(std::vector<std::string>{mosquitto.string(), "-c", config_.string()},
+                                                     log_);
+  bool exited = false;
+  // "running" is logged once every listener is open: a connectable port alone could be someone
+  // else's socket.
+  const bool ready = test_support::eventually(
+      [&] {
+        exited = !process_->running();
+        return exited || (read_file(log_).substr(log_offset).find(" running") != std::string::npos &&
+                          port_accepts(port_));
+      },
+      kWait);
+  const std::string out = read_file(log_).substr(log_offset);
+  if (exited) {
+    const int status = process_->stop();
+    process_.reset();
+    if (out.find("Address already in use") != std::string::npos) return false;
+    throw std::runtime_error("mosquitto exited during start-up (" + test_support::Process::describe(status) +
+                             "):\n" + tail(out, 4000));
   }
+  if (!ready) {
+    stop();
+    throw std::runtime_error("mosquitto not accepting connections on 127.0.0.1:" + std::to_string(port_) +
+                             " within 10 s:\n" + tail(out, 4000));
+  }
+  return true;
 }
 
 void TestBroker::stop() {
-  if (pid_ <= 0) return;
-  const pid_t pid = std::exchange(pid_, -1);
-  terminate(pid, kStopGrace);
+  if (!process_) return;
+  process_->stop(kStopGrace);
+  process_.reset();
 }
 
 void TestBroker::restart() {
@@ -312,13 +312,12 @@ std::size_t TestBroker::log_size() const {
 
 bool TestBroker::wait_for_log(std::string_view needle, std::chrono::milliseconds timeout,
                               std::size_t from) const {
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    const std::string text = read_file(log_);
-    if (text.size() > from && text.find(needle, from) != std::string::npos) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(kPoll);
-  }
+  return test_support::eventually(
+      [&] {
+        const std::string text = read_file(log_);
+        return text.size() > from && text.find(needle, from) != std::string::npos;
+      },
+      timeout);
 }
 
 // ---- Paho helpers -------------------------------------------------------------------------------
@@ -355,7 +354,7 @@ std::unique_ptr<mqtt::async_client> make_async_client(const std::string& uri,
                                                        const ClientIdentity& identity,
                                                        const ClientOptions& options) {
   const mqtt::create_options create(options.mqtt_version);
-  // No persistence: the gateway's outbox is the only source of truth (DESIGN §8).
+  // No persistence: the gateway's outbox is the only source of truth (docs/forwarding.md, "The outbox").
   return std::make_unique<mqtt::async_client>(uri, identity.client_id, create,
                                               static_cast<mqtt::iclient_persistence*>(nullptr));
 }

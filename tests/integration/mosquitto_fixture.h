@@ -2,7 +2,7 @@
 // Test helpers for integration tests against a real mosquitto broker over mutual TLS.
 //
 //   TestPki     a throw-away PKI made by deploy/pki/make-pki.sh in a fresh temp directory.
-//   TestBroker  mosquitto started (posix_spawn, by PID) with deploy/mosquitto/hub-broker.conf.in +
+//   TestBroker  mosquitto started (tests/support/process.h, by PID) with deploy/mosquitto/hub-broker.conf.in +
 //               deploy/mosquitto/acl on a free port of 127.0.0.1 chosen at run time; stop(),
 //               restart() on the same port; stopped in the destructor (SIGTERM, bounded wait,
 //               SIGKILL) — only ever the process it started.
@@ -38,6 +38,8 @@
 
 #include <mqtt/async_client.h>
 
+#include "tests/support/process.h"
+
 namespace svd::testing {
 
 // Upper bound for any single wait in these helpers (connect, subscribe, publish, broker start).
@@ -56,6 +58,10 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// Test output helpers: the last `max_chars` of a log; every `from` in `text` replaced.
+std::string tail(const std::string& text, std::size_t max_chars);
+std::string replace_all(std::string text, const std::string& from, const std::string& to);
 
 // A port on 127.0.0.1 that was free a moment ago (bind port 0, read it, close).
 std::uint16_t pick_free_port();
@@ -132,8 +138,8 @@ class TestBroker {
   std::filesystem::path client_cert(std::string_view id) const { return pki_->client_cert(id); }
   std::filesystem::path client_key(std::string_view id) const { return pki_->client_key(id); }
 
-  bool running() const { return pid_ > 0; }
-  pid_t pid() const { return pid_; }
+  bool running() const { return process_ != nullptr; }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   // SIGTERM to the PID we started, bounded wait, then SIGKILL. Idempotent.
   void stop();
   // stop() if running, then start again on the same port with the same config (re-reading the
@@ -159,7 +165,7 @@ class TestBroker {
   std::filesystem::path config_;
   std::filesystem::path log_;
   std::uint16_t port_ = 0;
-  pid_t pid_ = -1;
+  std::unique_ptr<test_support::Process> process_;
 };
 
 struct ClientOptions {

@@ -10,17 +10,16 @@
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
-#include <thread>
 #include <utility>
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "process_util.h"
+#include "tests/support/eventually.h"
+#include "tests/support/process.h"
 
 #ifndef SVD_SOURCE_DIR
 #error "SVD_SOURCE_DIR must be defined (the project's source directory)"
@@ -33,7 +32,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-constexpr auto kPoll = 20ms;
 // The node flushes its queues and message stores on SIGTERM (2-3 s here).
 constexpr auto kNodeStopGrace = 20s;
 constexpr auto kEpmdStopGrace = 5s;
@@ -84,7 +82,7 @@ fs::path find_preferring(std::initializer_list<const char*> candidates, const st
   for (const char* c : candidates) {
     if (::access(c, X_OK) == 0) return c;
   }
-  return find_program(name, {});
+  return test_support::find_program(name);
 }
 
 // A random Erlang cookie: whoever can read it can run code in the node, so it is the node's own
@@ -102,16 +100,12 @@ std::string unique_node_name() {
   return "svdtest-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "@localhost";
 }
 
-// Runs argv (bounded); exit code, -1 when killed at the timeout.
-int run_bounded(const std::vector<std::string>& argv, const std::vector<std::string>& env, const fs::path& log,
-                std::chrono::seconds timeout) {
-  const pid_t pid = spawn(argv, log, &env, /*die_with_test=*/true);
-  int status = 0;
-  if (!wait_exit(pid, timeout, &status)) {
-    terminate(pid, 2s);
-    return -1;
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+// Runs argv (bounded) in the environment `env`; exit code, -1 when stopped at the timeout.
+test_support::RunResult run_bounded(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                                    std::chrono::seconds timeout) {
+  auto r = test_support::run(argv, {.timeout = timeout, .env = env});
+  if (r.timed_out) r.exit_code = -1;
+  return r;
 }
 
 }  // namespace
@@ -172,13 +166,13 @@ void TestRabbitMq::write_files(const std::vector<std::string>& partners) {
 
   // The CRL under its OpenSSL hash name, as a link to the PKI's crl.pem: the node reads it at each
   // handshake, so TestPki::revoke takes effect without a restart.
-  std::string hash;
-  const int rc = run_bounded({"/usr/bin/openssl", "crl", "-hash", "-noout", "-in", pki_->crl().string()},
-                             {"PATH=/usr/bin:/bin"}, t / "openssl.out", 10s);
-  hash = slurp(t / "openssl.out");
+  const auto openssl = run_bounded({"/usr/bin/openssl", "crl", "-hash", "-noout", "-in", pki_->crl().string()},
+                                   {"PATH=/usr/bin:/bin"}, 10s);
+  const int rc = openssl.exit_code;
+  std::string hash = openssl.out;
   while (!hash.empty() && (hash.back() == '\n' || hash.back() == '\r')) hash.pop_back();
   if (rc != 0 || !std::regex_match(hash, std::regex("[0-9a-f]{8}"))) {
-    throw std::runtime_error("openssl crl -hash failed on " + pki_->crl().string() + ": " + hash);
+    throw std::runtime_error("openssl crl -hash failed on " + pki_->crl().string() + ": " + hash + openssl.err);
   }
   fs::create_symlink(fs::absolute(pki_->crl()), t / "crl" / (hash + ".r0"));
 
@@ -189,8 +183,8 @@ void TestRabbitMq::write_files(const std::vector<std::string>& partners) {
                                 "--out",    (t / "definitions.json").string()};
   argv.insert(argv.end(), partners.begin(), partners.end());
   std::vector<std::string> env{"PATH=/usr/bin:/bin"};
-  if (run_bounded(argv, env, t / "setup-users.log", 30s) != 0) {
-    throw std::runtime_error("setup-users.sh failed:\n" + slurp(t / "setup-users.log"));
+  if (const auto setup = run_bounded(argv, env, 30s); setup.exit_code != 0) {
+    throw std::runtime_error("setup-users.sh failed:\n" + setup.out + setup.err);
   }
 }
 
@@ -269,65 +263,71 @@ bool TestRabbitMq::start_once() {
 
   // epmd first, in the foreground on its own port and on loopback only.
   const fs::path epmd_log = t / "epmd.log";
-  epmd_pid_ = spawn({epmd.string(), "-port", std::to_string(epmd_port_), "-address", "127.0.0.1"}, epmd_log, &env,
-                    /*die_with_test=*/true);
-  const auto epmd_deadline = Clock::now() + kEpmdStart;
-  while (!port_accepts(epmd_port_)) {
-    int status = 0;
-    if (reaped(epmd_pid_, &status)) {
-      epmd_pid_ = -1;
-      return false;  // most likely the port was taken meanwhile
-    }
-    if (Clock::now() >= epmd_deadline) {
-      stop();
-      throw std::runtime_error("epmd not listening on 127.0.0.1:" + std::to_string(epmd_port_) + " within 10 s:\n" +
-                               slurp(epmd_log));
-    }
-    std::this_thread::sleep_for(kPoll);
+  epmd_ = std::make_unique<test_support::Process>(
+      std::vector<std::string>{epmd.string(), "-port", std::to_string(epmd_port_), "-address", "127.0.0.1"}, epmd_log,
+      epmd_log, test_support::ProcessOptions{.env = env});
+  bool exited = false;
+  const bool listening = test_support::eventually(
+      [&] {
+        exited = !epmd_->running();
+        return exited || port_accepts(epmd_port_);
+      },
+      kEpmdStart);
+  if (exited) {
+    epmd_.reset();
+    return false;  // most likely the port was taken meanwhile
+  }
+  if (!listening) {
+    stop();
+    throw std::runtime_error("epmd not listening on 127.0.0.1:" + std::to_string(epmd_port_) + " within 10 s:\n" +
+                             slurp(epmd_log));
   }
 
   const fs::path log = t / "rabbitmq.log";
   const auto offset = fs::exists(log) ? fs::file_size(log) : 0;
   const auto started = Clock::now();
-  node_pid_ = spawn({server_.string()}, log, &env, /*die_with_test=*/true);
-  const auto deadline = started + kStartTimeout;
-  for (;;) {
-    int status = 0;
-    const std::string out = slurp(log).substr(offset);
-    if (reaped(node_pid_, &status)) {
-      node_pid_ = -1;
-      stop();
-      if (out.find("eaddrinuse") != std::string::npos) return false;
-      throw std::runtime_error("rabbitmq-server exited during start-up (" + describe_status(status) + "):\n" +
-                               tail(out, 6000));
-    }
-    // Logged once every plugin (the MQTT listener with it) has started and the definitions are
-    // loaded: the same condition `rabbitmqctl await_startup` waits for, without its 1-2 s of CLI
-    // start-up per poll.
-    if (out.find("Server startup complete") != std::string::npos && port_accepts(mqtt_port_)) {
-      startup_time_ = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
-      return true;
-    }
-    if (Clock::now() >= deadline) {
-      stop();
-      throw std::runtime_error("RabbitMQ not ready within " + std::to_string(kStartTimeout.count()) + " s:\n" +
-                               tail(out, 6000));
-    }
-    std::this_thread::sleep_for(kPoll);
+  node_ = std::make_unique<test_support::Process>(std::vector<std::string>{server_.string()}, log, log,
+                                                  test_support::ProcessOptions{.env = env});
+  // "Server startup complete" is logged once every plugin (the MQTT listener with it) has started
+  // and the definitions are loaded: the same condition `rabbitmqctl await_startup` waits for,
+  // without its 1-2 s of CLI start-up per poll.
+  const bool ready = test_support::eventually(
+      [&] {
+        exited = !node_->running();
+        return exited || (slurp(log).substr(offset).find("Server startup complete") != std::string::npos &&
+                          port_accepts(mqtt_port_));
+      },
+      kStartTimeout);
+  const std::string out = slurp(log).substr(offset);
+  if (exited) {
+    const int status = node_->stop();
+    node_.reset();
+    stop();
+    if (out.find("eaddrinuse") != std::string::npos) return false;
+    throw std::runtime_error("rabbitmq-server exited during start-up (" + test_support::Process::describe(status) +
+                             "):\n" + tail(out, 6000));
   }
+  if (!ready) {
+    stop();
+    throw std::runtime_error("RabbitMQ not ready within " + std::to_string(kStartTimeout.count()) + " s:\n" +
+                             tail(out, 6000));
+  }
+  startup_time_ = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+  return true;
 }
 
 void TestRabbitMq::stop() {
-  if (node_pid_ > 0) terminate(std::exchange(node_pid_, -1), kNodeStopGrace);
-  if (epmd_pid_ > 0) terminate(std::exchange(epmd_pid_, -1), kEpmdStopGrace);
+  if (node_) node_->stop(kNodeStopGrace);
+  node_.reset();
+  if (epmd_) epmd_->stop(kEpmdStopGrace);
+  epmd_.reset();
 }
 
 int TestRabbitMq::run_with_node_env(const std::vector<std::string>& argv, std::string* output,
                                     std::chrono::seconds timeout) const {
-  const fs::path log = tmp_.path() / ("run-" + std::to_string(runs_++) + ".log");
-  const int rc = run_bounded(argv, node_env(), log, timeout);
-  if (output) *output = slurp(log);
-  return rc;
+  const auto r = run_bounded(argv, node_env(), timeout);
+  if (output) *output = r.out + r.err;
+  return r.exit_code;
 }
 
 int TestRabbitMq::ctl(const std::vector<std::string>& args, std::string* output) const {
@@ -345,13 +345,12 @@ std::size_t TestRabbitMq::log_size() const {
 }
 
 bool TestRabbitMq::wait_for_log(std::string_view needle, std::chrono::milliseconds timeout, std::size_t from) const {
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    const std::string text = log();
-    if (text.size() > from && text.find(needle, from) != std::string::npos) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(kPoll);
-  }
+  return test_support::eventually(
+      [&] {
+        const std::string text = log();
+        return text.size() > from && text.find(needle, from) != std::string::npos;
+      },
+      timeout);
 }
 
 }  // namespace svd::testing

@@ -58,8 +58,8 @@ class TestRabbitMq {
   const TestPki& pki() const { return *pki_; }
   ClientIdentity identity(std::string_view id) const;  // CA + clients/<id>.crt/.key, id = CN
 
-  pid_t pid() const { return node_pid_; }
-  bool running() const { return node_pid_ > 0; }
+  pid_t pid() const { return node_ ? node_->pid() : -1; }
+  bool running() const { return node_ != nullptr; }
   // From spawning the node to its "Server startup complete" (with the MQTT listener open).
   std::chrono::milliseconds startup_time() const { return startup_time_; }
   // Stops the node, then epmd (SIGTERM, bounded wait, SIGKILL; by PID). Idempotent.
@@ -91,9 +91,8 @@ class TestRabbitMq {
   std::string node_name_;
   std::filesystem::path server_, ctl_;  // rabbitmq-server and rabbitmqctl (the real scripts)
   std::uint16_t mqtt_port_ = 0, epmd_port_ = 0, dist_port_ = 0;
-  pid_t epmd_pid_ = -1, node_pid_ = -1;
+  std::unique_ptr<test_support::Process> epmd_, node_;
   std::chrono::milliseconds startup_time_{0};
-  mutable int runs_ = 0;  // names the output files of run_with_node_env
 };
 
 }  // namespace svd::testing

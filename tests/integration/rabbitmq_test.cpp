@@ -22,7 +22,6 @@
 #include <fstream>
 #include <iostream>
 #include <regex>
-#include <thread>
 
 #include "daemon_fixture.h"
 #include "gateway_hub.h"
@@ -50,24 +49,21 @@ void figure(const std::string& name, std::int64_t value_ms) {
 
 // Waits (bounded) until the broker has closed `c`'s connection.
 bool wait_disconnected(TestClient& c, std::chrono::milliseconds timeout = 10s) {
-  const auto until = Clock::now() + timeout;
-  while (c.is_connected()) {
-    if (Clock::now() >= until) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
+  return eventually([&] { return !c.is_connected(); }, timeout);
 }
 
 // The next message on `c` within `timeout` whose topic is `topic`, skipping others (nullptr
 // when none arrived).
 mqtt::const_message_ptr next_on(TestClient& c, const std::string& topic, std::chrono::milliseconds timeout) {
-  const auto until = Clock::now() + timeout;
-  while (Clock::now() < until) {
-    auto m = c.receive(std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()));
-    if (!m) return nullptr;
-    if (m->get_topic() == topic) return m;
-  }
-  return nullptr;
+  mqtt::const_message_ptr found;
+  eventually(
+      [&] {
+        auto m = c.receive(100ms);
+        if (m && m->get_topic() == topic) found = m;
+        return found != nullptr;
+      },
+      timeout);
+  return found;
 }
 
 // A hub-side observer: the hub's certificate under a client id of its own (setup-users.sh lets a
@@ -107,15 +103,11 @@ class RabbitMqForwardTest : public OverRabbitMq<GatewayHubTest> {
     std::string out, err;
   };
   Run forward(const fs::path& file, int run, const fs::path& config = {}) {
-    const auto tag = "forward-" + std::to_string(run);
-    ChildProcess p({SVD_SVDGW, "forward", "--config", (config.empty() ? gateway_config() : config).string(), "--feed",
-                    "ed-assaults", "--timeout", "60", file.string()},
-                   dir() / (tag + ".out"), dir() / (tag + ".err"));
-    Run r;
-    r.status = p.wait(90s).value_or(-1);
-    r.out = read_file(dir() / (tag + ".out"));
-    r.err = read_file(dir() / (tag + ".err"));
-    return r;
+    (void)run;
+    auto p = test_support::run({SVD_SVDGW, "forward", "--config", (config.empty() ? gateway_config() : config).string(),
+                                "--feed", "ed-assaults", "--timeout", "60", file.string()},
+                               {.timeout = 90s, .output_dir = dir()});
+    return {p.timed_out ? -1 : p.exit_code, std::move(p.out), std::move(p.err)};
   }
 };
 
@@ -224,12 +216,9 @@ TEST_F(RabbitMqHubInstancesTest, TwoInstancesEachStoreAndAnswerOnlyTheirOwnPartn
   }
   std::ofstream(dir() / "svdhub-b.toml") << b_conf;
   const fs::path b_log = dir() / "svdhub-b.log";
-  ChildProcess hub_b({SVD_SVDHUB, "run", "--config", (dir() / "svdhub-b.toml").string()}, b_log, b_log);
-  const auto until = Clock::now() + kWait;
-  while (read_file(b_log).find("subscribed to") == std::string::npos) {
-    ASSERT_LT(Clock::now(), until) << read_file(b_log) << diagnostics();
-    std::this_thread::sleep_for(20ms);
-  }
+  Process hub_b({SVD_SVDHUB, "run", "--config", (dir() / "svdhub-b.toml").string()}, b_log);
+  ASSERT_TRUE(eventually([&] { return read_file(b_log).find("subscribed to") != std::string::npos; }, kWait))
+      << read_file(b_log) << diagnostics();
   EXPECT_NE(read_file(dir() / "svdhub.log")
                 .find("subscribed to svd/v1/northgate-ed/+/batch and svd/v1/northgate-ed/audit"),
             std::string::npos)
@@ -443,11 +432,9 @@ TEST_F(RabbitMqDaemonTest, CheckpointsAreWitnessedAndAKilledGatewaysWillSaysOffl
   start_daemon();
   // The start checkpoint goes out on svd/v1/<partner>/audit and comes back cosigned on its
   // receipt topic.
-  const auto until = Clock::now() + 30s;
-  while (std::atoi(audit_query("SELECT count(*) FROM checkpoints WHERE status = 'accepted'").c_str()) < 1) {
-    ASSERT_LT(Clock::now(), until) << "no checkpoint witnessed" << logs();
-    std::this_thread::sleep_for(100ms);
-  }
+  ASSERT_TRUE(eventually(
+      [&] { return std::atoi(audit_query("SELECT count(*) FROM checkpoints WHERE status = 'accepted'").c_str()) >= 1; }))
+      << "no checkpoint witnessed" << logs();
 
   const auto file = extract(200, 41);
   auto up = upload(file, "ed-assaults", "week-48.csv");
@@ -469,10 +456,11 @@ TEST_F(RabbitMqDaemonTest, CheckpointsAreWitnessedAndAKilledGatewaysWillSaysOffl
   daemon_->signal(SIGKILL);
   daemon_->wait(10s);
   mqtt::const_message_ptr will;
-  while (!will && Clock::now() < t0 + 30s) {
-    auto m = next_on(watcher, status_topic, 30s);
+  eventually([&] {
+    auto m = next_on(watcher, status_topic, 1s);
     if (m && m->get_payload_str().find(R"("state":"offline")") != std::string::npos) will = m;
-  }
+    return will != nullptr;
+  });
   ASSERT_TRUE(will) << "no last will within 30 s" << logs();
   figure("will_after_kill", ms_since(t0));
 

@@ -8,7 +8,8 @@
 #include <fstream>
 #include <map>
 
-#include "child_process.h"
+#include "tests/support/key_files.h"
+#include "tests/support/process.h"
 #include "crypto/sha256.h"
 #include "crypto/signing_key.h"
 #include "hub/hub_store.h"
@@ -22,10 +23,12 @@ namespace {
 
 constexpr const char* kGateway = "northgate-ed";
 
-// svdhub started by posix_spawn and stopped by its PID (child_process.h).
-std::unique_ptr<ChildProcess> start_svdhub(const std::filesystem::path& config, const std::filesystem::path& log) {
-  return std::make_unique<ChildProcess>(std::vector<std::string>{SVD_SVDHUB, "run", "--config", config.string()}, log,
-                                        log);
+using test_support::Process;
+using test_support::read_file;
+
+// svdhub started and stopped by its PID (tests/support/process.h).
+std::unique_ptr<Process> start_svdhub(const std::filesystem::path& config, const std::filesystem::path& log) {
+  return std::make_unique<Process>(std::vector<std::string>{SVD_SVDHUB, "run", "--config", config.string()}, log);
 }
 
 std::string batch(std::uint64_t seq, const std::string& records) {
@@ -56,7 +59,6 @@ class SvdhubTest : public ::testing::Test {
         << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_SOURCE_DIR << "/deploy/examples/schemas/ed-assaults.json\"\n"
         << extra_config();
     hub_ = start_svdhub(dir_.path() / "svdhub.toml", dir_.path() / "svdhub.log");
-    ASSERT_TRUE(hub_->started());
     ASSERT_TRUE(broker_->wait_for_log("New client connected", std::chrono::seconds(10)))
         << "svdhub did not connect";
     gateway_ = std::make_unique<TestClient>(broker_->uri(), broker_->identity(kGateway));
@@ -91,7 +93,7 @@ class SvdhubTest : public ::testing::Test {
 
   TempDir dir_{"svd-hub-int"};
   std::unique_ptr<TestBroker> broker_;
-  std::unique_ptr<ChildProcess> hub_;
+  std::unique_ptr<Process> hub_;
   std::unique_ptr<TestClient> gateway_;
 };
 
@@ -227,11 +229,9 @@ class SvdhubWitnessTest : public SvdhubTest {
   std::string svdhub_output(const std::vector<std::string>& args) {
     std::vector<std::string> argv{SVD_SVDHUB};
     argv.insert(argv.end(), args.begin(), args.end());
-    const auto out = dir_.path() / "cli.out";
-    std::filesystem::remove(out);
-    ChildProcess cli(argv, out, dir_.path() / "cli.err");
-    EXPECT_EQ(cli.wait(std::chrono::seconds(10)), 0) << read_file(dir_.path() / "cli.err");
-    return read_file(out);
+    const auto r = test_support::run(argv, {.timeout = std::chrono::seconds(10)});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
   }
 };
 

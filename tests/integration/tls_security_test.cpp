@@ -1,4 +1,5 @@
-// The upload API's TLS, probed with real clients against the real `svdgw run` (DESIGN 3.4, 6):
+// The upload API's TLS (docs/architecture.md, "Security model"), probed with real clients against
+// the real `svdgw run`:
 // curl and `openssl s_client` with no client certificate, one from another CA, a revoked one,
 // and TLS 1.1 are all refused, while a valid client gets through; and testssl.sh finds nothing
 // of MEDIUM severity or worse (tests/integration/testssl_check.sh).
@@ -39,24 +40,15 @@ class TlsSecurityTest : public DaemonHarness {
 
   // openssl s_client with `args`, stdin closed at once; output and exit status.
   Run s_client(std::vector<std::string> args) {
-    const std::string tag = "s_client-" + std::to_string(++runs_);
     std::vector<std::string> argv{"/usr/bin/openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(http_port_),
                                   "-servername", "localhost", "-CAfile", broker_->pki().ca_cert().string()};
     argv.insert(argv.end(), args.begin(), args.end());
-    // s_client reads stdin; /dev/null makes it send nothing and quit after the handshake.
-    const fs::path script = dir() / (tag + ".sh");
-    std::string cmd = "exec";
-    for (const auto& a : argv) cmd += " '" + a + "'";
-    cmd += " </dev/null";
-    std::ofstream(script) << cmd << "\n";
-    ChildProcess p({"/bin/sh", script.string()}, dir() / (tag + ".out"), dir() / (tag + ".out"));
-    Run r;
-    r.status = p.wait(30s).value_or(-1);
-    r.out = read_file(dir() / (tag + ".out"));
-    return r;
+    // s_client reads stdin; /dev/null (the process helper's default) makes it send nothing and
+    // quit after the handshake. Both streams, as a terminal would show them.
+    const auto run = test_support::run(argv, {.timeout = 30s});
+    return {run.timed_out ? -1 : run.exit_code, run.out + run.err};
   }
 
-  int runs_ = 0;
 };
 
 TEST_F(TlsSecurityTest, AValidClientCertificateGetsThrough) {
@@ -127,12 +119,11 @@ TEST_F(TlsSecurityTest, AClientAllowedForOneFeedCannotUploadAnother) {
 // and the known vulnerabilities; no finding of MEDIUM or worse.
 TEST_F(TlsSecurityTest, TestsslFindsNothingOfMediumSeverityOrWorse) {
   const fs::path report = dir() / "testssl.json";
-  ChildProcess p({"/bin/sh", std::string(SVD_SOURCE_DIR) + "/tests/integration/testssl_check.sh",
-                  "127.0.0.1:" + std::to_string(http_port_), report.string()},
-                 dir() / "testssl.out", dir() / "testssl.out");
-  const auto status = p.wait(300s);
-  ASSERT_TRUE(status) << "testssl did not finish in time";
-  EXPECT_EQ(*status, 0) << read_file(dir() / "testssl.out");
+  const auto r = test_support::run({"/bin/sh", std::string(SVD_SOURCE_DIR) + "/tests/integration/testssl_check.sh",
+                                    "127.0.0.1:" + std::to_string(http_port_), report.string()},
+                                   {.timeout = 300s});
+  ASSERT_FALSE(r.timed_out) << "testssl did not finish in time";
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Recomputes every token in the golden records with an independent implementation of the token
-contract (DESIGN 3.3: HMAC-SHA256, NFKD name normalisation, Modulus-11 NHS numbers), written
+contract (docs/architecture.md, "Keyed tokens": HMAC-SHA256, NFKD name normalisation, Modulus-11 NHS numbers), written
 from the specification with Python's standard library only. Exit 0 when all tokens match.
 
 Usage: crosscheck_tokens.py GOLDEN_DIR

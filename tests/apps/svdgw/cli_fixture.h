@@ -4,14 +4,13 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
 namespace svd::svdgw::testing {
@@ -29,10 +28,7 @@ inline void write_file(const fs::path& p, const std::string& text) {
   std::ofstream(p, std::ios::binary) << text;
 }
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out, err;
-};
+using test_support::RunResult;
 
 class CliFixture : public ::testing::Test {
  protected:
@@ -50,16 +46,12 @@ class CliFixture : public ::testing::Test {
 
   fs::path config() const { return dir_ / "etc" / "svdgw.toml"; }
 
-  // Runs svdgw with `args` (already shell-quoted where needed), capturing both streams.
-  RunResult svdgw(const std::string& args) {
-    RunResult r;
-    const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    std::string cmd = std::string("'") + SVD_SVDGW + "' " + args + " >'" + out.string() + "' 2>'" + err.string() + "'";
-    int status = std::system(cmd.c_str());
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = read_file(out);
-    r.err = read_file(err);
-    return r;
+  // Runs svdgw with `args` (no shell: split into words as a shell would, quotes included),
+  // capturing both streams.
+  RunResult svdgw(const std::string& args) { return svdgw(test_support::split_words(args)); }
+  RunResult svdgw(std::vector<std::string> args) {
+    args.insert(args.begin(), SVD_SVDGW);
+    return test_support::run(args);
   }
 
   RunResult process(const std::string& feed, const fs::path& input, const fs::path& out_dir) {

@@ -94,11 +94,15 @@ TEST_F(CliTest, KeysGenerateDeviceAndDeviceFingerprint) {
   EXPECT_EQ(from_key.out, from_pub.out);
 
   // SHA-256 over the label, a NUL and the raw key (the last 32 bytes of the DER public key).
-  const fs::path digest = dir_ / "digest.txt";
-  const std::string cmd = "{ printf 'svd-gateway signing key fingerprint v1\\000'; openssl pkey -pubin -in '" +
-                          pub.string() + "' -outform DER | tail -c 32; } | sha256sum >'" + digest.string() + "'";
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  const std::string hex = read_file(digest).substr(0, 32);
+  // The standard tools: openssl for the DER key, sha256sum for the digest (no shell).
+  const auto der = test_support::run({"openssl", "pkey", "-pubin", "-in", pub.string(), "-outform", "DER"});
+  ASSERT_EQ(der.exit_code, 0) << der.err;
+  ASSERT_GE(der.out.size(), 32u);
+  const fs::path message = dir_ / "fingerprint-input.bin";
+  write_file(message, std::string("svd-gateway signing key fingerprint v1") + '\0' + der.out.substr(der.out.size() - 32));
+  const auto sum = test_support::run({"sha256sum", message.string()});
+  ASSERT_EQ(sum.exit_code, 0) << sum.err;
+  const std::string hex = sum.out.substr(0, 32);
   std::string expected;
   for (std::size_t i = 0; i < 32; i += 4) expected += (i ? " " : "") + hex.substr(i, 4);
   EXPECT_EQ(from_pub.out, expected + "\n");

@@ -3,15 +3,14 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "hub/hub_store.h"
+#include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
 namespace svd::hub {
@@ -19,17 +18,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out, err;
-};
+using test_support::RunResult;
 
 class SvdhubCliTest : public ::testing::Test {
  protected:
@@ -47,16 +37,11 @@ class SvdhubCliTest : public ::testing::Test {
   fs::path config() const { return dir_ / "svdhub.toml"; }
   fs::path db() const { return dir_ / "hub.db"; }
 
+  // svdhub with `args` (no shell: split into words as a shell would, quotes included).
   RunResult svdhub(const std::string& args) {
-    RunResult r;
-    const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    const std::string cmd =
-        std::string("'") + SVD_SVDHUB + "' " + args + " >'" + out.string() + "' 2>'" + err.string() + "'";
-    const int status = std::system(cmd.c_str());
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = read_file(out);
-    r.err = read_file(err);
-    return r;
+    auto argv = test_support::split_words(args);
+    argv.insert(argv.begin(), SVD_SVDHUB);
+    return test_support::run(argv);
   }
 
   // What `svdhub run` would have stored: two ED batches from one partner.

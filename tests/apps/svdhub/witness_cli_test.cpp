@@ -3,11 +3,8 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
-#include <sys/wait.h>
-
-#include <cstdlib>
-
 #include "tests/hub/witness_fixture.h"
+#include "tests/support/process.h"
 
 namespace svd::hub::testing {
 namespace {
@@ -15,10 +12,7 @@ namespace {
 // `svdhub checkpoints export|alarms` and `svdhub stats` on a store the witness wrote.
 class WitnessCliTest : public WitnessTest {
  protected:
-  struct RunResult {
-    int exit_code = -1;
-    std::string out, err;
-  };
+  using RunResult = test_support::RunResult;
   RunResult svdhub(const std::string& args) {
     std::ofstream(dir_ / "svdhub.toml") << "[store]\ndatabase = \"hub.db\"\n"
                                         << "[broker]\nhost = \"127.0.0.1\"\nca = \"ca.crt\"\ncert = \"c.crt\"\n"
@@ -27,15 +21,11 @@ class WitnessCliTest : public WitnessTest {
                                         << "/schemas/ed-assaults.json\"\n"
                                         << "[witness]\nkey = \"witness.key\"\n"
                                         << "[[partner]]\nid = \"northgate-ed\"\ndevice_key = \"device.pub\"\n";
-    RunResult r;
-    const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    const std::string cmd = std::string("'") + SVD_SVDHUB + "' " + args + " --config '" + (dir_ / "svdhub.toml").string() +
-                            "' >'" + out.string() + "' 2>'" + err.string() + "'";
-    const int status = std::system(cmd.c_str());
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = read_file(out);
-    r.err = read_file(err);
-    return r;
+    // No shell: `args` split into words as a shell would, quotes included.
+    auto argv = test_support::split_words(args);
+    argv.insert(argv.begin(), SVD_SVDHUB);
+    argv.insert(argv.end(), {"--config", (dir_ / "svdhub.toml").string()});
+    return test_support::run(argv);
   }
 };
 
