@@ -1,6 +1,7 @@
 #pragma once
 // Where extract bytes come from. A seam so tests can feed input in chunks of any size
 // (including one byte at a time) and inject read failures.
+// Thread-safety: none; one source belongs to one reader. Read failures are io_error.
 
 #include <cstddef>
 #include <cstdint>

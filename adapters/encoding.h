@@ -1,5 +1,6 @@
 #pragma once
 // Text encodings a feed may declare, and the checks every cell goes through.
+// Pure; any thread.
 
 #include <cstddef>
 #include <optional>

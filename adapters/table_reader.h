@@ -1,24 +1,18 @@
 #pragma once
-// Streaming readers that turn an extract into records whose cells are in *schema order*.
+// Streaming readers that turn an extract into records whose cells are in *schema order*: CSV by
+// header name (case-insensitive, surrounding spaces ignored), JSON Lines by object key (exact
+// match first, then case-insensitive). Source columns the schema does not name are skipped and
+// listed by ignored_columns(). Memory is bounded by Limits whatever the file size: one record
+// and one read buffer; a cell or row over a limit rejects that row and the reader resynchronises
+// at the next record without buffering the excess.
 //
-// The caller gives the columns it expects (the feed schema's fields, in order). A reader maps
-// the source onto them: CSV by header name (case-insensitive, surrounding spaces ignored),
-// JSON Lines by object key (exact match first, then case-insensitive). Columns in the source
-// that the schema does not name are skipped and listed by ignored_columns().
+// Errors: row-level, Record::error is set (an is_row_error() code), the caller rejects the row and
+// goes on (cells are then unspecified); extract-level, next() returns the error (empty_file,
+// no_data_rows, missing_column, duplicate_column, unterminated_quote, binary_data, invalid_header,
+// io_error), failure() says where, and the reader must not be used again.
 //
-// Memory is bounded by Limits whatever the file size: a reader holds one record and one
-// read buffer. A cell or row over a limit rejects that row (row-level error) and the reader
-// resynchronises at the next record without buffering the excess.
-//
-// Errors come at two levels:
-//  - row-level: Record::error is set (one of the is_row_error() codes) and the caller rejects
-//    that row and goes on; cells are then unspecified.
-//  - extract-level: next() returns an error (empty_file, no_data_rows, missing_column,
-//    duplicate_column, unterminated_quote, binary_data, invalid_header, io_error) and the
-//    extract must be refused; failure() says where. The reader must not be used afterwards.
-//
-// Thread-safety: none; one reader belongs to one thread. Never put a cell's content in an
-// error message: cells can hold identifiers.
+// Thread-safety: none; one reader belongs to one thread. Never put a cell's content in an error
+// message: cells can hold identifiers.
 
 #include <cstddef>
 #include <cstdint>

@@ -1,20 +1,16 @@
 #pragma once
-// The audit log (DESIGN 5): <state_dir>/audit.db, SQLite (WAL, synchronous=FULL), two tables.
-//
-//   events(seq, time, actor, action, object, details, payload_sha256, leaf_hash, chain_hash)
-//     append-only, hash-chained (audit/event.h); BEFORE UPDATE / BEFORE DELETE triggers abort
-//     (a guard against bugs, not attackers: the checkpoints are what catch an attacker);
-//   checkpoints(seq, chain_hash, time, signature, key_fingerprint, and the hub's receipt:
-//     status, reason, witnessed_at, cosignature, witness_fingerprint)
-//     a signed checkpoint per N events or T minutes and at start and stop; only the receipt
-//     columns are ever set after the insert, once.
+// The audit log: <state_dir>/audit.db, SQLite (WAL, synchronous=FULL), two tables: `events`
+// (append-only, hash-chained: audit/event.h) and `checkpoints` (signed heads, and the hub's
+// receipt for each, set once). BEFORE UPDATE / BEFORE DELETE triggers abort changes to events
+// (a guard against bugs, not attackers: the checkpoints are what catch an attacker). The columns:
+// docs/audit.md, "What is recorded".
 //
 // Events reach the chain two ways: append() for those that change no other state (startup, a
 // configuration reload, an upload refused), and drain() for those recorded in a state database's
 // own transaction (audit/pending.h).
 //
-// Thread-safety: none; one thread owns an AuditLog. AuditReader opens the file read-only and may
-// be used while a daemon writes it (WAL).
+// Thread-safety: none; one thread owns an AuditLog (the daemon's audit thread). AuditReader opens
+// the file read-only and may be used while a daemon writes it (WAL).
 
 #include <cstdint>
 #include <filesystem>

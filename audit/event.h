@@ -1,5 +1,5 @@
 #pragma once
-// One audit event and the hash chain over them (DESIGN 5; RFC 9162 leaf form).
+// One audit event and the hash chain over them (docs/audit.md; RFC 9162 leaf form).
 //
 // The canonical row of event `seq` is its fields joined with '\n', in this order:
 //   seq (decimal), time, actor, action, object, details, payload_sha256
@@ -13,6 +13,7 @@
 //
 // Events never carry an identifier or a value from an extract: actors are certificate CNs,
 // "gateway", "hub" or "spool"; objects are extract ids, batch ids, feed ids, key ids.
+// Pure functions; any thread.
 
 #include <array>
 #include <cstdint>

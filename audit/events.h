@@ -3,6 +3,7 @@
 // same shape and the report (audit/report.h) and auditors can rely on it. docs/audit.md lists
 // them for people. Details are JSON objects of ids, counts, codes and digests, never a value
 // from an extract, a file name or an uploaded name.
+// Pure builders; any thread.
 
 #include <cstdint>
 #include <map>

@@ -1,27 +1,17 @@
 #pragma once
-// `svdgw audit export`: the audit log's events of a date range, for auditors' own tools
-// (spreadsheets, scripts), as CSV or JSON Lines. Also the pieces `svdgw audit report` shares
-// with it: the date range, the feed an event is about, CSV quoting and atomic output files.
+// `svdgw audit export`: the audit log's events of a range of UTC days (--to inclusive), for
+// auditors' own tools, as CSV or JSON Lines. Also the pieces `svdgw audit report` shares with it:
+// the date range, the feed an event is about, CSV quoting and atomic output files.
 //
 //   svdgw audit export --config FILE --from DATE --to DATE [--feed F] --format csv|jsonl [--out FILE]
 //
-// Dates are UTC calendar days (YYYY-MM-DD), because event times are stored in UTC and a
-// local-time range would be ambiguous across a daylight-saving change; --to is inclusive of its
-// whole day, so --from 2026-11-01 --to 2026-11-30 is all of November.
-//
-// Columns / keys, in this order: seq, time, actor, action, object, feed, details,
-// payload_sha256, leaf_hash, chain_hash. In CSV (RFC 4180, CRLF, a header row) `details` is the
-// exact JSON text the chain hashed, always quoted, so an auditor can re-check leaf_hash from the
-// CSV alone; in JSON Lines it is a nested object. `feed` is not a stored field: it is
-// details.feed, or the object of a feed.* event, or empty (null in JSON Lines).
-//
-// The log is read row by row and each row written as it is read: memory does not grow with the
-// log. With --out, the file is written as FILE.part, flushed to disk and renamed, so a reader
-// never sees half an export. Files are created with mode 0600: who shared what with whom is for
-// the auditors, not for every local user.
+// In CSV, `details` is the exact JSON text the chain hashed, so leaf_hash can be re-checked from
+// the CSV alone. Rows are streamed (memory does not grow with the log); --out is written as
+// FILE.part, synced and renamed, mode 0600. Columns and rules: docs/audit.md, "`svdgw audit
+// export` and `svdgw audit report`".
 //
 // Exit status: 0 written, 1 the config, the log or the output cannot be read or written,
-// 2 bad arguments.
+// 2 bad arguments. Runs on the calling thread.
 
 #include <cstdint>
 #include <cstdio>

@@ -381,8 +381,8 @@ std::vector<Period> expected_periods(FeedReport& f, Ms cutoff) {
   return periods;
 }
 
-// The rule in audit_report.h: each period's own deliveries; a surplus fills the oldest periods of
-// the run of missed ones just before it.
+// The rule in docs/audit.md ("on time / late / missing"): each period's own deliveries; a surplus
+// fills the oldest periods of the run of missed ones just before it.
 void match_deliveries(std::vector<Period>& periods, std::vector<Delivery>& deliveries, Ms cutoff) {
   if (periods.empty()) return;
   std::sort(deliveries.begin(), deliveries.end(), [](const Delivery& a, const Delivery& b) { return a.at < b.at; });

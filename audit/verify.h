@@ -13,6 +13,7 @@
 //      with its local checkpoints fails here: the hub still holds what it witnessed).
 //
 // The outcome names the first bad sequence number and what is wrong with it.
+// Reads the log read-only on the calling thread; fails with io_error when it cannot be read.
 
 #include <cstdint>
 #include <filesystem>

@@ -2,6 +2,7 @@
 // Domain error codes shared by every module. Each code has a stable snake_case name
 // (errc_name) that appears in validation reports and on the wire: renaming one is a
 // contract change. Names describe what is wrong, never the offending value.
+// Pure; any thread.
 
 #include <string>
 #include <string_view>

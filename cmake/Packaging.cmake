@@ -1,6 +1,6 @@
 # The Debian package (CPack DEB): `cmake --build BUILD --target package`, or
 # `cpack --config BUILD/CPackConfig.cmake` (deploy/build-package.sh does it on a fresh machine).
-# One package, svd-gateway, with both programs. Layout (docs: DESIGN 6, docs/daemon.md):
+# One package, svd-gateway, with both programs. Layout (docs/operations.md, "Installing on an appliance"):
 #   /usr/bin/svdgw, /usr/bin/svdhub                           (stripped)
 #   /lib/systemd/system/svdgw.service, svdhub.service         (hardened; deploy/systemd/)
 #   /usr/lib/sysusers.d/svd-gateway.conf                      (system users svdgw, svdhub)

@@ -1,6 +1,7 @@
 #pragma once
 // Problems found while loading configuration or schemas. Loading collects every problem it
 // can find before giving up, so an operator fixes a file in one pass, not one error per run.
+// Plain values; ConfigError is what the loaders throw.
 
 #include <cstddef>
 #include <stdexcept>

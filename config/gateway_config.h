@@ -1,87 +1,11 @@
 #pragma once
-// The gateway's TOML configuration: who this partner is, where state lives, the linkage key,
-// input limits, and the feeds it accepts. Loaded once at start (and on reload); immutable and
-// shareable between threads afterwards.
+// The gateway's TOML configuration: who this partner is, where state lives, the linkage keys,
+// input limits, the hub, the upload API, storage, the audit log, and the feeds it accepts. Every
+// key and default, with an annotated example: docs/configuration.md.
 //
-//   [gateway]
-//   partner   = "northgate-ed"          # [a-z0-9-], also the certificate CN
-//   state_dir = "/var/lib/svdgw"
-//   credentials_check_seconds = 60      # TLS files re-checked this often (0 = on SIGHUP only)
-//
-//   [linkage_key]
-//   file = "/etc/svdgw/linkage.key"     # relative paths are relative to this file
-//   id   = "k2026a"                     # [a-z0-9-], at most 16; prefixes every token
-//
-//   # During a key rotation, [[linkage_key]] tables instead (at most 4), listed in the order the
-//   # keys come into force. A key is in force from `from` (included) until `until` (excluded),
-//   # both TOML date-times with a UTC offset (Z or +01:00; a local date-time is refused), either
-//   # open when absent. Every instant needs a key and at most two may be in force at once; while
-//   # two are, every token field holds both tokens, "k2026a:<hex> k2027a:<hex>". An extract's
-//   # keys are those in force at its received time. SIGHUP picks up added or removed keys.
-//   [[linkage_key]]
-//   id = "k2026a"
-//   file = "linkage-k2026a.key"
-//   until = 2027-02-01T00:00:00Z        # no tokens under this key from this time on
-//   [[linkage_key]]
-//   id = "k2027a"
-//   file = "linkage-k2027a.key"
-//   from = 2027-01-01T00:00:00Z         # tokens under this key from this time on
-//
-//   [limits]                            # optional; these are the defaults
-//   max_row_bytes = 1048576
-//   max_field_bytes = 65536
-//   max_fields = 1024
-//   max_rejections_listed = 1000
-//   max_unique_values = 10000000
-//
-//   [hub]                               # where batches go (not needed by `svdgw process`)
-//   host = "hub.force.example"          # the name in the broker's certificate
-//   port = 8883
-//   ca = "pki/ca.crt"                   # the hub's CA: pinned, the system CAs are not used
-//   cert = "pki/northgate-ed.crt"       # this gateway's client certificate (CN = partner)
-//   key = "pki/northgate-ed.key"
-//   mqtt = "3.1.1"                      # or "5"
-//   inflight = 16                       # batches published and not yet PUBACKed
-//   window = 256                        # batches sent and not yet answered by the hub
-//   keepalive_seconds = 30
-//   receipt_timeout_seconds = 120       # re-send a batch the hub has not answered by then
-//
-//   [batches]
-//   max_records = 500
-//   max_bytes = 262144
-//
-//   [http]                              # the HTTPS upload API of `svdgw run` (absent: spool only)
-//   listen = "0.0.0.0"                  # an IPv4 or IPv6 address
-//   port = 8443
-//   cert = "pki/gateway-server.crt"     # the API's server certificate (chain) and key
-//   key = "pki/gateway-server.key"
-//   client_ca = "pki/ca.crt"            # CA of the export clients' certificates: pinned
-//   crl = "pki/crl.pem"                 # optional; checked for every client certificate
-//   max_extract_bytes = 1073741824      # a larger body gets 413
-//   max_header_bytes = 16384
-//   max_connections = 32
-//   idle_timeout_seconds = 30           # no byte in either direction for this long: closed
-//   header_timeout_seconds = 10         # the whole request head must arrive within this
-//
-//   [ops]                               # GET /healthz and /metrics, plain HTTP
-//   listen = "127.0.0.1"                # local only by default
-//   port = 9464                         # 0 = off
-//
-//   [storage]
-//   quota_bytes = 10737418240           # extracts + outbox; uploads get 507 beyond it
-//   retain_extracts_hours = 0           # raw extracts kept this long after processing
-//   spool_settle_seconds = 0            # see ingest/spool.h
-//   spool_scan_seconds = 30             # a full spool scan at least this often
-//
-//   [[feed]]
-//   id = "ed-assaults"
-//   schema = "schemas/ed-assaults.json"
-//   format = "csv"                      # csv | jsonl
-//   encoding = "utf-8"                  # utf-8 | windows-1252
-//   delimiter = ","
-//   allowed_clients = ["northgate-ed-export"]
-//   schedule = { every = "week", day = "monday", by = "09:00" }
-//   reject_threshold = 0.10             # refuse the extract when more than 10 % of rows fail
+// Loaded once at start (and on reload, into a new object); immutable and shareable between
+// threads afterwards. Loading throws ConfigError listing every problem with file:line. Key files
+// are only named here: crypto/ reads them.
 
 #include <cstddef>
 #include <cstdint>
@@ -165,7 +89,7 @@ struct StorageConfig {
   int spool_scan_seconds = 30;
 };
 
-// The audit log's checkpoints (DESIGN 5, docs/audit.md). Without a device key the gateway still
+// The audit log's checkpoints (docs/audit.md). Without a device key the gateway still
 // keeps the hash-chained log, but signs and sends no checkpoints (and says so at start).
 struct AuditConfig {
   std::filesystem::path device_key;       // Ed25519 private key (svdgw keys generate-device)

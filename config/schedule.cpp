@@ -36,10 +36,12 @@ int weekday(Day d) {
   return static_cast<int>(((d % 7) + 7 + 4) % 7);
 }
 
-// The instant at which local wall-clock time `hour:minute` happens on local date `d`, with the
-// header's rules for gaps and overlaps. A UTC offset never exceeds a day, so the offsets a day
-// either side of the wall time read as UTC are the ones in force before and after any change
-// near it (zones do not change offset twice within two days).
+// The instant at which local wall-clock time `hour:minute` happens on local date `d`: in a
+// daylight-saving gap, read with the offset in force before the gap; in an overlap, the first
+// occurrence (docs/daemon.md, "Schedules"). Not mktime(): with tm_isdst = -1 its answer in a gap
+// or an overlap is unspecified, and glibc's depends on the previous call. A UTC offset never
+// exceeds a day, so the offsets a day either side of the wall time read as UTC are the ones in
+// force before and after any change near it (zones do not change offset twice within two days).
 std::time_t local_instant(Day d, int hour, int minute) {
   const std::time_t wall = static_cast<std::time_t>(d * kSecondsPerDay + hour * 3600 + minute * 60);
   const std::time_t before = wall - local_tm(wall - kSecondsPerDay).tm_gmtoff;

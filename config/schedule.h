@@ -1,33 +1,14 @@
 #pragma once
-// Expected deliveries per feed (DESIGN 3.1) and the `feed.overdue` alert: which partner's
-// expected extract has not arrived (DESIGN 1, 5).
+// Expected deliveries per feed and the `feed.overdue` alert: which partner's expected extract has
+// not arrived. A schedule ("weekly by Monday 09:00", local time) defines deadlines; period k is
+// (deadline_{k-1}, deadline_k], and a delivery at t counts for the period that holds t. A
+// delivery is what the daemon reports with ScheduleTracker::record_delivery (an accepted extract
+// or a "nothing to share" return); only its time matters. The rules, including daylight-saving
+// gaps and overlaps: docs/daemon.md, "Schedules".
 //
-// A feed's config::Schedule ("weekly by Monday 09:00") defines a sequence of deadlines: the
-// schedule's time of day on each scheduled date, as local wall-clock time in the machine's time
-// zone (TZ / /etc/localtime), because that is how partners and their export jobs think of it.
-// Period k is the half-open interval (deadline_{k-1}, deadline_k]: a delivery received at t
-// counts for the period whose interval holds t, so one received exactly at a deadline is on
-// time, and one a second later counts for the next period.
-//
-// A delivery is whatever the daemon reports with ScheduleTracker::record_delivery: an accepted
-// extract or an explicit "nothing to share" return (http_api.h). Only its time matters.
-//
-// Local times that do not exist or exist twice (daylight-saving changes; RFC 5545 3.3.5 resolves
-// them the same way, and so do java.time and Python's zoneinfo):
-//   - in a gap (Europe/London, last Sunday of March: 01:00 GMT jumps to 02:00 BST, so 01:30 does
-//     not exist) the deadline is read with the UTC offset in force before the gap, so it falls
-//     as long after the gap as it was named into it: 01:30 GMT = 02:30 BST. Partners never get
-//     less time than they were given, and every scheduled date still has exactly one deadline.
-//   - in an overlap (last Sunday of October: 01:00-01:59 happens twice) the deadline is the first
-//     occurrence (01:30 BST = 00:30 UTC).
-// mktime() is not used for this: with tm_isdst = -1 what it returns in a gap or an overlap is
-// unspecified, and glibc's answer in an overlap depends on the previous call (it keeps a guess
-// between calls). The deadline is found with localtime_r() instead, by testing the offsets in
-// force a day before and a day after.
-// glibc's localtime_r() loads the zone once and then keeps it: the daemon calls tzset() at start
-// (and on reload) so that a changed TZ or /etc/localtime applies.
-//
-// Times are std::chrono::system_clock time points. Deadlines fall on whole seconds.
+// Deadlines are found with localtime_r(), never mktime(); glibc keeps the zone it loaded, so the
+// daemon calls tzset() at start and on reload. Times are system_clock time points; deadlines fall
+// on whole seconds. Pure functions; any thread. ScheduleTracker: no locking, one owner.
 
 #include <chrono>
 #include <map>

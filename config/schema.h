@@ -1,6 +1,6 @@
 #pragma once
 // Feed schemas: the subset of Frictionless Table Schema that svd-gateway implements, plus the
-// `svd:` keys that say how each field is checked and what leaves the site (DESIGN 3.2).
+// `svd:` keys that say how each field is checked and what leaves the site (docs/feed-schemas.md).
 //
 // A Schema is immutable once loaded and safe to share between threads. Every mistake in a
 // schema file is found at load time (load_schema throws ConfigError listing all of them), so a

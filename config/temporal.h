@@ -6,6 +6,7 @@
 // with an optional Z or ±HH[:MM] offset; time HH:MM[:SS[.f]]). Any other format is a pattern
 // of %Y (4 digits), %m %d %H %M %S (1 or 2 digits), %% and literal characters, matched against
 // the whole cell: "%d/%m/%Y" reads 01/03/2024 and 1/3/2024.
+// Pure functions: nothing when a value does not parse; any thread.
 
 #include <cstdint>
 #include <optional>

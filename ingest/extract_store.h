@@ -1,24 +1,18 @@
 #pragma once
-// The extract store (DESIGN 2, 3.4, 3.5, 4): every extract the gateway has accepted, kept as a
-// file named by its SHA-256 under <state_dir>/extracts/, with one row per (feed, name) in
-// <state_dir>/extracts.db (SQLite, WAL, synchronous=FULL) holding who sent it and its state:
+// The extract store: every extract the gateway has accepted, kept as a file named by its SHA-256
+// under <state_dir>/extracts/, with one row per (feed, name) in <state_dir>/extracts.db (SQLite,
+// WAL, synchronous=FULL) holding who sent it and its state:
 //
 //   received -> processing -> processed | refused
 //
-// An extract is accepted only once its bytes are on disk (fsync of the file and of the
-// directory) and its row is committed: only then may the uploader be told it is safe. Accepting
-// the same (feed, name) with the same bytes again returns the first receipt (idempotent
-// re-send); the same name with other bytes is a conflict. After a crash, extracts in `received`
-// or `processing` are processed again from the start: batch ids are deterministic and the
-// outbox skips what it holds, so nothing is queued twice.
+// accept() returns only once the bytes are on disk (fsync of the file and the directory) and the
+// row is committed: only then may the uploader be told it is safe. The same (feed, name) with the
+// same bytes is `same` (the first receipt); with other bytes, `conflict`. Extracts still
+// `received` or `processing` after a crash are processed again from the start. Every change
+// records its audit events in its own transaction (audit/pending.h). More: docs/daemon.md,
+// "The extract store".
 //
-// Incoming bytes are written to <state_dir>/extracts/incoming/ first (the HTTPS body streams
-// there, the spool moves files there), on the same filesystem, so accepting is a rename.
-//
-// Every change is recorded for the audit log in the change's own transaction: extract.received or
-// extract.nil_return by accept(), what the caller passes to set_state() and watched_since().
-//
-// Thread-safety: none; one strand owns it.
+// Thread-safety: none; one thread owns it (the daemon's store thread).
 
 #include <cstdint>
 #include <filesystem>

@@ -1,56 +1,17 @@
 #pragma once
-// The HTTPS upload API of `svdgw run` (DESIGN 3.4), on Boost.Beast over OpenSSL:
-//
-//   PUT /v1/feeds/{feed}/extracts/{name}          the body is the extract
-//   PUT /v1/feeds/{feed}/nothing-to-share/{name}  an explicit "nothing to share this period"
-//                                                 return (empty body); {name} names the period
-//   GET /v1/extracts/{id}                         state and validation report
-//   GET /healthz                                  liveness
-//
-// This layer owns the transport and the protocol: TLS (crypto/tls_server.h: TLS 1.2+, AEAD
-// ciphers, client certificate required and checked against the CA and CRL, no renegotiation,
-// no resumption), the caller's identity (the client certificate's CN), bounded heads and
-// connection counts, timeouts for idle and slow connections, the body streamed to a file (never
-// whole in memory) while its SHA-256 is computed, the size limit (413), `Content-Digest`
-// (RFC 9530, sha-256; 400 on mismatch), and every error as application/problem+json (RFC 9457).
-// What a request means (who may send which feed, the quota, the store) is the ApiBackend's.
-//
-// Names ({feed}, {name}, {id}) are checked here, after percent-decoding: {feed} is an identity
-// (valid_identity: 1-64 of [a-z0-9-], not starting with '-'), {id} 1-128 of [a-z0-9-]
-// not starting with '-', {name} 1-128 of [A-Za-z0-9._-] not starting with '.'; a dot segment or
-// an encoded '/', '\' or NUL anywhere in the path is 400 invalid_path. All of it before the
-// backend sees the request. Names and ids are never logged: a partner's file name can itself
-// identify someone.
+// The HTTPS upload API of `svdgw run`, on Boost.Beast over OpenSSL: the routes of
+// protocol/upload_api.h. This layer owns the transport: TLS (crypto/tls_server.h), the caller's
+// identity (the client certificate's CN), bounded heads and connections, timeouts, the body
+// streamed to a file while its SHA-256 is computed, the size limit, Content-Digest, name checks
+// after percent-decoding, and every error as application/problem+json. What a request means is
+// the ApiBackend's. Names, ids and header values are never logged. The API as a client sees it,
+// its codes and its log lines: docs/daemon.md, "The API".
 //
 // Threads: the server runs on the io_context it is given (the daemon's network thread). The
-// backend's admit() and health() are called there and must not block; incoming_file(),
-// accept() and status() may take time and answer through a callback, from any thread. A
-// callback answered twice keeps the first answer; one destroyed unanswered counts as io_error
-// (500). Answer (or drop) every callback before the io_context is destroyed: the answer is
-// posted to it.
-//
-// Errors are application/problem+json, `{"type", "title", "status", "detail"}`, with
-// type = "https://svd-gateway.example/problems/<code>" (kProblemTypePrefix + code). The codes
-// are part of the contract (clients may branch on them); the detail is a fixed sentence that
-// never holds a name, a header value or body content:
-//   400 bad_request, invalid_path (dot segments, encoded '/'), invalid_feed, invalid_name,
-//       invalid_id, body_not_empty (nothing-to-share with a body), bad_content_digest,
-//       digest_mismatch
-//   403 forbidden          404 unknown_feed, not_found        405 method_not_allowed (+ Allow)
-//   409 conflict           413 too_large                      415 unsupported_content_encoding
-//   417 expectation_failed 431 header_too_large               500 internal_error
-//   501 unsupported_transfer_coding                           503 unavailable (+ Retry-After)
-//   507 storage_full
-// After any reply sent before the request body was read to its end the connection is closed
-// (`Connection: close`), after reading and discarding what the client still sends for a few
-// seconds, so the client sees the reply instead of a reset.
-//
-// Logs (through Log, which adds the component tag; lines carry none): connection-level problems
-// (refused connections, TLS handshake failures with OpenSSL's reason, timeouts; rate-limited)
-// and one line per request:
-//   PUT /v1/feeds/ed-assaults/extracts/<name> 201 client=northgate-ed-export in=5242880 out=312 ms=48
-// i.e. method, route pattern (the feed id when it is a valid one; never the name or the id),
-// status, client CN, body bytes in and out, duration. Never a file name or a header value.
+// backend's admit() and health() are called there and must not block; incoming_file(), accept()
+// and status() may take time and answer through a callback, from any thread. A callback answered
+// twice keeps the first answer; one destroyed unanswered counts as io_error (500). Answer (or
+// drop) every callback before the io_context is destroyed: the answer is posted to it.
 
 #include <chrono>
 #include <cstddef>

@@ -1,30 +1,15 @@
 #pragma once
-// `svdgw submit`: the partner's upload client for the HTTPS upload API (DESIGN 3.4, 3.7).
+// `svdgw submit`: the partner's upload client for the HTTPS upload API (protocol/upload_api.h).
+// TLS with the partner's client certificate; the server must chain to --ca alone and match the
+// URL's host (crypto/tls_client.h). The file's SHA-256 goes out as Content-Digest and the body is
+// streamed from the file; a file that changes after it was hashed is reported. Connection
+// failures, timeouts, 5xx and 507 are tried again with backoff and jitter; every 4xx is final.
+// The file's contents never reach stdout or stderr. Attempts, exit codes and examples:
+// docs/daemon.md, "The upload client".
 //
-//   PUT {url}/v1/feeds/{feed}/extracts/{name}           the file, streamed
-//   PUT {url}/v1/feeds/{feed}/nothing-to-share/{period} an empty body
-//
-// TLS 1.2+ with the partner's client certificate; the server must chain to --ca alone and match
-// the URL's host (crypto/tls_client.h). The file's SHA-256 is computed before anything is sent
-// and goes out as `Content-Digest: sha-256=:<base64>:` (RFC 9530), with Content-Length; the body
-// is then read from the file in chunks (never whole in memory). A file that changes after it was
-// hashed fails the server's digest check (400 digest_mismatch) and is reported as such; one that
-// shrinks is noticed here.
-//
-// Attempts: connection failures, timeouts (no progress in either direction for `timeout`),
-// 5xx (503 with its Retry-After) and 507 are tried again with exponential backoff and jitter;
-// every 4xx is final. Re-sending after a lost answer is safe: the server answers 200 with the
-// first receipt. The file's contents never reach stdout or stderr; its name (the partner's own)
-// may appear there.
-//
-// Exit codes (also the value run_submit() returns):
-//   0 accepted (201 created, or 200: already received)
-//   1 usage or configuration error: bad option, unreadable file, certificate or key, server
-//     certificate not trusted or not for that host, client certificate refused, file changed
-//   2 refused by the gateway (a 4xx, or an unexpected answer such as a redirect)
-//   3 given up: every attempt failed in a way that might pass (network, 5xx, 507)
-//
-// Threads: run_submit() runs its own io_context on the calling thread and returns when done.
+// Exit codes (also run_submit()'s value): 0 accepted, 1 usage or configuration error, 2 refused
+// by the gateway, 3 given up. Threads: run_submit() runs its own io_context on the calling thread
+// and returns when done.
 
 #include <cstdint>
 #include <filesystem>

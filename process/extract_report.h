@@ -1,6 +1,7 @@
 #pragma once
 // The validation report of one extract: what a partner's data team reads to fix their export.
 // It names rows, fields and codes, never a value.
+// A plain value, built by the pipeline's calling thread.
 
 #include <cstdint>
 #include <map>

@@ -1,7 +1,7 @@
 #pragma once
-// The offline extract pipeline: read → validate → pseudonymise → records into a sink, with
-// the validation report. `svdgw process` runs it into a file; the daemon will run it into the
-// outbox. Streaming: memory is bounded by the configured limits and the chunk pool, not by the
+// The extract pipeline: read → validate → pseudonymise → records into a sink, with the
+// validation report. `svdgw process` runs it into a file; `svdgw forward` and the daemon run it
+// into the outbox (deliver/batcher.h). Streaming: memory is bounded by the configured limits and the chunk pool, not by the
 // extract's size.
 //
 // Threads: the calling thread reads and parses the extract into chunks of records; a pool of

@@ -7,7 +7,8 @@ bool alpha(char c) { return c >= 'A' && c <= 'Z'; }
 bool digit(char c) { return c >= '0' && c <= '9'; }
 bool in(char c, std::string_view set) { return set.find(c) != std::string_view::npos; }
 
-// Position rules from the Royal Mail format (REFERENCE.md).
+// Position rules of the Royal Mail format: no Q, V or X first; no I, J or Z second; the third
+// letter of A9A and the fourth of AA9A from fixed sets; no C, I, K, M, O or V in the inward code.
 bool first_ok(char c) { return alpha(c) && !in(c, "QVX"); }
 bool second_ok(char c) { return alpha(c) && !in(c, "IJZ"); }
 bool third_a9a_ok(char c) { return in(c, "ABCDEFGHJKPSTUW"); }

@@ -1,8 +1,9 @@
 #pragma once
-// UK postcodes as the `postcode` domain validator sees them (rules in shared REFERENCE.md):
-// six outward shapes plus GIR 0AA, with the letter restrictions per position, and the NHS
-// pseudo-postcodes ZZ99 3VZ (no fixed abode) and ZZ99 3WZ (not known), which are accepted
-// but flagged so a report can count them.
+// UK postcodes as the `postcode` domain validator sees them (docs/feed-schemas.md, "Domains"):
+// the Royal Mail's six outward shapes plus GIR 0AA, with the letter restrictions per position
+// (postcode.cpp lists them), and the NHS pseudo-postcodes ZZ99 3VZ (no fixed abode) and
+// ZZ99 3WZ (not known), which are accepted but flagged so a report can count them. Pure; any
+// thread.
 
 #include <optional>
 #include <string>

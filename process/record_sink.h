@@ -1,6 +1,7 @@
 #pragma once
-// Where pseudonymised records go. `svdgw process` writes a JSON Lines file; the daemon's
-// outbox (a later stage) cuts them into batches. A seam for tests too.
+// Where pseudonymised records go. `svdgw process` writes a JSON Lines file; the outbox's sink
+// (deliver/batcher.h) cuts them into batches. A seam for tests too.
+// Thread-safety: none; the pipeline's calling thread writes to it, in file order.
 
 #include <filesystem>
 #include <memory>

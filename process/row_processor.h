@@ -1,7 +1,7 @@
 #pragma once
 // Turns one record into what leaves the site: validates every field against the feed schema
 // (types, constraints, domains), then applies the transforms and serialises the result as one
-// JSON object (the record line of records.jsonl and, later, of batch payloads).
+// JSON object (the record line of records.jsonl and of batch payloads).
 //
 // Rejections carry (field, code) and never a value. Owned by one thread; reuses its buffers,
 // so steady-state processing does not allocate per row.

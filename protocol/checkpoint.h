@@ -1,5 +1,5 @@
 #pragma once
-// Audit checkpoints on the wire (DESIGN 5): what a gateway publishes on svd/v1/{partner}/audit
+// Audit checkpoints on the wire (docs/audit.md): what a gateway publishes on svd/v1/{partner}/audit
 // and what the hub answers on svd/v1/{partner}/receipt. Shared by svdgw and svdhub.
 //
 // The audit log is a hash chain: chain_0 = 32 zero bytes, chain_n = SHA-256(chain_{n-1} ||
@@ -12,6 +12,7 @@
 // witness note (witness_note) with its own key and sends that back in the receipt.
 //
 // Hashes and signatures are lowercase hex. Sizes are bounded: at most kMaxLeaves leaves.
+// Pure functions; any thread.
 
 #include <cstdint>
 #include <optional>

@@ -1,6 +1,7 @@
 #pragma once
-// The wire contract between gateways and the hub (DESIGN 3.6): topics, the batch payload and
-// receipts. Shared by svdgw and svdhub so that both sides agree byte for byte.
+// The wire contract between gateways and the hub (docs/forwarding.md, "Wire format"): topics,
+// the batch payload and receipts. Shared by svdgw and svdhub so that both sides agree byte for
+// byte.
 //
 // A batch payload (application/x-ndjson) is one header line, a JSON object
 //   {v, batch_id, partner, feed, schema, key_ids, extract: {id, sha256, received_at},
@@ -8,6 +9,7 @@
 // then `count` record lines, each a JSON object followed by '\n'. records_sha256 is the SHA-256
 // (hex) of the exact bytes after the first newline, so any consumer in any language checks it
 // by slicing, without re-serialising JSON.
+// Pure functions; any thread. Parsers fail with the errc codes named below.
 
 #include <cstdint>
 #include <string>
