@@ -7,10 +7,10 @@
 #include <set>
 
 #include "audit/events.h"
+#include "base/hex.h"
 #include "base/sqlite.h"
 #include "crypto/sha256.h"
 #include "crypto/signing_key.h"
-#include "base/hex.h"
 
 namespace svd::audit {
 namespace {

@@ -6,9 +6,9 @@
 
 #include <boost/json.hpp>
 
-#include "crypto/sha256.h"
-#include "base/time.h"
 #include "base/hex.h"
+#include "base/time.h"
+#include "crypto/sha256.h"
 
 namespace svd::audit {
 namespace {

@@ -12,10 +12,10 @@
 #include <boost/json.hpp>
 
 #include "audit/audit_log.h"
+#include "base/hex.h"
+#include "base/identity.h"
 #include "config/diagnostic.h"
 #include "config/temporal.h"
-#include "base/identity.h"
-#include "base/hex.h"
 
 namespace svd::audit {
 namespace {

@@ -10,11 +10,11 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "audit/audit_log.h"
+#include "base/hex.h"
 #include "base/service.h"
 #include "crypto/sha256.h"
 #include "protocol/checkpoint.h"
 #include "protocol/envelope.h"
-#include "base/hex.h"
 
 namespace svd::audit {
 namespace {

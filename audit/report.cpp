@@ -16,12 +16,12 @@
 #include <boost/json.hpp>
 
 #include "audit/audit_log.h"
+#include "audit/export.h"
 #include "audit/verify.h"
+#include "base/hex.h"
+#include "config/schedule.h"
 #include "config/temporal.h"
 #include "crypto/signing_key.h"
-#include "audit/export.h"
-#include "config/schedule.h"
-#include "base/hex.h"
 
 namespace svd::audit {
 namespace {

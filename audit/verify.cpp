@@ -6,9 +6,9 @@
 #include <set>
 
 #include "audit/audit_log.h"
+#include "base/hex.h"
 #include "crypto/sha256.h"
 #include "protocol/checkpoint.h"
-#include "base/hex.h"
 
 namespace svd::audit {
 namespace {

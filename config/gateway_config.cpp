@@ -11,10 +11,10 @@
 
 #include <toml++/toml.h>
 
+#include "base/identity.h"
 #include "config/detail/toml_reader.h"
 #include "config/diagnostic.h"
 #include "config/temporal.h"
-#include "base/identity.h"
 
 namespace svd::config {
 namespace {

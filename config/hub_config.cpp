@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
+#include "base/identity.h"
 #include "config/detail/toml_reader.h"
 #include "config/gateway_config.h"
-#include "base/identity.h"
 
 namespace svd::config {
 namespace {

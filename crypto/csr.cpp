@@ -21,9 +21,9 @@
 
 #include "base/unique_fd.h"
 #include "crypto/detail/file_io.h"
+#include "crypto/detail/openssl.h"
 #include "crypto/detail/tls_common.h"
 #include "crypto/sha256.h"
-#include "crypto/detail/openssl.h"
 
 namespace svd::crypto {
 namespace {

@@ -1,9 +1,9 @@
 #include "crypto/linkage_key.h"
 
-#include "base/unique_fd.h"
-#include "crypto/detail/file_io.h"
-#include "crypto/detail/fatal.h"
 #include "base/hex.h"
+#include "base/unique_fd.h"
+#include "crypto/detail/fatal.h"
+#include "crypto/detail/file_io.h"
 
 #include <cerrno>
 #include <cstddef>

@@ -1,8 +1,8 @@
 #include "crypto/sha256.h"
 
+#include "base/hex.h"
 #include "base/unique_fd.h"
 #include "crypto/detail/fatal.h"
-#include "base/hex.h"
 
 
 #include <fcntl.h>

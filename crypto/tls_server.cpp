@@ -22,8 +22,8 @@
 #include <openssl/x509_vfy.h>
 
 #include "base/unique_fd.h"
-#include "crypto/detail/tls_common.h"
 #include "crypto/detail/openssl.h"
+#include "crypto/detail/tls_common.h"
 
 namespace svd::crypto {
 

@@ -1,7 +1,7 @@
 #include "crypto/tokeniser.h"
 
-#include "crypto/detail/fatal.h"
 #include "base/hex.h"
+#include "crypto/detail/fatal.h"
 
 #include <array>
 #include <cstddef>

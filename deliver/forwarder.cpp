@@ -14,10 +14,10 @@
 #include <boost/json.hpp>
 #include <mqtt/iasync_client.h>
 
+#include "base/time.h"
 #include "protocol/checkpoint.h"
 #include "protocol/envelope.h"
 #include "transport/mqtt.h"
-#include "base/time.h"
 
 namespace svd::deliver {
 namespace {

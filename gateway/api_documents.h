@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "ingest/extract_store.h"
 #include "deliver/outbox.h"
+#include "ingest/extract_store.h"
 
 namespace svd::gateway {
 

@@ -16,9 +16,8 @@
 #include <thread>
 
 #include "base/clock.h"
-#include "ingest/extract_store.h"
-
 #include "gateway/stores.h"
+#include "ingest/extract_store.h"
 
 namespace svd::audit {
 class AuditKeeper;

@@ -11,7 +11,6 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "base/clock.h"
-
 #include "gateway/stores.h"
 
 namespace svd::deliver {

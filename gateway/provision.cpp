@@ -19,14 +19,14 @@
 
 #include <openssl/crypto.h>
 
-#include "config/diagnostic.h"
 #include "base/errc.h"
-#include "config/gateway_config.h"
+#include "base/identity.h"
 #include "base/unique_fd.h"
+#include "config/diagnostic.h"
+#include "config/gateway_config.h"
 #include "crypto/csr.h"
 #include "crypto/linkage_key.h"
 #include "crypto/signing_key.h"
-#include "base/identity.h"
 
 namespace svd::gateway {
 namespace {

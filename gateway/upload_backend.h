@@ -12,10 +12,9 @@
 #include <string>
 
 #include "config/gateway_config.h"
+#include "gateway/stores.h"
 #include "ingest/extract_store.h"
 #include "ingest/http_api.h"
-
-#include "gateway/stores.h"
 
 namespace svd::audit {
 class AuditKeeper;

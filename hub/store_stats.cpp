@@ -1,12 +1,13 @@
 #include "hub/store_stats.h"
-#include "base/sqlite.h"
-#include "base/time.h"
 
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <ctime>
 #include <sstream>
+
+#include "base/sqlite.h"
+#include "base/time.h"
 
 namespace svd::hub {
 namespace {

@@ -11,11 +11,11 @@
 #include <sstream>
 #include <variant>
 
-#include "crypto/sha256.h"
-#include "base/time.h"
-#include "base/identity.h"
 #include "base/hex.h"
+#include "base/identity.h"
 #include "base/sqlite.h"
+#include "base/time.h"
+#include "crypto/sha256.h"
 
 namespace svd::hub {
 using sqlite::exec;

@@ -8,12 +8,12 @@
 #include <cerrno>
 #include <random>
 
-#include "base/unique_fd.h"
-#include "crypto/sha256.h"
 #include "audit/events.h"
 #include "audit/pending.h"
 #include "base/sqlite.h"
 #include "base/time.h"
+#include "base/unique_fd.h"
+#include "crypto/sha256.h"
 
 namespace svd::ingest {
 namespace {

@@ -30,13 +30,13 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 
-#include "config/gateway_config.h"
+#include "base/base64.h"
+#include "base/hex.h"
+#include "base/identity.h"
 #include "base/unique_fd.h"
+#include "config/gateway_config.h"
 #include "crypto/sha256.h"
 #include "crypto/tls_server.h"
-#include "base/identity.h"
-#include "base/hex.h"
-#include "base/base64.h"
 #include "protocol/upload_api.h"
 
 namespace svd::ingest {

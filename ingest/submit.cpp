@@ -33,16 +33,16 @@
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 
-#include "config/gateway_config.h"
+#include "base/base64.h"
+#include "base/hex.h"
+#include "base/identity.h"
+#include "base/progress.h"
 #include "base/unique_fd.h"
+#include "config/gateway_config.h"
 #include "crypto/sha256.h"
 #include "crypto/tls_client.h"
 #include "crypto/tls_server.h"
 #include "protocol/upload_api.h"
-#include "base/progress.h"
-#include "base/identity.h"
-#include "base/base64.h"
-#include "base/hex.h"
 
 namespace svd::ingest {
 

@@ -10,9 +10,9 @@
 #include <thread>
 
 #include "adapters/table_reader.h"
+#include "base/time.h"
 #include "crypto/sha256.h"
 #include "crypto/tokeniser.h"
-#include "base/time.h"
 
 namespace svd::process {
 namespace {

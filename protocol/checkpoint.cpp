@@ -4,9 +4,9 @@
 
 #include <boost/json.hpp>
 
-#include "protocol/detail/json_fields.h"
-#include "base/identity.h"
 #include "base/hex.h"
+#include "base/identity.h"
+#include "protocol/detail/json_fields.h"
 
 namespace svd::protocol {
 namespace json = boost::json;

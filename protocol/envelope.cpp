@@ -5,9 +5,9 @@
 
 #include <boost/json.hpp>
 
+#include "base/hex.h"
 #include "crypto/sha256.h"
 #include "protocol/detail/json_fields.h"
-#include "base/hex.h"
 
 namespace svd::protocol {
 namespace json = boost::json;

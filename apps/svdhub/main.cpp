@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "base/identity.h"
 #include "config/diagnostic.h"
 #include "config/gateway_config.h"
 #include "config/hub_config.h"
@@ -20,7 +21,6 @@
 #include "hub/receiver.h"
 #include "hub/store_stats.h"
 #include "hub/witness.h"
-#include "base/identity.h"
 
 namespace {
 

@@ -11,9 +11,9 @@
 #include "audit/events.h"
 #include "audit/pending.h"
 #include "audit/verify.h"
+#include "base/hex.h"
 #include "crypto/signing_key.h"
 #include "tests/audit/audit_test_support.h"
-#include "base/hex.h"
 
 namespace svd::audit {
 namespace {

@@ -10,8 +10,8 @@
 
 #include "audit/audit_log.h"
 #include "audit/events.h"
-#include "tests/apps/svdgw/cli_fixture.h"
 #include "base/hex.h"
+#include "tests/apps/svdgw/cli_fixture.h"
 
 namespace svd::audit::testing {
 namespace {

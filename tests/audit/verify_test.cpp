@@ -12,11 +12,11 @@
 #include <fstream>
 
 #include "audit/audit_log.h"
+#include "base/hex.h"
 #include "crypto/sha256.h"
 #include "crypto/signing_key.h"
 #include "protocol/checkpoint.h"
 #include "tests/audit/audit_test_support.h"
-#include "base/hex.h"
 
 namespace svd::audit {
 namespace {

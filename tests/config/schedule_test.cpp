@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "base/time.h"
 #include "config/temporal.h"
 
 namespace svd::config {
@@ -46,13 +47,8 @@ SystemTime utc(std::string_view text) {
 
 std::string iso(std::optional<SystemTime> t) {
   if (!t) return "none";
-  const std::time_t s = Clock::to_time_t(*t);
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  std::string out = text;
-  if (Clock::from_time_t(s) != *t) out += "+fraction";
+  std::string out = utc_iso(*t);
+  if (std::chrono::floor<std::chrono::seconds>(*t) != *t) out += "+fraction";
   return out;
 }
 

@@ -19,8 +19,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "tests/support/process.h"
 #include "tests/support/key_files.h"
+#include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
 namespace svd::crypto {

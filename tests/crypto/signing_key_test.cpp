@@ -22,8 +22,8 @@
 
 #include "base/hex.h"
 #include "crypto/linkage_key.h"
-#include "tests/support/process.h"
 #include "tests/support/key_files.h"
+#include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
 namespace svd::crypto {

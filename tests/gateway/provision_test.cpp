@@ -24,8 +24,8 @@
 #include "crypto/csr.h"
 #include "crypto/linkage_key.h"
 #include "crypto/signing_key.h"
-#include "tests/support/process.h"
 #include "tests/support/key_files.h"
+#include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
 namespace svd::gateway {

@@ -40,13 +40,13 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 
+#include "base/base64.h"
 #include "crypto/sha256.h"
 #include "crypto/tls_server.h"
 #include "tests/support/eventually.h"
 #include "tests/support/io_thread.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
-#include "base/base64.h"
 
 extern char** environ;
 

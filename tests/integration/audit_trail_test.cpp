@@ -10,6 +10,7 @@
 #include <regex>
 #include <thread>
 
+#include "base/time.h"
 #include "daemon_fixture.h"
 #include "tests/support/identifiers.h"
 
@@ -78,14 +79,7 @@ class AuditTrailTest : public DaemonHarness {
                 hub_checkpoints.string()});
   }
 
-  std::string today() const {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[16];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-    return buf;
-  }
+  std::string today() const { return utc_iso(std::chrono::system_clock::now()).substr(0, 10); }
 };
 
 TEST_F(AuditTrailTest, EveryStepIsRecordedWitnessedAndVerifies) {

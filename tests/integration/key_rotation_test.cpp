@@ -15,6 +15,7 @@
 #include <regex>
 #include <thread>
 
+#include "base/time.h"
 #include "daemon_fixture.h"
 
 namespace svd::testing {
@@ -24,19 +25,12 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::system_clock;
 
-std::string iso_utc(std::time_t t) {
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string iso_utc(std::time_t t) { return utc_iso(static_cast<std::int64_t>(t)); }
 
 std::time_t parse_iso_utc(const std::string& s) {
-  std::tm tm{};
-  const char* end = ::strptime(s.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  EXPECT_TRUE(end && *end == '\0') << s;
-  return ::timegm(&tm);
+  const auto t = parse_utc_iso(s);
+  EXPECT_TRUE(t) << s;
+  return t ? Clock::to_time_t(*t) : 0;
 }
 
 struct HubRow {

@@ -8,15 +8,15 @@
 #include <fstream>
 #include <map>
 
-#include "tests/support/key_files.h"
-#include "tests/support/process.h"
+#include "base/hex.h"
 #include "crypto/sha256.h"
 #include "crypto/signing_key.h"
 #include "hub/hub_store.h"
 #include "mosquitto_fixture.h"
 #include "protocol/checkpoint.h"
 #include "protocol/envelope.h"
-#include "base/hex.h"
+#include "tests/support/key_files.h"
+#include "tests/support/process.h"
 
 namespace svd::testing {
 namespace {
