@@ -3,9 +3,8 @@
 #   1. every test with ctest under AddressSanitizer + UndefinedBehaviorSanitizer ($BUILD_DIR-asan),
 #      because the parsers here take untrusted input: unit, golden, integration against real
 #      mosquitto and RabbitMQ brokers with the real svdgw and svdhub, the kill -9 loop, Chromium;
-#   2. the programs as shipped (-O2, $BUILD_DIR; built at low priority while step 1's tests run):
-#      testssl.sh against the upload API (it probes the TLS configuration from outside, which the
-#      sanitizers cannot see into), then, as root, the
+#   2. the programs as shipped (-O2, $BUILD_DIR): testssl.sh against the upload API (it probes the
+#      TLS configuration from outside, which the sanitizers cannot see into), then, as root, the
 #      Debian package's life cycle with dpkg (scripts/package-test.sh), and the units' systemd
 #      exposure scores (scripts/unit-security.sh, at most 2.0).
 # The shipped build runs no other test: it would repeat the first pass's tests on the same code
@@ -31,23 +30,11 @@ if [ "${SANITIZE:-1}" != 0 ]; then
   echo "== address,undefined sanitizers: every test but testssl.sh ($BUILD_DIR-asan)"
   configure "$BUILD_DIR-asan" address,undefined
   cmake --build "$BUILD_DIR-asan" -j "$JOBS"
-  # The shipped build runs meanwhile at the lowest priority: the tests mostly wait on brokers,
-  # daemons and sockets, and whenever they want a core they get it (docs/decisions.md).
-  configure "$BUILD_DIR" "" "$SHIPPED"
-  nice -n 19 cmake --build "$BUILD_DIR" -j "$JOBS" --target svdgw svdhub tls_security_test \
-    >"$BUILD_DIR/shipped-build.log" 2>&1 &
-  shipped_build=$!
-  tests_status=0
-  ctest --test-dir "$BUILD_DIR-asan" --output-on-failure -j "$JOBS" -E Testssl || tests_status=$?
-  build_status=0
-  wait "$shipped_build" || build_status=$?
-  [ "$tests_status" -eq 0 ] || exit "$tests_status"
-  if [ "$build_status" -ne 0 ]; then
-    cat "$BUILD_DIR/shipped-build.log"
-    exit "$build_status"
-  fi
+  ctest --test-dir "$BUILD_DIR-asan" --output-on-failure -j "$JOBS" -E Testssl
 
   echo "== as shipped: testssl.sh ($BUILD_DIR)"
+  configure "$BUILD_DIR" "" "$SHIPPED"
+  cmake --build "$BUILD_DIR" -j "$JOBS" --target svdgw svdhub tls_security_test
   ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" -R Testssl
 else
   echo "== the whole suite, as shipped ($BUILD_DIR)"
