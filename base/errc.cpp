@@ -75,8 +75,12 @@ constexpr Entry kEntries[] = {
     {errc::checkpoint_does_not_extend, "checkpoint_does_not_extend",
      "the checkpoint does not continue the audit log the hub accepted before"},
     {errc::unknown_device_key, "unknown_device_key", "no device key is configured for the partner"},
+    {errc::feed_not_permitted, "feed_not_permitted", "this partner may not send this feed"},
+    {errc::batch_too_large, "batch_too_large", "the batch is larger than the receiver accepts"},
     {errc::storage_full, "storage_full", "no storage space left for the extract: nothing was accepted"},
     {errc::audit_corrupt, "audit_corrupt", "the audit log does not verify"},
+    {errc::schema_incompatible, "schema_incompatible",
+     "a feed's stored table does not fit its schema (a column dropped or its type changed)"},
 };
 
 const Entry* find(errc e) {

@@ -73,10 +73,14 @@ enum class errc {
   bad_signature,              // a checkpoint (or a hub's cosignature) that does not verify
   checkpoint_does_not_extend, // a checkpoint that is not the continuation of the last one accepted
   unknown_device_key,         // the hub holds no device key for the partner
+  feed_not_permitted,         // the partner may not send this feed (the hub's [[partner]] feeds)
+  batch_too_large,            // a payload over the hub's [broker] max_batch_bytes
   // --- ingress (uploads and the spool) -------------------------------------------------------
   storage_full = 400,         // no space left (or the storage quota reached): nothing was accepted
   // --- audit log ----------------------------------------------------------------------------
   audit_corrupt = 500,        // the audit log does not verify (see audit/verify.h for where)
+  // --- the hub's store ------------------------------------------------------------------------
+  schema_incompatible = 600,  // a feed's table holds a column the schema dropped or retyped
 };
 
 // True for codes that reject one row only.

@@ -1,6 +1,8 @@
 #include "config/hub_config.h"
 
 #include <algorithm>
+#include <cctype>
+#include <utility>
 
 #include "base/identity.h"
 #include "config/detail/toml_reader.h"
@@ -17,13 +19,18 @@ class HubLoader : detail::TomlReader {
     toml::table root = parse();
     cfg_.file = file();
     known_keys(root, {"store", "broker", "feed", "witness", "partner"}, "top level");
-    if (const toml::table* s = table(root, "store", true)) {
-      known_keys(*s, {"database"}, "[store]");
-      if (auto db = string(*s, "database", "[store]", true)) cfg_.database = resolve(*db);
-    }
+    if (const toml::table* s = table(root, "store", true)) read_store(*s);
     if (const toml::table* b = table(root, "broker", true)) {
-      known_keys(*b, {"host", "port", "ca", "cert", "key", "mqtt", "keepalive_seconds", "client_id", "partners"},
+      known_keys(*b,
+                 {"host", "port", "ca", "cert", "key", "mqtt", "keepalive_seconds", "client_id", "partners",
+                  "max_pending_bytes", "max_batch_bytes"},
                  "[broker]");
+      read_size(*b, "max_batch_bytes", cfg_.max_batch_bytes, 4096, std::int64_t{256} << 20);
+      read_size(*b, "max_pending_bytes", cfg_.max_pending_bytes, 1 << 20, std::int64_t{16} << 30);
+      if (cfg_.max_pending_bytes < cfg_.max_batch_bytes)
+        error(b->get("max_pending_bytes") ? b->get("max_pending_bytes") : b->get("max_batch_bytes"),
+              "max_pending_bytes must be at least max_batch_bytes",
+              "the intake must be able to hold one batch of the largest size it accepts");
       read_endpoint(*b, "[broker]", cfg_.broker);
       if (auto id = string(*b, "client_id", "[broker]", false)) {
         if (!valid_identity(*id)) error(b->get("client_id"), "client_id must be 1-64 characters of a-z, 0-9 and '-'");
@@ -37,11 +44,62 @@ class HubLoader : detail::TomlReader {
       if (auto k = string(*w, "key", "[witness]", true)) cfg_.witness_key = resolve(*k);
     }
     read_partners(root);
+    check_partner_feeds();
     finish();
     return std::move(cfg_);
   }
 
  private:
+  void read_store(const toml::table& s) {
+    known_keys(s, {"backend", "database", "conninfo", "password_file", "retain_days", "analyst_role"}, "[store]");
+    if (auto b = string(s, "backend", "[store]", false)) {
+      if (*b == "postgresql") cfg_.store.backend = StoreBackend::postgresql;
+      else if (*b != "sqlite") error(s.get("backend"), "backend must be \"sqlite\" or \"postgresql\"");
+    }
+    const bool pg = cfg_.store.backend == StoreBackend::postgresql;
+    // With PostgreSQL the SQLite file still holds the witness's tables, so it stays required.
+    if (auto db = string(s, "database", "[store]", true)) cfg_.database = resolve(*db);
+    if (auto c = string(s, "conninfo", "[store]", pg)) {
+      if (!pg) error(s.get("conninfo"), "conninfo is for backend = \"postgresql\"");
+      if (mentions_password(*c))
+        error(s.get("conninfo"), "conninfo must not hold a password",
+              "put the password in a file of its own (mode 0600) and name it in password_file");
+      cfg_.store.conninfo = *c;
+    }
+    if (auto f = string(s, "password_file", "[store]", false)) {
+      if (!pg) error(s.get("password_file"), "password_file is for backend = \"postgresql\"");
+      cfg_.store.password_file = resolve(*f);
+    }
+    if (s.get("retain_days")) {
+      int days = 0;
+      read_int(s, "retain_days", days, 1, 36500);
+      cfg_.store.retain_days = days;
+    }
+    if (auto r = string(s, "analyst_role", "[store]", false)) {
+      if (!pg) error(s.get("analyst_role"), "analyst_role is for backend = \"postgresql\"");
+      if (!plain_role(*r)) error(s.get("analyst_role"), "analyst_role must be 1-63 characters of a-z, 0-9 and '_'");
+      cfg_.store.analyst_role = *r;
+    }
+  }
+
+  // A libpq connection string in either form: key=value pairs, or a URI with user:password@.
+  static bool mentions_password(std::string_view c) {
+    std::string lower(c);
+    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (lower.find("password") != std::string::npos) return true;
+    const auto scheme = lower.find("://");
+    if (scheme == std::string::npos) return false;
+    const auto at = lower.find('@', scheme);
+    const auto slash = lower.find('/', scheme + 3);
+    if (at == std::string::npos || (slash != std::string::npos && slash < at)) return false;
+    return lower.substr(scheme + 3, at - scheme - 3).find(':') != std::string::npos;
+  }
+
+  static bool plain_role(std::string_view r) {
+    if (r.empty() || r.size() > 63 || !(r[0] >= 'a' && r[0] <= 'z')) return false;
+    return std::all_of(r.begin(), r.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+  }
+
   void read_feeds(const toml::table& root) {
     const toml::node* n = root.get("feed");
     const toml::array* arr = n ? n->as_array() : nullptr;
@@ -86,11 +144,15 @@ class HubLoader : detail::TomlReader {
     }
   }
 
-  // Optional: a hub with no [[partner]] witnesses nobody (every checkpoint is refused with
-  // unknown_device_key).
+  // A partner sends only the feeds its [[partner]] lists; a hub with no [[partner]] stores
+  // nothing and witnesses nobody (every checkpoint is refused with unknown_device_key).
   void read_partners(const toml::table& root) {
     const toml::node* n = root.get("partner");
-    if (!n) return;
+    if (!n) {
+      error(&root, "no [[partner]] defined: every batch would be refused",
+            "add a [[partner]] per gateway: its id and the feeds it may send");
+      return;
+    }
     const toml::array* arr = n->as_array();
     if (!arr || !arr->is_array_of_tables()) {
       error(n, "\"partner\" must be [[partner]] tables", "one [[partner]] table per gateway: id and device_key");
@@ -98,7 +160,7 @@ class HubLoader : detail::TomlReader {
     }
     for (const auto& node : *arr) {
       const toml::table& t = *node.as_table();
-      known_keys(t, {"id", "device_key"}, "[[partner]]");
+      known_keys(t, {"id", "feeds", "device_key"}, "[[partner]]");
       HubPartner partner;
       if (auto id = string(t, "id", "[[partner]]", true)) {
         if (!valid_identity(*id)) error(t.get("id"), "partner id must be 1-64 characters of a-z, 0-9 and '-'");
@@ -106,15 +168,54 @@ class HubLoader : detail::TomlReader {
           if (other.id == *id) error(t.get("id"), "partner \"" + *id + "\" is defined twice");
         partner.id = *id;
       }
-      if (auto k = string(t, "device_key", "[[partner]]", true)) partner.device_key = resolve(*k);
+      read_partner_feeds(t, partner);
+      // Without one, the witness refuses the partner's checkpoints (unknown_device_key).
+      if (auto k = string(t, "device_key", "[[partner]]", false)) partner.device_key = resolve(*k);
       cfg_.partners.push_back(std::move(partner));
     }
   }
 
+  // Required: an explicit list, so that a partner sends only what was agreed with it.
+  void read_partner_feeds(const toml::table& t, HubPartner& partner) {
+    const toml::node* n = t.get("feeds");
+    const toml::array* arr = n ? n->as_array() : nullptr;
+    if (!arr) {
+      error(n ? n : &t, "[[partner]] needs feeds = [...]: the feeds this partner may send",
+            "list the feed ids agreed with the partner, e.g. feeds = [\"ed-assaults\"]");
+      return;
+    }
+    for (const auto& f : *arr) {
+      auto id = f.value<std::string>();
+      if (!f.is_string() || !valid_identity(*id)) {
+        error(&f, "a feed id must be 1-64 characters of a-z, 0-9 and '-'");
+      } else if (std::find(partner.feeds.begin(), partner.feeds.end(), *id) != partner.feeds.end()) {
+        error(&f, "feed \"" + *id + "\" is listed twice");
+      } else {
+        partner.feeds.push_back(*id);
+        feed_refs_.push_back({&f, *id});
+      }
+    }
+  }
+
+  void check_partner_feeds() {
+    for (const auto& ref : feed_refs_) {
+      const std::string& id = ref.second;
+      const bool known = std::any_of(cfg_.feeds.begin(), cfg_.feeds.end(), [&](const HubFeed& f) { return f.id == id; });
+      if (!known) error(ref.first, "feed \"" + id + "\" is not a [[feed]] of this hub", "add a [[feed]] for it, or remove it");
+    }
+  }
+
   HubReceiverConfig cfg_;
+  std::vector<std::pair<const toml::node*, std::string>> feed_refs_;  // every partner's feeds, to check
 };
 
 }  // namespace
+
+const HubPartner* HubReceiverConfig::partner(std::string_view id) const {
+  for (const auto& p : partners)
+    if (p.id == id) return &p;
+  return nullptr;
+}
 
 HubReceiverConfig load_hub_config(const std::filesystem::path& file) {
   std::error_code ec;

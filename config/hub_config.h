@@ -1,16 +1,19 @@
 #pragma once
-// svdhub's TOML configuration: where the store lives, the broker it subscribes to (and which
-// partners' topics), the feeds it accepts (with the same schema files the gateways use, for the
-// stored columns), and the witness key and partners' device keys for audit checkpoints. Every key,
+// svdhub's TOML configuration: where the store lives (SQLite or PostgreSQL), the broker it
+// subscribes to (and which partners' topics) with its intake bounds, the feeds it accepts (with
+// the same schema files the gateways use, for the stored columns), the partners and the feeds
+// each may send, and the witness key and partners' device keys for audit checkpoints. Every key,
 // with an annotated example: docs/configuration.md.
 //
 // Read once at start; immutable afterwards. Loading throws ConfigError listing every problem with
 // file:line. Key files are only named here (paths resolved against the config file's folder);
 // svdhub loads them at start, so config stays free of crypto.
 
+#include <cstddef>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/mqtt_endpoint.h"
@@ -26,18 +29,44 @@ struct HubFeed {
 
 struct HubPartner {
   std::string id;
-  std::filesystem::path device_key;  // public key file
+  std::vector<std::string> feeds;    // the feeds it may send; a batch for any other is refused
+  std::filesystem::path device_key;  // public key file; empty: its checkpoints are not witnessed
 };
+
+enum class StoreBackend { sqlite, postgresql };
+
+// [store] beyond `database` (which stays on HubReceiverConfig): the backend and, for PostgreSQL,
+// how to reach it. The password is never in the config: only the file that holds it.
+struct StoreConfig {
+  StoreBackend backend = StoreBackend::sqlite;
+  std::string conninfo;                                // libpq connection string (postgresql)
+  std::optional<std::filesystem::path> password_file;  // its first line is the password
+  std::optional<int> retain_days;                      // records older than this are deleted
+  std::string analyst_role;                            // granted SELECT on the feed tables and views
+};
+
+// What svdhub holds in memory at most: payloads received and not yet stored.
+inline constexpr std::size_t kDefaultMaxPendingBytes = std::size_t{64} << 20;
+// The largest batch a gateway may send ([batches] max_bytes is at most 16 MiB) plus its header.
+inline constexpr std::size_t kDefaultMaxBatchBytes = (std::size_t{16} << 20) + (64 << 10);
 
 struct HubReceiverConfig {
   std::filesystem::path file;
+  // The SQLite file: the store itself with the sqlite backend; with postgresql, the witness's
+  // tables only.
   std::filesystem::path database;
+  StoreConfig store;
+  std::size_t max_pending_bytes = kDefaultMaxPendingBytes;  // [broker]
+  std::size_t max_batch_bytes = kDefaultMaxBatchBytes;      // [broker]
   MqttEndpoint broker;
   std::string client_id = "svdhub";
   std::vector<std::string> partner_filter;  // [broker] partners; empty = every partner
   std::vector<HubFeed> feeds;
   std::optional<std::filesystem::path> witness_key;  // private key file; nullopt = no witness
   std::vector<HubPartner> partners;
+
+  // The partner's entry, or null when it has none (and so may send nothing).
+  const HubPartner* partner(std::string_view id) const;
 };
 
 // Throws ConfigError listing every problem (file:line), like load_gateway_config.

@@ -54,6 +54,14 @@ bool plain_identifier(std::string_view s) {
   });
 }
 
+// A name from the file as a diagnostic may show it: control characters replaced, at most 80 bytes.
+std::string printable(std::string_view s) {
+  std::string out(s.substr(0, 80));
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return out;
+}
+
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out)
@@ -457,10 +465,20 @@ class Checker {
     if (ok) schema_.person = person;
   }
 
+  // Output names become JSON keys and the hub's column names. Every one, the default names made
+  // from a field's own name included, must be a plain lowercase identifier: then none is a
+  // reserved hub column (`_partner`, ...), two can never differ only in case, and quoting one in
+  // SQL cannot go wrong.
   void check_output_names() {
     std::vector<std::string> seen;
     auto add = [&](const std::string& name, const std::string& where) {
       if (name.empty()) return;
+      if (!plain_identifier(name)) {
+        error(where, "output name \"" + printable(name) + "\" is not a plain name",
+              "the name that leaves the site must be 1-64 characters of a-z, 0-9 and '_', starting with a "
+              "letter: set svd:as");
+        return;
+      }
       if (std::find(seen.begin(), seen.end(), name) != seen.end())
         error(where, "output name \"" + name + "\" is used twice", "set a distinct svd:as");
       seen.push_back(name);

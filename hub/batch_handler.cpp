@@ -1,7 +1,6 @@
 #include "hub/batch_handler.h"
 
 #include <cassert>
-#include <optional>
 
 namespace svd::hub {
 namespace {
@@ -11,35 +10,57 @@ void reject(Reply& reply, errc why) {
   reply.receipt.reason = std::string(errc_name(why));
 }
 
-// Everything that can be checked without the store. Returns the batch to store, or nullopt when
-// `reply` is already final (rejected, or no partner to answer).
-std::optional<PendingBatch> check(const Message& message, Reply& reply) {
+}  // namespace
+
+BatchRules BatchRules::from(const config::HubReceiverConfig& config) {
+  BatchRules rules;
+  for (const auto& p : config.partners) rules.feeds_of[p.id].insert(p.feeds.begin(), p.feeds.end());
+  rules.max_batch_bytes = config.max_batch_bytes;
+  return rules;
+}
+
+// Everything that can be checked without the store. False when `reply` is already final
+// (rejected, or no partner to answer); otherwise `out` is the batch to store.
+bool BatchHandler::check(const Message& message, Reply& reply, PendingBatch& out) {
+  const std::string_view topic = message.topic, payload = message.payload;
   std::string partner, feed;
-  if (!protocol::parse_batch_topic(message.topic, partner, feed)) return std::nullopt;  // nobody to answer
+  if (!protocol::parse_batch_topic(topic, partner, feed)) return false;  // nobody to answer
   reply.topic = protocol::receipt_topic(partner);
-  auto batch = protocol::parse_batch(message.payload);
+  if (message.oversize || payload.size() > rules_.max_batch_bytes) {
+    // Only the start is looked at: a header line is short, and the rest is not to be read.
+    reply.receipt.batch_id = protocol::peek_batch_id(payload.substr(0, 64 << 10));
+    reject(reply, errc::batch_too_large);
+    return false;
+  }
+  auto batch = protocol::parse_batch(payload);
   if (!batch) {
-    reply.receipt.batch_id = protocol::peek_batch_id(message.payload);
+    reply.receipt.batch_id = protocol::peek_batch_id(payload);
     reject(reply, static_cast<errc>(batch.error().value()));
-    return std::nullopt;
+    return false;
   }
   reply.receipt.batch_id = batch->header.batch_id;
   if (batch->header.partner != partner || batch->header.feed != feed) {
     reject(reply, errc::topic_mismatch);
-    return std::nullopt;
+    return false;
   }
-  return PendingBatch{std::move(partner), std::move(*batch)};
+  auto allowed = rules_.feeds_of.find(partner);
+  if (allowed == rules_.feeds_of.end() || !allowed->second.count(feed)) {
+    reject(reply, errc::feed_not_permitted);
+    reply.log = not_permitted_[{partner, feed}]++ == 0;
+    return false;
+  }
+  out = PendingBatch{std::move(partner), std::move(*batch)};
+  return true;
 }
-
-}  // namespace
 
 std::vector<Reply> BatchHandler::handle_group(std::span<const Message> messages) {
   std::vector<Reply> replies(messages.size());
   std::vector<PendingBatch> pending;
   std::vector<std::size_t> reply_of;  // pending[i] answers replies[reply_of[i]]
   for (std::size_t i = 0; i < messages.size(); ++i) {
-    if (auto p = check(messages[i], replies[i])) {
-      pending.push_back(std::move(*p));
+    PendingBatch p;
+    if (check(messages[i], replies[i], p)) {
+      pending.push_back(std::move(p));
       reply_of.push_back(i);
     }
   }

@@ -5,38 +5,57 @@
 //
 // The broker's ACL already stops a gateway publishing under another partner's topic; the check
 // that the header's partner matches the topic's is the hub's own defence against a misconfigured
-// broker.
-// Thread-safety: none; it uses its HubStore from the receive loop's thread.
+// broker. Which feeds a partner may send is the hub's alone to say ([[partner]] feeds).
+// Thread-safety: none; it uses its Store from the receive loop's thread.
 
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
-#include "hub/hub_store.h"
+#include "config/hub_config.h"
+#include "hub/store.h"
 #include "protocol/envelope.h"
 
 namespace svd::hub {
 
 struct Message {
   std::string_view topic;
-  std::string_view payload;
+  std::string_view payload;  // all of it, or only the start of one over max_batch_bytes
+  bool oversize = false;     // over max_batch_bytes: `payload` is its start (hub/intake.h)
 };
 
 struct Reply {
   std::string topic;    // svd/v1/{partner}/receipt, or "" when nothing is to be answered
   protocol::Receipt receipt;
+  // False for a refusal already logged: a partner that keeps sending a feed it may not send is
+  // logged once per feed, not once per batch.
+  bool log = true;
+};
+
+// Who may send what, and how large a batch may be.
+struct BatchRules {
+  std::map<std::string, std::set<std::string, std::less<>>, std::less<>> feeds_of;  // partner -> feeds
+  std::size_t max_batch_bytes = config::kDefaultMaxBatchBytes;
+
+  static BatchRules from(const config::HubReceiverConfig& config);
 };
 
 class BatchHandler {
  public:
-  explicit BatchHandler(HubStore& store) : store_(store) {}
+  BatchHandler(Store& store, BatchRules rules) : store_(store), rules_(std::move(rules)) {}
 
   // One reply per message, in order. accepted / duplicate when stored (or stored before, earlier
-  // in the same group included); rejected with the errc name as reason for a topic that is not a
-  // batch topic, a bad envelope, a digest or count mismatch, a partner or feed that differs from
-  // the topic's, an unknown feed or a bad record. A rejected batch stores nothing and does not
-  // affect the others.
+  // in the same group included); rejected with the errc name as reason for a payload over
+  // max_batch_bytes (batch_too_large, not parsed), a topic that is not a batch topic, a bad
+  // envelope, a digest or count mismatch, a partner or feed that differs from the topic's, a
+  // feed the partner may not send (feed_not_permitted), an unknown feed or a bad record. A
+  // rejected batch stores nothing and does not affect the others.
   //
   // All the batches are stored in one transaction (HubStore::store_group), so the replies may be
   // published as soon as this returns: what they acknowledge is committed. When the store fails
@@ -47,8 +66,17 @@ class BatchHandler {
   // handle_group with one message.
   Reply handle(std::string_view topic, std::string_view payload);
 
+  Store& store() { return store_; }
+
+  // Batches refused as feed_not_permitted, per (partner, feed), since start.
+  const std::map<std::pair<std::string, std::string>, std::uint64_t>& not_permitted() const { return not_permitted_; }
+
  private:
-  HubStore& store_;
+  bool check(const Message& message, Reply& reply, PendingBatch& out);
+
+  Store& store_;
+  BatchRules rules_;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> not_permitted_;
 };
 
 }  // namespace svd::hub

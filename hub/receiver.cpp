@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <ctime>
 #include <optional>
 #include <ostream>
 #include <random>
@@ -10,6 +12,8 @@
 #include <vector>
 
 #include "base/service.h"
+#include "base/time.h"
+#include "hub/intake.h"
 #include "protocol/envelope.h"
 #include "transport/mqtt.h"
 
@@ -128,60 +132,126 @@ void witness_checkpoints(Witness* witness, const std::vector<mqtt::const_message
   }
 }
 
+// A receipt published and not yet acknowledged by the broker (PUBACK).
+struct Outstanding {
+  std::string what;
+  mqtt::delivery_token_ptr token;
+  std::chrono::steady_clock::time_point deadline;
+};
+
 // Stores the group, then answers it. The receipts go out only after handle_group (and each
 // checkpoint's Witness::handle) returned, i.e. after the commit: a receipt never acknowledges
-// something that is not durable. They are published together and their PUBACKs awaited together
-// (one deadline), so a group costs one round trip to the broker, not one per message.
-void store_and_answer(mqtt::async_client& client, BatchHandler& handler, Witness* witness,
-                      const std::vector<mqtt::const_message_ptr>& group, bool& told_no_witness, std::ostream& log) {
+// something that is not durable. Their PUBACKs are not waited for here (check_outstanding does,
+// between groups): Paho reads PUBACKs on the thread that may be waiting for room in the Intake,
+// which only the loop makes by going on.
+void store_and_answer(mqtt::async_client& client, Intake& intake, BatchHandler& handler, Witness* witness,
+                      const std::vector<Received>& group, bool& told_no_witness, std::vector<Outstanding>& outstanding,
+                      std::ostream& log) {
   std::vector<Message> messages;
-  std::vector<std::size_t> batch_of;  // indexes into group
+  std::vector<std::string_view> topics;  // of messages
+  std::vector<mqtt::const_message_ptr> checkpoints;
   std::vector<std::pair<std::size_t, std::string>> audit;
   messages.reserve(group.size());
-  for (std::size_t i = 0; i < group.size(); ++i) {
-    std::string partner;
-    if (parse_audit_topic(group[i]->get_topic(), partner)) {
-      audit.emplace_back(i, std::move(partner));
+  for (const Received& r : group) {
+    if (r.lost) continue;
+    if (!r.message) {  // over max_batch_bytes: answered from its topic and header alone
+      messages.push_back({r.topic, r.head, true});
+      topics.push_back(r.topic);
       continue;
     }
-    messages.push_back({group[i]->get_topic(), group[i]->get_payload_str()});
-    batch_of.push_back(i);
+    std::string partner;
+    if (parse_audit_topic(r.message->get_topic(), partner)) {
+      audit.emplace_back(checkpoints.size(), std::move(partner));
+      checkpoints.push_back(r.message);
+      continue;
+    }
+    messages.push_back({r.message->get_topic(), r.message->get_payload_str()});
+    topics.push_back(r.message->get_topic());
   }
   std::vector<Answer> answers;
   if (!messages.empty()) {
     const std::vector<Reply> replies = handler.handle_group(messages);
     for (std::size_t j = 0; j < replies.size(); ++j) {
       const Reply& reply = replies[j];
-      const std::string& topic = group[batch_of[j]]->get_topic();
+      const std::string_view topic = topics[j];
       if (reply.topic.empty()) {
         log << "batch on " << topic << ": not answered (store unavailable or not a batch topic)\n";
         continue;
       }
-      log << "batch " << reply.receipt.batch_id << " on " << topic << ": " << protocol::to_string(reply.receipt.status)
-          << (reply.receipt.reason.empty() ? "" : " (" + reply.receipt.reason + ")") << '\n';
+      if (reply.log)
+        log << "batch " << reply.receipt.batch_id << " on " << topic << ": " << protocol::to_string(reply.receipt.status)
+            << (reply.receipt.reason.empty() ? "" : " (" + reply.receipt.reason + ")")
+            << (reply.receipt.reason == "feed_not_permitted" ? "; further batches of this feed from this partner are "
+                                                                "refused without a log line"
+                                                              : "")
+            << '\n';
       answers.push_back({reply.topic, protocol::to_json(reply.receipt), "batch " + reply.receipt.batch_id});
     }
   }
-  witness_checkpoints(witness, group, audit, told_no_witness, answers, log);
+  witness_checkpoints(witness, checkpoints, audit, told_no_witness, answers, log);
 
-  std::vector<std::pair<const Answer*, mqtt::delivery_token_ptr>> sent;
-  for (const Answer& a : answers) {
-    try {
-      sent.emplace_back(&a, client.publish(a.topic, a.payload, 1, false));
-    } catch (const mqtt::exception& e) {
-      // The gateway re-sends after its receipt timeout and gets "duplicate" then.
-      log << "receipt for " << a.what << " not sent: " << e.what() << '\n';
-    }
-  }
   const auto deadline = std::chrono::steady_clock::now() + kWait;
-  for (const auto& [answer, token] : sent) {
-    try {
-      if (!token->wait_until(deadline)) log << "receipt for " << answer->what << ": no PUBACK within 10 s\n";
-    } catch (const mqtt::exception& e) {
-      log << "receipt for " << answer->what << " not sent: " << e.what() << '\n';
+  intake.call_paho([&] {
+    for (Answer& a : answers) {
+      try {
+        outstanding.push_back({std::move(a.what), client.publish(a.topic, a.payload, 1, false), deadline});
+      } catch (const mqtt::exception& e) {
+        // The gateway re-sends after its receipt timeout and gets "duplicate" then.
+        log << "receipt for " << a.what << " not sent: " << e.what() << '\n';
+      }
     }
-  }
+  });
 }
+
+// Logs the receipts the broker refused or did not acknowledge within 10 s, and forgets them and
+// the acknowledged ones. The gateway re-sends what it got no receipt for, and is answered
+// `duplicate`.
+void check_outstanding(std::vector<Outstanding>& outstanding, std::ostream& log) {
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(outstanding, [&](const Outstanding& o) {
+    try {
+      if (o.token->try_wait()) return true;
+    } catch (const mqtt::exception& e) {
+      log << "receipt for " << o.what << " not sent: " << e.what() << '\n';
+      return true;
+    }
+    if (now < o.deadline) return false;
+    log << "receipt for " << o.what << ": no PUBACK within 10 s\n";
+    return true;
+  });
+}
+
+// [store] retain_days: one transaction deleting what is older, between two groups.
+class Retention {
+ public:
+  explicit Retention(std::optional<int> days) : days_(days) {}
+
+  void run_if_due(Store& store, std::ostream& log) {
+    if (!days_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_) return;
+    next_ = now + std::chrono::hours(1);
+    const std::int64_t before = static_cast<std::int64_t>(std::time(nullptr)) - std::int64_t{*days_} * 86400;
+    auto deleted = store.delete_received_before(before);
+    if (!deleted) {
+      log << "retention: cannot delete records received before " << utc_iso(before)
+          << " (the store refused; trying again in an hour)\n";
+      return;
+    }
+    std::uint64_t total = 0;
+    std::string per_feed;
+    for (const auto& [feed, n] : *deleted) {
+      total += n;
+      if (n) per_feed += (per_feed.empty() ? "" : ", ") + feed + " " + std::to_string(n);
+    }
+    log << "retention: deleted " << total << " record(s) received before " << utc_iso(before)
+        << (per_feed.empty() ? "" : " (" + per_feed + ")") << '\n';
+  }
+
+ private:
+  std::optional<int> days_;
+  std::chrono::steady_clock::time_point next_{};
+};
 
 }  // namespace
 
@@ -189,7 +259,13 @@ int run_receiver(const config::HubReceiverConfig& config, BatchHandler& handler,
                  const std::atomic<bool>& stop, std::ostream& log) {
   auto client = transport::make_client(config.broker, config.client_id);
   const auto options = transport::make_connect_options(config.broker);
-  client->start_consuming();
+  Intake intake(config.max_pending_bytes, config.max_batch_bytes);
+  // Both run on Paho's thread; put() may wait there for room (hub/intake.h).
+  client->set_message_callback([&intake](mqtt::const_message_ptr m) { intake.put(std::move(m)); });
+  client->set_connection_lost_handler([&intake](const std::string&) { intake.connection_lost(); });
+  std::vector<Outstanding> outstanding;
+  // Ours, not client->is_connected(): every Paho call must go through intake.call_paho().
+  bool connected = false;
   std::mt19937 rng(std::random_device{}());
   auto backoff = std::chrono::milliseconds(250);
   bool told_no_witness = false;
@@ -197,45 +273,47 @@ int run_receiver(const config::HubReceiverConfig& config, BatchHandler& handler,
   std::string subscribed;  // "a and b and c", for the log
   for (const auto& f : filters) subscribed += (subscribed.empty() ? "" : " and ") + f;
   Watchdog watchdog;
+  Retention retention(config.store.retain_days);
   // Ready once the store is open and the loop runs, not once the broker answers: a broker that is
   // down must not fail the start (the loop keeps reconnecting).
   service::notify("READY=1\nSTATUS=receiving batches");
   while (!stop) {
     watchdog.kick();
-    if (!client->is_connected()) {
-      if (!connect_and_subscribe(*client, options, filters, watchdog, log)) {
-        // Exponential backoff with full jitter, capped at 30 s.
-        pause(std::chrono::milliseconds(std::uniform_int_distribution<long>(0, backoff.count())(rng)), stop, watchdog);
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(30000));
-        continue;
+    retention.run_if_due(handler.store(), log);
+    check_outstanding(outstanding, log);
+    // What is already here goes first, even after the connection was lost: Paho's thread may be
+    // waiting for room, and would not read the next CONNACK and SUBACKs until it has some. A
+    // message and whatever else is waiting are one group: one commit (one fsync) for all of them.
+    // Never wait for more: a lone batch is answered at once.
+    std::vector<Received> group =
+        intake.take(std::chrono::milliseconds(connected ? 250 : 0), kGroupMessages, kGroupBytes);
+    if (!group.empty()) {
+      const bool lost = group.back().lost;
+      if (group.size() > (lost ? 1u : 0u)) {
+        watchdog.kick();
+        store_and_answer(*client, intake, handler, witness, group, told_no_witness, outstanding, log);
       }
-      backoff = std::chrono::milliseconds(250);
-      log << "broker: connected to " << transport::broker_uri(config.broker) << ", subscribed to " << subscribed
-          << '\n';
-    }
-    mqtt::const_message_ptr msg;
-    if (!client->try_consume_message_for(&msg, std::chrono::milliseconds(250))) continue;
-    if (!msg) {  // Paho queues a null message when the connection is lost
-      log << "broker: connection lost\n";
+      intake.release(group);
+      if (lost) {
+        connected = false;
+        log << "broker: connection lost\n";
+      }
       continue;
     }
-    // Whatever else is already waiting joins this message's group: one commit (one fsync) for
-    // all of them. Never wait for more: a lone batch is answered at once.
-    std::vector<mqtt::const_message_ptr> group{msg};
-    std::size_t bytes = msg->get_payload().size();
-    bool lost = false;
-    while (group.size() < kGroupMessages && bytes < kGroupBytes && client->try_consume_message(&msg)) {
-      if (!msg) {
-        lost = true;
-        break;
-      }
-      bytes += msg->get_payload().size();
-      group.push_back(std::move(msg));
+    if (connected) continue;
+    if (!intake.call_paho([&] { return connect_and_subscribe(*client, options, filters, watchdog, log); })) {
+      // Exponential backoff with full jitter, capped at 30 s.
+      pause(std::chrono::milliseconds(std::uniform_int_distribution<long>(0, backoff.count())(rng)), stop, watchdog);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(30000));
+      continue;
     }
-    watchdog.kick();
-    store_and_answer(*client, handler, witness, group, told_no_witness, log);
-    if (lost) log << "broker: connection lost\n";
+    backoff = std::chrono::milliseconds(250);
+    connected = true;
+    log << "broker: connected to " << transport::broker_uri(config.broker) << ", subscribed to " << subscribed
+        << '\n';
   }
+  // Paho's thread may be waiting for room: let it go before disconnecting.
+  intake.stop();
   service::notify("STOPPING=1");
   try {
     if (client->is_connected()) client->disconnect()->wait_for(kWait);

@@ -5,11 +5,16 @@
 // and publishes the witness's receipts on the same receipt topics, each after its commit.
 // With [broker] partners set, "every gateway" is only those partners (svd/v1/<p>/+/batch,
 // svd/v1/<p>/audit): several instances can then share the partners out (docs/clustering.md).
-// Messages are handled in groups: after taking one from Paho's consumer queue, the loop also
-// takes whatever is already waiting (at most 64 messages; none more once 32 MiB of payload are
-// taken), stores them all in one transaction, and only after its commit publishes the receipts.
+// Messages arrive through an Intake (hub/intake.h) that holds at most [broker] max_pending_bytes
+// of payload: when it is full, Paho's thread waits and TCP pushes back on the broker. They are
+// handled in groups: after taking one, the loop also takes whatever is already waiting (at most
+// 64 messages; none more once 32 MiB of payload are taken), stores them all in one transaction,
+// and only after its commit publishes the receipts (their PUBACKs are checked between groups,
+// never waited for: Paho reads them on the thread that may be waiting for room).
+// With [store] retain_days, records received longer ago than that are deleted at start and then
+// hourly, between groups (one log line with the counts per feed, never a value).
 // Reconnects with exponential backoff and jitter when the broker goes away. Runs on the calling
-// thread until `stop` becomes true; nothing runs inside a Paho callback. Under systemd
+// thread until `stop` becomes true; Paho's callbacks only hand messages to the Intake. Under systemd
 // (Type=notify) it sends READY=1 when the loop starts (whether or not the broker is up),
 // WATCHDOG=1 from the loop while it runs (if WatchdogSec= is set) and STOPPING=1 when it stops.
 

@@ -181,12 +181,18 @@ write_svdhub_toml() {  # PORT
     echo
     echo "[witness]"
     echo "key = \"$DIR/keys/hub-witness.key\""
-    printf '%s\n' "$DEVICE_KEYS" | while IFS='=' read -r id key; do
-      [ -n "$id" ] || continue
+    # Every gateway (and every holder of a device key) may send every feed of this local hub.
+    feed_list=$(printf '%s\n' "$FEEDS" | while IFS='=' read -r id schema; do
+      [ -n "$id" ] && printf '"%s", ' "$id"
+    done)
+    partners=$(printf '%s\n' $GATEWAYS $(printf '%s\n' "$DEVICE_KEYS" | cut -d= -f1) | sort -u)
+    for id in $partners; do
       echo
       echo "[[partner]]"
       echo "id = \"$id\""
-      echo "device_key = \"$key\""
+      echo "feeds = [${feed_list%, }]"
+      key=$(printf '%s\n' "$DEVICE_KEYS" | sed -n "s|^$id=||p" | tail -n 1)
+      [ -z "$key" ] || echo "device_key = \"$key\""
     done
     printf '%s\n' "$FEEDS" | while IFS='=' read -r id schema; do
       [ -n "$id" ] || continue

@@ -4,20 +4,26 @@
 // `svdhub stats` shows what the store holds; `svdhub checkpoints export|alarms` lists what the
 // witness accepted or raised an alarm about (all three read-only, also while `run` is running).
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
+#include <random>
+#include <string>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
 #include "base/identity.h"
+#include "base/service.h"
 #include "config/diagnostic.h"
 #include "config/gateway_config.h"
 #include "config/hub_config.h"
 #include "crypto/signing_key.h"
-#include "hub/hub_store.h"
+#include "hub/store.h"
 #include "hub/receiver.h"
 #include "hub/store_stats.h"
 #include "hub/witness.h"
@@ -48,6 +54,7 @@ std::optional<WitnessKeys> load_witness_keys(const svd::config::HubReceiverConfi
     }
   }
   for (const auto& p : cfg.partners) {
+    if (p.device_key.empty()) continue;  // its checkpoints are refused: unknown_device_key
     auto k = svd::crypto::load_public_key(p.device_key);
     if (k) {
       keys.device_keys.emplace(p.id, *k);
@@ -59,6 +66,40 @@ std::optional<WitnessKeys> load_witness_keys(const svd::config::HubReceiverConfi
   }
   if (!ok) return std::nullopt;
   return keys;
+}
+
+// open_store, waiting while the database is unavailable (not up yet, restarting, failing over,
+// out of connections): exponential backoff with full jitter (a random wait up to 250 ms, then up
+// to twice that each time, at most 30 s), so that instances restarted together do not return in
+// step. Each failure is logged once, with the store's message, which never holds a password.
+// Any other error (authentication, privilege, schema, configuration) is returned at once.
+// nullopt when SIGTERM or SIGINT came first.
+std::optional<svd::hub::store_result<std::unique_ptr<svd::hub::Store>>> open_store_waiting(
+    const svd::config::HubReceiverConfig& cfg) {
+  using namespace std::chrono_literals;
+  std::mt19937_64 random{std::random_device{}()};
+  std::chrono::milliseconds ceiling = 250ms;
+  for (int attempt = 1;; ++attempt) {
+    auto store = svd::hub::open_store(cfg);
+    if (store || store.error().code != svd::errc::io_error ||
+        store.error().cause != svd::hub::StoreCause::unavailable)
+      return store;
+    const std::chrono::milliseconds wait{
+        std::uniform_int_distribution<std::chrono::milliseconds::rep>(0, ceiling.count())(random)};
+    std::cerr << "svdhub: the store is unavailable (attempt " << attempt << "): " << store.error().message
+              << "; trying again in " << wait.count() << " ms\n";
+    // Under systemd (Type=notify) the start has a timeout: each wait extends it, so that a
+    // database down for longer does not get svdhub killed and restarted in a loop.
+    svd::service::notify("STATUS=waiting for the database (attempt " + std::to_string(attempt) +
+                         ")\nEXTEND_TIMEOUT_USEC=" +
+                         std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(wait + 60s).count()));
+    const auto until = std::chrono::steady_clock::now() + wait;
+    while (!g_stop && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          50ms, until - std::chrono::steady_clock::now()));
+    if (g_stop) return std::nullopt;
+    ceiling = std::min<std::chrono::milliseconds>(ceiling * 2, 30s);
+  }
 }
 
 bool store_exists(const svd::config::HubReceiverConfig& cfg) {
@@ -217,20 +258,15 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::vector<std::string> partners;
-    for (const auto& p : cfg.partners) partners.push_back(p.id);
+    for (const auto& p : cfg.partners)
+      if (!p.device_key.empty()) partners.push_back(p.id);  // the partners whose checkpoints are witnessed
     std::cout << svd::hub::format_store_stats(cfg.database, feeds, *held)
               << svd::hub::format_witness_stats(partners, *witnessed);
     return 0;
   }
   auto keys = load_witness_keys(cfg);
   if (!keys) return 1;
-  std::vector<svd::hub::FeedTable> tables;
-  for (const auto& f : cfg.feeds) tables.push_back({f.id, svd::hub::output_columns(f.schema)});
-  auto store = svd::hub::HubStore::open(cfg.database, std::move(tables));
-  if (!store) {
-    std::cerr << cfg.database.string() << ": cannot open the store: " << store.error().message() << '\n';
-    return 1;
-  }
+  // Before the store opens: SIGTERM must also end the wait for a database that is not up yet.
   struct sigaction sa{};
   sa.sa_handler = on_signal;
   sigaction(SIGTERM, &sa, nullptr);
@@ -240,9 +276,21 @@ int main(int argc, char** argv) {
   struct sigaction ignore{};
   ignore.sa_handler = SIG_IGN;
   sigaction(SIGHUP, &ignore, nullptr);
-  svd::hub::BatchHandler handler(**store);
-  std::cerr << "svdhub: store " << cfg.database.string() << ", " << cfg.feeds.size() << " feed(s)\n";
-  // After HubStore::open: the store sets the file's page size, which only a new file takes.
+  auto opened = open_store_waiting(cfg);
+  if (!opened) {
+    std::cerr << "svdhub: stopped while waiting for the database\n";
+    return 0;
+  }
+  if (!*opened) {
+    std::cerr << "svdhub: cannot open the store: " << opened->error().message << " ["
+              << svd::errc_name(opened->error().code) << "]\n";
+    return 1;
+  }
+  const std::unique_ptr<svd::hub::Store> store = std::move(**opened);
+  svd::hub::BatchHandler handler(*store, svd::hub::BatchRules::from(cfg));
+  std::cerr << "svdhub: store " << svd::hub::describe_store(cfg) << ", " << cfg.feeds.size() << " feed(s), "
+            << cfg.partners.size() << " partner(s)\n";
+  // After open_store: the SQLite store sets the file's page size, which only a new file takes.
   std::unique_ptr<svd::hub::Witness> witness;
   if (keys->key) {
     const std::string fp = svd::crypto::fingerprint(keys->key->public_key());

@@ -314,30 +314,133 @@ key = "c.key"
 id = "ed"
 schema = "schemas/s.json"
 )";
+// A hub needs at least one partner, and the feeds each may send.
+constexpr const char* kHubPartner = "[[partner]]\nid = \"northgate-ed\"\nfeeds = [\"ed\"]\n";
 
-TEST_F(GatewayConfigTest, HubWitnessAndPartnersAreOptional) {
-  const auto plain = load_hub_config(write("hub.toml", kHubBase));
+class HubConfigTest : public GatewayConfigTest {
+ protected:
+  // Every problem load_hub_config finds in `toml`, one per line; "" when it loads.
+  std::string hub_problems(const std::string& toml) {
+    try {
+      load_hub_config(write("hub.toml", toml));
+    } catch (const ConfigError& e) {
+      std::string all;
+      for (const auto& d : e.diagnostics()) all += d.to_string() + "\n";
+      return all;
+    }
+    return "";
+  }
+};
+
+TEST_F(HubConfigTest, HubWitnessIsOptionalAndPartnersSayWhatTheyMaySend) {
+  const auto plain = load_hub_config(write("hub.toml", std::string(kHubBase) + kHubPartner));
   EXPECT_FALSE(plain.witness_key);
-  EXPECT_TRUE(plain.partners.empty());
+  ASSERT_EQ(plain.partners.size(), 1u);
+  EXPECT_EQ(plain.partners[0].feeds, std::vector<std::string>{"ed"});
+  EXPECT_TRUE(plain.partners[0].device_key.empty());
+  EXPECT_EQ(plain.partner("northgate-ed"), &plain.partners[0]);
+  EXPECT_EQ(plain.partner("southgate-ed"), nullptr);
 
   const auto cfg = load_hub_config(write("hub.toml", std::string(kHubBase) + R"(
+[[feed]]
+id = "deaths"
+schema = "schemas/s.json"
+
 [witness]
 key = "keys/hub-witness.key"
 
 [[partner]]
 id = "northgate-ed"
+feeds = ["ed", "deaths"]
 device_key = "keys/northgate-ed-device.pub"
 
 [[partner]]
 id = "southgate-ed"
+feeds = []
 device_key = "/etc/svdhub/southgate-ed.pub"
 )"));
   ASSERT_TRUE(cfg.witness_key);
   EXPECT_EQ(*cfg.witness_key, dir_ / "keys/hub-witness.key");
   ASSERT_EQ(cfg.partners.size(), 2u);
   EXPECT_EQ(cfg.partners[0].id, "northgate-ed");
+  EXPECT_EQ(cfg.partners[0].feeds, (std::vector<std::string>{"ed", "deaths"}));
   EXPECT_EQ(cfg.partners[0].device_key, dir_ / "keys/northgate-ed-device.pub");
+  EXPECT_TRUE(cfg.partners[1].feeds.empty());  // witnessed, but may send nothing (yet)
   EXPECT_EQ(cfg.partners[1].device_key, "/etc/svdhub/southgate-ed.pub");
+}
+
+TEST_F(HubConfigTest, HubPartnerFeedsAreCheckedAgainstTheHubsFeeds) {
+  EXPECT_NE(hub_problems(kHubBase).find("no [[partner]] defined"), std::string::npos);
+  const std::string base = kHubBase;
+  const std::string unknown = hub_problems(base + "[[partner]]\nid = \"a\"\nfeeds = [\"ed\", \"deaths\"]\n");
+  EXPECT_NE(unknown.find("hub.toml:15:"), std::string::npos) << unknown;
+  EXPECT_NE(unknown.find("feed \"deaths\" is not a [[feed]] of this hub"), std::string::npos) << unknown;
+  EXPECT_NE(hub_problems(base + "[[partner]]\nid = \"a\"\nfeeds = [\"ed\", \"ed\"]\n").find("listed twice"),
+            std::string::npos);
+  EXPECT_NE(hub_problems(base + "[[partner]]\nid = \"a\"\nfeeds = [\"Ed\"]\n").find("a feed id must be"),
+            std::string::npos);
+  EXPECT_NE(hub_problems(base + "[[partner]]\nid = \"a\"\nfeeds = \"ed\"\n").find("needs feeds = [...]"),
+            std::string::npos);
+}
+
+TEST_F(HubConfigTest, HubStoreBackends) {
+  const std::string partner = kHubPartner;
+  auto with_store = [&](const std::string& store) {
+    std::string t = kHubBase;
+    const std::string old = "[store]\ndatabase = \"hub.db\"\n";
+    return t.replace(t.find(old), old.size(), "[store]\ndatabase = \"hub.db\"\n" + store) + partner;
+  };
+  const auto sqlite = load_hub_config(write("hub.toml", with_store("")));
+  EXPECT_EQ(sqlite.store.backend, StoreBackend::sqlite);
+  EXPECT_FALSE(sqlite.store.retain_days);
+  EXPECT_EQ(sqlite.max_pending_bytes, kDefaultMaxPendingBytes);
+  EXPECT_EQ(sqlite.max_batch_bytes, kDefaultMaxBatchBytes);
+
+  const auto pg = load_hub_config(write(
+      "hub.toml", with_store("backend = \"postgresql\"\nconninfo = \"host=db.force.example dbname=svdhub user=svdhub "
+                             "sslmode=verify-full\"\npassword_file = \"db.password\"\nretain_days = 730\n"
+                             "analyst_role = \"svd_analysts\"\n")));
+  EXPECT_EQ(pg.store.backend, StoreBackend::postgresql);
+  EXPECT_EQ(pg.store.conninfo, "host=db.force.example dbname=svdhub user=svdhub sslmode=verify-full");
+  EXPECT_EQ(pg.store.password_file, dir_ / "db.password");
+  EXPECT_EQ(pg.store.retain_days, 730);
+  EXPECT_EQ(pg.store.analyst_role, "svd_analysts");
+
+  // A password never goes into the config, in either form of connection string.
+  for (const char* conninfo : {"host=db password=secret", "postgresql://svdhub:secret@db/svdhub",
+                               "host=db PASSWORD = 'x'"}) {
+    SCOPED_TRACE(conninfo);
+    const std::string p =
+        hub_problems(with_store("backend = \"postgresql\"\nconninfo = \"" + std::string(conninfo) + "\"\n"));
+    EXPECT_NE(p.find("conninfo must not hold a password"), std::string::npos) << p;
+    EXPECT_EQ(p.find("secret"), std::string::npos) << p;
+  }
+  EXPECT_EQ(hub_problems(with_store("backend = \"postgresql\"\nconninfo = \"postgresql://svdhub@db/svdhub\"\n")),
+            "");
+  EXPECT_NE(hub_problems(with_store("backend = \"postgresql\"\n")).find("missing \"conninfo\""),
+            std::string::npos);
+  EXPECT_NE(hub_problems(with_store("backend = \"mysql\"\n")).find("backend must be"), std::string::npos);
+  EXPECT_NE(hub_problems(with_store("conninfo = \"host=db\"\n")).find("conninfo is for backend"),
+            std::string::npos);
+  EXPECT_NE(hub_problems(with_store("retain_days = 0\n")).find("retain_days"), std::string::npos);
+  EXPECT_NE(hub_problems(with_store("backend = \"postgresql\"\nconninfo = \"host=db\"\nanalyst_role = \"a b\"\n"))
+                .find("analyst_role must be"),
+            std::string::npos);
+}
+
+TEST_F(HubConfigTest, HubIntakeBounds) {
+  auto with = [](const std::string& lines) {
+    std::string t = kHubBase;
+    const std::string key = "key = \"c.key\"\n";
+    return t.replace(t.find(key), key.size(), key + lines) + kHubPartner;
+  };
+  const auto cfg = load_hub_config(write("hub.toml", with("max_pending_bytes = 8388608\nmax_batch_bytes = 1048576\n")));
+  EXPECT_EQ(cfg.max_pending_bytes, 8u << 20);
+  EXPECT_EQ(cfg.max_batch_bytes, 1u << 20);
+  EXPECT_NE(hub_problems(with("max_pending_bytes = 2097152\nmax_batch_bytes = 4194304\n"))
+                .find("max_pending_bytes must be at least max_batch_bytes"),
+            std::string::npos);
+  EXPECT_NE(hub_problems(with("max_batch_bytes = 10\n")).find("max_batch_bytes"), std::string::npos);
 }
 
 TEST_F(GatewayConfigTest, HubWitnessAndPartnerProblemsHaveLines) {
@@ -355,6 +458,7 @@ id = "southgate-ed"
 
 [[partner]]
 id = "southgate-ed"
+feeds = ["ed"]
 device_key = "s.pub"
 )");
   try {
@@ -368,7 +472,7 @@ device_key = "s.pub"
     EXPECT_NE(all.find("missing \"key\" in [witness]"), std::string::npos) << all;
     EXPECT_NE(all.find("hub.toml:18:"), std::string::npos) << all;  // invalid id
     EXPECT_NE(all.find("hub.toml:20:"), std::string::npos) << all;  // unknown key "colour"
-    EXPECT_NE(all.find("missing \"device_key\" in [[partner]]"), std::string::npos) << all;
+    EXPECT_NE(all.find("[[partner]] needs feeds = [...]"), std::string::npos) << all;
     EXPECT_NE(all.find("hub.toml:26:"), std::string::npos) << all;  // defined twice
     EXPECT_NE(all.find("partner \"southgate-ed\" is defined twice"), std::string::npos) << all;
   }
@@ -382,7 +486,7 @@ device_key = "s.pub"
     }
     return std::string();
   };
-  EXPECT_NE(problems_of(std::string(kHubBase) + "[witness]\nkey = 3\n").find("\"key\" must be a string"),
+  EXPECT_NE(problems_of(std::string(kHubBase) + kHubPartner + "[witness]\nkey = 3\n").find("\"key\" must be a string"),
             std::string::npos);
   // Top-level keys come before the first table.
   EXPECT_NE(problems_of("partner = \"northgate-ed\"\n" + std::string(kHubBase)).find("\"partner\" must be [[partner]] tables"),
@@ -391,11 +495,11 @@ device_key = "s.pub"
 
 // [broker] partners: one svdhub instance per share of the partners (docs/clustering.md).
 TEST_F(GatewayConfigTest, HubPartnerFilterIsOptionalAndChecked) {
-  EXPECT_TRUE(load_hub_config(write("hub.toml", kHubBase)).partner_filter.empty());
+  EXPECT_TRUE(load_hub_config(write("hub.toml", std::string(kHubBase) + kHubPartner)).partner_filter.empty());
   auto with = [](const std::string& line) {
     std::string t = kHubBase;
     const std::string key = "key = \"c.key\"\n";
-    return t.replace(t.find(key), key.size(), key + line + "\n");
+    return t.replace(t.find(key), key.size(), key + line + "\n") + kHubPartner;
   };
   const auto cfg = load_hub_config(write("hub.toml", with(R"(partners = ["northgate-ed", "southgate-ed"])")));
   EXPECT_EQ(cfg.partner_filter, (std::vector<std::string>{"northgate-ed", "southgate-ed"}));

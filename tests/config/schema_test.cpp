@@ -154,6 +154,28 @@ TEST(Schema, OtherMistakes) {
             std::string::npos);
 }
 
+// Output names become the hub's column names: a kept field's own name is checked like svd:as.
+TEST(Schema, EveryOutputNameIsAPlainLowercaseName) {
+  const std::string injection = R"(x\" TEXT); DROP TABLE batches; --)";
+  for (const std::string& name : {injection, std::string("_partner"), std::string("Code"), std::string("1st"),
+                                  std::string("a-b"), std::string(65, 'a')}) {
+    SCOPED_TRACE(name);
+    const std::string p = problems(schema_with(R"({"name": ")" + name + R"(", "type": "string", "svd:transform": "keep"})"));
+    EXPECT_NE(p.find("is not a plain name"), std::string::npos) << p;
+  }
+  // A field name that differs only in case from another output: refused, not a second column.
+  EXPECT_NE(problems(schema_with(kKept + R"(, {"name": "CODE", "type": "string", "svd:transform": "keep"})"))
+                .find("is not a plain name"),
+            std::string::npos);
+  // Default names made from the field's name are checked too ("Arrival" + "_month").
+  EXPECT_NE(problems(schema_with(R"({"name": "Arrival Date", "type": "date", "svd:transform": "month"})"))
+                .find("is not a plain name"),
+            std::string::npos);
+  // The same field renamed with svd:as is fine.
+  EXPECT_EQ(problems(schema_with(R"({"name": "Arrival Date", "type": "date", "svd:transform": "month", "svd:as": "arrival_month"})")),
+            "");
+}
+
 TEST(Schema, ExamplesLoad) {
   for (const char* name : {"ed-assaults", "death-reports", "school-exclusions"}) {
     SCOPED_TRACE(name);

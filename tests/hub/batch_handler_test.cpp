@@ -1,5 +1,7 @@
 #include "hub/batch_handler.h"
 
+#include "hub/sqlite_store.h"
+
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -15,10 +17,11 @@ namespace fs = std::filesystem;
 class BatchHandlerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = HubStore::open(dir_ / "hub.db", {{"ed-assaults", {"n"}}});
+    auto s = SqliteStore::open(dir_ / "hub.db", {{"ed-assaults", "records_ed_assaults", "records_ed_assaults_linked",
+                                                  {{"n", ColumnType::integer, ""}}}});
     ASSERT_TRUE(s);
     store_ = std::move(*s);
-    handler_ = std::make_unique<BatchHandler>(*store_);
+    handler_ = std::make_unique<BatchHandler>(*store_, rules());
   }
   void TearDown() override {
     handler_.reset();
@@ -39,7 +42,16 @@ class BatchHandlerTest : public ::testing::Test {
 
   test_support::TempDir tmp_{"svd-handler"};
   const fs::path& dir_ = tmp_.path();
-  std::unique_ptr<HubStore> store_;
+  // northgate-ed may send ed-assaults (and death-reports, which this hub does not have).
+  static BatchRules rules() {
+    BatchRules r;
+    r.feeds_of["northgate-ed"] = {"ed-assaults", "death-reports"};
+    r.feeds_of["southgate-ed"] = {"ed-assaults"};
+    r.max_batch_bytes = 64 << 10;
+    return r;
+  }
+
+  std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<BatchHandler> handler_;
 };
 
@@ -83,6 +95,46 @@ TEST_F(BatchHandlerTest, OtherRejections) {
                 .receipt.reason,
             "bad_record");
   EXPECT_EQ(handler_->handle("not/a/batch/topic", "x").topic, "");
+}
+
+// A school's gateway cannot put records into death-reports: a partner sends only its own feeds.
+TEST_F(BatchHandlerTest, AFeedThePartnerMayNotSendIsRefusedAndLoggedOnce) {
+  const std::string topic = "svd/v1/southgate-ed/death-reports/batch";
+  Reply first = handler_->handle(topic, payload("southgate-ed", "death-reports", 0));
+  EXPECT_EQ(first.topic, "svd/v1/southgate-ed/receipt");
+  EXPECT_EQ(first.receipt.status, protocol::ReceiptStatus::rejected);
+  EXPECT_EQ(first.receipt.reason, "feed_not_permitted");
+  EXPECT_TRUE(first.log);
+  Reply second = handler_->handle(topic, payload("southgate-ed", "death-reports", 1));
+  EXPECT_EQ(second.receipt.reason, "feed_not_permitted");
+  EXPECT_FALSE(second.log);  // counted, but not logged again
+  // A partner the hub does not list at all may send nothing.
+  Reply stranger = handler_->handle("svd/v1/eastgate-ed/ed-assaults/batch", payload("eastgate-ed", "ed-assaults", 0));
+  EXPECT_EQ(stranger.receipt.reason, "feed_not_permitted");
+  EXPECT_TRUE(stranger.log);
+  const auto counts = handler_->not_permitted();
+  EXPECT_EQ(counts.at({"southgate-ed", "death-reports"}), 2u);
+  EXPECT_EQ(counts.at({"eastgate-ed", "ed-assaults"}), 1u);
+  EXPECT_EQ(*store_->batch_count(), 0u);
+  // The same partner's own feed still goes in.
+  EXPECT_EQ(handler_->handle("svd/v1/southgate-ed/ed-assaults/batch", payload("southgate-ed", "ed-assaults", 0))
+                .receipt.status,
+            protocol::ReceiptStatus::accepted);
+}
+
+TEST_F(BatchHandlerTest, APayloadOverTheLimitIsRefusedUnread) {
+  std::string records;
+  while (records.size() <= 64 << 10) records += "{\"n\":1}\n";
+  const std::string big = payload("northgate-ed", "ed-assaults", 5, records);
+  Reply r = handler_->handle("svd/v1/northgate-ed/ed-assaults/batch", big);
+  EXPECT_EQ(r.receipt.status, protocol::ReceiptStatus::rejected);
+  EXPECT_EQ(r.receipt.reason, "batch_too_large");
+  // The id from the header line, so the gateway can match the rejection to its batch.
+  EXPECT_EQ(r.receipt.batch_id, protocol::batch_id_for("northgate-ed", "ed-assaults", std::string(64, 'b'), 5));
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 0u);
+  // Not even the header is looked for beyond the first 64 KiB.
+  EXPECT_EQ(handler_->handle("svd/v1/northgate-ed/ed-assaults/batch", std::string(70 << 10, '{')).receipt.reason,
+            "batch_too_large");
 }
 
 TEST_F(BatchHandlerTest, AGroupAnswersEachMessageOnItsOwn) {

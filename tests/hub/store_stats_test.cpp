@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "hub/hub_store.h"
+#include "hub/sqlite_store.h"
 #include "tests/support/temp_dir.h"
 
 namespace svd::hub {
@@ -18,7 +18,9 @@ namespace fs = std::filesystem;
 class StoreStatsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = HubStore::open(db(), {{"ed-assaults", {"n"}}, {"death-reports", {"n"}}});
+    auto s = SqliteStore::open(
+        db(), {{"ed-assaults", "records_ed_assaults", "records_ed_assaults_linked", {{"n", ColumnType::integer, ""}}},
+               {"death-reports", "records_death_reports", "records_death_reports_linked", {{"n", ColumnType::integer, ""}}}});
     ASSERT_TRUE(s);
     store_ = std::move(*s);
   }
@@ -49,7 +51,7 @@ class StoreStatsTest : public ::testing::Test {
 
   test_support::TempDir tmp_{"svd-stats"};
   const fs::path& dir_ = tmp_.path();
-  std::unique_ptr<HubStore> store_;
+  std::unique_ptr<SqliteStore> store_;
   std::deque<std::string> payloads_;
 };
 

@@ -169,17 +169,20 @@ TEST_F(ForwardTest, HubRestartedMidDeliveryDuplicatesAreAnsweredAndStoredOnce) {
 }
 
 TEST_F(ForwardTest, BatchesTheHubRejectsAreReportedAndNotResent) {
-  // A hub that does not know the feed rejects every batch with unknown_feed.
+  // A hub that does not have the feed (yet) lets no partner send it: every batch is rejected
+  // with feed_not_permitted.
   hub_->stop();
   std::string hub_cfg = read_file(dir() / "svdhub.toml");
   const auto ed = hub_cfg.find("[[feed]]\nid = \"ed-assaults\"");
   hub_cfg.erase(ed, hub_cfg.find("[[feed]]", ed + 1) - ed);
+  const std::string feeds = "feeds = [\"ed-assaults\", \"death-reports\"]";
+  hub_cfg.replace(hub_cfg.find(feeds), feeds.size(), "feeds = [\"death-reports\"]");
   std::ofstream(dir() / "svdhub.toml", std::ios::trunc) << hub_cfg;
   start_hub();
   auto r = forward(extract(40, 3), 1);
   EXPECT_EQ(r.status, 3) << r.out << r.err << diagnostics();
   EXPECT_NE(r.err.find("rejected batch"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("unknown_feed"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("feed_not_permitted"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("rejected by the hub"), std::string::npos) << r.err;
   EXPECT_EQ(receipts(r.out).first, 0) << r.out;
   // Nothing left to send: a second run exits at once, still naming the rejections.

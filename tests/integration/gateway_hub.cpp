@@ -75,7 +75,8 @@ void GatewayHubTest::SetUp() {
       << "/deploy/examples/schemas/death-reports.json\"\n"
       // The hub witnesses the gateway's audit checkpoints (docs/audit.md).
       << "[witness]\nkey = \"" << (dir() / "hub-witness.key").string() << "\"\n"
-      << "[[partner]]\nid = \"" << kGateway << "\"\ndevice_key = \"" << (dir() / "device.pub").string() << "\"\n";
+      << "[[partner]]\nid = \"" << kGateway << "\"\nfeeds = [\"ed-assaults\", \"death-reports\"]\ndevice_key = \""
+      << (dir() / "device.pub").string() << "\"\n";
   for (const auto& args : std::vector<std::vector<std::string>>{
            {SVD_SVDGW, "keys", "generate", "--out", (dir() / "linkage.key").string()},
            {SVD_SVDGW, "keys", "generate-device", "--out", (dir() / "device.key").string()},

@@ -209,6 +209,7 @@ TEST_F(RabbitMqHubInstancesTest, TwoInstancesEachStoreAndAnswerOnlyTheirOwnPartn
   for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
            {"client_id = \"svdhub\"", "client_id = \"svdhub-b\""},
            {std::string("partners = [\"") + kGateway + "\"]", std::string("partners = [\"") + kOtherPartner + "\"]"},
+           {std::string("[[partner]]\nid = \"") + kGateway, std::string("[[partner]]\nid = \"") + kOtherPartner},
            {hub_db().string(), (dir() / "hub-b.db").string()}}) {
     const auto at = b_conf.find(from);
     ASSERT_NE(at, std::string::npos) << from;

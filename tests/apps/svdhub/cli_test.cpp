@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "hub/hub_store.h"
+#include "hub/sqlite_store.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -31,7 +31,8 @@ class SvdhubCliTest : public ::testing::Test {
                             << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_EXAMPLES_DIR
                             << "/schemas/ed-assaults.json\"\n"
                             << "[[feed]]\nid = \"death-reports\"\nschema = \"" << SVD_EXAMPLES_DIR
-                            << "/schemas/death-reports.json\"\n";
+                            << "/schemas/death-reports.json\"\n"
+                            << "[[partner]]\nid = \"northgate-ed\"\nfeeds = [\"ed-assaults\"]\n";
   }
 
   fs::path config() const { return dir_ / "svdhub.toml"; }
@@ -46,7 +47,8 @@ class SvdhubCliTest : public ::testing::Test {
 
   // What `svdhub run` would have stored: two ED batches from one partner.
   void fill_store() {
-    auto s = HubStore::open(db(), {{"ed-assaults", {"site_code", "assault_method"}}});
+    auto s = SqliteStore::open(db(), {{"ed-assaults", "records_ed_assaults", "records_ed_assaults_linked",
+                                       {{"site_code", ColumnType::text, ""}, {"assault_method", ColumnType::text, ""}}}});
     ASSERT_TRUE(s);
     for (std::uint64_t seq : {0u, 1u}) {
       protocol::BatchHeader h;

@@ -59,7 +59,8 @@ class SvdhubNotifyTest : public ::testing::Test {
                                         << "[broker]\nhost = \"127.0.0.1\"\nport = " << port
                                         << "\nca = \"ca.crt\"\ncert = \"svdhub.crt\"\nkey = \"svdhub.key\"\n"
                                         << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_EXAMPLES_DIR
-                                        << "/schemas/ed-assaults.json\"\n";
+                                        << "/schemas/ed-assaults.json\"\n"
+                                        << "[[partner]]\nid = \"northgate-ed\"\nfeeds = [\"ed-assaults\"]\n";
     sock_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     ASSERT_GE(sock_, 0);
     sockaddr_un addr{};

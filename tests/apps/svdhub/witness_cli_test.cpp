@@ -20,7 +20,7 @@ class WitnessCliTest : public WitnessTest {
                                         << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_EXAMPLES_DIR
                                         << "/schemas/ed-assaults.json\"\n"
                                         << "[witness]\nkey = \"witness.key\"\n"
-                                        << "[[partner]]\nid = \"northgate-ed\"\ndevice_key = \"device.pub\"\n";
+                                        << "[[partner]]\nid = \"northgate-ed\"\nfeeds = [\"ed-assaults\"]\ndevice_key = \"device.pub\"\n";
     // No shell: `args` split into words as a shell would, quotes included.
     auto argv = test_support::split_words(args);
     argv.insert(argv.begin(), SVD_SVDHUB);

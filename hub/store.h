@@ -1,0 +1,97 @@
+#pragma once
+// The hub's store: pseudonymised records from every gateway in a typed table per feed
+// (hub/records.h), the batches seen, so that a batch delivered twice (at-least-once on the wire)
+// is stored once, and the token links of linkage-key rotations. Two backends: SQLite, embedded
+// (one svdhub), and PostgreSQL, shared by several svdhub instances (docs/clustering.md). Both
+// pass the same tests (tests/hub/store_contract.h).
+//
+// Batches are stored in groups: one transaction, hence one commit, for all the batches that
+// arrived together, which is what makes the hub keep up with many gateways. Each batch of a group
+// stands alone: one that is refused leaves no trace and does not affect the others. Nothing of a
+// group is durable, and so nothing may be acknowledged, until store_group has returned.
+//
+// Thread-safety: none; one thread owns a store.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/system/result.hpp>
+
+#include "base/errc.h"
+#include "config/hub_config.h"
+#include "hub/records.h"
+#include "protocol/envelope.h"
+
+namespace svd::hub {
+
+// A verified batch (protocol::parse_batch, topic and permission checked) waiting to be stored.
+struct PendingBatch {
+  std::string partner;
+  protocol::Batch batch;  // its records view into the caller's payload, which must outlive the call
+};
+
+// What became of one batch of a group: accepted or duplicate, or unknown_feed / bad_record.
+using BatchOutcome = result<protocol::ReceiptStatus>;
+
+// Of an io_error at open, what the backend could tell about its cause: svdhub waits for a
+// database that is unavailable at start, and stops at once for anything else.
+enum class StoreCause {
+  other,           // a problem that waiting will not fix: configuration, the database's own state
+  unavailable,     // the server cannot be reached, is starting up or shutting down, or has no
+                   // connection or memory to spare: try again later
+  authentication,  // the server refused the login (password, pg_hba.conf, role)
+  privilege,       // the role lacks a right the store needs
+};
+
+// Why a store could not be opened, for an operator: the code (io_error: the database cannot be
+// reached or refused something; schema_incompatible: a table does not fit its schema any more)
+// and what happened, naming the feed and column where there is one. Never a value or a password.
+struct StoreError {
+  errc code = errc::io_error;
+  std::string message;
+  StoreCause cause = StoreCause::other;  // of an io_error; `other` where the backend cannot tell (SQLite)
+};
+[[noreturn]] void throw_exception_from_error(const StoreError& e, const boost::source_location& loc);
+template <class T>
+using store_result = boost::system::result<T, StoreError>;
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Stores `batches` in one transaction and returns one outcome per batch, in order: accepted,
+  // or duplicate when this partner's batch id was stored before (by this instance or another
+  // sharing the database, earlier in this group included; nothing is written again);
+  // unknown_feed or bad_record (RecordReader's rules), in which case nothing of that batch is
+  // stored and the others are unaffected. When the call returns the outcomes, every accepted
+  // batch is committed (durable). Errors: io_error (anything the database refuses, the commit
+  // included, or a lost connection): then nothing of the group is stored, and no batch of it may
+  // be acknowledged.
+  virtual result<std::vector<BatchOutcome>> store_group(std::span<const PendingBatch> batches) = 0;
+
+  // store_group with one batch: its outcome, or io_error.
+  result<protocol::ReceiptStatus> store(const std::string& partner, const protocol::Batch& batch);
+
+  virtual result<std::uint64_t> record_count(const std::string& feed) = 0;
+  virtual result<std::uint64_t> batch_count() = 0;
+  // Links between tokens of one person under an older and the newest key.
+  virtual result<std::uint64_t> token_link_count() = 0;
+
+  // Retention ([store] retain_days): deletes the records received before `unix_seconds`, in one
+  // transaction; the rows deleted per feed (every feed, 0 included), by feed id. The
+  // batches table keeps its rows, so a late re-send is still answered `duplicate`, not stored
+  // again. Errors: io_error (nothing deleted).
+  virtual result<std::vector<std::pair<std::string, std::uint64_t>>> delete_received_before(std::int64_t unix_seconds) = 0;
+};
+
+// The store the config names: SQLite at [store] database, or PostgreSQL at [store] conninfo.
+store_result<std::unique_ptr<Store>> open_store(const config::HubReceiverConfig& config);
+
+// "SQLite /var/lib/svdhub/hub.db" or "PostgreSQL host=... dbname=..." (never a password), for logs.
+std::string describe_store(const config::HubReceiverConfig& config);
+
+}  // namespace svd::hub

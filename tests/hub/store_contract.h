@@ -1,0 +1,354 @@
+#pragma once
+// What every store backend does (hub/store.h), as tests that run against each: SQLite in
+// store_test.cpp, PostgreSQL in pg_store_test.cpp. A backend's test file supplies a StoreBackend
+// and instantiates the suite with it:
+//
+//   INSTANTIATE_TEST_SUITE_P(Sqlite, StoreContract, ::testing::Values(&sqlite_backend), backend_name);
+//
+// Included by one unit per test executable (it defines the tests).
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <deque>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "hub/store.h"
+
+namespace svd::hub {
+
+// A fresh, empty database per test, and a way to look at what is committed from outside the
+// store's own connection.
+class StoreBackend {
+ public:
+  virtual ~StoreBackend() = default;
+  virtual std::string name() const = 0;  // "sqlite", "postgresql": the tests' parameter name
+  virtual void reset() = 0;  // a new empty database for the next open()
+  virtual store_result<std::unique_ptr<Store>> open(std::vector<FeedTable> feeds) = 0;
+  // The first column of the first row of `sql` as an integer, from another connection; -1 on
+  // any error. Plain SQL that both dialects read alike.
+  virtual std::int64_t committed(const std::string& sql) = 0;
+  // The indexes on `table`, each as its column list ("_partner,_received_at", "person_token").
+  virtual std::vector<std::string> indexes(const std::string& table) = 0;
+  // The declared type of each column of `table`, upper case, in order: {"_partner", "TEXT"}, ...
+  virtual std::vector<std::pair<std::string, std::string>> columns(const std::string& table) = 0;
+  // The backend's type of the _received_at column.
+  virtual std::string received_at_type() const = 0;
+};
+
+// The parameter as test names and ctest show it: the backend's name, not an address.
+inline void PrintTo(StoreBackend* backend, std::ostream* os) { *os << backend->name(); }
+inline std::string backend_name(const ::testing::TestParamInfo<StoreBackend*>& info) { return info.param->name(); }
+
+class StoreContract : public ::testing::TestWithParam<StoreBackend*> {
+ protected:
+  StoreBackend& backend() { return *GetParam(); }
+
+  void SetUp() override {
+    backend().reset();
+    reopen(ed_table());
+  }
+  void TearDown() override { store_.reset(); }
+
+  static FeedTable table(const std::string& feed, std::vector<Column> columns) {
+    std::string t = "records_" + feed;
+    for (char& c : t)
+      if (c == '-') c = '_';
+    return {feed, t, t + "_linked", std::move(columns)};
+  }
+  static FeedTable ed_table(std::vector<Column> extra = {}) {
+    std::vector<Column> cols{{"n", ColumnType::integer, ""}, {"s", ColumnType::text, ""}};
+    cols.insert(cols.end(), extra.begin(), extra.end());
+    return table("ed-assaults", std::move(cols));
+  }
+
+  void reopen(FeedTable t) { reopen(std::vector<FeedTable>{std::move(t)}); }
+  void reopen(std::vector<FeedTable> tables) {
+    store_.reset();
+    auto s = backend().open(std::move(tables));
+    ASSERT_TRUE(s) << s.error().message;
+    store_ = std::move(*s);
+  }
+
+  // A verified batch, as the receiver hands it over after protocol::parse_batch.
+  protocol::Batch batch(std::uint64_t seq, const std::string& records, const std::string& feed = "ed-assaults",
+                        std::vector<std::string> key_ids = {"k1"}) {
+    protocol::BatchHeader h;
+    h.batch_id = protocol::batch_id_for("northgate-ed", feed, std::string(64, 'f'), seq);
+    h.partner = "northgate-ed";
+    h.feed = feed;
+    h.schema = feed;
+    h.key_ids = std::move(key_ids);
+    h.extract = {"x-1", std::string(64, 'f'), "2026-11-23T09:00:00Z"};
+    h.seq = seq;
+    payloads_.push_back(protocol::make_batch_payload(h, records));
+    auto b = protocol::parse_batch(payloads_.back());
+    EXPECT_TRUE(b);
+    return *b;
+  }
+
+  static std::string records(int n) {
+    std::string r;
+    for (int i = 0; i < n; ++i) r += "{\"n\":" + std::to_string(i) + ",\"s\":\"record " + std::to_string(i) + "\"}\n";
+    return r;
+  }
+
+  std::int64_t committed(const std::string& sql) { return backend().committed(sql); }
+
+  std::unique_ptr<Store> store_;
+  std::deque<std::string> payloads_;  // parse_batch views into these (a deque never moves them)
+};
+
+// A token as the gateway writes it: "<key id>:<32 hex>", the hex made from `person`.
+inline std::string token(const std::string& key_id, int person) {
+  char hex[33];
+  std::snprintf(hex, sizeof hex, "%032x", person);
+  return key_id + ":" + hex;
+}
+
+TEST_P(StoreContract, StoresRecordsAndDeduplicatesBatches) {
+  auto b0 = batch(0, "{\"n\":1,\"s\":\"a\"}\n{\"n\":2,\"s\":null}\n");
+  EXPECT_EQ(*store_->store("northgate-ed", b0), protocol::ReceiptStatus::accepted);
+  EXPECT_EQ(*store_->store("northgate-ed", b0), protocol::ReceiptStatus::duplicate);
+  EXPECT_EQ(*store_->store("northgate-ed", batch(1, "{\"n\":3}\n")), protocol::ReceiptStatus::accepted);
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 3u);
+  EXPECT_EQ(*store_->batch_count(), 2u);
+  // The same batch id from another partner is another batch.
+  EXPECT_EQ(*store_->store("southgate-ed", b0), protocol::ReceiptStatus::accepted);
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 5u);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults WHERE _partner = 'southgate-ed' AND "
+                      "_extract_id = 'x-1' AND _batch_id = '" + b0.header.batch_id + "' AND _received_at IS NOT NULL"),
+            2);
+}
+
+TEST_P(StoreContract, DuplicatesAreRecognisedAfterARestart) {
+  auto b0 = batch(0, "{\"n\":1}\n");
+  ASSERT_TRUE(store_->store("northgate-ed", b0));
+  reopen(ed_table());
+  EXPECT_EQ(*store_->store("northgate-ed", b0), protocol::ReceiptStatus::duplicate);
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 1u);
+}
+
+TEST_P(StoreContract, ABadRecordStoresNothingOfTheBatch) {
+  for (const char* bad : {"{\"n\":1}\n{\"unknown\":1}\n", "{\"n\":1}\n[1]\n", "{\"n\":{\"x\":1}}\n",
+                          "{\"n\":1}\nnot json\n", "{\"n\":\"1\"}\n", "{\"n\":1.5}\n", "{\"s\":2}\n",
+                          "{\"n\":9223372036854775808}\n", "{\"s\":\"a\\u0000b\"}\n"}) {
+    SCOPED_TRACE(bad);
+    auto b = batch(7, bad);
+    EXPECT_EQ(store_->store("northgate-ed", b).error(), errc::bad_record);
+    EXPECT_EQ(*store_->record_count("ed-assaults"), 0u);
+    EXPECT_EQ(*store_->batch_count(), 0u);
+  }
+  // The batch can still be stored once it is right: the failed attempt left no trace.
+  EXPECT_EQ(*store_->store("northgate-ed", batch(7, "{\"n\":1}\n")), protocol::ReceiptStatus::accepted);
+}
+
+TEST_P(StoreContract, UnknownFeed) {
+  EXPECT_EQ(store_->store("northgate-ed", batch(0, "{\"n\":1}\n", "death-reports")).error(), errc::unknown_feed);
+  EXPECT_EQ(store_->record_count("death-reports").error(), errc::unknown_feed);
+}
+
+TEST_P(StoreContract, TablesAreTypedAndIndexed) {
+  reopen(ed_table({{"seen", ColumnType::date, ""},
+                   {"at", ColumnType::timestamp, ""},
+                   {"clock", ColumnType::time, ""},
+                   {"score", ColumnType::number, ""},
+                   {"flag", ColumnType::boolean, ""},
+                   {"person_token", ColumnType::text, "person"}}));
+  const std::vector<std::pair<std::string, std::string>> want{
+      {"_partner", "TEXT"},      {"_extract_id", "TEXT"},      {"_batch_id", "TEXT"},
+      {"_received_at", backend().received_at_type()},
+      {"n", "BIGINT"},           {"s", "TEXT"},                {"seen", "DATE"},
+      {"at", "TIMESTAMPTZ"},     {"clock", "TIME"},            {"score", "DOUBLE PRECISION"},
+      {"flag", "BOOLEAN"},       {"person_token", "TEXT"}};
+  EXPECT_EQ(backend().columns("records_ed_assaults"), want);
+  auto idx = backend().indexes("records_ed_assaults");
+  std::sort(idx.begin(), idx.end());
+  EXPECT_EQ(idx, (std::vector<std::string>{"_partner,_received_at", "person_token"}));
+
+  const std::string t = token("k1", 7);
+  ASSERT_EQ(*store_->store("northgate-ed",
+                           batch(0, "{\"n\":1,\"seen\":\"2026-03-01\",\"at\":\"2026-03-01T14:00:00+01:00\","
+                                    "\"clock\":\"14:05:09\",\"score\":2.5,\"flag\":true,\"person_token\":\"" + t + "\"}\n"
+                                    "{\"n\":2,\"score\":3}\n")),
+            protocol::ReceiptStatus::accepted);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults WHERE seen = '2026-03-01' AND flag AND score = 2.5"), 1);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults WHERE score = 3"), 1);
+  // A value its column's type refuses is a bad record, in every backend alike.
+  for (const char* bad : {"{\"seen\":\"2026-02-30\"}", "{\"seen\":\"01/03/2026\"}", "{\"at\":\"2026-03-01\"}",
+                          "{\"at\":\"2026-03-01T14:00:00+23:00\"}", "{\"clock\":\"25:00\"}", "{\"flag\":1}",
+                          "{\"score\":\"2.5\"}", "{\"person_token\":\"k2:0000000000000000000000000000000f\"}",
+                          "{\"person_token\":\"k1:XYZ\"}"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(store_->store("northgate-ed", batch(1, std::string(bad) + "\n")).error(), errc::bad_record);
+  }
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 2u);
+}
+
+TEST_P(StoreContract, ASchemaThatGainsAnOutputGainsAColumn) {
+  ASSERT_TRUE(store_->store("northgate-ed", batch(0, "{\"n\":1}\n")));
+  reopen(ed_table({{"added", ColumnType::text, ""}}));
+  EXPECT_EQ(*store_->store("northgate-ed", batch(1, "{\"n\":2,\"added\":\"x\"}\n")), protocol::ReceiptStatus::accepted);
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 2u);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults WHERE added IS NULL"), 1);
+}
+
+TEST_P(StoreContract, AnIncompatibleSchemaStopsTheStartAndAltersNothing) {
+  ASSERT_TRUE(store_->store("northgate-ed", batch(0, "{\"n\":1,\"s\":\"a\"}\n")));
+  store_.reset();
+  const auto before = backend().columns("records_ed_assaults");
+  // n retyped; s gone (and a new column that must not be added either).
+  auto retyped = backend().open({table("ed-assaults", {{"n", ColumnType::text, ""}, {"s", ColumnType::text, ""}})});
+  ASSERT_FALSE(retyped);
+  EXPECT_EQ(retyped.error().code, errc::schema_incompatible);
+  EXPECT_NE(retyped.error().message.find("feed ed-assaults: column n is BIGINT"), std::string::npos)
+      << retyped.error().message;
+  auto dropped = backend().open({table("ed-assaults", {{"n", ColumnType::integer, ""}, {"t", ColumnType::text, ""}})});
+  ASSERT_FALSE(dropped);
+  EXPECT_EQ(dropped.error().code, errc::schema_incompatible);
+  EXPECT_NE(dropped.error().message.find("column s "), std::string::npos) << dropped.error().message;
+  EXPECT_EQ(backend().columns("records_ed_assaults"), before);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults"), 1);
+}
+
+TEST_P(StoreContract, AGroupStoresEachBatchOnItsOwn) {
+  ASSERT_EQ(*store_->store("northgate-ed", batch(9, "{\"n\":9}\n")), protocol::ReceiptStatus::accepted);
+  const std::vector<PendingBatch> group{
+      {"northgate-ed", batch(0, "{\"n\":1}\n{\"n\":2}\n")},
+      {"northgate-ed", batch(1, "{\"n\":3}\n{\"unknown\":1}\n")},  // its first record must not stay
+      {"northgate-ed", batch(9, "{\"n\":9}\n")},                      // stored by an earlier group
+      {"northgate-ed", batch(2, "{\"n\":4}\n", "death-reports")},
+      {"southgate-ed", batch(3, "{\"n\":5}\n")},
+  };
+  auto outcomes = store_->store_group(group);
+  ASSERT_TRUE(outcomes);
+  ASSERT_EQ(outcomes->size(), 5u);
+  EXPECT_EQ((*outcomes)[0].value(), protocol::ReceiptStatus::accepted);
+  EXPECT_EQ((*outcomes)[1].error(), errc::bad_record);
+  EXPECT_EQ((*outcomes)[2].value(), protocol::ReceiptStatus::duplicate);
+  EXPECT_EQ((*outcomes)[3].error(), errc::unknown_feed);
+  EXPECT_EQ((*outcomes)[4].value(), protocol::ReceiptStatus::accepted);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults"), 4);  // 9, 1, 2, 5
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults WHERE n = 3"), 0);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM batches"), 3);
+  // The refused batch left no trace: once right, it is accepted, not a duplicate.
+  EXPECT_EQ(*store_->store("northgate-ed", batch(1, "{\"n\":3}\n")), protocol::ReceiptStatus::accepted);
+}
+
+TEST_P(StoreContract, TheSameBatchTwiceInAGroupIsStoredOnce) {
+  const auto b0 = batch(0, "{\"n\":1}\n{\"n\":2}\n");
+  const auto bad = batch(1, "{\"n\":3}\n{\"nope\":3}\n");
+  const std::vector<PendingBatch> group{
+      {"northgate-ed", b0}, {"northgate-ed", b0}, {"southgate-ed", b0},      // another partner's is another batch
+      {"northgate-ed", bad}, {"northgate-ed", batch(1, "{\"n\":3}\n")},   // refused, then right
+      {"northgate-ed", b0},
+  };
+  auto outcomes = store_->store_group(group);
+  ASSERT_TRUE(outcomes);
+  ASSERT_EQ(outcomes->size(), 6u);
+  EXPECT_EQ((*outcomes)[0].value(), protocol::ReceiptStatus::accepted);
+  EXPECT_EQ((*outcomes)[1].value(), protocol::ReceiptStatus::duplicate);
+  EXPECT_EQ((*outcomes)[2].value(), protocol::ReceiptStatus::accepted);
+  EXPECT_EQ((*outcomes)[3].error(), errc::bad_record);
+  EXPECT_EQ((*outcomes)[4].value(), protocol::ReceiptStatus::accepted);
+  EXPECT_EQ((*outcomes)[5].value(), protocol::ReceiptStatus::duplicate);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults"), 5);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM batches"), 3);
+}
+
+TEST_P(StoreContract, AnEmptyGroupTouchesNothing) {
+  auto outcomes = store_->store_group({});
+  ASSERT_TRUE(outcomes);
+  EXPECT_TRUE(outcomes->empty());
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM batches"), 0);
+}
+
+TEST_P(StoreContract, ALargeGroupIsStoredWhole) {
+  std::vector<PendingBatch> group;
+  for (int i = 0; i < 20; ++i) group.push_back({"northgate-ed", batch(static_cast<std::uint64_t>(i), records(500))});
+  auto outcomes = store_->store_group(group);
+  ASSERT_TRUE(outcomes);
+  for (const auto& o : *outcomes) EXPECT_EQ(o.value(), protocol::ReceiptStatus::accepted);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults"), 10000);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults WHERE s = 'record 499' AND n = 499"), 20);
+}
+
+// Three keys, two rotations: each overlap's records carry both tokens; the table keeps the
+// newest, token_links connects the older ones, and the _linked view shows one person as one
+// token throughout, whichever order the batches arrive in.
+TEST_P(StoreContract, ThePersonLinksAcrossTwoRotations) {
+  reopen(ed_table({{"person_token", ColumnType::text, "person"}, {"nhs_token", ColumnType::text, "nhs_number"}}));
+  auto rec = [](int n, const std::string& person, const std::string& nhs) {
+    return "{\"n\":" + std::to_string(n) + ",\"person_token\":\"" + person + "\",\"nhs_token\":\"" + nhs + "\"}\n";
+  };
+  const int p = 42, q = 43;  // the person, and somebody else
+  const std::string p1 = token("k1", p), p2 = token("k2", p), p3 = token("k3", p);
+  const std::string n1 = token("k1", 1000 + p), n2 = token("k2", 1000 + p), n3 = token("k3", 1000 + p);
+  // The second overlap's batch arrives before the first's: links must still end at k3's token.
+  const std::vector<protocol::Batch> batches{
+      batch(0, rec(0, p1, n1) + rec(100, token("k1", q), token("k1", 1000 + q)), "ed-assaults", {"k1"}),
+      batch(3, rec(3, p2 + " " + p3, n2 + " " + n3), "ed-assaults", {"k2", "k3"}),
+      batch(2, rec(2, p2, n2), "ed-assaults", {"k2"}),
+      batch(1, rec(1, p1 + " " + p2, n1 + " " + n2), "ed-assaults", {"k1", "k2"}),
+      batch(4, rec(4, p3, n3), "ed-assaults", {"k3"}),
+  };
+  for (const auto& b : batches) ASSERT_EQ(*store_->store("northgate-ed", b), protocol::ReceiptStatus::accepted);
+  // The table holds one token per column, the newest the record carried.
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults WHERE person_token LIKE '% %'"), 0);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults WHERE n = 1 AND person_token = '" + p2 + "'"), 1);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults WHERE n = 3 AND person_token = '" + p3 + "'"), 1);
+  // Four links (k1 and k2 tokens of two kinds), each to the newest token.
+  EXPECT_EQ(*store_->token_link_count(), 4u);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM token_links WHERE kind = 'person' AND new_token = '" + p3 + "'"), 2);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM token_links WHERE kind = 'nhs_number' AND new_token = '" + n3 + "'"), 2);
+  // Through the view, the person is one token in all five of their records; the other is apart.
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults_linked WHERE person_token = '" + p3 +
+                      "' AND nhs_token = '" + n3 + "'"),
+            5);
+  EXPECT_EQ(committed("SELECT COUNT(DISTINCT person_token) FROM records_ed_assaults_linked"), 2);
+  // Kinds never mix: the same hex under another kind is another token.
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults_linked WHERE n = 100 AND person_token = '" +
+                      token("k1", q) + "'"),
+            1);
+}
+
+TEST_P(StoreContract, RetentionDeletesOldRecordsButStillKnowsTheirBatches) {
+  reopen({ed_table(), table("death-reports", {{"n", ColumnType::integer, ""}})});
+  const auto b0 = batch(0, records(3));
+  ASSERT_EQ(*store_->store("northgate-ed", b0), protocol::ReceiptStatus::accepted);
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  auto none = store_->delete_received_before(now - 3600);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, (std::vector<std::pair<std::string, std::uint64_t>>{{"death-reports", 0}, {"ed-assaults", 0}}));
+  auto all = store_->delete_received_before(now + 3600);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(*all, (std::vector<std::pair<std::string, std::uint64_t>>{{"death-reports", 0}, {"ed-assaults", 3}}));
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults"), 0);
+  // A late re-send of a batch whose records are gone is answered, not stored again.
+  EXPECT_EQ(*store_->store("northgate-ed", b0), protocol::ReceiptStatus::duplicate);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults"), 0);
+}
+
+TEST_P(StoreContract, ATokenThatDoesNotMatchTheBatchsKeysIsABadRecord) {
+  reopen(ed_table({{"person_token", ColumnType::text, "person"}}));
+  auto rec = [](const std::string& t) { return "{\"n\":1,\"person_token\":\"" + t + "\"}\n"; };
+  for (const auto& [value, keys] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {token("k1", 1), {"k1", "k2"}},                          // one token where two keys are in force
+           {token("k1", 1) + " " + token("k2", 1), {"k1"}},         // two where one is
+           {token("k2", 1) + " " + token("k1", 1), {"k1", "k2"}},   // the wrong order
+           {token("k1", 1) + "  " + token("k2", 1), {"k1", "k2"}},  // two spaces
+           {token("k1", 1) + " ", {"k1"}}}) {
+    SCOPED_TRACE(value);
+    EXPECT_EQ(store_->store("northgate-ed", batch(0, rec(value), "ed-assaults", keys)).error(), errc::bad_record);
+  }
+  EXPECT_EQ(*store_->token_link_count(), 0u);
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 0u);
+}
+
+}  // namespace svd::hub

@@ -1,0 +1,208 @@
+#include "hub/sqlite_store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+
+#include "tests/hub/store_contract.h"
+#include "tests/support/temp_dir.h"
+
+namespace svd::hub {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The store contract (store_contract.h) against a file in a temporary directory.
+class SqliteBackend final : public StoreBackend {
+ public:
+  std::string name() const override { return "sqlite"; }
+  void reset() override {
+    tmp_ = std::make_unique<test_support::TempDir>("svd-hub");
+  }
+  fs::path file() const { return tmp_->path() / "hub.db"; }
+  store_result<std::unique_ptr<Store>> open(std::vector<FeedTable> feeds) override {
+    auto s = SqliteStore::open(file(), std::move(feeds));
+    if (!s) return s.error();
+    return std::unique_ptr<Store>(std::move(*s));
+  }
+  std::int64_t committed(const std::string& sql) override {
+    std::int64_t n = -1;
+    query(sql, [&](sqlite3_stmt* s) { n = sqlite3_column_int64(s, 0); return false; });
+    return n;
+  }
+  std::vector<std::string> indexes(const std::string& table) override {
+    std::vector<std::string> names, out;
+    query("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = '" + table + "' AND sql IS NOT NULL",
+          [&](sqlite3_stmt* s) { names.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(s, 0))); return true; });
+    for (const auto& n : names) {
+      std::string cols;
+      query("SELECT name FROM pragma_index_info('" + n + "') ORDER BY seqno", [&](sqlite3_stmt* s) {
+        cols += (cols.empty() ? "" : ",") + std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)));
+        return true;
+      });
+      out.push_back(cols);
+    }
+    return out;
+  }
+  std::vector<std::pair<std::string, std::string>> columns(const std::string& table) override {
+    std::vector<std::pair<std::string, std::string>> out;
+    query("SELECT name, upper(type) FROM pragma_table_info('" + table + "')", [&](sqlite3_stmt* s) {
+      out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)),
+                       reinterpret_cast<const char*>(sqlite3_column_text(s, 1)));
+      return true;
+    });
+    return out;
+  }
+  std::string received_at_type() const override { return "INTEGER"; }  // seconds since the epoch, UTC
+
+ private:
+  // A second, read-only connection: it sees what is committed, not what a transaction holds.
+  template <class Row>
+  void query(const std::string& sql, Row row) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(file().c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK)
+      while (sqlite3_step(s) == SQLITE_ROW && row(s)) {
+      }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+  }
+
+  std::unique_ptr<test_support::TempDir> tmp_;
+};
+
+SqliteBackend sqlite_backend;
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreContract, ::testing::Values(&sqlite_backend), backend_name);
+
+// What only the SQLite store has: its own connection to make fail.
+class SqliteStoreTest : public StoreContract {
+ protected:
+  void SetUp() override {
+    sqlite_backend.reset();
+    auto s = SqliteStore::open(sqlite_backend.file(), {ed_table()});
+    ASSERT_TRUE(s) << s.error().message;
+    sqlite_ = s->get();
+    store_ = std::move(*s);
+  }
+  std::int64_t committed(const std::string& sql) { return sqlite_backend.committed(sql); }
+  sqlite3* connection() { return sqlite_->connection_for_test(); }
+
+  SqliteStore* sqlite_ = nullptr;
+};
+
+// A commit hook that refuses: SQLite turns the COMMIT into a rollback and fails it, exactly the
+// path a commit that cannot reach the disk takes in the store.
+int refuse_commit(void*) { return 1; }
+
+TEST_F(SqliteStoreTest, AFailedCommitStoresNothingOfTheGroup) {
+  ASSERT_EQ(*store_->store("northgate-ed", batch(9, "{\"n\":9}\n")), protocol::ReceiptStatus::accepted);
+  const std::vector<PendingBatch> group{
+      {"northgate-ed", batch(0, "{\"n\":1}\n")},
+      {"northgate-ed", batch(1, "{\"nope\":1}\n")},
+      {"northgate-ed", batch(2, records(300))},
+  };
+  sqlite3_commit_hook(connection(), refuse_commit, nullptr);
+  auto failed = store_->store_group(group);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error(), errc::io_error);
+  EXPECT_EQ(store_->store("northgate-ed", batch(3, "{\"n\":1}\n")).error(), errc::io_error);
+  sqlite3_commit_hook(connection(), nullptr, nullptr);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults"), 1);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM batches"), 1);
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 1u);  // our own connection has no transaction left open
+  // The gateways send the batches again: accepted now, not duplicate.
+  auto retried = store_->store_group(group);
+  ASSERT_TRUE(retried);
+  EXPECT_EQ((*retried)[0].value(), protocol::ReceiptStatus::accepted);
+  EXPECT_EQ((*retried)[1].error(), errc::bad_record);
+  EXPECT_EQ((*retried)[2].value(), protocol::ReceiptStatus::accepted);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults"), 302);
+}
+
+TEST_F(SqliteStoreTest, ADiskFullAnywhereInAGroupStoresNothingOfIt) {
+  // A real SQLITE_FULL (max_page_count) at every point where the group needs one more page: each
+  // time the group fails whole, until there is room for all of it.
+  sqlite3* db = connection();
+  ASSERT_EQ(*store_->store("northgate-ed", batch(9, "{\"n\":9}\n")), protocol::ReceiptStatus::accepted);
+  // Enough rows to need several of the store's 64 KiB pages.
+  const std::vector<PendingBatch> group{
+      {"northgate-ed", batch(0, records(4000))},
+      {"northgate-ed", batch(1, "{\"nope\":1}\n")},
+      {"northgate-ed", batch(2, records(4000))},
+      {"southgate-ed", batch(0, records(4000))},
+  };
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &s, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+  const std::int64_t base = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  int failures = 0;
+  for (std::int64_t limit = base;; ++limit) {
+    SCOPED_TRACE(limit);
+    ASSERT_LT(limit, base + 200);
+    ASSERT_EQ(sqlite3_exec(db, ("PRAGMA max_page_count = " + std::to_string(limit)).c_str(), nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    auto outcomes = store_->store_group(group);
+    if (!outcomes) {
+      ++failures;
+      EXPECT_EQ(outcomes.error(), errc::io_error);
+      EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults"), 1);
+      EXPECT_EQ(committed("SELECT COUNT(*) FROM batches"), 1);
+      continue;
+    }
+    EXPECT_EQ((*outcomes)[0].value(), protocol::ReceiptStatus::accepted);
+    EXPECT_EQ((*outcomes)[1].error(), errc::bad_record);
+    EXPECT_EQ((*outcomes)[2].value(), protocol::ReceiptStatus::accepted);
+    EXPECT_EQ((*outcomes)[3].value(), protocol::ReceiptStatus::accepted);
+    EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults"), 12001);
+    break;
+  }
+  EXPECT_GT(failures, 1);  // the limit was hit more than once, at different points of the group
+}
+
+// A store made before tables were typed has columns without a declared type: they still fit,
+// and the indexes and the view are added.
+TEST_F(SqliteStoreTest, AStoreFromBeforeTypedTablesStillOpens) {
+  store_.reset();
+  sqlite_backend.reset();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(sqlite_backend.file().c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE records_ed_assaults (_partner TEXT NOT NULL, _extract_id TEXT NOT NULL, "
+                           "_batch_id TEXT NOT NULL, _received_at INTEGER NOT NULL, \"n\", \"s\");"
+                           "INSERT INTO records_ed_assaults VALUES ('northgate-ed', 'x-0', 'b', 0, 1, 'old');",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto s = SqliteStore::open(sqlite_backend.file(), {ed_table()});
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(*(*s)->store("northgate-ed", batch(0, "{\"n\":2}\n")), protocol::ReceiptStatus::accepted);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults_linked"), 2);
+  EXPECT_EQ(sqlite_backend.indexes("records_ed_assaults"), std::vector<std::string>{"_partner,_received_at"});
+}
+
+TEST(FeedTables, FollowTheSchema) {
+  config::HubFeed feed{"death-reports", {}, config::load_schema(std::string(SVD_EXAMPLES_DIR) + "/schemas/death-reports.json")};
+  const FeedTable t = feed_table(feed);
+  EXPECT_EQ(t.table, "records_death_reports");
+  EXPECT_EQ(t.linked, "records_death_reports_linked");
+  std::vector<std::string> names, types, kinds;
+  for (const auto& c : t.columns) {
+    names.push_back(c.name);
+    types.emplace_back(sql_type(c.type));
+    kinds.push_back(c.token_kind);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"report_id", "nhs_number_token", "age_band_at_death", "sex",
+                                             "postcode_district", "week_of_death", "place_of_death_type",
+                                             "cause_category", "reporting_agency", "person_token"}));
+  EXPECT_EQ(types, (std::vector<std::string>{"TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT",
+                                             "TEXT"}));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"", "nhs_number", "", "", "", "", "", "", "", "person"}));
+}
+
+}  // namespace
+}  // namespace svd::hub
