@@ -394,6 +394,32 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     cursor.reset();
   }
 
+  // Only the batches whose own receipt timed out, oldest first, and no more than the in-flight
+  // limit allows (the rest on the next ticks): a hub back from an outage gets each gateway's
+  // batches spread out as they were first sent, never whole windows at once. One the outbox no
+  // longer holds as unacknowledged (answered meanwhile) is forgotten.
+  void resend(std::vector<std::string> ids) {
+    std::sort(ids.begin(), ids.end(),
+              [&](const std::string& x, const std::string& y) { return awaiting_receipt[x] < awaiting_receipt[y]; });
+    const std::size_t room = opt.inflight > awaiting_puback.size() ? opt.inflight - awaiting_puback.size() : 0;
+    if (ids.size() > room) ids.resize(room);
+    std::vector<OutboxBatch> batches;
+    for (const auto& id : ids) {
+      auto b = outbox.unacknowledged_batch(id);
+      if (!b) {
+        ++counters.outbox_errors;
+        log("forwarder: cannot read the outbox; trying again in a second");
+        return;
+      }
+      if (*b) batches.push_back(std::move(**b));
+      else awaiting_receipt.erase(id);
+    }
+    std::sort(batches.begin(), batches.end(),
+              [](const OutboxBatch& x, const OutboxBatch& y) { return x.position < y.position; });
+    for (auto& b : batches)
+      if (!publish(b, true)) return;
+  }
+
   void pump() {
     if (link != Link::up || stopping) return;
     bool none_from_top = false;  // a read from the top found nothing: the outbox is drained
@@ -420,7 +446,9 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     if (awaiting_receipt.empty()) check_drained(none_from_top);
   }
 
-  bool publish(OutboxBatch& b) {
+  // `resend`: a batch whose receipt timed out, sent again on its own; the cursor stays where the
+  // batches in order have got to.
+  bool publish(OutboxBatch& b, bool resend = false) {
     const std::uint64_t s = ++serial;
     auto msg = mqtt::make_message(b.topic, mqtt::binary_ref(std::move(b.payload)), 1, false);
     try {
@@ -434,8 +462,8 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     ++counters.publishes;
     drained = false;
     awaiting_puback.emplace(s, b.batch_id);
-    awaiting_receipt.emplace(b.batch_id, clock.steady_now());
-    cursor = b.position;
+    awaiting_receipt.insert_or_assign(b.batch_id, clock.steady_now());
+    if (!resend) cursor = b.position;
     return true;
   }
 
@@ -522,14 +550,15 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     if (stopping) return;
     if (link == Link::up) {
       const auto now = clock.steady_now();
-      auto oldest = now;
-      for (const auto& [id, sent] : awaiting_receipt) oldest = std::min(oldest, sent);
-      if (!awaiting_receipt.empty() && now - oldest >= opt.receipt_timeout) {
+      std::vector<std::string> timed_out;
+      for (const auto& [id, sent] : awaiting_receipt)
+        if (now - sent >= opt.receipt_timeout) timed_out.push_back(id);
+      if (!timed_out.empty()) {
         ++counters.receipt_timeouts;
-        log("forwarder: no receipt for " + std::to_string(awaiting_receipt.size()) + " batch(es) after " +
+        log("forwarder: no receipt for " + std::to_string(timed_out.size()) + " batch(es) after " +
             std::to_string(std::chrono::duration_cast<std::chrono::seconds>(opt.receipt_timeout).count()) +
-            " s; sending every unacknowledged batch again, in order");
-        start_over();
+            " s; sending those again");
+        resend(timed_out);
       }
       if (now - last_status >= opt.status_every) publish_status();
       pump();  // also retries after an outbox error, and finds batches nobody announced

@@ -2,8 +2,9 @@
 // The forwarder: delivers the outbox's batches to the hub broker over mutual-TLS MQTT (QoS 1) and
 // records what became of each one in the outbox: PUBACK -> published, the hub's receipt ->
 // acknowledged or rejected. At most `inflight` batches await a PUBACK and at most `window` a
-// receipt; after every (re)connect, and when a receipt is `receipt_timeout` late, every
-// unacknowledged batch is sent again in outbox order. docs/forwarding.md ("Delivery") has the
+// receipt; after every (re)connect every unacknowledged batch is sent again in outbox order, and
+// a batch whose own receipt is `receipt_timeout` late is sent again on its own (within the
+// in-flight limit). docs/forwarding.md ("Delivery") has the
 // whole contract, including the retained status message and the reconnect backoff.
 //
 // Threads: all state, and the Outbox, belong to one Asio strand. Paho's callbacks run on Paho's
@@ -76,7 +77,7 @@ struct ForwarderCounters {
   std::uint64_t connects = 0, connect_failures = 0, connection_losses = 0;
   std::uint64_t publishes = 0, pubacks = 0, publish_failures = 0;
   std::uint64_t accepted = 0, duplicates = 0, rejected = 0;
-  std::uint64_t receipt_timeouts = 0;   // times the window was sent again for want of a receipt
+  std::uint64_t receipt_timeouts = 0;   // ticks that sent batches again for want of their receipt
   std::uint64_t renewals = 0;           // reconnects for renewed certificate files
   std::uint64_t outbox_errors = 0;      // failed reads or marks (retried; logged)
   bool connected = false;               // subscribed to receipts and sending, now

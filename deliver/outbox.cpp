@@ -71,16 +71,19 @@ CREATE TABLE payloads(
 // `?1` (the visibility watermark, see Impl::visible_) appears in every statement that reads or
 // marks batches: the extract transaction is open on this same connection, so without it the
 // forwarder would see (and could mark) rows that a rollback is about to remove.
-constexpr const char* kSelectUnacknowledged = R"sql(
-SELECT b.batch_id, b.feed, e.extract_id, b.seq, b.last, b.records, b.topic, b.state, b.attempts,
-       p.payload, b.extract_ord
-FROM batches AS b
-CROSS JOIN extracts AS e ON e.ord = b.extract_ord
-CROSS JOIN payloads AS p ON p.id = b.id
-WHERE b.state < 2 AND b.id <= ?1 AND (b.extract_ord, b.seq) > (?3, ?4)
-ORDER BY b.extract_ord, b.seq
-LIMIT ?2
-)sql";
+#define SVD_SELECT_BATCH \
+  "SELECT b.batch_id, b.feed, e.extract_id, b.seq, b.last, b.records, b.topic, b.state, b.attempts, " \
+  "       p.payload, b.extract_ord " \
+  "FROM batches AS b " \
+  "CROSS JOIN extracts AS e ON e.ord = b.extract_ord " \
+  "CROSS JOIN payloads AS p ON p.id = b.id "
+constexpr const char* kSelectUnacknowledged =
+    SVD_SELECT_BATCH "WHERE b.state < 2 AND b.id <= ?1 AND (b.extract_ord, b.seq) > (?3, ?4) "
+                     "ORDER BY b.extract_ord, b.seq LIMIT ?2";
+
+// One batch by id, if it is still unacknowledged: what a receipt timeout sends again.
+constexpr const char* kSelectOneUnacknowledged = SVD_SELECT_BATCH "WHERE b.state < 2 AND b.id <= ?1 AND b.batch_id = ?2";
+#undef SVD_SELECT_BATCH
 
 constexpr const char* kMarkPublished = R"sql(
 UPDATE batches
@@ -164,7 +167,7 @@ struct Outbox::Impl {
   // Declared first so it is closed last, after every statement is finalized.
   Db db_;
   Stmt begin_, commit_, rollback_, insert_extract_, select_ord_, insert_batch_, insert_payload_,
-      select_max_id_, select_unacknowledged_, mark_published_, mark_acknowledged_, mark_rejected_,
+      select_max_id_, select_unacknowledged_, select_one_unacknowledged_, mark_published_, mark_acknowledged_, mark_rejected_,
       select_state_, select_stats_, select_progress_, prune_, select_acked_per_feed_, select_for_audit_;
 
   // The open extract, if any. Its rows are the ones with id > visible_ (rowids of new rows are
@@ -201,6 +204,7 @@ struct Outbox::Impl {
            prepare(d, "INSERT INTO payloads(id, payload) VALUES (?1, ?2)", insert_payload_) &&
            prepare(d, "SELECT coalesce(max(id), 0) FROM batches", select_max_id_) &&
            prepare(d, kSelectUnacknowledged, select_unacknowledged_) &&
+           prepare(d, kSelectOneUnacknowledged, select_one_unacknowledged_) &&
            prepare(d, kMarkPublished, mark_published_) &&
            prepare(d, kMarkAcknowledged, mark_acknowledged_) &&
            prepare(d, kMarkRejected, mark_rejected_) &&
@@ -404,6 +408,26 @@ result<void> Outbox::commit_extract() {
 
 void Outbox::abandon_extract() { impl_->abandon(); }
 
+namespace {
+// A row of kSelectUnacknowledged or kSelectOneUnacknowledged.
+OutboxBatch read_batch(Use& u) {
+  OutboxBatch b;
+  b.batch_id = u.text(0);
+  b.feed = u.text(1);
+  b.extract_id = u.text(2);
+  b.seq = static_cast<std::uint64_t>(u.integer(3));
+  b.last = u.integer(4) != 0;
+  b.records = static_cast<std::uint64_t>(u.integer(5));
+  b.topic = u.text(6);
+  b.state = u.integer(7) == 0 ? BatchState::queued : BatchState::published;
+  b.attempts = static_cast<std::uint32_t>(
+      std::min<std::int64_t>(u.integer(8), std::numeric_limits<std::uint32_t>::max()));
+  b.payload = u.blob(9);
+  b.position = {u.integer(10), b.seq};
+  return b;
+}
+}  // namespace
+
 result<std::vector<OutboxBatch>> Outbox::unacknowledged(std::size_t limit, std::optional<OutboxPosition> after) {
   return guarded([&]() -> result<std::vector<OutboxBatch>> {
     Impl& im = *impl_;
@@ -417,23 +441,21 @@ result<std::vector<OutboxBatch>> Outbox::unacknowledged(std::size_t limit, std::
     if (!u.bind(1, im.visible_) || !u.bind(2, lim) || !u.bind(3, after_ord) || !u.bind(4, after_seq))
       return errc::io_error;
     int rc;
-    while ((rc = u.step()) == SQLITE_ROW) {
-      OutboxBatch& b = out.emplace_back();
-      b.batch_id = u.text(0);
-      b.feed = u.text(1);
-      b.extract_id = u.text(2);
-      b.seq = static_cast<std::uint64_t>(u.integer(3));
-      b.last = u.integer(4) != 0;
-      b.records = static_cast<std::uint64_t>(u.integer(5));
-      b.topic = u.text(6);
-      b.state = u.integer(7) == 0 ? BatchState::queued : BatchState::published;
-      b.attempts = static_cast<std::uint32_t>(
-          std::min<std::int64_t>(u.integer(8), std::numeric_limits<std::uint32_t>::max()));
-      b.payload = u.blob(9);
-      b.position = {u.integer(10), b.seq};
-    }
+    while ((rc = u.step()) == SQLITE_ROW) out.push_back(read_batch(u));
     if (rc != SQLITE_DONE) return errc::io_error;
     return out;
+  });
+}
+
+result<std::optional<OutboxBatch>> Outbox::unacknowledged_batch(const std::string& batch_id) {
+  return guarded([&]() -> result<std::optional<OutboxBatch>> {
+    Impl& im = *impl_;
+    Use u(im.select_one_unacknowledged_);
+    if (!u.bind(1, im.visible_) || !u.bind(2, batch_id)) return errc::io_error;
+    const int rc = u.step();
+    if (rc == SQLITE_ROW) return std::optional<OutboxBatch>(read_batch(u));
+    if (rc != SQLITE_DONE) return errc::io_error;
+    return std::optional<OutboxBatch>();
   });
 }
 

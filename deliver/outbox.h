@@ -104,6 +104,10 @@ class Outbox final : public BatchWriter {
   result<std::vector<OutboxBatch>> unacknowledged(std::size_t limit,
                                                   std::optional<OutboxPosition> after = std::nullopt);
 
+  // The batch `batch_id` with its payload while it is neither acknowledged nor rejected; nullopt
+  // once it is (or for an unknown id). What a receipt timeout sends again.
+  result<std::optional<OutboxBatch>> unacknowledged_batch(const std::string& batch_id);
+
   // queued -> published (attempts + 1). Publishing again (a re-send) keeps the state and counts
   // the attempt; an acknowledged batch stays acknowledged. Returns false for an unknown id.
   result<bool> mark_published(const std::string& batch_id);

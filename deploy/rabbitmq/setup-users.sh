@@ -3,6 +3,7 @@
 # with the MQTT plugin, deploy/rabbitmq/rabbitmq.conf.in). One user per partner gateway and one
 # per svdhub identity, each named after its certificate's CN, none with a password.
 #
+# Also a policy bounding every MQTT session queue to 1 GiB of waiting messages.
 # What each user may do (checked by tests/integration/rabbitmq_test.cpp):
 #   partner P   publish  svd/v1/P/<feed>/batch, svd/v1/P/audit, svd/v1/P/status (retained, will)
 #               subscribe svd/v1/P/receipt                     and nothing else
@@ -145,6 +146,10 @@ definitions() {
       "$(json '^svd\.v1\.{username}\.([a-z0-9-]+\.batch|audit|status)$')" "$(json '^svd\.v1\.{username}\.receipt$')"
     sep=,
   done
+  # Every MQTT session queue holds at most 1 GiB of waiting messages: beyond it the broker refuses
+  # new ones (the gateways send those batches again after their receipt timeout) instead of
+  # growing without end during a long hub outage.
+  printf '\n  ],\n  "policies": [\n    {"vhost": "%s", "name": "svd-session-queue-bytes", "pattern": "^mqtt-subscription-", "apply-to": "queues", "priority": 0, "definition": {"max-length-bytes": 1073741824, "overflow": "reject-publish"}}' "$VHOST"
   printf '\n  ]\n}\n'
 }
 

@@ -411,6 +411,57 @@ TEST_F(ForwarderTest, ReceiptTimeoutResendsAfterTheTimeoutAndNotBefore) {
   EXPECT_EQ(sent_count(), 7u) << "nothing left to time out";
 }
 
+// Each batch waits for its own receipt: one sent a minute after another is sent again a minute
+// later too, so re-sends come spread out as the batches first went, never a whole window at once.
+TEST_F(ForwarderTest, EachBatchIsSentAgainOnlyWhenItsOwnReceiptIsLate) {
+  const auto a = queue_extract("extract-a", 2);
+  make_forwarder(options());  // receipt_timeout 120 s
+  start_connected();
+  EXPECT_EQ(sent(), a);
+  puback_all();
+  advance(60s);
+  const auto b = queue_extract("extract-b", 2);
+  forwarder_->notify_queued();
+  advance(1ms);
+  EXPECT_EQ(sent(2), b);
+  puback_all();
+
+  advance(60s - 1ms);  // a's timeout: only a's batches go again
+  EXPECT_EQ(sent(4), a) << log_;
+  puback_all();
+  receipt(a[0]);
+  receipt(a[1]);
+  advance(59s);  // 179 s: b has waited 119 s
+  EXPECT_EQ(sent_count(), 6u) << "b went again before its own timeout";
+  advance(2s);  // the tick after b's timeout
+  EXPECT_EQ(sent(6), b) << log_;
+  EXPECT_EQ(forwarder_->counters().receipt_timeouts, 2u);
+}
+
+// Batches that time out together go again no more than `inflight` at a time; the rest on the
+// next ticks, as PUBACKs make room.
+TEST_F(ForwarderTest, ReSendsKeepToTheInflightLimit) {
+  const auto ids = queue_extract("extract-a", 6);
+  auto o = options();
+  o.inflight = 2;
+  o.window = 6;
+  make_forwarder(std::move(o));
+  start_connected();
+  for (int i = 0; i < 3; ++i) {
+    advance(1ms);
+    puback_all();
+  }
+  ASSERT_EQ(sent(), ids) << log_;
+  advance(120s);
+  EXPECT_EQ(sent(6), (std::vector<std::string>{ids[0], ids[1]})) << log_;
+  puback_all();
+  advance(1s);
+  EXPECT_EQ(sent(8), (std::vector<std::string>{ids[2], ids[3]})) << log_;
+  puback_all();
+  advance(1s);
+  EXPECT_EQ(sent(10), (std::vector<std::string>{ids[4], ids[5]})) << log_;
+}
+
 // The link drops with batches of two extracts out: after the reconnect, and only once the
 // receipt subscription is confirmed, every unacknowledged batch goes out again in outbox order
 // (extract order first, then seq; not the ids' order), skipping those already acknowledged. A

@@ -153,6 +153,25 @@ TEST_F(OutboxTest, ExtractReadsBackInSeqOrderWithAllFields) {
   EXPECT_TRUE(got[2].last);
 }
 
+// What a receipt timeout sends again: one batch by id, with its payload, until it is answered.
+TEST_F(OutboxTest, OneUnacknowledgedBatchReadsBackByIdUntilItIsAnswered) {
+  auto ob = open_ok();
+  const auto batches = make_extract("extract-1", 3);
+  write_extract(*ob, "extract-1", batches);
+  auto one = ob->unacknowledged_batch(batches[1].batch_id);
+  ASSERT_TRUE(one);
+  ASSERT_TRUE(*one);
+  expect_same_batch(**one, batches[1], BatchState::queued, 0);
+  EXPECT_EQ((*one)->position, pending(*ob)[1].position);
+  ASSERT_TRUE(ob->mark_published(batches[1].batch_id));
+  EXPECT_EQ((*ob->unacknowledged_batch(batches[1].batch_id))->state, BatchState::published);
+  ASSERT_TRUE(ob->mark_acknowledged(batches[1].batch_id, "accepted"));
+  EXPECT_FALSE(*ob->unacknowledged_batch(batches[1].batch_id));
+  ASSERT_TRUE(ob->mark_rejected(batches[2].batch_id, "bad_record"));
+  EXPECT_FALSE(*ob->unacknowledged_batch(batches[2].batch_id));
+  EXPECT_FALSE(*ob->unacknowledged_batch("no-such-batch"));
+}
+
 TEST_F(OutboxTest, SeqOrderDoesNotDependOnInsertionOrder) {
   auto ob = open_ok();
   write_extract(*ob, "e", {make_batch("e", 2, true), make_batch("e", 0), make_batch("e", 1)});
