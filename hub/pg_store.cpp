@@ -105,21 +105,6 @@ StoreError store_error(std::string_view doing, const pg::Error& e) {
   return StoreError{errc::io_error, std::string(doing) + ": " + pg::describe(e), cause_of(e.kind)};
 }
 
-// The view that shows every token column resolved to the newest token of the same person, as
-// sqlite_store.cpp's.
-std::string linked_view(const FeedTable& t) {
-  std::string sql = "CREATE VIEW " + q(t.linked) + " AS SELECT r._partner, r._extract_id, r._batch_id, r._received_at";
-  for (const auto& c : t.columns) {
-    if (c.token_kind.empty()) {
-      sql += ", r." + q(c.name);
-    } else {
-      sql += ", COALESCE((SELECT l.new_token FROM token_links l WHERE l.kind = " + literal(c.token_kind) +
-             " AND l.old_token = r." + q(c.name) + "), r." + q(c.name) + ") AS " + q(c.name);
-    }
-  }
-  return sql + " FROM " + q(t.table) + " r";
-}
-
 // The comment that marks a view as made by this definition: a view already so marked is left
 // alone, since replacing it takes a lock that waits for every query reading it (an analyst's
 // report may run for hours) and drops what was granted on it.
@@ -312,7 +297,7 @@ std::optional<StoreError> PgStore::Impl::make_tables(const std::vector<FeedTable
     }
     // CREATE OR REPLACE VIEW cannot drop or reorder columns, and a schema may gain an output
     // anywhere in its list: a view that is not this definition is made again.
-    const std::string view = linked_view(t);
+    const std::string view = linked_view_sql(t);
     const std::string comment = view_comment(view);
     auto v = existing.find(t.linked);
     if (v == existing.end() || v->second.kind != "v" || v->second.comment != comment) {

@@ -13,9 +13,9 @@
 //
 // A group is one transaction of a few statements whatever its size: the batches' rows in one
 // INSERT, the records by one COPY per feed, the links in three statements, then the commit. A
-// batch the server refuses although RecordReader let it through (a text holding U+0000, a batch
-// id too long for an index) is bad_record: the group is then stored again batch by batch, each
-// in a savepoint, so that only that batch is refused. (SqliteStore stores such a batch.)
+// batch the server refuses although RecordReader let it through (a batch id too long for an
+// index) is bad_record: the group is then stored again batch by batch, each in a savepoint, so
+// that only that batch is refused. (SqliteStore stores such a batch.)
 //
 // A lost connection fails the call (io_error); the next call connects again first.
 // Thread-safety: none; one thread owns a store (and its one connection).

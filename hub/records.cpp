@@ -93,6 +93,20 @@ FeedTable feed_table(const config::HubFeed& feed) {
   return t;
 }
 
+std::string linked_view_sql(const FeedTable& t) {
+  auto q = [](std::string_view name) { return "\"" + std::string(name) + "\""; };
+  std::string sql = "CREATE VIEW " + q(t.linked) + " AS SELECT r._partner, r._extract_id, r._batch_id, r._received_at";
+  for (const auto& c : t.columns) {
+    if (c.token_kind.empty()) {
+      sql += ", r." + q(c.name);
+    } else {
+      sql += ", COALESCE((SELECT l.new_token FROM token_links l WHERE l.kind = '" + c.token_kind +
+             "' AND l.old_token = r." + q(c.name) + "), r." + q(c.name) + ") AS " + q(c.name);
+    }
+  }
+  return sql + " FROM " + q(t.table) + " r";
+}
+
 std::vector<FeedTable> feed_tables(const config::HubReceiverConfig& config) {
   std::vector<FeedTable> tables;
   for (const auto& f : config.feeds) tables.push_back(feed_table(f));

@@ -56,6 +56,11 @@ std::string bounded_name(std::string_view name);
 FeedTable feed_table(const config::HubFeed& feed);
 std::vector<FeedTable> feed_tables(const config::HubReceiverConfig& config);
 
+// "CREATE VIEW <linked> AS SELECT ...": the feed's rows with every token column resolved through
+// token_links to the newest token of the same person. The same SQL in both backends: every name
+// in it is a plain identifier or a bounded_name, and token kinds are plain identifiers.
+std::string linked_view_sql(const FeedTable& t);
+
 // A column type change or a column gone: what stops svdhub before it alters anything.
 // "feed F: column C is T1 in the store but the schema now makes it T2" and the like.
 struct Incompatibility {

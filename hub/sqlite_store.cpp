@@ -27,20 +27,6 @@ constexpr const char* kBaseSchema =
     "PRIMARY KEY (kind, old_token));"
     "CREATE INDEX IF NOT EXISTS token_links_new ON token_links (kind, new_token);";
 
-// The view that shows every token column resolved to the newest token of the same person.
-std::string linked_view(const FeedTable& t) {
-  std::string sql = "CREATE VIEW " + q(t.linked) + " AS SELECT r._partner, r._extract_id, r._batch_id, r._received_at";
-  for (const auto& c : t.columns) {
-    if (c.token_kind.empty()) {
-      sql += ", r." + q(c.name);
-    } else {
-      sql += ", COALESCE((SELECT l.new_token FROM token_links l WHERE l.kind = '" + c.token_kind +
-             "' AND l.old_token = r." + q(c.name) + "), r." + q(c.name) + ") AS " + q(c.name);
-    }
-  }
-  return sql + " FROM " + q(t.table) + " r";
-}
-
 }  // namespace
 
 struct SqliteStore::Impl {
@@ -99,7 +85,7 @@ StoreError SqliteStore::Impl::make_tables(std::vector<FeedTable>& tables) {
                              q(t.table) + " (" + q(c.name) + ")");
     // Made again each time: a view names every column, and columns may have been added.
     statements.push_back("DROP VIEW IF EXISTS " + q(t.linked));
-    statements.push_back(linked_view(t));
+    statements.push_back(linked_view_sql(t));
   }
   if (!problems.empty()) {
     std::string message;

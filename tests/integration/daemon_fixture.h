@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <fstream>
@@ -91,11 +92,19 @@ class DaemonHarness : public GatewayHubTest {
 
   std::filesystem::path daemon_log() const { return dir() / "svdgw-run.log"; }
 
+  // The `svdgw` that `svdgw run` starts: this build's, or the one $SVD_TEST_DAEMON names. The test
+  // script points it at the shipped build's for the testssl.sh check, which probes the programs
+  // as shipped while this test itself runs from the sanitizer build (scripts/test.sh).
+  static std::string daemon_binary() {
+    const char* other = std::getenv("SVD_TEST_DAEMON");
+    return other && *other ? std::string(other) : std::string(SVD_SVDGW);
+  }
+
   // Starts `svdgw run` and waits until it says it is running (READY).
   void start_daemon() {
     const auto before = count_of(read_file(daemon_log()), "running as partner");
     daemon_ = std::make_unique<Process>(
-        std::vector<std::string>{SVD_SVDGW, "run", "--config", gateway_config().string()}, daemon_log());
+        std::vector<std::string>{daemon_binary(), "run", "--config", gateway_config().string()}, daemon_log());
     ASSERT_TRUE(eventually(
         [&] { return !daemon_->running() || count_of(read_file(daemon_log()), "running as partner") > before; }, kWait))
         << logs();
