@@ -59,14 +59,18 @@ struct AuditKeeper::Impl {
       return;
     }
     if (*since == 0) return;
-    const bool due = *since >= opt.checkpoint_events || opt.clock->steady_now() - last_checkpoint >= opt.checkpoint_every;
+    // Read once, before the checkpoint is written: the next period counts from the decision, and
+    // a clock that moves while the checkpoint is written (it is visible to readers at once) is
+    // not lost.
+    const auto now = opt.clock->steady_now();
+    const bool due = *since >= opt.checkpoint_events || now - last_checkpoint >= opt.checkpoint_every;
     if (!force && !due) return;
     auto made = log->make_checkpoint(*opt.device_key);
     if (!made) {
       warn("cannot make a checkpoint: " + made.error().message());
       return;
     }
-    last_checkpoint = opt.clock->steady_now();
+    last_checkpoint = now;
     if (*made) info("checkpoint at seq " + std::to_string((*made)->checkpoint.seq) + " signed");
   }
 

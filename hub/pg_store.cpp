@@ -414,6 +414,31 @@ store_result<std::unique_ptr<PgStore>> PgStore::open(const config::StoreConfig& 
   return std::unique_ptr<PgStore>(new PgStore(std::move(impl)));
 }
 
+result<std::vector<FeedStats>> read_pg_store_stats(const config::StoreConfig& config) {
+  auto conn = pg::Connection::open({.conninfo = config.conninfo,
+                                    .password_file = config.password_file.value_or(std::filesystem::path{}),
+                                    .application_name = "svdhub stats"});
+  if (!conn) return errc::io_error;
+  auto r = pg::exec(*conn,
+                    "SELECT feed, partner, COUNT(*), SUM(records), MAX(EXTRACT(EPOCH FROM received_at))::bigint "
+                    "FROM batches GROUP BY feed, partner ORDER BY feed, partner");
+  if (!r) return errc::io_error;  // no batches table: not a hub store
+  std::vector<FeedStats> feeds;
+  for (int row = 0; row < r->rows(); ++row) {
+    const std::string feed = r->text(row, 0);
+    if (feeds.empty() || feeds.back().feed != feed) feeds.push_back({feed, 0, 0, {}});
+    PartnerStats p;
+    p.partner = r->text(row, 1);
+    p.batches = static_cast<std::uint64_t>(r->int64(row, 2).value_or(0));
+    p.records = static_cast<std::uint64_t>(r->int64(row, 3).value_or(0));
+    p.last_received = r->int64(row, 4).value_or(0);
+    feeds.back().batches += p.batches;
+    feeds.back().records += p.records;
+    feeds.back().partners.push_back(std::move(p));
+  }
+  return feeds;
+}
+
 // --- Storing ------------------------------------------------------------------------------
 
 // Whether the connection can start a transaction: a lost one is opened again first (once per

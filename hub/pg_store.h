@@ -25,12 +25,18 @@
 #include <vector>
 
 #include "hub/store.h"
+#include "hub/store_stats.h"
 
 namespace svd::hub {
 
 struct PgStoreOptions {
   std::string application_name = "svdhub";  // pg_stat_activity, the server's log lines
 };
+
+// What the database holds, for `svdhub stats` (hub/store_stats.h): read from `batches` in a
+// session of its own that creates nothing. Errors: io_error (cannot connect, no `batches` table,
+// a right missing).
+result<std::vector<FeedStats>> read_pg_store_stats(const config::StoreConfig& config);
 
 class PgStore final : public Store {
  public:

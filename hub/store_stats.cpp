@@ -50,10 +50,10 @@ result<std::vector<FeedStats>> read_store_stats(const std::filesystem::path& fil
   return feeds;
 }
 
-std::string format_store_stats(const std::filesystem::path& file, const std::vector<std::string>& configured_feeds,
+std::string format_store_stats(const std::string& store, const std::vector<std::string>& configured_feeds,
                                const std::vector<FeedStats>& stats) {
   std::ostringstream out;
-  out << "svdhub store " << file.string() << '\n';
+  out << "svdhub store " << store << '\n';
   std::uint64_t records = 0, batches = 0;
   for (const auto& f : stats) {
     records += f.records;

@@ -43,7 +43,8 @@ result<std::vector<FeedStats>> read_store_stats(const std::filesystem::path& fil
 // One `feed` line per configured feed, in config order, then any feed the store holds that is no
 // longer configured (`feed X (not configured): …`); under each, one line per partner that sent
 // it. Times are UTC. The total counts everything in the store.
-std::string format_store_stats(const std::filesystem::path& file, const std::vector<std::string>& configured_feeds,
+// `store` names the store in the first line: the SQLite file, or describe_store's PostgreSQL line.
+std::string format_store_stats(const std::string& store, const std::vector<std::string>& configured_feeds,
                                const std::vector<FeedStats>& stats);
 
 }  // namespace svd::hub

@@ -23,6 +23,7 @@
 #include "config/gateway_config.h"
 #include "config/hub_config.h"
 #include "crypto/signing_key.h"
+#include "hub/pg_store.h"
 #include "hub/store.h"
 #include "hub/receiver.h"
 #include "hub/store_stats.h"
@@ -240,18 +241,25 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*stats) {
+    // The records from the store; the witness's counts from the SQLite file, which with
+    // PostgreSQL is only where svdhub runs.
+    const bool pg = cfg.store.backend == svd::config::StoreBackend::postgresql;
     std::error_code ec;
-    if (!std::filesystem::exists(cfg.database, ec)) {
+    const bool local = std::filesystem::exists(cfg.database, ec);
+    if (!pg && !local) {
       std::cerr << cfg.database.string() << ": no store there (`svdhub run` creates it when it starts)\n";
       return 1;
     }
-    auto held = svd::hub::read_store_stats(cfg.database);
+    const std::string where = pg ? svd::hub::describe_store(cfg) : cfg.database.string();
+    auto held = pg ? svd::hub::read_pg_store_stats(cfg.store) : svd::hub::read_store_stats(cfg.database);
     if (!held) {
-      std::cerr << cfg.database.string() << ": cannot read the store (not a svdhub store, or unreadable)\n";
+      std::cerr << where << ": cannot read the store (not a svdhub store, or unreadable)\n";
       return 1;
     }
     std::vector<std::string> feeds;
     for (const auto& f : cfg.feeds) feeds.push_back(f.id);
+    std::cout << svd::hub::format_store_stats(where, feeds, *held);
+    if (!local) return 0;
     auto witnessed = svd::hub::read_witness_stats(cfg.database);
     if (!witnessed) {
       std::cerr << cfg.database.string() << ": cannot read the store (not a svdhub store, or unreadable)\n";
@@ -260,8 +268,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> partners;
     for (const auto& p : cfg.partners)
       if (!p.device_key.empty()) partners.push_back(p.id);  // the partners whose checkpoints are witnessed
-    std::cout << svd::hub::format_store_stats(cfg.database, feeds, *held)
-              << svd::hub::format_witness_stats(partners, *witnessed);
+    std::cout << svd::hub::format_witness_stats(partners, *witnessed);
     return 0;
   }
   auto keys = load_witness_keys(cfg);

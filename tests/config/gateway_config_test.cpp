@@ -26,16 +26,21 @@ class GatewayConfigTest : public ::testing::Test {
     return dir_ / name;
   }
 
-  // All diagnostics as text ("" when the config loads).
-  std::string problems(const std::string& toml) {
+  // All diagnostics of `load` on `toml` written to `name`, one per line ("" when it loads).
+  template <class Load>
+  std::string diagnostics(Load load, const std::string& name, const std::string& toml) {
     try {
-      load_gateway_config(write("gw.toml", toml));
+      load(write(name, toml));
     } catch (const ConfigError& e) {
       std::string all;
       for (const auto& d : e.diagnostics()) all += d.to_string() + "\n";
       return all;
     }
     return "";
+  }
+
+  std::string problems(const std::string& toml) {
+    return diagnostics([](const fs::path& f) { load_gateway_config(f); }, "gw.toml", toml);
   }
 
   test_support::TempDir tmp_{"svd-config"};
@@ -319,16 +324,8 @@ constexpr const char* kHubPartner = "[[partner]]\nid = \"northgate-ed\"\nfeeds =
 
 class HubConfigTest : public GatewayConfigTest {
  protected:
-  // Every problem load_hub_config finds in `toml`, one per line; "" when it loads.
   std::string hub_problems(const std::string& toml) {
-    try {
-      load_hub_config(write("hub.toml", toml));
-    } catch (const ConfigError& e) {
-      std::string all;
-      for (const auto& d : e.diagnostics()) all += d.to_string() + "\n";
-      return all;
-    }
-    return "";
+    return diagnostics([](const fs::path& f) { load_hub_config(f); }, "hub.toml", toml);
   }
 };
 

@@ -894,6 +894,31 @@ TEST_F(SvdhubStartTest, WaitsForTheDatabaseLoggingEachAttemptThenOpensTheStore) 
   EXPECT_FALSE(contains(out, read_line(g_server->password_file()))) << "the log shows the password";
 }
 
+// `svdhub stats` reads the counts from the database, read-only, wherever it runs: no SQLite file
+// is needed there (the witness's counts follow only where svdhub runs).
+TEST_F(SvdhubStartTest, StatsReadTheDatabase) {
+  {
+    auto s = must_open({ed_table()});
+    ASSERT_EQ(*s->store("northgate-ed", batch(0, records(3))), protocol::ReceiptStatus::accepted);
+    ASSERT_EQ(*s->store("northgate-ed", batch(1, records(2))), protocol::ReceiptStatus::accepted);
+    ASSERT_EQ(*s->store("southgate-ed", batch(0, records(4))), protocol::ReceiptStatus::accepted);
+  }
+  const fs::path config = write_config(g_server->conninfo(db_), g_server->password_file());
+  const auto r = test_support::run({SVD_SVDHUB, "stats", "--config", config.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, "svdhub store PostgreSQL ")) << r.out;
+  EXPECT_TRUE(contains(r.out, "  feed ed-assaults: 9 records in 3 batches\n")) << r.out;
+  EXPECT_TRUE(contains(r.out, "    northgate-ed: 5 records in 2 batches, last received ")) << r.out;
+  EXPECT_TRUE(contains(r.out, "    southgate-ed: 4 records in 1 batches, last received ")) << r.out;
+  EXPECT_FALSE(contains(r.out + r.err, read_line(g_server->password_file()))) << "the output shows the password";
+  EXPECT_FALSE(fs::exists(tmp_ / "hub.db")) << "stats created a store";
+  // A database without the store's tables is not a store.
+  const fs::path empty = write_config(g_server->conninfo(fresh_database()), g_server->password_file());
+  const auto none = test_support::run({SVD_SVDHUB, "stats", "--config", empty.string()});
+  EXPECT_EQ(none.exit_code, 1) << none.out;
+  EXPECT_TRUE(contains(none.err, "cannot read the store")) << none.err;
+}
+
 TEST_F(SvdhubStartTest, AStopWhileWaitingForTheDatabaseEndsCleanly) {
   const fs::path config = write_config("host=127.0.0.1 port=" + std::to_string(closed_port()) +
                                            " dbname=svdhub user=svdhub sslmode=disable",

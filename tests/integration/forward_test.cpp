@@ -139,8 +139,9 @@ TEST_F(ForwardTest, BrokerStoppedMidDeliveryEverythingArrivesOnce) {
   EXPECT_EQ(c.batches, (valid + 9) / 10);
 }
 
-TEST_F(ForwardTest, HubRestartedMidDeliveryDuplicatesAreAnsweredAndStoredOnce) {
-  // A short receipt timeout, so the gateway sends its window again while svdhub is away.
+TEST_F(ForwardTest, HubRestartedMidDeliveryEveryBatchIsStoredOnce) {
+  // A short receipt timeout, so the gateway sends again, while svdhub is away, each batch whose
+  // receipt it lacks.
   write_gateway_config("inflight = 2\nwindow = 8\nreceipt_timeout_seconds = 5\n");
   const auto file = extract(1000, 12);
   auto p = start_forward(file, 1);
@@ -157,14 +158,16 @@ TEST_F(ForwardTest, HubRestartedMidDeliveryDuplicatesAreAnsweredAndStoredOnce) {
   ASSERT_EQ(r.status, 0) << r.out << r.err << diagnostics();
   const auto valid = valid_rows(r.out);
   EXPECT_LT(partial, valid) << "svdhub stopped after the delivery had finished: the test proves nothing";
-  const auto [accepted, duplicates] = receipts(r.out);
-  EXPECT_GT(duplicates, 0) << r.out << r.err;
   EXPECT_NE(r.err.find("no receipt for"), std::string::npos) << r.err;
+  // Whichever copy of a batch reached svdhub first was stored (the originals it had taken but not
+  // stored when it stopped are gone with it; those queued behind are answered `duplicate`), and
+  // no batch twice.
   const auto c = hub_counts(hub_db());
   EXPECT_EQ(c.records, valid);
   EXPECT_EQ(c.batches, (valid + 9) / 10);
   // Every batch was answered at least once (a receipt lost with the hub's stop comes back as
   // `duplicate` for the re-send).
+  const auto [accepted, duplicates] = receipts(r.out);
   EXPECT_GE(accepted + duplicates, (valid + 9) / 10);
 }
 
