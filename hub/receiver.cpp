@@ -194,7 +194,8 @@ void store_and_answer(mqtt::async_client& client, Intake& intake, BatchHandler& 
   intake.call_paho([&] {
     for (Answer& a : answers) {
       try {
-        outstanding.push_back({std::move(a.what), client.publish(a.topic, a.payload, 1, false), deadline});
+        auto token = client.publish(a.topic, a.payload, 1, false);
+        outstanding.push_back({std::move(a.what), std::move(token), deadline});
       } catch (const mqtt::exception& e) {
         // The gateway re-sends after its receipt timeout and gets "duplicate" then.
         log << "receipt for " << a.what << " not sent: " << e.what() << '\n';
