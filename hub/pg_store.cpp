@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdint>
+#include <ctime>
 #include <map>
 #include <new>
 #include <optional>
@@ -138,6 +139,16 @@ bool each_line(std::string_view records, F&& f) {
 
 using BatchKey = std::pair<std::string_view, std::string_view>;  // partner, batch id
 
+// Unix seconds as TIMESTAMPTZ input, in UTC: "2026-12-07 06:24:46+00".
+std::string utc_text(std::int64_t unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S+00", &tm);
+  return std::string(buf, n);
+}
+
 // Whether the server refused something a batch carries, rather than the group's work: a value
 // its type refuses (class 22: U+0000 in a text, a number out of range) or one too large for an
 // index (54000: a batch id or a token of kilobytes). Such a batch fails at every re-send.
@@ -162,6 +173,7 @@ struct PgStore::Impl {
     Feed* feed = nullptr;  // null: unknown_feed
     bool valid = false;    // every record passed RecordReader
     std::size_t links_begin = 0, links_end = 0;  // its token links, in `links`
+    std::string received_at;  // PendingBatch::received_at as TIMESTAMPTZ input; "": the transaction's now()
     BatchOutcome outcome = errc::io_error;
     BatchKey key() const { return {pending->partner, pending->batch.header.batch_id}; }
   };
@@ -169,6 +181,9 @@ struct PgStore::Impl {
   std::vector<TokenLink> links;
   std::vector<TokenLink> scratch_links;  // what re-reading a record for COPY yields, unused
   std::string now;                       // the group transaction's now(), as COPY reads it
+  const std::string& received_at(const Item& item) const {
+    return item.received_at.empty() ? now : item.received_at;
+  }
 
   std::optional<StoreError> make_tables(const std::vector<FeedTable>& tables, const config::StoreConfig& config);
   bool ready();
@@ -457,6 +472,7 @@ void PgStore::Impl::check(std::span<const PendingBatch> batches) {
   for (const PendingBatch& p : batches) {
     Item item;
     item.pending = &p;
+    if (p.received_at) item.received_at = utc_text(*p.received_at);
     auto f = feeds.find(p.batch.header.feed);
     if (f != feeds.end()) {
       item.feed = &f->second;
@@ -487,9 +503,10 @@ pg::Outcome<void> PgStore::Impl::begin() {
 // committed, is not among them. A key another transaction holds uncommitted waits for it.
 pg::Outcome<std::set<BatchKey>> PgStore::Impl::insert_batches(std::vector<std::size_t> which) {
   std::sort(which.begin(), which.end(), [&](std::size_t a, std::size_t b) { return items[a].key() < items[b].key(); });
-  TextArray partners, ids, feed_ids, extracts, seqs, lasts, counts;
+  TextArray partners, ids, feed_ids, extracts, seqs, lasts, counts, received;
   for (const std::size_t i : which) {
     const protocol::BatchHeader& h = items[i].pending->batch.header;
+    received.add(received_at(items[i]));
     partners.add(items[i].pending->partner);
     ids.add(h.batch_id);
     feed_ids.add(h.feed);
@@ -501,10 +518,11 @@ pg::Outcome<std::set<BatchKey>> PgStore::Impl::insert_batches(std::vector<std::s
   auto r = pg::exec_params(
       conn,
       "INSERT INTO batches (partner, batch_id, feed, extract_id, seq, last, records, received_at) "
-      "SELECT p, b, f, e, s, l, n, now() FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], "
-      "$6::boolean[], $7::bigint[]) WITH ORDINALITY AS u(p, b, f, e, s, l, n, o) ORDER BY o "
+      "SELECT p, b, f, e, s, l, n, r FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], "
+      "$6::boolean[], $7::bigint[], $8::timestamptz[]) WITH ORDINALITY AS u(p, b, f, e, s, l, n, r, o) ORDER BY o "
       "ON CONFLICT (partner, batch_id) DO NOTHING RETURNING partner, batch_id",
-      {partners.str(), ids.str(), feed_ids.str(), extracts.str(), seqs.str(), lasts.str(), counts.str()});
+      {partners.str(), ids.str(), feed_ids.str(), extracts.str(), seqs.str(), lasts.str(), counts.str(),
+       received.str()});
   if (!r) return r.error();
   std::set<BatchKey> inserted;
   for (int row = 0; row < r->rows(); ++row) {
@@ -561,7 +579,7 @@ pg::Outcome<void> PgStore::Impl::copy_records(const Feed& feed, const std::vecto
       out.field(item->pending->partner);
       out.field(h.extract.id);
       out.field(h.batch_id);
-      out.field(now);
+      out.field(received_at(*item));
       for (const Cell& c : reader.cells()) {
         switch (c.kind) {
           case Cell::Kind::null: out.null(); break;
@@ -788,6 +806,31 @@ result<std::vector<BatchOutcome>> PgStore::store_group(std::span<const PendingBa
     outcomes.reserve(m.items.size());
     for (const auto& item : m.items) outcomes.push_back(item.outcome);
     return outcomes;
+  } catch (const std::bad_alloc&) {
+    m.rollback();
+    return errc::io_error;
+  }
+}
+
+result<void> PgStore::add_token_links(std::span<const TokenLink> links) {
+  Impl& m = *impl_;
+  try {
+    if (!m.ready()) return errc::io_error;
+    // add_links takes its links from the group's items: one item that carries them all.
+    m.items.assign(1, Impl::Item{});
+    m.links.assign(links.begin(), links.end());
+    m.items[0].links_end = m.links.size();
+    const auto done = [&]() -> pg::Outcome<void> {
+      if (auto begun = m.begin(); !begun) return begun.error();
+      if (auto linked = m.add_links({0}); !linked) return linked.error();
+      if (auto committed = pg::exec(m.conn, "COMMIT"); !committed) return committed.error();
+      return {};
+    }();
+    if (!done) {
+      m.rollback();
+      return errc::io_error;
+    }
+    return {};
   } catch (const std::bad_alloc&) {
     m.rollback();
     return errc::io_error;

@@ -57,6 +57,7 @@ class PgStore final : public Store {
   result<std::uint64_t> record_count(const std::string& feed) override;
   result<std::uint64_t> batch_count() override;
   result<std::uint64_t> token_link_count() override;
+  result<void> add_token_links(std::span<const TokenLink> links) override;
   result<std::vector<std::pair<std::string, std::uint64_t>>> delete_received_before(std::int64_t unix_seconds) override;
 
   // The server process of this store's session (pg_stat_activity.pid), 0 when not connected:

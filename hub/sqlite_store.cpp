@@ -207,7 +207,7 @@ BatchOutcome SqliteStore::Impl::store_one(const PendingBatch& pending) {
     if (!exec(conn, "ROLLBACK TO batch") || !exec(conn, "RELEASE batch")) return errc::io_error;
     return why;
   };
-  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  const std::int64_t now = pending.received_at.value_or(static_cast<std::int64_t>(std::time(nullptr)));
   links.clear();
   std::string_view rest = pending.batch.records;
   while (!rest.empty()) {
@@ -254,6 +254,16 @@ result<std::vector<BatchOutcome>> SqliteStore::store_group(std::span<const Pendi
     }
     if (tx.commit() != SQLITE_OK) return errc::io_error;
     return outcomes;
+  });
+}
+
+result<void> SqliteStore::add_token_links(std::span<const TokenLink> links) {
+  return sqlite::guarded([&]() -> result<void> {
+    Impl& m = *impl_;
+    m.links.assign(links.begin(), links.end());
+    sqlite::Transaction tx(m.db.get());
+    if (!tx.ok() || !m.add_links() || tx.commit() != SQLITE_OK) return errc::io_error;
+    return {};
   });
 }
 

@@ -31,6 +31,7 @@ class SqliteStore final : public Store {
   result<std::uint64_t> record_count(const std::string& feed) override;
   result<std::uint64_t> batch_count() override;
   result<std::uint64_t> token_link_count() override;
+  result<void> add_token_links(std::span<const TokenLink> links) override;
   result<std::vector<std::pair<std::string, std::uint64_t>>> delete_received_before(std::int64_t unix_seconds) override;
 
   // The connection itself, for tests that make SQLite fail (a commit hook, a page limit).

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -32,6 +33,9 @@ namespace svd::hub {
 struct PendingBatch {
   std::string partner;
   protocol::Batch batch;  // its records view into the caller's payload, which must outlive the call
+  // When the batch first reached a hub (Unix seconds), for a batch moved from another store
+  // (`svdhub store copy`, hub/store_copy.h); unset for one from the broker: the time of storing.
+  std::optional<std::int64_t> received_at = std::nullopt;
 };
 
 // What became of one batch of a group: accepted or duplicate, or unknown_feed / bad_record.
@@ -80,6 +84,12 @@ class Store {
   virtual result<std::uint64_t> batch_count() = 0;
   // Links between tokens of one person under an older and the newest key.
   virtual result<std::uint64_t> token_link_count() = 0;
+
+  // Adds links read from another store (`svdhub store copy`) in one transaction, by store_group's
+  // rule: each is resolved to the newest token this store knows, and links to its old token move
+  // on, so any order of copying leaves every link pointing at the newest token. Errors: io_error
+  // (nothing added).
+  virtual result<void> add_token_links(std::span<const TokenLink> links) = 0;
 
   // Retention ([store] retain_days): deletes the records received before `unix_seconds`, in one
   // transaction; the rows deleted per feed (every feed, 0 included), by feed id. The

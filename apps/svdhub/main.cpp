@@ -2,7 +2,8 @@
 // batches and answers each with a receipt, and witnesses the gateways' audit checkpoints when a
 // [witness] key is configured; `svdhub check-config` checks the config (and loads its keys);
 // `svdhub stats` shows what the store holds; `svdhub checkpoints export|alarms` lists what the
-// witness accepted or raised an alarm about (all three read-only, also while `run` is running).
+// witness accepted or raised an alarm about (all three read-only, also while `run` is running);
+// `svdhub store copy` moves an SQLite store into PostgreSQL.
 
 #include <algorithm>
 #include <chrono>
@@ -25,6 +26,8 @@
 #include "crypto/signing_key.h"
 #include "hub/pg_store.h"
 #include "hub/store.h"
+#include "hub/store_copy.h"
+#include "hub/sqlite_store.h"
 #include "hub/receiver.h"
 #include "hub/store_stats.h"
 #include "hub/witness.h"
@@ -179,6 +182,64 @@ int list_alarms(const svd::config::HubReceiverConfig& cfg, const std::string& pa
   return 0;
 }
 
+// `svdhub store copy`: the SQLite store at `from` ("sqlite:PATH") into the store at `to`
+// ("postgresql:CONNINFO", or "sqlite:PATH"), with the config's feeds.
+int copy_store(const svd::config::HubReceiverConfig& cfg, const std::string& from, const std::string& to,
+               const std::filesystem::path& password_file) {
+  constexpr std::string_view kSqlite = "sqlite:", kPostgresql = "postgresql:";
+  if (!from.starts_with(kSqlite) || from.size() == kSqlite.size()) {
+    std::cerr << "--from must be sqlite:PATH (the store a svdhub with the SQLite backend wrote)\n";
+    return 1;
+  }
+  const std::filesystem::path source = from.substr(kSqlite.size());
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(source, ec)) {  // before the target is opened, which creates its tables
+    std::cerr << "svdhub: cannot copy " << source.string() << ": no such file\n";
+    return 1;
+  }
+  svd::config::HubReceiverConfig target = cfg;
+  if (to.starts_with(kPostgresql) && to.size() > kPostgresql.size()) {
+    target.store.backend = svd::config::StoreBackend::postgresql;
+    target.store.conninfo = to.substr(kPostgresql.size());
+    if (!password_file.empty()) target.store.password_file = password_file;
+  } else if (to.starts_with(kSqlite) && to.size() > kSqlite.size()) {
+    target.store.backend = svd::config::StoreBackend::sqlite;
+    target.database = to.substr(kSqlite.size());
+    if (std::filesystem::equivalent(source, target.database, ec)) {
+      std::cerr << "--from and --to are the same file\n";
+      return 1;
+    }
+  } else {
+    std::cerr << "--to must be postgresql:CONNINFO (a libpq connection string) or sqlite:PATH\n";
+    return 1;
+  }
+  const std::string where = svd::hub::describe_store(target);
+  auto store = svd::hub::open_store(target);
+  if (!store) {
+    std::cerr << "svdhub: cannot open the target store " << where << ": " << store.error().message << " ["
+              << svd::errc_name(store.error().code) << "]\n";
+    return 1;
+  }
+  std::cerr << "svdhub: copying " << source.string() << " into " << where << '\n';
+  auto copied = svd::hub::copy_sqlite_store(source, svd::hub::feed_tables(cfg), **store,
+                                            [](const std::string& line) { std::cerr << "svdhub: " << line << '\n'; });
+  if (!copied) {
+    std::cerr << "svdhub: cannot copy " << source.string() << ": " << copied.error().message << " ["
+              << svd::errc_name(copied.error().code) << "]\n";
+    return 1;
+  }
+  std::cout << "copied " << copied->batches_copied << " batch(es), " << copied->records_copied << " record(s), from "
+            << source.string() << " into " << where << "; " << copied->batches_present
+            << " batch(es) were there already; " << copied->token_links << " token link(s)\n";
+  for (const auto& r : copied->refused) std::cerr << "svdhub: the target refused " << r << '\n';
+  if (!copied->refused.empty()) {
+    std::cerr << "svdhub: " << copied->refused.size()
+              << " batch(es) refused; their records are only in the source\n";
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -213,6 +274,22 @@ int main(int argc, char** argv) {
   cp_alarms->add_option("--config", config_path, "svdhub config (TOML)")->required();
   cp_alarms->add_option("--partner", partner, "only this partner's");
   cp_alarms->footer("Opens the store read-only. Exit status: 0 listed, 1 usage or config error, or no readable store.");
+  auto* store_cmd = app.add_subcommand("store", "Manage the store");
+  store_cmd->require_subcommand(1);
+  std::string copy_from, copy_to;
+  std::filesystem::path password_file;
+  auto* copy = store_cmd->add_subcommand(
+      "copy", "Copy an SQLite store into PostgreSQL: every batch once, with its records, received time and token links");
+  copy->add_option("--config", config_path, "svdhub config (TOML): its feeds and schemas")->required();
+  copy->add_option("--from", copy_from, "sqlite:PATH, the store to copy")->required();
+  copy->add_option("--to", copy_to, "postgresql:CONNINFO (a libpq connection string), or sqlite:PATH")->required();
+  copy->add_option("--password-file", password_file,
+                   "the database password's file (default: the config's [store] password_file)");
+  copy->footer(
+      "Reads the source read-only in one transaction (safe while `svdhub run` still writes it) and stores\n"
+      "each batch as svdhub would: one the target holds already is left alone, so the copy can be run\n"
+      "again (after an interruption, or after svdhub stopped, for what arrived meanwhile).\n"
+      "Exit status: 0 copied, 1 usage or config error, an unreadable source or target, or a batch refused.");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -227,6 +304,7 @@ int main(int argc, char** argv) {
     std::cerr << e.diagnostics().size() << " problem(s) found\n";
     return 1;
   }
+  if (*copy) return copy_store(cfg, copy_from, copy_to, password_file);
   if (*cp_export) return export_checkpoints(cfg, partner, out_path);
   if (*cp_alarms) return list_alarms(cfg, partner);
   if (*check) {

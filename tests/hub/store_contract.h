@@ -19,7 +19,10 @@
 #include <string>
 #include <vector>
 
+#include "hub/sqlite_store.h"
 #include "hub/store.h"
+#include "hub/store_copy.h"
+#include "tests/support/temp_dir.h"
 
 namespace svd::hub {
 
@@ -40,6 +43,10 @@ class StoreBackend {
   virtual std::vector<std::pair<std::string, std::string>> columns(const std::string& table) = 0;
   // The backend's type of the _received_at column.
   virtual std::string received_at_type() const = 0;
+  // An SQL expression for a received time `column` as whole Unix seconds.
+  std::string epoch_seconds(const std::string& column) const {
+    return received_at_type() == "INTEGER" ? column : "CAST(EXTRACT(EPOCH FROM " + column + ") AS BIGINT)";
+  }
 };
 
 // The parameter as test names and ctest show it: the backend's name, not an address.
@@ -348,6 +355,126 @@ TEST_P(StoreContract, ATokenThatDoesNotMatchTheBatchsKeysIsABadRecord) {
     EXPECT_EQ(store_->store("northgate-ed", batch(0, rec(value), "ed-assaults", keys)).error(), errc::bad_record);
   }
   EXPECT_EQ(*store_->token_link_count(), 0u);
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 0u);
+}
+
+// --- `svdhub store copy`: an SQLite store copied into this backend ---------------------------
+
+// The tables of the copy tests: every column type, and a token column across two rotations.
+inline std::vector<FeedTable> copy_tables() {
+  return {{"ed-assaults",
+           "records_ed_assaults",
+           "records_ed_assaults_linked",
+           {{"n", ColumnType::integer, ""},
+            {"s", ColumnType::text, ""},
+            {"b", ColumnType::boolean, ""},
+            {"x", ColumnType::number, ""},
+            {"d", ColumnType::date, ""},
+            {"at", ColumnType::timestamp, ""},
+            {"person_token", ColumnType::text, "person"}}},
+          {"death-reports", "records_death_reports", "records_death_reports_linked", {{"n", ColumnType::integer, ""}}}};
+}
+
+TEST_P(StoreContract, ACopiedStoreHoldsEveryBatchRecordReceivedTimeAndLinkOnce) {
+  reopen(copy_tables());
+  test_support::TempDir dir("svd-copy");
+  {
+    auto source = SqliteStore::open(dir / "old.db", copy_tables());
+    ASSERT_TRUE(source) << source.error().message;
+    auto rec = [](long long n, const std::string& person, const std::string& more = "") {
+      return "{\"n\":" + std::to_string(n) + ",\"person_token\":\"" + person + "\"" + more + "}\n";
+    };
+    const std::string p1 = token("k1", 7), p2 = token("k2", 7), p3 = token("k3", 7);
+    std::vector<PendingBatch> group{
+        {"northgate-ed", batch(0, rec(0, p1, ",\"s\":\"it's \\\"quoted\\\" \u00e9\",\"b\":false,\"x\":0.1,"
+                                                "\"d\":\"2026-01-02\",\"at\":\"2026-01-02T03:04:05Z\"") +
+                                      rec(-9007199254740993, token("k1", 8), ",\"b\":true,\"x\":-2.5e300"),
+                               "ed-assaults", {"k1"}),
+         1700000000},
+        {"northgate-ed", batch(1, rec(1, p1 + " " + p2), "ed-assaults", {"k1", "k2"})},
+        {"northgate-ed", batch(2, rec(2, p2 + " " + p3), "ed-assaults", {"k2", "k3"})},
+        {"southgate-ed", batch(0, rec(3, p3), "ed-assaults", {"k3"})},
+        {"southgate-ed", batch(0, "{\"n\":4}\n{}\n", "death-reports", {})},
+    };
+    auto stored = (*source)->store_group(group);
+    ASSERT_TRUE(stored);
+    for (const auto& o : *stored) ASSERT_EQ(*o, protocol::ReceiptStatus::accepted);
+  }
+
+  auto copied = copy_sqlite_store(dir / "old.db", copy_tables(), *store_);
+  ASSERT_TRUE(copied) << copied.error().message;
+  EXPECT_EQ(copied->batches_copied, 5u);
+  EXPECT_EQ(copied->batches_present, 0u);
+  EXPECT_EQ(copied->records_copied, 7u);
+  EXPECT_EQ(copied->token_links, 2u);
+  EXPECT_TRUE(copied->refused.empty());
+  EXPECT_EQ(*store_->batch_count(), 5u);
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 5u);
+  EXPECT_EQ(*store_->record_count("death-reports"), 2u);
+  EXPECT_EQ(*store_->token_link_count(), 2u);
+  // Every value as it was, of every type; a received time kept.
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults WHERE n = 0 AND s = 'it''s \"quoted\" \u00e9' AND "
+                      "b = FALSE AND x = 0.1 AND d = '2026-01-02' AND _partner = 'northgate-ed' AND " +
+                      backend().epoch_seconds("_received_at") + " = 1700000000"),
+            1);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults WHERE n = -9007199254740993 AND b = TRUE AND "
+                      "x = -2.5e300 AND s IS NULL AND d IS NULL"),
+            1);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults WHERE n = 0 AND at IS NOT NULL"), 1);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM batches WHERE " + backend().epoch_seconds("received_at") +
+                      " = 1700000000 AND partner = 'northgate-ed' AND seq = 0 AND feed = 'ed-assaults'"),
+            1);
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_death_reports WHERE n IS NULL"), 1);
+  // The person links across both rotations in the copy too.
+  EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults_linked WHERE person_token = '" + token("k3", 7) + "'"),
+            4);
+  EXPECT_EQ(committed("SELECT COUNT(DISTINCT person_token) FROM records_ed_assaults_linked"), 2);
+
+  // Again: nothing is stored twice.
+  auto again = copy_sqlite_store(dir / "old.db", copy_tables(), *store_);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->batches_copied, 0u);
+  EXPECT_EQ(again->batches_present, 5u);
+  EXPECT_EQ(*store_->batch_count(), 5u);
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 5u);
+  EXPECT_EQ(*store_->token_link_count(), 2u);
+}
+
+TEST_P(StoreContract, ACopyKeepsTheBatchesRetentionEmptiedSoTheirResendsAreDuplicates) {
+  test_support::TempDir dir("svd-copy");
+  const auto b0 = batch(0, records(3));
+  {
+    auto source = SqliteStore::open(dir / "old.db", {ed_table()});
+    ASSERT_TRUE(source) << source.error().message;
+    ASSERT_EQ(*(*source)->store("northgate-ed", b0), protocol::ReceiptStatus::accepted);
+    ASSERT_EQ(*(*source)->store("northgate-ed", batch(1, records(2))), protocol::ReceiptStatus::accepted);
+    ASSERT_TRUE((*source)->delete_received_before(static_cast<std::int64_t>(std::time(nullptr)) + 3600));
+  }
+  auto copied = copy_sqlite_store(dir / "old.db", {ed_table()}, *store_);
+  ASSERT_TRUE(copied) << copied.error().message;
+  EXPECT_EQ(copied->batches_copied, 2u);
+  EXPECT_EQ(copied->records_copied, 0u);
+  EXPECT_EQ(*store_->batch_count(), 2u);
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 0u);
+  EXPECT_EQ(*store_->store("northgate-ed", b0), protocol::ReceiptStatus::duplicate);
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 0u);
+}
+
+TEST_P(StoreContract, ACopyFromAStoreWithAFeedTheConfigLacksCopiesNothing) {
+  test_support::TempDir dir("svd-copy");
+  const std::vector<FeedTable> both{ed_table(), table("death-reports", {{"n", ColumnType::integer, ""}})};
+  {
+    auto source = SqliteStore::open(dir / "old.db", both);
+    ASSERT_TRUE(source) << source.error().message;
+    ASSERT_EQ(*(*source)->store("northgate-ed", batch(0, records(3))), protocol::ReceiptStatus::accepted);
+    ASSERT_EQ(*(*source)->store("northgate-ed", batch(0, "{\"n\":1}\n", "death-reports", {})),
+              protocol::ReceiptStatus::accepted);
+  }
+  auto copied = copy_sqlite_store(dir / "old.db", {ed_table()}, *store_);
+  ASSERT_FALSE(copied);
+  EXPECT_EQ(copied.error().code, errc::schema_incompatible);
+  EXPECT_NE(copied.error().message.find("death-reports"), std::string::npos) << copied.error().message;
+  EXPECT_EQ(*store_->batch_count(), 0u);
   EXPECT_EQ(*store_->record_count("ed-assaults"), 0u);
 }
 

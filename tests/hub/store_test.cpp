@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <deque>
 #include <filesystem>
 
 #include "tests/hub/store_contract.h"
@@ -91,6 +92,11 @@ class SqliteStoreTest : public StoreContract {
 
   SqliteStore* sqlite_ = nullptr;
 };
+
+FeedTable ed_assaults_table() {
+  return {"ed-assaults", "records_ed_assaults", "records_ed_assaults_linked",
+          {{"n", ColumnType::integer, ""}, {"s", ColumnType::text, ""}}};
+}
 
 // A commit hook that refuses: SQLite turns the COMMIT into a rollback and fails it, exactly the
 // path a commit that cannot reach the disk takes in the store.
@@ -202,6 +208,99 @@ TEST(FeedTables, FollowTheSchema) {
   EXPECT_EQ(types, (std::vector<std::string>{"TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT",
                                              "TEXT"}));
   EXPECT_EQ(kinds, (std::vector<std::string>{"", "nhs_number", "", "", "", "", "", "", "", "person"}));
+}
+
+// --- `svdhub store copy` from what only an SQLite source can be ---------------------------
+
+// A store made before tables were typed: its columns have no declared type and hold the values
+// as text. What reads as its column's type is copied as that type; what does not is refused,
+// named by its batch and never by its value, and stays in the source.
+TEST(StoreCopyTest, AnUntypedSourceIsCopiedTypedAndWhatDoesNotFitIsRefused) {
+  test_support::TempDir dir("svd-copy");
+  const fs::path old = dir / "old.db";
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(old.c_str(), &db), SQLITE_OK);
+    const char* sql =
+        "CREATE TABLE batches (partner TEXT NOT NULL, batch_id TEXT NOT NULL, feed TEXT NOT NULL, "
+        "extract_id TEXT NOT NULL, seq INTEGER NOT NULL, last INTEGER NOT NULL, records INTEGER NOT NULL, "
+        "received_at INTEGER NOT NULL, PRIMARY KEY (partner, batch_id));"
+        "CREATE TABLE token_links (kind TEXT NOT NULL, old_token TEXT NOT NULL, new_token TEXT NOT NULL);"
+        "CREATE TABLE records_ed_assaults (_partner, _extract_id, _batch_id, _received_at, n, s);"
+        "INSERT INTO batches VALUES ('northgate-ed', 'b1', 'ed-assaults', 'x-1', 0, 0, 2, 1700000000),"
+        " ('northgate-ed', 'b2', 'ed-assaults', 'x-1', 1, 1, 1, 1700000000);"
+        "INSERT INTO records_ed_assaults VALUES ('northgate-ed', 'x-1', 'b1', 1700000000, '12', 'a'),"
+        " ('northgate-ed', 'x-1', 'b1', 1700000000, NULL, '13'),"
+        " ('northgate-ed', 'x-1', 'b2', 1700000000, 'twelve', 'b');";
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  sqlite_backend.reset();
+  auto target = SqliteStore::open(sqlite_backend.file(), {ed_assaults_table()});
+  ASSERT_TRUE(target) << target.error().message;
+  auto copied = copy_sqlite_store(old, {ed_assaults_table()}, **target);
+  ASSERT_TRUE(copied) << copied.error().message;
+  EXPECT_EQ(copied->batches_copied, 1u);
+  EXPECT_EQ(copied->records_copied, 2u);
+  ASSERT_EQ(copied->refused.size(), 1u);
+  EXPECT_NE(copied->refused[0].find("northgate-ed batch b2"), std::string::npos) << copied->refused[0];
+  EXPECT_NE(copied->refused[0].find("[bad_record]"), std::string::npos) << copied->refused[0];
+  EXPECT_EQ(copied->refused[0].find("twelve"), std::string::npos) << "the value is shown";
+  EXPECT_EQ(sqlite_backend.committed("SELECT COUNT(*) FROM records_ed_assaults WHERE n = 12 AND typeof(n) = "
+                                     "'integer' AND s = 'a'"),
+            1);
+  EXPECT_EQ(sqlite_backend.committed("SELECT COUNT(*) FROM records_ed_assaults WHERE n IS NULL AND s = '13'"), 1);
+  EXPECT_EQ(sqlite_backend.committed("SELECT COUNT(*) FROM batches"), 1);
+}
+
+// Fails the commit whose number `*countdown` reaches 0 at.
+int refuse_nth_commit(void* countdown) { return --*static_cast<int*>(countdown) == 0 ? 1 : 0; }
+
+TEST(StoreCopyTest, AnInterruptedCopyGoesOnFromWhereItStoppedWhenRunAgain) {
+  test_support::TempDir dir("svd-copy");
+  const std::vector<FeedTable> tables{
+      ed_assaults_table(),
+      {"death-reports", "records_death_reports", "records_death_reports_linked", {{"n", ColumnType::integer, ""}}}};
+  std::deque<std::string> payloads;
+  auto batch = [&](const std::string& feed, std::uint64_t seq, const std::string& records) {
+    protocol::BatchHeader h;
+    h.batch_id = protocol::batch_id_for("northgate-ed", feed, std::string(64, 'f'), seq);
+    h.partner = "northgate-ed";
+    h.feed = feed;
+    h.schema = feed;
+    h.extract = {"x-1", std::string(64, 'f'), "2026-11-23T09:00:00Z"};
+    h.seq = seq;
+    payloads.push_back(protocol::make_batch_payload(h, records));
+    return PendingBatch{"northgate-ed", *protocol::parse_batch(payloads.back())};
+  };
+  {
+    auto source = SqliteStore::open(dir / "old.db", tables);
+    ASSERT_TRUE(source) << source.error().message;
+    const std::vector<PendingBatch> group{batch("ed-assaults", 0, "{\"n\":1}\n{\"n\":2}\n"),
+                                          batch("ed-assaults", 1, "{\"n\":3}\n"),
+                                          batch("death-reports", 0, "{\"n\":4}\n")};
+    ASSERT_TRUE((*source)->store_group(group));
+  }
+  auto target = SqliteStore::open(dir / "new.db", tables);
+  ASSERT_TRUE(target) << target.error().message;
+  // The first feed's group commits; the second's fails, as a full disk would fail it.
+  int countdown = 2;
+  sqlite3_commit_hook((*target)->connection_for_test(), refuse_nth_commit, &countdown);
+  auto failed = copy_sqlite_store(dir / "old.db", tables, **target);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, errc::io_error);
+  EXPECT_NE(failed.error().message.find("running the copy again goes on"), std::string::npos)
+      << failed.error().message;
+  sqlite3_commit_hook((*target)->connection_for_test(), nullptr, nullptr);
+  EXPECT_EQ(*(*target)->batch_count(), 2u);
+  EXPECT_EQ(*(*target)->record_count("death-reports"), 0u);
+
+  auto resumed = copy_sqlite_store(dir / "old.db", tables, **target);
+  ASSERT_TRUE(resumed) << resumed.error().message;
+  EXPECT_EQ(resumed->batches_present, 2u);
+  EXPECT_EQ(resumed->batches_copied, 1u);
+  EXPECT_EQ(*(*target)->record_count("ed-assaults"), 3u);
+  EXPECT_EQ(*(*target)->record_count("death-reports"), 1u);
 }
 
 }  // namespace

@@ -124,10 +124,60 @@ TEST_F(SvdhubCliTest, StatsNeedsAConfig) {
 TEST_F(SvdhubCliTest, HelpNamesEveryCommand) {
   RunResult r = svdhub("--help");
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* cmd : {"run", "check-config", "stats"}) EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
+  for (const char* cmd : {"run", "check-config", "stats", "store"}) EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
   RunResult stats = svdhub("stats --help");
   EXPECT_EQ(stats.exit_code, 0);
   EXPECT_NE(stats.out.find("read-only"), std::string::npos) << stats.out;
+}
+
+TEST_F(SvdhubCliTest, StoreCopyMovesTheStoreOnceAndCanRunAgain) {
+  fill_store();
+  const std::string copy = "store copy --config '" + config().string() + "' --from 'sqlite:" + db().string() +
+                           "' --to 'sqlite:" + (dir_ / "new.db").string() + "'";
+  RunResult first = svdhub(copy);
+  EXPECT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(first.out, "copied 2 batch(es), 4 record(s), from " + db().string() + " into SQLite " +
+                           (dir_ / "new.db").string() + "; 0 batch(es) were there already; 0 token link(s)\n");
+  EXPECT_NE(first.err.find("feed ed-assaults: 2 batch(es) copied (4 records), 0 already in the target"),
+            std::string::npos)
+      << first.err;
+  RunResult again = svdhub(copy);
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("copied 0 batch(es), 0 record(s)"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("; 2 batch(es) were there already"), std::string::npos) << again.out;
+  // What the copy holds, down to when each batch was received, as `stats` shows it.
+  std::ofstream(dir_ / "new.toml") << "[store]\ndatabase = \"new.db\"\n"
+                                   << "[broker]\nhost = \"127.0.0.1\"\nport = 8883\nca = \"pki/ca.crt\"\n"
+                                   << "cert = \"pki/svdhub.crt\"\nkey = \"pki/svdhub.key\"\n"
+                                   << "[[feed]]\nid = \"ed-assaults\"\nschema = \"" << SVD_EXAMPLES_DIR
+                                   << "/schemas/ed-assaults.json\"\n"
+                                   << "[[partner]]\nid = \"northgate-ed\"\nfeeds = [\"ed-assaults\"]\n";
+  RunResult stats = svdhub("stats --config '" + (dir_ / "new.toml").string() + "'");
+  EXPECT_EQ(stats.exit_code, 0) << stats.err;
+  EXPECT_NE(stats.out.find("    northgate-ed: 4 records in 2 batches, last received 2026-11-23T09:15:20Z\n"),
+            std::string::npos)
+      << stats.out;
+}
+
+TEST_F(SvdhubCliTest, StoreCopyRefusesWhatItCannotCopy) {
+  fill_store();
+  const std::string head = "store copy --config '" + config().string() + "' ";
+  auto refused = [&](const std::string& args, const std::string& message) {
+    SCOPED_TRACE(args);
+    RunResult r = svdhub(head + args);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.out, "");
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+  };
+  refused("--from 'postgresql:dbname=x' --to 'sqlite:" + (dir_ / "new.db").string() + "'", "--from must be sqlite:PATH");
+  refused("--from 'sqlite:" + db().string() + "' --to 'mysql:x'", "--to must be postgresql:CONNINFO");
+  refused("--from 'sqlite:" + db().string() + "' --to 'sqlite:" + db().string() + "'", "are the same file");
+  refused("--from 'sqlite:" + (dir_ / "absent.db").string() + "' --to 'sqlite:" + (dir_ / "new.db").string() + "'",
+          "no such file");
+  EXPECT_FALSE(fs::exists(dir_ / "new.db")) << "a target made for a source that is not there";
+  std::ofstream(dir_ / "junk.db") << "not a database\n";
+  refused("--from 'sqlite:" + (dir_ / "junk.db").string() + "' --to 'sqlite:" + (dir_ / "new.db").string() + "'",
+          "not an SQLite database");
 }
 
 }  // namespace
