@@ -3,7 +3,6 @@
 #include "base/time.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <limits>
 
@@ -18,9 +17,6 @@
 
 namespace svd::config {
 namespace {
-
-constexpr std::array<std::string_view, 7> kWeekdays{"sunday", "monday", "tuesday", "wednesday",
-                                                    "thursday", "friday", "saturday"};
 
 class Loader : detail::TomlReader {
  public:
@@ -258,56 +254,6 @@ class Loader : detail::TomlReader {
     read_int(*a, "checkpoint_minutes", cfg_.audit.checkpoint_minutes, 1, 24 * 60);
   }
 
-  void read_schedule(const toml::node* n, Schedule& s) {
-    if (!n->is_table()) {
-      error(n, "schedule must be a table such as { every = \"week\", day = \"monday\", by = \"09:00\" }");
-      return;
-    }
-    const toml::table& t = *n->as_table();
-    known_keys(t, {"every", "day", "by"}, "schedule");
-    auto every = string(t, "every", "schedule", true);
-    if (!every) return;
-    if (*every == "day") s.every = Schedule::Every::day;
-    else if (*every == "week") s.every = Schedule::Every::week;
-    else if (*every == "month") s.every = Schedule::Every::month;
-    else {
-      error(t.get("every"), "schedule \"every\" must be \"day\", \"week\" or \"month\"");
-      return;
-    }
-    const toml::node* day = t.get("day");
-    if (s.every == Schedule::Every::week) {
-      auto name = day ? day->value<std::string>() : std::nullopt;
-      std::string lowered = name.value_or("");
-      std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](char c) {
-        return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      });
-      auto it = std::find(kWeekdays.begin(), kWeekdays.end(), lowered);
-      if (it == kWeekdays.end()) error(day ? day : &t, "a weekly schedule needs day = \"monday\" … \"sunday\"");
-      else s.weekday = static_cast<int>(it - kWeekdays.begin());
-    } else if (s.every == Schedule::Every::month) {
-      auto d = day ? day->value<std::int64_t>() : std::nullopt;
-      if (!d || !day->is_integer() || *d < 1 || *d > 28)
-        error(day ? day : &t, "a monthly schedule needs day = 1 … 28 (every month has those)");
-      else s.day = static_cast<int>(*d);
-    } else if (day) {
-      error(day, "a daily schedule takes no \"day\"");
-    }
-    if (auto by = string(t, "by", "schedule", true)) {
-      int h = -1, m = -1;
-      if (by->size() == 5 && (*by)[2] == ':' && std::isdigit(static_cast<unsigned char>((*by)[0])) &&
-          std::isdigit(static_cast<unsigned char>((*by)[1])) && std::isdigit(static_cast<unsigned char>((*by)[3])) &&
-          std::isdigit(static_cast<unsigned char>((*by)[4]))) {
-        h = ((*by)[0] - '0') * 10 + ((*by)[1] - '0');
-        m = ((*by)[3] - '0') * 10 + ((*by)[4] - '0');
-      }
-      if (h < 0 || h > 23 || m < 0 || m > 59) error(t.get("by"), "\"by\" must be a time HH:MM, e.g. \"09:00\"");
-      else {
-        s.hour = h;
-        s.minute = m;
-      }
-    }
-  }
-
   void read_feed(const toml::table& t) {
     FeedConfig feed;
     known_keys(t, {"id", "schema", "format", "encoding", "delimiter", "allowed_clients", "schedule", "reject_threshold"},
@@ -465,22 +411,6 @@ const FeedConfig* GatewayConfig::find_feed(std::string_view id) const {
   for (const auto& f : feeds)
     if (f.id == id) return &f;
   return nullptr;
-}
-
-std::string Schedule::to_string() const {
-  char time[8];
-  std::snprintf(time, sizeof time, "%02d:%02d", hour, minute);
-  switch (every) {
-    case Every::none: return "no schedule";
-    case Every::day: return std::string("daily by ") + time;
-    case Every::week: {
-      std::string name(kWeekdays[static_cast<std::size_t>(weekday)]);
-      name[0] = static_cast<char>(name[0] - 'a' + 'A');
-      return "weekly by " + name + " " + time;
-    }
-    case Every::month: return "monthly by day " + std::to_string(day) + " " + time;
-  }
-  return "?";
 }
 
 GatewayConfig load_gateway_config(const std::filesystem::path& file) {

@@ -15,22 +15,13 @@
 #include <vector>
 
 #include "config/mqtt_endpoint.h"
+#include "config/schedule.h"
 #include "config/schema.h"
 
 namespace svd::config {
 
 enum class Format { csv, jsonl };
 enum class TextEncoding { utf8, windows_1252 };
-
-struct Schedule {
-  enum class Every { none, day, week, month };
-  Every every = Every::none;
-  int weekday = 1;   // 0 = Sunday … 6 = Saturday, for Every::week
-  int day = 1;       // 1…28, for Every::month
-  int hour = 9, minute = 0;  // the deadline's time of day (local time)
-
-  std::string to_string() const;  // "weekly by Monday 09:00"
-};
 
 struct FeedConfig {
   std::string id;

@@ -160,7 +160,7 @@ class HubLoader : detail::TomlReader {
     }
     for (const auto& node : *arr) {
       const toml::table& t = *node.as_table();
-      known_keys(t, {"id", "feeds", "device_key"}, "[[partner]]");
+      known_keys(t, {"id", "feeds", "device_key", "schedule"}, "[[partner]]");
       HubPartner partner;
       if (auto id = string(t, "id", "[[partner]]", true)) {
         if (!valid_identity(*id)) error(t.get("id"), "partner id must be 1-64 characters of a-z, 0-9 and '-'");
@@ -169,6 +169,7 @@ class HubLoader : detail::TomlReader {
         partner.id = *id;
       }
       read_partner_feeds(t, partner);
+      read_partner_schedules(t, partner);
       // Without one, the witness refuses the partner's checkpoints (unknown_device_key).
       if (auto k = string(t, "device_key", "[[partner]]", false)) partner.device_key = resolve(*k);
       cfg_.partners.push_back(std::move(partner));
@@ -194,6 +195,31 @@ class HubLoader : detail::TomlReader {
         partner.feeds.push_back(*id);
         feed_refs_.push_back({&f, *id});
       }
+    }
+  }
+
+  // Optional: when each feed is due from this partner, `[partner.schedule]` with one
+  // `<feed> = { every = …, day = …, by = … }` per feed, in the gateway's syntax. A feed without
+  // one is stored but not expected (`svdhub sharing` shows it as unscheduled).
+  void read_partner_schedules(const toml::table& t, HubPartner& partner) {
+    const toml::node* n = t.get("schedule");
+    if (!n) return;
+    const toml::table* schedules = n->as_table();
+    if (!schedules) {
+      error(n, "[partner.schedule] must be a table of feed = { every = …, day = …, by = … }",
+            "e.g. [partner.schedule] then ed-assaults = { every = \"week\", day = \"monday\", by = \"09:00\" }");
+      return;
+    }
+    for (auto&& [key, value] : *schedules) {
+      const std::string feed(key.str());
+      if (std::find(partner.feeds.begin(), partner.feeds.end(), feed) == partner.feeds.end()) {
+        error(&value, "schedule for feed \"" + feed + "\", which this partner's feeds do not list",
+              "add it to feeds, or remove its schedule");
+        continue;
+      }
+      Schedule schedule;
+      read_schedule(&value, schedule);
+      partner.schedules.emplace(feed, schedule);
     }
   }
 

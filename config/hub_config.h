@@ -11,12 +11,14 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "config/mqtt_endpoint.h"
+#include "config/schedule.h"
 #include "config/schema.h"
 
 namespace svd::config {
@@ -31,6 +33,8 @@ struct HubPartner {
   std::string id;
   std::vector<std::string> feeds;    // the feeds it may send; a batch for any other is refused
   std::filesystem::path device_key;  // public key file; empty: its checkpoints are not witnessed
+  // When each feed is due ([partner.schedule]); a feed of `feeds` not here is not expected.
+  std::map<std::string, Schedule, std::less<>> schedules;
 };
 
 enum class StoreBackend { sqlite, postgresql };

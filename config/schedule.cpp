@@ -237,4 +237,16 @@ std::vector<std::pair<std::string, FeedStatus>> ScheduleTracker::statuses() cons
   return out;
 }
 
+std::string Schedule::to_string() const {
+  char time[8];
+  std::snprintf(time, sizeof time, "%02d:%02d", hour, minute);
+  switch (every) {
+    case Every::none: return "no schedule";
+    case Every::day: return std::string("daily by ") + time;
+    case Every::week: return std::string("weekly by ") + kWeekdayNames[static_cast<std::size_t>(weekday)] + " " + time;
+    case Every::month: return "monthly by day " + std::to_string(day) + " " + time;
+  }
+  return "?";
+}
+
 }  // namespace svd::config

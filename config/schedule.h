@@ -10,6 +10,7 @@
 // daemon calls tzset() at start and on reload. Times are system_clock time points; deadlines fall
 // on whole seconds. Pure functions; any thread. ScheduleTracker: no locking, one owner.
 
+#include <array>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -18,9 +19,23 @@
 #include <utility>
 #include <vector>
 
-#include "config/gateway_config.h"
 
 namespace svd::config {
+
+// When a feed's extract is due: `schedule = { every = "week", day = "monday", by = "09:00" }` in a
+// gateway's [[feed]] and in the hub's [partner.schedule] (read by config/detail/toml_reader.h).
+struct Schedule {
+  enum class Every { none, day, week, month };
+  Every every = Every::none;
+  int weekday = 1;   // 0 = Sunday … 6 = Saturday, for Every::week
+  int day = 1;       // 1…28, for Every::month
+  int hour = 9, minute = 0;  // the deadline's time of day (local time)
+
+  std::string to_string() const;  // "weekly by Monday 09:00"
+};
+
+inline constexpr std::array<std::string_view, 7> kWeekdays{"sunday",   "monday", "tuesday", "wednesday",
+                                                           "thursday", "friday", "saturday"};
 
 using SystemTime = std::chrono::system_clock::time_point;
 

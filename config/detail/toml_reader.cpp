@@ -1,6 +1,7 @@
 #include "config/detail/toml_reader.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace svd::config::detail {
 
@@ -118,6 +119,56 @@ void TomlReader::read_endpoint(const toml::table& t, std::string_view where, Mqt
     else error(t.get("mqtt"), "mqtt must be \"3.1.1\" or \"5\"", "clustered brokers such as RabbitMQ speak 3.1.1 only");
   }
   read_int(t, "keepalive_seconds", out.keepalive_seconds, 5, 3600);
+}
+
+void TomlReader::read_schedule(const toml::node* n, Schedule& s) {
+  if (!n->is_table()) {
+    error(n, "schedule must be a table such as { every = \"week\", day = \"monday\", by = \"09:00\" }");
+    return;
+  }
+  const toml::table& t = *n->as_table();
+  known_keys(t, {"every", "day", "by"}, "schedule");
+  auto every = string(t, "every", "schedule", true);
+  if (!every) return;
+  if (*every == "day") s.every = Schedule::Every::day;
+  else if (*every == "week") s.every = Schedule::Every::week;
+  else if (*every == "month") s.every = Schedule::Every::month;
+  else {
+    error(t.get("every"), "schedule \"every\" must be \"day\", \"week\" or \"month\"");
+    return;
+  }
+  const toml::node* day = t.get("day");
+  if (s.every == Schedule::Every::week) {
+    auto name = day ? day->value<std::string>() : std::nullopt;
+    std::string lowered = name.value_or("");
+    std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](char c) {
+      return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    });
+    auto it = std::find(kWeekdays.begin(), kWeekdays.end(), lowered);
+    if (it == kWeekdays.end()) error(day ? day : &t, "a weekly schedule needs day = \"monday\" … \"sunday\"");
+    else s.weekday = static_cast<int>(it - kWeekdays.begin());
+  } else if (s.every == Schedule::Every::month) {
+    auto d = day ? day->value<std::int64_t>() : std::nullopt;
+    if (!d || !day->is_integer() || *d < 1 || *d > 28)
+      error(day ? day : &t, "a monthly schedule needs day = 1 … 28 (every month has those)");
+    else s.day = static_cast<int>(*d);
+  } else if (day) {
+    error(day, "a daily schedule takes no \"day\"");
+  }
+  if (auto by = string(t, "by", "schedule", true)) {
+    int h = -1, m = -1;
+    if (by->size() == 5 && (*by)[2] == ':' && std::isdigit(static_cast<unsigned char>((*by)[0])) &&
+        std::isdigit(static_cast<unsigned char>((*by)[1])) && std::isdigit(static_cast<unsigned char>((*by)[3])) &&
+        std::isdigit(static_cast<unsigned char>((*by)[4]))) {
+      h = ((*by)[0] - '0') * 10 + ((*by)[1] - '0');
+      m = ((*by)[3] - '0') * 10 + ((*by)[4] - '0');
+    }
+    if (h < 0 || h > 23 || m < 0 || m > 59) error(t.get("by"), "\"by\" must be a time HH:MM, e.g. \"09:00\"");
+    else {
+      s.hour = h;
+      s.minute = m;
+    }
+  }
 }
 
 }  // namespace svd::config::detail

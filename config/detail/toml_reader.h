@@ -14,6 +14,7 @@
 
 #include "config/diagnostic.h"
 #include "config/mqtt_endpoint.h"
+#include "config/schedule.h"
 #include "config/schema.h"
 
 namespace svd::config::detail {
@@ -44,6 +45,8 @@ class TomlReader {
   // added under a line naming the feed.
   void read_schema(const toml::table& feed_table, const std::string& feed_id, std::filesystem::path& file_out,
                    Schema& schema_out);
+  // A feed's `schedule = { every = "week", day = "monday", by = "09:00" }`.
+  void read_schedule(const toml::node* n, Schedule& s);
   // host, port, ca, cert, key, mqtt, keepalive_seconds (the caller lists them as known keys).
   void read_endpoint(const toml::table& t, std::string_view where, MqttEndpoint& out);
 

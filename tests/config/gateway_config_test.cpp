@@ -380,6 +380,39 @@ TEST_F(HubConfigTest, HubPartnerFeedsAreCheckedAgainstTheHubsFeeds) {
             std::string::npos);
 }
 
+TEST_F(HubConfigTest, HubPartnerSchedulesSayWhenEachFeedIsDue) {
+  const auto cfg = load_hub_config(write("hub.toml", std::string(kHubBase) + R"(
+[[feed]]
+id = "deaths"
+schema = "schemas/s.json"
+
+[[partner]]
+id = "northgate-ed"
+feeds = ["ed", "deaths"]
+[partner.schedule]
+ed = { every = "week", day = "Monday", by = "09:00" }
+
+[[partner]]
+id = "coroner"
+feeds = ["deaths"]
+schedule.deaths = { every = "month", day = 5, by = "12:30" }
+)"));
+  ASSERT_EQ(cfg.partners.size(), 2u);
+  ASSERT_EQ(cfg.partners[0].schedules.size(), 1u);  // "deaths" is sent but not expected
+  EXPECT_EQ(cfg.partners[0].schedules.at("ed").to_string(), "weekly by Monday 09:00");
+  ASSERT_EQ(cfg.partners[1].schedules.size(), 1u);
+  EXPECT_EQ(cfg.partners[1].schedules.at("deaths").to_string(), "monthly by day 5 12:30");
+
+  const std::string base = std::string(kHubBase) + "[[partner]]\nid = \"a\"\nfeeds = [\"ed\"]\n";
+  const std::string other = hub_problems(base + "[partner.schedule]\ndeaths = { every = \"day\", by = \"09:00\" }\n");
+  EXPECT_NE(other.find("schedule for feed \"deaths\", which this partner's feeds do not list"), std::string::npos)
+      << other;
+  const std::string bad = hub_problems(base + "[partner.schedule]\ned = { every = \"fortnight\", by = \"09:00\" }\n");
+  EXPECT_NE(bad.find("\"every\" must be \"day\", \"week\" or \"month\""), std::string::npos) << bad;
+  EXPECT_NE(hub_problems(base + "schedule = \"weekly\"\n").find("[partner.schedule] must be a table"),
+            std::string::npos);
+}
+
 TEST_F(HubConfigTest, HubStoreBackends) {
   const std::string partner = kHubPartner;
   auto with_store = [&](const std::string& store) {
