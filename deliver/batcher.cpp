@@ -73,6 +73,7 @@ class OutboxSink final : public process::RecordSink {
     header.extract = context_.extract;
     header.seq = seq_;
     header.last = last;
+    header.nil_return = context_.nil_return;
     OutboxBatch b;
     b.batch_id = header.batch_id;
     b.feed = context_.feed;

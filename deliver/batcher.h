@@ -27,6 +27,7 @@ struct BatchContext {
   std::string partner, feed, schema;
   std::vector<std::string> key_ids;
   protocol::ExtractRef extract;
+  bool nil_return = false;  // an explicit "nothing to share" return: its one empty batch says so
 };
 
 // Opens the extract in `outbox` (begin_extract); the sink commits or abandons it. `outbox` must

@@ -11,12 +11,12 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/json.hpp>
 #include <mqtt/iasync_client.h>
 
 #include "base/time.h"
 #include "protocol/checkpoint.h"
 #include "protocol/envelope.h"
+#include "protocol/status.h"
 #include "transport/mqtt.h"
 
 namespace svd::deliver {
@@ -232,17 +232,17 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
 
   // ---- connection -------------------------------------------------------------------------
 
-  std::string status_json(const char* state, const OutboxStats* stats) const {
-    boost::json::object o;
-    o["state"] = state;
-    o["version"] = opt.version;
+  std::string status_json(bool online, const OutboxStats* stats) const {
+    protocol::GatewayStatus s;
+    s.online = online;
+    s.version = opt.version;
     if (stats) {
-      o["queued_batches"] = stats->queued + stats->published;
-      o["unacknowledged_records"] = stats->unacknowledged_records;
-      o["rejected_batches"] = stats->rejected;
-      o["time"] = utc_iso(clock.now());
+      s.queued_batches = stats->queued + stats->published;
+      s.unacknowledged_records = stats->unacknowledged_records;
+      s.rejected_batches = stats->rejected;
+      s.time = utc_iso(clock.now());
     }
-    return boost::json::serialize(o);
+    return protocol::to_json(s);
   }
 
   void connect() {
@@ -250,7 +250,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     set_link(Link::connecting);
     connect_renewal = renewal;
     auto options = transport::make_connect_options(opt.broker);
-    options.set_will(mqtt::will_options(status_topic, status_json("offline", nullptr), 1, true));
+    options.set_will(mqtt::will_options(status_topic, status_json(false, nullptr), 1, true));
     try {
       client->connect(options, nullptr, *connect_listener);
     } catch (const mqtt::exception& e) {
@@ -538,7 +538,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     auto stats = outbox.stats();
     if (!stats) return;
     try {
-      client->publish(status_topic, status_json("online", &*stats), 1, true);
+      client->publish(status_topic, status_json(true, &*stats), 1, true);
     } catch (const mqtt::exception&) {
       // The next status (or the will) says it instead.
     }
@@ -582,7 +582,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
       auto stats = outbox.stats();
       try {
         // A clean disconnect does not send the will: say offline ourselves.
-        client->publish(status_topic, status_json("offline", stats ? &*stats : nullptr), 1, true);
+        client->publish(status_topic, status_json(false, stats ? &*stats : nullptr), 1, true);
       } catch (const mqtt::exception&) {
       }
     }

@@ -165,7 +165,7 @@ void ExtractWorker::process(const ingest::StoredExtract& e) {
     return;
   }
   deliver::BatchContext context{cfg->partner, feed->id, feed->schema.name, keys->ids_in_force(keys_at),
-                                {e.id, e.sha256, e.received_at}};
+                                {e.id, e.sha256, e.received_at}, e.kind == ingest::ExtractKind::nothing_to_share};
   OutboxOnItsThread writer(p_.stores.outbox_io, p_.stores.outbox, p_.stopping);
   auto sink = deliver::open_outbox_sink(writer, std::move(context), {cfg->batches.max_records, cfg->batches.max_bytes});
   if (!sink) {

@@ -67,6 +67,7 @@ std::string make_batch_payload(BatchHeader header, std::string_view records) {
   o["last"] = header.last;
   o["count"] = header.count;
   o["records_sha256"] = header.records_sha256;
+  if (header.nil_return) o["nil_return"] = true;
   std::string out = json::serialize(o);
   out.reserve(out.size() + 1 + records.size());
   out += '\n';
@@ -104,6 +105,10 @@ result<Batch> parse_batch(std::string_view payload) {
     h.key_ids.emplace_back(k.as_string());
   }
   h.last = last->as_bool();
+  if (const json::value* nil = o.if_contains("nil_return")) {
+    if (!nil->is_bool()) return errc::bad_envelope;
+    h.nil_return = nil->as_bool();
+  }
   if (!is_lower_hex(h.records_sha256, 64)) return errc::bad_envelope;
 
   b.records = payload.substr(nl + 1);

@@ -5,7 +5,7 @@
 //
 // A batch payload (application/x-ndjson) is one header line, a JSON object
 //   {v, batch_id, partner, feed, schema, key_ids, extract: {id, sha256, received_at},
-//    seq, last, count, records_sha256}
+//    seq, last, count, records_sha256[, nil_return]}
 // then `count` record lines, each a JSON object followed by '\n'. records_sha256 is the SHA-256
 // (hex) of the exact bytes after the first newline, so any consumer in any language checks it
 // by slicing, without re-serialising JSON.
@@ -40,6 +40,9 @@ struct BatchHeader {
   bool last = false;
   std::uint64_t count = 0;
   std::string records_sha256;
+  // The extract is an explicit "nothing to share" return (one empty last batch). Sent only when
+  // true: a hub before it ignores the field, and a gateway before it never sends one.
+  bool nil_return = false;
 };
 
 // Derived from the extract's digest and the sequence number (and the partner and feed, so two

@@ -92,6 +92,24 @@ TEST_F(BatcherTest, AnEmptyExtractStillReachesTheHub) {
   ASSERT_EQ(b.size(), 1u);
   EXPECT_TRUE(b[0].last);
   EXPECT_EQ(b[0].records, 0u);
+  EXPECT_FALSE(protocol::parse_batch(b[0].payload)->header.nil_return) << "an empty extract is not a nil return";
+}
+
+// A nothing-to-share return reaches the hub as one empty batch that says what it is, so the hub
+// tells "nothing to share" from an extract with no rows.
+TEST_F(BatcherTest, ANilReturnIsOneEmptyBatchMarkedAsSuch) {
+  BatchContext nil = context();
+  nil.nil_return = true;
+  auto sink = open_outbox_sink(*outbox_, nil, {});
+  ASSERT_TRUE(sink);
+  ASSERT_TRUE((*sink)->commit());
+  auto b = batches();
+  ASSERT_EQ(b.size(), 1u);
+  auto parsed = protocol::parse_batch(b[0].payload);
+  ASSERT_TRUE(parsed);
+  EXPECT_TRUE(parsed->header.nil_return);
+  EXPECT_TRUE(parsed->header.last);
+  EXPECT_EQ(parsed->header.count, 0u);
 }
 
 TEST_F(BatcherTest, DiscardLeavesNothing) {

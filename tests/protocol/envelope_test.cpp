@@ -86,6 +86,24 @@ TEST(Envelope, EmptyBatch) {
   EXPECT_EQ(b->records, "");
 }
 
+// A nothing-to-share return says so; other batches do not carry the field at all, which is how
+// gateways before it wrote them (and hubs before it ignore it).
+TEST(Envelope, ANilReturnIsMarkedAndOtherBatchesAreAsBefore) {
+  BatchHeader nil = header();
+  nil.nil_return = true;
+  const std::string payload = make_batch_payload(nil, "");
+  EXPECT_NE(payload.find(",\"nil_return\":true}"), std::string::npos) << payload;
+  auto b = parse_batch(payload);
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(b->header.nil_return);
+  const std::string plain = make_batch_payload(header(), kRecords);
+  EXPECT_EQ(plain.find("nil_return"), std::string::npos) << plain;
+  EXPECT_FALSE(parse_batch(plain)->header.nil_return);
+  std::string wrong = payload;
+  wrong.replace(wrong.find("\"nil_return\":true"), 17, "\"nil_return\":\"y\"");
+  EXPECT_EQ(parse_batch(wrong).error(), errc::bad_envelope);
+}
+
 TEST(BatchId, DeterministicAndDistinct) {
   const std::string sha(64, 'c');
   EXPECT_EQ(batch_id_for("p", "f", sha, 3), batch_id_for("p", "f", sha, 3));
