@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
+#include <limits>
 #include <cstdint>
 #include <ctime>
 #include <map>
@@ -15,6 +17,7 @@
 #include <tuple>
 #include <utility>
 
+#include "base/time.h"
 #include "hub/detail/pg.h"
 
 namespace svd::hub {
@@ -57,6 +60,7 @@ class TextArray {
     }
     out_ += '"';
   }
+  void add_null() { out_ += out_.empty() ? "{NULL" : ",NULL"; }
   std::string str() const { return out_.empty() ? "{}" : out_ + "}"; }
 
  private:
@@ -232,7 +236,7 @@ std::optional<StoreError> PgStore::Impl::make_tables(const std::vector<FeedTable
 
   // What exists already, of every relation the store names.
   TextArray names;
-  for (const char* n : {"batches", "token_links", "token_links_new"}) names.add(n);
+  for (const char* n : {"batches", "token_links", "token_links_new", "gateway_status"}) names.add(n);
   for (const FeedTable& t : tables) {
     names.add(t.table);
     names.add(t.linked);
@@ -264,11 +268,28 @@ std::optional<StoreError> PgStore::Impl::make_tables(const std::vector<FeedTable
 
   std::vector<std::string> problems;
   std::vector<std::string> statements;
-  if (!existing.count("batches"))
+  if (!existing.count("batches")) {
     statements.emplace_back(
         "CREATE TABLE batches (partner TEXT NOT NULL, batch_id TEXT NOT NULL, feed TEXT NOT NULL, "
         "extract_id TEXT NOT NULL, seq BIGINT NOT NULL, last BOOLEAN NOT NULL, records BIGINT NOT NULL, "
-        "received_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (partner, batch_id))");
+        "received_at TIMESTAMPTZ NOT NULL, extract_received_at TIMESTAMPTZ, nil_return BOOLEAN NOT NULL DEFAULT false, "
+        "PRIMARY KEY (partner, batch_id))");
+  } else {
+    // Columns that came later: a store from before gets them, its older rows NULL and false.
+    const auto& have = existing["batches"].columns;
+    auto has = [&](std::string_view c) {
+      return std::any_of(have.begin(), have.end(), [&](const auto& e) { return e.first == c; });
+    };
+    if (!has("extract_received_at"))
+      statements.emplace_back("ALTER TABLE batches ADD COLUMN extract_received_at TIMESTAMPTZ");
+    if (!has("nil_return"))
+      statements.emplace_back("ALTER TABLE batches ADD COLUMN nil_return BOOLEAN NOT NULL DEFAULT false");
+  }
+  if (!existing.count("gateway_status"))
+    statements.emplace_back(
+        "CREATE TABLE gateway_status (partner TEXT PRIMARY KEY, online BOOLEAN NOT NULL, version TEXT NOT NULL, "
+        "queued_batches BIGINT, unacknowledged_records BIGINT, rejected_batches BIGINT, "
+        "updated_at TIMESTAMPTZ NOT NULL, last_online_at TIMESTAMPTZ)");
   if (!existing.count("token_links"))
     statements.emplace_back(
         "CREATE TABLE token_links (kind TEXT NOT NULL, old_token TEXT NOT NULL, new_token TEXT NOT NULL, "
@@ -386,6 +407,7 @@ std::optional<StoreError> PgStore::Impl::make_tables(const std::vector<FeedTable
     }
   };
   need("batches", {"SELECT", "INSERT"});
+  need("gateway_status", {"SELECT", "INSERT", "UPDATE"});
   need("token_links", {"SELECT", "INSERT", "UPDATE"});
   for (const FeedTable& t : tables) {
     need(t.table, {"SELECT", "INSERT"});
@@ -503,10 +525,16 @@ pg::Outcome<void> PgStore::Impl::begin() {
 // committed, is not among them. A key another transaction holds uncommitted waits for it.
 pg::Outcome<std::set<BatchKey>> PgStore::Impl::insert_batches(std::vector<std::size_t> which) {
   std::sort(which.begin(), which.end(), [&](std::size_t a, std::size_t b) { return items[a].key() < items[b].key(); });
-  TextArray partners, ids, feed_ids, extracts, seqs, lasts, counts, received;
+  TextArray partners, ids, feed_ids, extracts, seqs, lasts, counts, received, arrived, nils;
   for (const std::size_t i : which) {
     const protocol::BatchHeader& h = items[i].pending->batch.header;
     received.add(received_at(items[i]));
+    // Only a time that reads as one: a peer's text never reaches the server as a timestamp.
+    if (const auto t = parse_utc_iso(h.extract.received_at))
+      arrived.add(utc_text(std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch()).count()));
+    else
+      arrived.add_null();
+    nils.add(h.nil_return ? "t" : "f");
     partners.add(items[i].pending->partner);
     ids.add(h.batch_id);
     feed_ids.add(h.feed);
@@ -517,12 +545,14 @@ pg::Outcome<std::set<BatchKey>> PgStore::Impl::insert_batches(std::vector<std::s
   }
   auto r = pg::exec_params(
       conn,
-      "INSERT INTO batches (partner, batch_id, feed, extract_id, seq, last, records, received_at) "
-      "SELECT p, b, f, e, s, l, n, r FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], "
-      "$6::boolean[], $7::bigint[], $8::timestamptz[]) WITH ORDINALITY AS u(p, b, f, e, s, l, n, r, o) ORDER BY o "
+      "INSERT INTO batches (partner, batch_id, feed, extract_id, seq, last, records, received_at, "
+      "extract_received_at, nil_return) "
+      "SELECT p, b, f, e, s, l, n, r, a, z FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], "
+      "$6::boolean[], $7::bigint[], $8::timestamptz[], $9::timestamptz[], $10::boolean[]) "
+      "WITH ORDINALITY AS u(p, b, f, e, s, l, n, r, a, z, o) ORDER BY o "
       "ON CONFLICT (partner, batch_id) DO NOTHING RETURNING partner, batch_id",
       {partners.str(), ids.str(), feed_ids.str(), extracts.str(), seqs.str(), lasts.str(), counts.str(),
-       received.str()});
+       received.str(), arrived.str(), nils.str()});
   if (!r) return r.error();
   std::set<BatchKey> inserted;
   for (int row = 0; row < r->rows(); ++row) {
@@ -835,6 +865,99 @@ result<void> PgStore::add_token_links(std::span<const TokenLink> links) {
     m.rollback();
     return errc::io_error;
   }
+}
+
+// --- Gateways and extracts, for the force's oversight -------------------------------------
+
+result<void> PgStore::record_status(const std::string& partner, const protocol::GatewayStatus& status,
+                                    std::int64_t now) {
+  Impl& m = *impl_;
+  if (!m.ready()) return errc::io_error;
+  // Param views its text: every one is held here until the call returns.
+  auto text = [](const std::optional<std::uint64_t>& n) {
+    return n ? std::optional<std::string>(decimal(std::min<std::uint64_t>(*n, std::numeric_limits<std::int64_t>::max())))
+             : std::nullopt;
+  };
+  auto param = [](const std::optional<std::string>& t) { return t ? pg::Param(*t) : pg::Param(std::nullopt); };
+  const std::optional<std::string> queued = text(status.queued_batches),
+                                   unacknowledged = text(status.unacknowledged_records),
+                                   rejected = text(status.rejected_batches), at = decimal(now);
+  const std::optional<std::int64_t> online = online_at(status, now);
+  const std::optional<std::string> online_text = online ? std::optional<std::string>(decimal(*online)) : std::nullopt;
+  auto r = pg::exec_params(
+      m.conn,
+      "INSERT INTO gateway_status (partner, online, version, queued_batches, unacknowledged_records, "
+      "rejected_batches, updated_at, last_online_at) VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7::bigint), "
+      "to_timestamp($8::bigint)) ON CONFLICT (partner) DO UPDATE SET online = EXCLUDED.online, "
+      "version = EXCLUDED.version, queued_batches = EXCLUDED.queued_batches, "
+      "unacknowledged_records = EXCLUDED.unacknowledged_records, rejected_batches = EXCLUDED.rejected_batches, "
+      "updated_at = EXCLUDED.updated_at, "
+      "last_online_at = GREATEST(gateway_status.last_online_at, EXCLUDED.last_online_at)",
+      {partner, status.online ? "t" : "f", status.version, param(queued), param(unacknowledged), param(rejected),
+       param(at), param(online_text)});
+  if (!r) return errc::io_error;
+  return {};
+}
+
+result<std::vector<GatewayState>> PgStore::gateway_states() {
+  Impl& m = *impl_;
+  if (!m.ready()) return errc::io_error;
+  auto r = pg::exec(m.conn,
+                    "SELECT partner, online, version, queued_batches, unacknowledged_records, rejected_batches, "
+                    "EXTRACT(EPOCH FROM updated_at)::bigint, EXTRACT(EPOCH FROM last_online_at)::bigint "
+                    "FROM gateway_status ORDER BY partner");
+  if (!r) return errc::io_error;
+  auto count = [&](int row, int col) -> std::optional<std::uint64_t> {
+    if (r->is_null(row, col)) return std::nullopt;
+    return static_cast<std::uint64_t>(std::max<std::int64_t>(0, r->int64(row, col).value_or(0)));
+  };
+  std::vector<GatewayState> states;
+  for (int row = 0; row < r->rows(); ++row) {
+    GatewayState g;
+    g.partner = r->text(row, 0);
+    g.online = r->text(row, 1) == "t";
+    g.version = r->text(row, 2);
+    g.queued_batches = count(row, 3);
+    g.unacknowledged_records = count(row, 4);
+    g.rejected_batches = count(row, 5);
+    g.updated_at = r->int64(row, 6).value_or(0);
+    if (!r->is_null(row, 7)) g.last_online_at = r->int64(row, 7);
+    states.push_back(std::move(g));
+  }
+  return states;
+}
+
+result<std::vector<ExtractArrival>> PgStore::extract_arrivals(std::int64_t from, std::int64_t to) {
+  Impl& m = *impl_;
+  if (!m.ready()) return errc::io_error;
+  auto r = pg::exec_params(
+      m.conn,
+      "SELECT partner, feed, extract_id, EXTRACT(EPOCH FROM arrived)::bigint, nil, n, records, last_seq, "
+      "EXTRACT(EPOCH FROM stored)::bigint FROM ("
+      "SELECT partner, feed, extract_id, min(coalesce(extract_received_at, received_at)) AS arrived, "
+      "bool_or(nil_return) AS nil, count(*) AS n, sum(records) AS records, "
+      "max(CASE WHEN last THEN seq END) AS last_seq, max(received_at) AS stored "
+      "FROM batches GROUP BY partner, feed, extract_id) AS e "
+      // Compared as epoch numbers: to_timestamp() refuses the ends of the int64 range.
+      "WHERE EXTRACT(EPOCH FROM arrived) >= $1::numeric AND EXTRACT(EPOCH FROM arrived) < $2::numeric "
+      "ORDER BY partner, feed, arrived",
+      {decimal(from), decimal(to)});
+  if (!r) return errc::io_error;
+  std::vector<ExtractArrival> out;
+  for (int row = 0; row < r->rows(); ++row) {
+    ExtractArrival e;
+    e.partner = r->text(row, 0);
+    e.feed = r->text(row, 1);
+    e.extract_id = r->text(row, 2);
+    e.received_at = r->int64(row, 3).value_or(0);
+    e.nil_return = r->text(row, 4) == "t";
+    e.batches = static_cast<std::uint64_t>(r->int64(row, 5).value_or(0));
+    e.records = static_cast<std::uint64_t>(r->int64(row, 6).value_or(0));
+    if (!r->is_null(row, 7)) e.last_seq = static_cast<std::uint64_t>(r->int64(row, 7).value_or(0));
+    e.stored_at = r->int64(row, 8).value_or(0);
+    out.push_back(std::move(e));
+  }
+  return out;
 }
 
 // --- Counting and retention ---------------------------------------------------------------

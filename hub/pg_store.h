@@ -2,8 +2,8 @@
 // The store in a PostgreSQL database (hub/store.h), shared by several svdhub instances
 // (docs/clustering.md). The same tables as the SQLite store (hub/sqlite_store.h), in the
 // connection's default schema (the first of its search_path): a typed table per feed, `batches`,
-// `token_links` and a `_linked` view per feed; `_received_at` and `batches.received_at` are
-// TIMESTAMPTZ, the transaction's now().
+// `token_links`, `gateway_status` and a `_linked` view per feed; `_received_at` and
+// `batches.received_at` are TIMESTAMPTZ, the transaction's now().
 //
 // Exactly once across instances: a batch is stored by the transaction whose row in `batches`
 // (primary key partner, batch_id) commits; an instance inserting the same batch meanwhile waits
@@ -58,6 +58,10 @@ class PgStore final : public Store {
   result<std::uint64_t> batch_count() override;
   result<std::uint64_t> token_link_count() override;
   result<void> add_token_links(std::span<const TokenLink> links) override;
+  result<void> record_status(const std::string& partner, const protocol::GatewayStatus& status,
+                             std::int64_t now) override;
+  result<std::vector<GatewayState>> gateway_states() override;
+  result<std::vector<ExtractArrival>> extract_arrivals(std::int64_t from, std::int64_t to) override;
   result<std::vector<std::pair<std::string, std::uint64_t>>> delete_received_before(std::int64_t unix_seconds) override;
 
   // The server process of this store's session (pg_stat_activity.pid), 0 when not connected:

@@ -2,11 +2,16 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <chrono>
 #include <ctime>
+#include <limits>
 #include <map>
+#include <optional>
 #include <utility>
 
 #include "base/sqlite.h"
+#include "base/time.h"
 
 namespace svd::hub {
 using sqlite::exec;
@@ -19,13 +24,30 @@ namespace {
 // Output names are plain identifiers and table names [a-z0-9_] (hub/records.h): quoting is enough.
 std::string q(std::string_view name) { return "\"" + std::string(name) + "\""; }
 
+// batches.extract_received_at and nil_return came later: a store from before gets them added
+// (kBatchesAdded), its older rows NULL and 0.
 constexpr const char* kBaseSchema =
     "CREATE TABLE IF NOT EXISTS batches (partner TEXT NOT NULL, batch_id TEXT NOT NULL, feed TEXT NOT NULL, "
     "extract_id TEXT NOT NULL, seq INTEGER NOT NULL, last INTEGER NOT NULL, records INTEGER NOT NULL, "
-    "received_at INTEGER NOT NULL, PRIMARY KEY (partner, batch_id));"
+    "received_at INTEGER NOT NULL, extract_received_at INTEGER, nil_return INTEGER NOT NULL DEFAULT 0, "
+    "PRIMARY KEY (partner, batch_id));"
+    "CREATE TABLE IF NOT EXISTS gateway_status (partner TEXT PRIMARY KEY, online INTEGER NOT NULL, "
+    "version TEXT NOT NULL, queued_batches INTEGER, unacknowledged_records INTEGER, rejected_batches INTEGER, "
+    "updated_at INTEGER NOT NULL, last_online_at INTEGER);"
     "CREATE TABLE IF NOT EXISTS token_links (kind TEXT NOT NULL, old_token TEXT NOT NULL, new_token TEXT NOT NULL, "
     "PRIMARY KEY (kind, old_token));"
     "CREATE INDEX IF NOT EXISTS token_links_new ON token_links (kind, new_token);";
+
+constexpr std::pair<const char*, const char*> kBatchesAdded[] = {
+    {"extract_received_at", "ALTER TABLE batches ADD COLUMN extract_received_at INTEGER"},
+    {"nil_return", "ALTER TABLE batches ADD COLUMN nil_return INTEGER NOT NULL DEFAULT 0"}};
+
+// extract.received_at as Unix seconds, or nothing when it does not read as a time.
+std::optional<std::int64_t> unix_seconds(const std::string& iso) {
+  const auto t = parse_utc_iso(iso);
+  if (!t) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch()).count();
+}
 
 }  // namespace
 
@@ -36,7 +58,7 @@ struct SqliteStore::Impl {
     Stmt insert;
   };
   std::map<std::string, Feed, std::less<>> feeds;
-  Stmt seen, add_batch, newest_of, add_link, relink;
+  Stmt seen, add_batch, newest_of, add_link, relink, set_status;
   RecordReader reader;
   std::vector<TokenLink> links;
 
@@ -95,6 +117,16 @@ StoreError SqliteStore::Impl::make_tables(std::vector<FeedTable>& tables) {
   }
   sqlite::Transaction tx(conn);
   if (!tx.ok() || !exec(conn, kBaseSchema)) return {errc::io_error, "cannot create the store's tables"};
+  {
+    std::vector<std::string> have;
+    Stmt info;
+    if (!prepare(conn, "PRAGMA table_info(batches)", info)) return {errc::io_error, "cannot read the batches table"};
+    Use u(info);
+    while (u.step() == SQLITE_ROW) have.push_back(u.text(1));
+    for (const auto& [column, alter] : kBatchesAdded)
+      if (std::find(have.begin(), have.end(), column) == have.end() && !exec(conn, alter))
+        return {errc::io_error, "cannot extend the batches table"};
+  }
   for (const auto& s : statements)
     if (!exec(conn, s.c_str())) return {errc::io_error, "cannot create or extend the feed tables"};
   if (tx.commit() != SQLITE_OK) return {errc::io_error, "cannot commit the feed tables"};
@@ -133,9 +165,18 @@ store_result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesyst
   }
   if (!prepare(db, "SELECT 1 FROM batches WHERE partner = ?1 AND batch_id = ?2", impl->seen) ||
       !prepare(db,
-               "INSERT INTO batches (partner, batch_id, feed, extract_id, seq, last, records, received_at) "
-               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+               "INSERT INTO batches (partner, batch_id, feed, extract_id, seq, last, records, received_at, "
+               "extract_received_at, nil_return) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                impl->add_batch) ||
+      !prepare(db,
+               "INSERT INTO gateway_status (partner, online, version, queued_batches, unacknowledged_records, "
+               "rejected_batches, updated_at, last_online_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+               "ON CONFLICT (partner) DO UPDATE SET online = excluded.online, version = excluded.version, "
+               "queued_batches = excluded.queued_batches, unacknowledged_records = excluded.unacknowledged_records, "
+               "rejected_batches = excluded.rejected_batches, updated_at = excluded.updated_at, "
+               "last_online_at = max(coalesce(last_online_at, excluded.last_online_at), "
+               "coalesce(excluded.last_online_at, last_online_at))",
+               impl->set_status) ||
       !prepare(db, "SELECT new_token FROM token_links WHERE kind = ?1 AND old_token = ?2", impl->newest_of) ||
       !prepare(db, "INSERT OR IGNORE INTO token_links (kind, old_token, new_token) VALUES (?1, ?2, ?3)",
                impl->add_link) ||
@@ -227,10 +268,12 @@ BatchOutcome SqliteStore::Impl::store_one(const PendingBatch& pending) {
 
   bool added;
   {
+    const std::optional<std::int64_t> received = unix_seconds(h.extract.received_at);
     Use u(add_batch);
     added = u.bind(1, partner) && u.bind(2, h.batch_id) && u.bind(3, h.feed) && u.bind(4, h.extract.id) &&
             u.bind(5, static_cast<std::int64_t>(h.seq)) && u.bind(6, std::int64_t{h.last ? 1 : 0}) &&
-            u.bind(7, static_cast<std::int64_t>(h.count)) && u.bind(8, now) && u.done();
+            u.bind(7, static_cast<std::int64_t>(h.count)) && u.bind(8, now) &&
+            (!received || u.bind(9, *received)) && u.bind(10, std::int64_t{h.nil_return ? 1 : 0}) && u.done();
   }
   if (!added || !exec(conn, "RELEASE batch")) return errc::io_error;
   return protocol::ReceiptStatus::accepted;
@@ -254,6 +297,92 @@ result<std::vector<BatchOutcome>> SqliteStore::store_group(std::span<const Pendi
     }
     if (tx.commit() != SQLITE_OK) return errc::io_error;
     return outcomes;
+  });
+}
+
+result<void> SqliteStore::record_status(const std::string& partner, const protocol::GatewayStatus& status,
+                                        std::int64_t now) {
+  return sqlite::guarded([&]() -> result<void> {
+    const std::optional<std::int64_t> online = online_at(status, now);
+    auto count = [](const std::optional<std::uint64_t>& n) {
+      return static_cast<std::int64_t>(std::min<std::uint64_t>(*n, std::numeric_limits<std::int64_t>::max()));
+    };
+    Use u(impl_->set_status);
+    const bool ok = u.bind(1, partner) && u.bind(2, std::int64_t{status.online ? 1 : 0}) && u.bind(3, status.version) &&
+                    (!status.queued_batches || u.bind(4, count(status.queued_batches))) &&
+                    (!status.unacknowledged_records || u.bind(5, count(status.unacknowledged_records))) &&
+                    (!status.rejected_batches || u.bind(6, count(status.rejected_batches))) && u.bind(7, now) &&
+                    (!online || u.bind(8, *online)) && u.done();
+    if (!ok) return errc::io_error;
+    return {};
+  });
+}
+
+result<std::vector<GatewayState>> SqliteStore::gateway_states() {
+  return sqlite::guarded([&]() -> result<std::vector<GatewayState>> {
+    Stmt s;
+    if (!prepare(impl_->db.get(),
+                 "SELECT partner, online, version, queued_batches, unacknowledged_records, rejected_batches, "
+                 "updated_at, last_online_at FROM gateway_status ORDER BY partner",
+                 s))
+      return errc::io_error;
+    sqlite3_stmt* raw = s.get();
+    auto optional = [&](int col) -> std::optional<std::uint64_t> {
+      if (sqlite3_column_type(raw, col) == SQLITE_NULL) return std::nullopt;
+      return static_cast<std::uint64_t>(std::max<std::int64_t>(0, sqlite3_column_int64(raw, col)));
+    };
+    std::vector<GatewayState> states;
+    Use u(s);
+    int step;
+    while ((step = u.step()) == SQLITE_ROW) {
+      GatewayState g;
+      g.partner = u.text(0);
+      g.online = u.integer(1) != 0;
+      g.version = u.text(2);
+      g.queued_batches = optional(3);
+      g.unacknowledged_records = optional(4);
+      g.rejected_batches = optional(5);
+      g.updated_at = u.integer(6);
+      if (sqlite3_column_type(raw, 7) != SQLITE_NULL) g.last_online_at = u.integer(7);
+      states.push_back(std::move(g));
+    }
+    if (step != SQLITE_DONE) return errc::io_error;
+    return states;
+  });
+}
+
+result<std::vector<ExtractArrival>> SqliteStore::extract_arrivals(std::int64_t from, std::int64_t to) {
+  return sqlite::guarded([&]() -> result<std::vector<ExtractArrival>> {
+    Stmt s;
+    // One pass over the extracts' batches: a few per extract, a few extracts per partner and period.
+    if (!prepare(impl_->db.get(),
+                 "SELECT partner, feed, extract_id, arrived, nil, n, records, last_seq, stored FROM ("
+                 "SELECT partner, feed, extract_id, min(coalesce(extract_received_at, received_at)) AS arrived, "
+                 "max(nil_return) AS nil, count(*) AS n, sum(records) AS records, "
+                 "max(CASE WHEN last THEN seq END) AS last_seq, max(received_at) AS stored "
+                 "FROM batches GROUP BY partner, feed, extract_id) WHERE arrived >= ?1 AND arrived < ?2 "
+                 "ORDER BY partner, feed, arrived",
+                 s))
+      return errc::io_error;
+    Use u(s);
+    if (!u.bind(1, from) || !u.bind(2, to)) return errc::io_error;
+    std::vector<ExtractArrival> out;
+    int step;
+    while ((step = u.step()) == SQLITE_ROW) {
+      ExtractArrival e;
+      e.partner = u.text(0);
+      e.feed = u.text(1);
+      e.extract_id = u.text(2);
+      e.received_at = u.integer(3);
+      e.nil_return = u.integer(4) != 0;
+      e.batches = static_cast<std::uint64_t>(u.integer(5));
+      e.records = static_cast<std::uint64_t>(u.integer(6));
+      if (sqlite3_column_type(s.get(), 7) != SQLITE_NULL) e.last_seq = static_cast<std::uint64_t>(u.integer(7));
+      e.stored_at = u.integer(8);
+      out.push_back(std::move(e));
+    }
+    if (step != SQLITE_DONE) return errc::io_error;
+    return out;
   });
 }
 

@@ -3,8 +3,10 @@
 // one svdhub. WAL and synchronous=FULL: a group's commit is one fsync.
 //
 // Besides the feed tables (hub/records.h): `batches` (partner, batch id, feed, extract, seq,
-// last, record count, received time), `token_links` (kind, old token, new token) and a view per
-// feed, `records_<feed>_linked`, whose token columns hold the newest token of each person.
+// last, record count, received time, when the extract reached its gateway, whether it was a nil
+// return), `token_links` (kind, old token, new token), `gateway_status` (each partner's last
+// status message and when it was last online) and a view per feed, `records_<feed>_linked`, whose
+// token columns hold the newest token of each person.
 
 #include <filesystem>
 #include <memory>
@@ -32,6 +34,10 @@ class SqliteStore final : public Store {
   result<std::uint64_t> batch_count() override;
   result<std::uint64_t> token_link_count() override;
   result<void> add_token_links(std::span<const TokenLink> links) override;
+  result<void> record_status(const std::string& partner, const protocol::GatewayStatus& status,
+                             std::int64_t now) override;
+  result<std::vector<GatewayState>> gateway_states() override;
+  result<std::vector<ExtractArrival>> extract_arrivals(std::int64_t from, std::int64_t to) override;
   result<std::vector<std::pair<std::string, std::uint64_t>>> delete_received_before(std::int64_t unix_seconds) override;
 
   // The connection itself, for tests that make SQLite fail (a commit hook, a page limit).

@@ -2,9 +2,12 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
+#include <chrono>
 #include <stdexcept>
 #include <string_view>
 
+#include "base/time.h"
 #include "hub/pg_store.h"
 #include "hub/sqlite_store.h"
 
@@ -19,6 +22,13 @@ result<protocol::ReceiptStatus> Store::store(const std::string& partner, const p
   auto outcomes = store_group(std::span<const PendingBatch>(&one, 1));
   if (!outcomes) return outcomes.error();
   return outcomes->front();
+}
+
+std::optional<std::int64_t> online_at(const protocol::GatewayStatus& status, std::int64_t now) {
+  if (status.time.empty()) return status.online ? std::optional<std::int64_t>(now) : std::nullopt;
+  const auto t = parse_utc_iso(status.time);
+  if (!t) return status.online ? std::optional<std::int64_t>(now) : std::nullopt;
+  return std::min<std::int64_t>(now, std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch()).count());
 }
 
 store_result<std::unique_ptr<Store>> open_store(const config::HubReceiverConfig& config) {

@@ -26,6 +26,7 @@
 #include "config/hub_config.h"
 #include "hub/records.h"
 #include "protocol/envelope.h"
+#include "protocol/status.h"
 
 namespace svd::hub {
 
@@ -63,6 +64,38 @@ struct StoreError {
 template <class T>
 using store_result = boost::system::result<T, StoreError>;
 
+// What a gateway last said about itself (protocol/status.h), as the hub keeps it: one row per
+// partner in `gateway_status`.
+struct GatewayState {
+  std::string partner;
+  bool online = false;
+  std::string version;
+  std::optional<std::uint64_t> queued_batches, unacknowledged_records, rejected_batches;
+  std::int64_t updated_at = 0;                 // when its latest status reached the hub (Unix seconds)
+  std::optional<std::int64_t> last_online_at;  // the latest moment it is known to have been online
+};
+
+// The moment a status message received at `now` shows its gateway online: its own time (never
+// later than `now`: a gateway clock ahead must not hide an outage) for an "online" message or a
+// clean stop, `now` for an "online" message without one; nothing for a last will, which the
+// broker sends when the link died at some moment it does not say.
+std::optional<std::int64_t> online_at(const protocol::GatewayStatus& status, std::int64_t now);
+
+// One extract as the hub holds it, from its batches: enough to tell whether a period's delivery
+// arrived (hub/sharing.h).
+struct ExtractArrival {
+  std::string partner, feed, extract_id;
+  // When it reached the gateway (extract.received_at), which places it in a period as the
+  // gateway does; for batches stored before the hub kept that, when the hub stored the first.
+  std::int64_t received_at = 0;
+  bool nil_return = false;
+  std::uint64_t batches = 0, records = 0;  // stored so far
+  std::optional<std::uint64_t> last_seq;   // the seq of its last batch, once that is stored
+  std::int64_t stored_at = 0;              // when its latest batch was stored
+  // Every batch is stored: the last one, and as many as it says there are.
+  bool complete() const { return last_seq && batches == *last_seq + 1; }
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -84,6 +117,16 @@ class Store {
   virtual result<std::uint64_t> batch_count() = 0;
   // Links between tokens of one person under an older and the newest key.
   virtual result<std::uint64_t> token_link_count() = 0;
+
+  // Records a status message of `partner`'s gateway received at `now` (Unix seconds), replacing
+  // the one before; last_online_at only ever moves forward (online_at()). Errors: io_error.
+  virtual result<void> record_status(const std::string& partner, const protocol::GatewayStatus& status,
+                                     std::int64_t now) = 0;
+  // Every partner's latest, by partner id.
+  virtual result<std::vector<GatewayState>> gateway_states() = 0;
+  // The extracts that reached their gateways in [from, to) (Unix seconds), by partner, feed and
+  // time. Errors: io_error.
+  virtual result<std::vector<ExtractArrival>> extract_arrivals(std::int64_t from, std::int64_t to) = 0;
 
   // Adds links read from another store (`svdhub store copy`) in one transaction, by store_group's
   // rule: each is resolved to the newest token this store knows, and links to its old token move

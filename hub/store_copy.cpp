@@ -13,6 +13,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "base/sqlite.h"
+#include "base/time.h"
 
 namespace svd::hub {
 namespace {
@@ -30,7 +31,8 @@ using BatchKey = std::pair<std::string, std::string>;  // partner, batch id
 struct BatchRow {
   std::string feed, extract_id;
   std::int64_t seq = 0, records = 0, received_at = 0;
-  bool last = false;
+  std::optional<std::int64_t> extract_received_at;  // absent from stores made before it was kept
+  bool last = false, nil_return = false;
   bool sent = false;  // handed to the target by this copy
 };
 
@@ -93,9 +95,21 @@ class Copier {
 };
 
 std::optional<StoreError> Copier::read_batches(const std::vector<FeedTable>& feeds) {
+  // Stores from before these columns have NULL and 0 for them.
+  bool later_columns = false;
+  {
+    Stmt info;
+    if (sqlite::prepare(db_, "SELECT count(*) FROM pragma_table_info('batches') WHERE name = 'nil_return'", info)) {
+      Use u(info);
+      later_columns = u.step() == SQLITE_ROW && u.integer(0) > 0;
+    }
+  }
   Stmt s;
   if (!sqlite::prepare(db_,
-                       "SELECT partner, batch_id, feed, extract_id, seq, last, records, received_at FROM batches",
+                       later_columns ? "SELECT partner, batch_id, feed, extract_id, seq, last, records, received_at, "
+                                       "extract_received_at, nil_return FROM batches"
+                                     : "SELECT partner, batch_id, feed, extract_id, seq, last, records, received_at, "
+                                       "NULL, 0 FROM batches",
                        s))
     return StoreError{errc::io_error, "not a hub store (it has no batches table)"};
   std::set<std::string> missing;
@@ -109,6 +123,8 @@ std::optional<StoreError> Copier::read_batches(const std::vector<FeedTable>& fee
     row.last = u.integer(5) != 0;
     row.records = u.integer(6);
     row.received_at = u.integer(7);
+    if (sqlite3_column_type(s.get(), 8) != SQLITE_NULL) row.extract_received_at = u.integer(8);
+    row.nil_return = u.integer(9) != 0;
     const bool known =
         std::any_of(feeds.begin(), feeds.end(), [&](const FeedTable& t) { return t.feed == row.feed; });
     if (!known) missing.insert(row.feed);
@@ -145,6 +161,8 @@ void Copier::add_to_group(const BatchKey& key, BatchRow& row, std::string record
   h.schema = row.feed;
   if (!key_id.empty()) h.key_ids.push_back(std::move(key_id));
   h.extract.id = row.extract_id;
+  if (row.extract_received_at) h.extract.received_at = utc_iso(*row.extract_received_at);
+  h.nil_return = row.nil_return;
   h.seq = static_cast<std::uint64_t>(row.seq);
   h.last = row.last;
   h.count = static_cast<std::uint64_t>(row.records);

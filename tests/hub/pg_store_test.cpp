@@ -39,62 +39,33 @@ namespace svd::hub {
 namespace {
 
 namespace fs = std::filesystem;
+using test_support::contains;
 using test_support::eventually;
 using test_support::PostgresServer;
+using test_support::read_line;
+using test_support::shared_server;
 
-PostgresServer* g_server = nullptr;
-
-// Started once, before the first test: a server start (initdb included) takes seconds, a
-// database a few milliseconds.
-class ServerEnvironment final : public ::testing::Environment {
- public:
-  void SetUp() override {
-    try {
-      server_ = std::make_unique<PostgresServer>();
-      g_server = server_.get();
-    } catch (const std::exception& e) {
-      FAIL() << "cannot start PostgreSQL: " << e.what();
-    }
-  }
-  void TearDown() override {
-    g_server = nullptr;
-    server_.reset();
-  }
-
- private:
-  std::unique_ptr<PostgresServer> server_;
-};
-[[maybe_unused]] ::testing::Environment* const g_environment =
-    ::testing::AddGlobalTestEnvironment(new ServerEnvironment);
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-std::string read_line(const fs::path& file) {
-  std::ifstream in(file);
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
+[[maybe_unused]] ::testing::Environment* const g_environment = test_support::use_shared_server();
 
 std::string fresh_database() {
   static int n = 0;
   const std::string name = "store_" + std::to_string(++n);
-  g_server->create_database(name);
+  shared_server()->create_database(name);
   return name;
 }
 
 config::StoreConfig pg_config(const std::string& db, const std::string& user = {}, const fs::path& password = {}) {
   config::StoreConfig c;
   c.backend = config::StoreBackend::postgresql;
-  c.conninfo = g_server->conninfo(db, user);
-  c.password_file = password.empty() ? g_server->password_file() : password;
+  c.conninfo = shared_server()->conninfo(db, user);
+  c.password_file = password.empty() ? shared_server()->password_file() : password;
   return c;
 }
 
 // The first value of `sql` in `db` as an integer, from a connection of its own; -1 on any error.
 std::int64_t query_int(const std::string& db, const std::string& sql) {
   try {
-    const auto v = g_server->query_value(sql, db);
+    const auto v = shared_server()->query_value(sql, db);
     return v ? std::stoll(*v) : -1;
   } catch (const std::exception&) {
     return -1;
@@ -137,7 +108,7 @@ class PgBackend final : public StoreBackend {
   }
   std::int64_t committed(const std::string& sql) override { return query_int(db_, sql); }
   std::vector<std::string> indexes(const std::string& table) override {
-    const auto v = g_server->query_value(
+    const auto v = shared_server()->query_value(
         "SELECT coalesce(string_agg(d, ';' ORDER BY d), '') FROM (SELECT (SELECT string_agg(pg_get_indexdef("
         "i.indexrelid, k, true), ',' ORDER BY k) FROM generate_series(1, i.indnatts) k) AS d FROM pg_index i "
         "WHERE i.indrelid = to_regclass('" + table + "')) s",
@@ -145,7 +116,7 @@ class PgBackend final : public StoreBackend {
     return split(v.value_or(""), ';');
   }
   std::vector<std::pair<std::string, std::string>> columns(const std::string& table) override {
-    const auto v = g_server->query_value(
+    const auto v = shared_server()->query_value(
         "SELECT coalesce(string_agg(a.attname || ':' || format_type(a.atttypid, a.atttypmod), ';' ORDER BY "
         "a.attnum), '') FROM pg_attribute a WHERE a.attrelid = to_regclass('" + table +
             "') AND a.attnum > 0 AND NOT a.attisdropped",
@@ -176,8 +147,8 @@ std::string links_record(int n, int person) {
 class PgStoreTest : public StoreContract {
  protected:
   void SetUp() override {
-    ASSERT_NE(g_server, nullptr);
-    ASSERT_TRUE(g_server->running()) << "an earlier test left the server stopped";
+    ASSERT_NE(shared_server(), nullptr);
+    ASSERT_TRUE(shared_server()->running()) << "an earlier test left the server stopped";
     pg_backend.reset();
     db_ = pg_backend.db();
   }
@@ -198,8 +169,8 @@ class PgStoreTest : public StoreContract {
 
   // A connection of the test's own, as the superuser, to the test's database.
   pg::Connection connect() {
-    auto c = pg::Connection::open({.conninfo = g_server->conninfo(db_),
-                                   .password_file = g_server->password_file(),
+    auto c = pg::Connection::open({.conninfo = shared_server()->conninfo(db_),
+                                   .password_file = shared_server()->password_file(),
                                    .application_name = "svdhub-test-locker"});
     if (!c) throw std::runtime_error("cannot connect: " + pg::describe(c.error()));
     return std::move(*c);
@@ -217,7 +188,7 @@ class PgStoreTest : public StoreContract {
   // a thread of its own waits on the server.
   static std::optional<std::string> query(const std::string& sql) {
     try {
-      return g_server->query_value(sql);
+      return shared_server()->query_value(sql);
     } catch (const std::exception&) {
       return std::nullopt;
     }
@@ -234,7 +205,7 @@ class PgStoreTest : public StoreContract {
 struct RestartGuard {
   ~RestartGuard() {
     try {
-      if (!g_server->running()) g_server->start();
+      if (!shared_server()->running()) shared_server()->start();
     } catch (const std::exception& e) {
       ADD_FAILURE() << "cannot start the server again: " << e.what();
     }
@@ -316,15 +287,16 @@ void install_gate(const std::string& db, const std::string& table, int row, int 
   const std::string name = "test_gate_" + table;
   const std::string count = "coalesce(nullif(current_setting('svdtest.rows_" + table + "', true), ''), '0')::int + 1";
   const std::string held = row == 0 ? "true" : "n = " + std::to_string(row);
-  g_server->execute("CREATE FUNCTION " + name + "() RETURNS trigger LANGUAGE plpgsql AS $$ DECLARE n int := " + count +
-                        "; BEGIN PERFORM set_config('svdtest.rows_" + table + "', n::text, true); IF " + held +
-                        " THEN PERFORM pg_advisory_lock_shared(" + std::to_string(key) +
-                        "); PERFORM pg_advisory_unlock_shared(" + std::to_string(key) +
-                        "); END IF; RETURN NEW; END $$; CREATE TRIGGER " + name + " " +
-                        (row == 0 ? "AFTER INSERT OR UPDATE ON " + table + " FOR EACH STATEMENT"
-                                  : "BEFORE INSERT ON " + table + " FOR EACH ROW") +
-                        " EXECUTE FUNCTION " + name + "()",
-                    db);
+  shared_server()->execute(
+      "CREATE FUNCTION " + name + "() RETURNS trigger LANGUAGE plpgsql AS $$ DECLARE n int := " + count +
+          "; BEGIN PERFORM set_config('svdtest.rows_" + table + "', n::text, true); IF " + held +
+          " THEN PERFORM pg_advisory_lock_shared(" + std::to_string(key) +
+          "); PERFORM pg_advisory_unlock_shared(" + std::to_string(key) +
+          "); END IF; RETURN NEW; END $$; CREATE TRIGGER " + name + " " +
+          (row == 0 ? "AFTER INSERT OR UPDATE ON " + table + " FOR EACH STATEMENT"
+                    : "BEFORE INSERT ON " + table + " FOR EACH ROW") +
+          " EXECUTE FUNCTION " + name + "()",
+      db);
 }
 
 // Two instances given the same batches in opposite orders: each inserts the first and is held
@@ -511,7 +483,7 @@ TEST_F(PgStoreTest, InstancesStartingTogetherMakeTheTablesOnce) {
   EXPECT_EQ(stores[0]->store("northgate-ed", batch(0, "{\"n\":1}\n")).value(), protocol::ReceiptStatus::accepted);
 }
 
-TEST_F(PgStoreTest, TheServerStoppedMidGroupStoresNothingAndTheResentGroupIsStoredOnce) {
+TEST_F(PgStoreTest, TheServerKilledMidGroupStoresNothingAndTheResentGroupIsStoredOnce) {
   RestartGuard guard;
   auto a = must_open({links_table()});
   const std::vector<PendingBatch> group{
@@ -524,9 +496,11 @@ TEST_F(PgStoreTest, TheServerStoppedMidGroupStoresNothingAndTheResentGroupIsStor
   ASSERT_TRUE(pg::exec(locker, "BEGIN; LOCK TABLE records_ed_assaults IN ACCESS EXCLUSIVE MODE"));
   result<std::vector<BatchOutcome>> out = std::vector<BatchOutcome>{};
   std::thread t([&] { out = a->store_group(group); });
-  // The group's batches are inserted, its COPY is waiting: the server goes down now.
+  // The group's batches are inserted, its COPY is waiting: the server dies now. Killed, not
+  // stopped: a fast shutdown ends the sessions one by one, so the locker's could end first and
+  // let the group commit before its own session is ended.
   const bool waiting = eventually([&] { return waits_for_a_lock(pid); });
-  EXPECT_EQ(g_server->stop(), 0) << g_server->log();
+  shared_server()->kill();
   t.join();
   ASSERT_TRUE(waiting);
   ASSERT_FALSE(out);
@@ -538,7 +512,7 @@ TEST_F(PgStoreTest, TheServerStoppedMidGroupStoresNothingAndTheResentGroupIsStor
   EXPECT_EQ(down.error(), errc::io_error);
   EXPECT_EQ(a->backend_pid(), 0);
 
-  g_server->start();
+  shared_server()->start();
   EXPECT_EQ(committed("SELECT COUNT(*) FROM batches"), 0) << "nothing of the group may be committed";
   EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults"), 0);
   auto resent = a->store_group(group);
@@ -559,7 +533,7 @@ TEST_F(PgStoreTest, AConnectionLostWhileIdleIsOpenedAgainByTheNextGroup) {
   auto a = must_open({ed_table()});
   const int pid = a->backend_pid();
   ASSERT_GT(pid, 0);
-  ASSERT_EQ(g_server->query_value("SELECT pg_terminate_backend(" + std::to_string(pid) + ")::text"), "true");
+  ASSERT_EQ(shared_server()->query_value("SELECT pg_terminate_backend(" + std::to_string(pid) + ")::text"), "true");
   ASSERT_TRUE(eventually([&] { return session_gone(pid); }));
   EXPECT_EQ(a->store("northgate-ed", batch(0, records(2))).value(), protocol::ReceiptStatus::accepted);
   EXPECT_NE(a->backend_pid(), pid);
@@ -596,7 +570,7 @@ TEST_F(PgStoreTest, AnUnreachableServerIsUnavailable) {
 }
 
 TEST_F(PgStoreTest, AWrongPasswordIsAnAuthenticationErrorThatDoesNotShowIt) {
-  const std::string right = read_line(g_server->password_file());
+  const std::string right = read_line(shared_server()->password_file());
   ASSERT_FALSE(right.empty());
   const std::string wrong = "wrong-" + right.substr(0, 10) + "-Zq9";
   test_support::TempDir tmp("svd-pgstore");
@@ -615,7 +589,7 @@ TEST_F(PgStoreTest, AWrongPasswordIsAnAuthenticationErrorThatDoesNotShowIt) {
 }
 
 TEST_F(PgStoreTest, ARoleThatMayNotCreateTablesGetsAClearError) {
-  const fs::path password = g_server->create_role("hub_no_create");
+  const fs::path password = shared_server()->create_role("hub_no_create");
   auto s = open_pg({ed_table()}, "svdhub-test", pg_config(db_, "hub_no_create", password));
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, errc::io_error);
@@ -627,31 +601,33 @@ TEST_F(PgStoreTest, ARoleThatMayNotCreateTablesGetsAClearError) {
 
 TEST_F(PgStoreTest, ARoleThatMayNotInsertIsStoppedAtOpenAndRunsOnceGranted) {
   must_open({ed_table()});  // the owner makes the tables
-  const fs::path password = g_server->create_role("hub_reader");
-  g_server->execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO hub_reader", db_);
+  const fs::path password = shared_server()->create_role("hub_reader");
+  shared_server()->execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO hub_reader", db_);
   auto s = open_pg({ed_table()}, "svdhub-test", pg_config(db_, "hub_reader", password));
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().cause, StoreCause::privilege) << s.error().message;
   for (const char* lack : {"INSERT on batches", "INSERT on token_links", "UPDATE on token_links",
-                           "INSERT on records_ed_assaults"})
+                           "UPDATE on gateway_status", "INSERT on records_ed_assaults"})
     EXPECT_TRUE(contains(s.error().message, lack)) << s.error().message;
 
   // With the rights it needs, a role that does not own the tables runs the store: an unchanged
   // store needs no DDL.
-  g_server->execute(
-      "GRANT INSERT ON ALL TABLES IN SCHEMA public TO hub_reader; GRANT UPDATE ON token_links TO hub_reader", db_);
+  shared_server()->execute(
+      "GRANT INSERT ON ALL TABLES IN SCHEMA public TO hub_reader; "
+      "GRANT UPDATE ON token_links, gateway_status TO hub_reader",
+      db_);
   auto granted = open_pg({ed_table()}, "svdhub-test", pg_config(db_, "hub_reader", password));
   ASSERT_TRUE(granted) << granted.error().message;
   EXPECT_EQ((*granted)->store("northgate-ed", batch(0, records(3))).value(), protocol::ReceiptStatus::accepted);
 
   // A right lost while running fails the whole group, and nothing of it stays.
-  g_server->execute("REVOKE INSERT ON records_ed_assaults FROM hub_reader", db_);
+  shared_server()->execute("REVOKE INSERT ON records_ed_assaults FROM hub_reader", db_);
   const std::vector<PendingBatch> group{{"northgate-ed", batch(1, records(2))}, {"southgate-ed", batch(1, records(2))}};
   auto refused = (*granted)->store_group(group);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error(), errc::io_error);
   EXPECT_EQ(committed("SELECT COUNT(*) FROM batches"), 1);
-  g_server->execute("GRANT INSERT ON records_ed_assaults TO hub_reader", db_);
+  shared_server()->execute("GRANT INSERT ON records_ed_assaults TO hub_reader", db_);
   auto resent = (*granted)->store_group(group);
   ASSERT_TRUE(resent);
   for (const auto& o : *resent) EXPECT_EQ(o.value(), protocol::ReceiptStatus::accepted);
@@ -659,7 +635,7 @@ TEST_F(PgStoreTest, ARoleThatMayNotInsertIsStoppedAtOpenAndRunsOnceGranted) {
 }
 
 TEST_F(PgStoreTest, TheAnalystRoleReadsRecordsViewsAndLinksButNotBatches) {
-  const fs::path password = g_server->create_role("svd_analysts");
+  const fs::path password = shared_server()->create_role("svd_analysts");
   config::StoreConfig c = pg_config(db_);
   c.analyst_role = "svd_analysts";
   {
@@ -669,7 +645,7 @@ TEST_F(PgStoreTest, TheAnalystRoleReadsRecordsViewsAndLinksButNotBatches) {
     ASSERT_EQ((*s)->store("northgate-ed", b).value(), protocol::ReceiptStatus::accepted);
   }
   auto analyst = [&] {
-    auto a = pg::Connection::open({.conninfo = g_server->conninfo(db_, "svd_analysts"),
+    auto a = pg::Connection::open({.conninfo = shared_server()->conninfo(db_, "svd_analysts"),
                                    .password_file = password,
                                    .application_name = "analyst"});
     if (!a) throw std::runtime_error("the analyst cannot connect: " + pg::describe(a.error()));
@@ -729,7 +705,7 @@ TEST_F(PgStoreTest, AnUnchangedStoreOpensWithoutWaitingForAnAnalystsQuery) {
 }
 
 TEST_F(PgStoreTest, ATableOfAnotherTypeIsIncompatibleAndNothingIsAltered) {
-  g_server->execute(
+  shared_server()->execute(
       "CREATE TABLE records_ed_assaults (_partner TEXT NOT NULL, _extract_id TEXT NOT NULL, _batch_id TEXT NOT NULL, "
       "_received_at BIGINT NOT NULL, n INTEGER)",
       db_);
@@ -799,8 +775,8 @@ TEST_F(PgStoreTest, WhatTheServerRefusesRejectsOnlyItsBatch) {
 TEST_F(PgStoreTest, ADiskFullFailsTheGroupWholeAndItIsStoredOnceThereIsRoom) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs (CI runs as root)";
   struct stat data{};
-  ASSERT_EQ(::stat(g_server->dir().c_str(), &data), 0);
-  const fs::path space = g_server->dir() / "small-disk";
+  ASSERT_EQ(::stat(shared_server()->dir().c_str(), &data), 0);
+  const fs::path space = shared_server()->dir() / "small-disk";
   fs::create_directory(space);
   const std::string owner = "uid=" + std::to_string(data.st_uid) + ",gid=" + std::to_string(data.st_gid);
   ASSERT_EQ(::mount("tmpfs", space.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, ("size=512k,mode=0700," + owner).c_str()), 0)
@@ -810,27 +786,27 @@ TEST_F(PgStoreTest, ADiskFullFailsTheGroupWholeAndItIsStoredOnceThereIsRoom) {
     fs::path space;
     ~Cleanup() {
       try {
-        g_server->execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
-        g_server->execute("DROP TABLESPACE IF EXISTS small_disk");
+        shared_server()->execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+        shared_server()->execute("DROP TABLESPACE IF EXISTS small_disk");
       } catch (const std::exception& e) {
         ADD_FAILURE() << e.what();
       }
       ::umount2(space.c_str(), MNT_DETACH);
     }
   } cleanup{db_, space};
-  g_server->execute("CREATE TABLESPACE small_disk LOCATION '" + space.string() + "'");
-  g_server->execute("ALTER DATABASE " + db_ + " SET default_tablespace = small_disk");
+  shared_server()->execute("CREATE TABLESPACE small_disk LOCATION '" + space.string() + "'");
+  shared_server()->execute("ALTER DATABASE " + db_ + " SET default_tablespace = small_disk");
 
   auto s = must_open({ed_table()});
   ASSERT_EQ(s->store("northgate-ed", batch(99, records(1))).value(), protocol::ReceiptStatus::accepted);
   std::vector<PendingBatch> group;
   for (int i = 0; i < 20; ++i) group.push_back({"northgate-ed", batch(static_cast<std::uint64_t>(i), records(500))});
   group.push_back({"northgate-ed", batch(50, "{\"nope\":1}\n")});
-  const std::size_t log_from = g_server->log().size();
+  const std::size_t log_from = shared_server()->log().size();
   auto full = s->store_group(group);
   ASSERT_FALSE(full) << "the group fitted: the disk is too large for this test";
   EXPECT_EQ(full.error(), errc::io_error);
-  EXPECT_TRUE(contains(g_server->log().substr(log_from), "No space left on device")) << "not a full disk";
+  EXPECT_TRUE(contains(shared_server()->log().substr(log_from), "No space left on device")) << "not a full disk";
   EXPECT_EQ(committed("SELECT COUNT(*) FROM batches"), 1);
   EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults"), 1);
 
@@ -879,11 +855,11 @@ class SvdhubStartTest : public PgStoreTest {
 
 TEST_F(SvdhubStartTest, WaitsForTheDatabaseLoggingEachAttemptThenOpensTheStore) {
   RestartGuard guard;
-  const fs::path config = write_config(g_server->conninfo(db_), g_server->password_file());
-  ASSERT_EQ(g_server->stop(), 0);
+  const fs::path config = write_config(shared_server()->conninfo(db_), shared_server()->password_file());
+  ASSERT_EQ(shared_server()->stop(), 0);
   auto svdhub = start(config);
   const bool retried = eventually([&] { return contains(log(), "(attempt 3)"); });
-  g_server->start();
+  shared_server()->start();
   ASSERT_TRUE(retried) << log();
   ASSERT_TRUE(eventually([&] { return contains(log(), "svdhub: store PostgreSQL"); })) << log();
   EXPECT_EQ(committed("SELECT COUNT(*) FROM pg_class WHERE relname = 'records_ed_assaults'"), 1);
@@ -891,7 +867,7 @@ TEST_F(SvdhubStartTest, WaitsForTheDatabaseLoggingEachAttemptThenOpensTheStore) 
   const std::string out = log();
   EXPECT_EQ(occurrences(out, "svdhub: the store is unavailable (attempt 1): "), 1u) << out;
   EXPECT_EQ(occurrences(out, "svdhub: the store is unavailable (attempt 2): "), 1u) << out;
-  EXPECT_FALSE(contains(out, read_line(g_server->password_file()))) << "the log shows the password";
+  EXPECT_FALSE(contains(out, read_line(shared_server()->password_file()))) << "the log shows the password";
 }
 
 // `svdhub stats` reads the counts from the database, read-only, wherever it runs: no SQLite file
@@ -903,17 +879,17 @@ TEST_F(SvdhubStartTest, StatsReadTheDatabase) {
     ASSERT_EQ(*s->store("northgate-ed", batch(1, records(2))), protocol::ReceiptStatus::accepted);
     ASSERT_EQ(*s->store("southgate-ed", batch(0, records(4))), protocol::ReceiptStatus::accepted);
   }
-  const fs::path config = write_config(g_server->conninfo(db_), g_server->password_file());
+  const fs::path config = write_config(shared_server()->conninfo(db_), shared_server()->password_file());
   const auto r = test_support::run({SVD_SVDHUB, "stats", "--config", config.string()});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_TRUE(contains(r.out, "svdhub store PostgreSQL ")) << r.out;
   EXPECT_TRUE(contains(r.out, "  feed ed-assaults: 9 records in 3 batches\n")) << r.out;
   EXPECT_TRUE(contains(r.out, "    northgate-ed: 5 records in 2 batches, last received ")) << r.out;
   EXPECT_TRUE(contains(r.out, "    southgate-ed: 4 records in 1 batches, last received ")) << r.out;
-  EXPECT_FALSE(contains(r.out + r.err, read_line(g_server->password_file()))) << "the output shows the password";
+  EXPECT_FALSE(contains(r.out + r.err, read_line(shared_server()->password_file()))) << "the output shows the password";
   EXPECT_FALSE(fs::exists(tmp_ / "hub.db")) << "stats created a store";
   // A database without the store's tables is not a store.
-  const fs::path empty = write_config(g_server->conninfo(fresh_database()), g_server->password_file());
+  const fs::path empty = write_config(shared_server()->conninfo(fresh_database()), shared_server()->password_file());
   const auto none = test_support::run({SVD_SVDHUB, "stats", "--config", empty.string()});
   EXPECT_EQ(none.exit_code, 1) << none.out;
   EXPECT_TRUE(contains(none.err, "cannot read the store")) << none.err;
@@ -922,7 +898,7 @@ TEST_F(SvdhubStartTest, StatsReadTheDatabase) {
 TEST_F(SvdhubStartTest, AStopWhileWaitingForTheDatabaseEndsCleanly) {
   const fs::path config = write_config("host=127.0.0.1 port=" + std::to_string(closed_port()) +
                                            " dbname=svdhub user=svdhub sslmode=disable",
-                                       g_server->password_file());
+                                       shared_server()->password_file());
   auto svdhub = start(config);
   ASSERT_TRUE(eventually([&] { return contains(log(), "(attempt 1)"); })) << log();
   svdhub->signal(SIGTERM);
@@ -933,11 +909,11 @@ TEST_F(SvdhubStartTest, AStopWhileWaitingForTheDatabaseEndsCleanly) {
 }
 
 TEST_F(SvdhubStartTest, AWrongPasswordStopsItAtOnce) {
-  const std::string wrong = "not-the-" + read_line(g_server->password_file()).substr(0, 8) + "-Pw7";
+  const std::string wrong = "not-the-" + read_line(shared_server()->password_file()).substr(0, 8) + "-Pw7";
   const fs::path wrong_file = tmp_ / "wrong.password";
   std::ofstream(wrong_file) << wrong << "\n";
   fs::permissions(wrong_file, fs::perms::owner_read | fs::perms::owner_write);
-  auto svdhub = start(write_config(g_server->conninfo(db_), wrong_file));
+  auto svdhub = start(write_config(shared_server()->conninfo(db_), wrong_file));
   const auto status = svdhub->wait(test_support::kEventuallyTimeout);
   ASSERT_TRUE(status) << "svdhub is still running: " << log();
   EXPECT_EQ(*status, 1) << log();

@@ -22,49 +22,20 @@
 namespace svd::hub::pg {
 namespace {
 
+using test_support::contains;
 using test_support::PostgresServer;
+using test_support::read_line;
+using test_support::shared_server;
 
-std::string read_line(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-PostgresServer* g_server = nullptr;
-
-// One server for the whole executable (each test in a database of its own), started before the
-// first test: a server start (initdb included) takes seconds, a database milliseconds. A server
-// that cannot start fails the set-up, and no test runs.
-class ServerEnvironment final : public ::testing::Environment {
- public:
-  void SetUp() override {
-    try {
-      server_ = std::make_unique<PostgresServer>();
-      g_server = server_.get();
-    } catch (const std::exception& e) {
-      FAIL() << "cannot start PostgreSQL: " << e.what();
-    }
-  }
-  void TearDown() override {
-    g_server = nullptr;
-    server_.reset();
-  }
-
- private:
-  std::unique_ptr<PostgresServer> server_;
-};
-[[maybe_unused]] ::testing::Environment* const g_environment =
-    ::testing::AddGlobalTestEnvironment(new ServerEnvironment);
+// Each test in a database of its own.
+[[maybe_unused]] ::testing::Environment* const g_environment = test_support::use_shared_server();
 
 class PgTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_NE(g_server, nullptr);
-    ASSERT_TRUE(g_server->running()) << "an earlier test left the server stopped";
-    server_ = g_server;
+    ASSERT_NE(shared_server(), nullptr);
+    ASSERT_TRUE(shared_server()->running()) << "an earlier test left the server stopped";
+    server_ = shared_server();
     db_ = "t_";
     for (const char c : std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()))
       db_ += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -462,17 +433,17 @@ TEST_F(PgTest, ATerminatedSessionIsUnavailableUntilReconnected) {
 
 // The shared server is stopped, killed and started again; it runs again however the test ends.
 TEST(PgRestart, LostConnectionIsUnavailableAndReconnectWorksAfterTheServerReturns) {
-  ASSERT_NE(g_server, nullptr);
+  ASSERT_NE(shared_server(), nullptr);
   struct Restart {
     ~Restart() {
       try {
-        if (!g_server->running()) g_server->start();
+        if (!shared_server()->running()) shared_server()->start();
       } catch (const std::exception& e) {
         ADD_FAILURE() << "cannot start the server again: " << e.what();
       }
     }
   } restart;
-  PostgresServer& server = *g_server;
+  PostgresServer& server = *shared_server();
   server.create_database("restart_hub");
   auto opened = Connection::open({.conninfo = server.conninfo("restart_hub"), .password_file = server.password_file()});
   ASSERT_TRUE(opened) << describe(opened.error());

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <ctime>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -22,6 +23,7 @@
 #include "hub/sqlite_store.h"
 #include "hub/store.h"
 #include "hub/store_copy.h"
+#include "base/time.h"
 #include "tests/support/temp_dir.h"
 
 namespace svd::hub {
@@ -98,6 +100,20 @@ class StoreContract : public ::testing::TestWithParam<StoreBackend*> {
     auto b = protocol::parse_batch(payloads_.back());
     EXPECT_TRUE(b);
     return *b;
+  }
+
+  // southgate-ed's "nothing to share" return for death-reports, received 2026-11-24T10:00:00Z.
+  protocol::Batch nil_return_batch() {
+    protocol::BatchHeader h;
+    h.batch_id = protocol::batch_id_for("southgate-ed", "death-reports", std::string(64, 'e'), 0);
+    h.partner = "southgate-ed";
+    h.feed = "death-reports";
+    h.schema = "death-reports";
+    h.extract = {"nil-1", std::string(64, 'e'), "2026-11-24T10:00:00Z"};
+    h.last = true;
+    h.nil_return = true;
+    payloads_.push_back(protocol::make_batch_payload(h, ""));
+    return *protocol::parse_batch(payloads_.back());
   }
 
   static std::string records(int n) {
@@ -358,6 +374,105 @@ TEST_P(StoreContract, ATokenThatDoesNotMatchTheBatchsKeysIsABadRecord) {
   EXPECT_EQ(*store_->record_count("ed-assaults"), 0u);
 }
 
+// --- What the force's oversight reads: gateways' statuses, extracts' arrivals -----------------
+
+TEST_P(StoreContract, AGatewaysStatusIsKeptWithWhenItWasLastOnline) {
+  const std::int64_t t0 = 1796000000;  // 2026-11-30T...
+  auto online = [](std::int64_t at, std::uint64_t queued) {
+    return protocol::GatewayStatus{true, "0.1.0", queued, queued * 100, 1, utc_iso(at)};
+  };
+  ASSERT_TRUE(store_->record_status("northgate-ed", online(t0 - 10, 3), t0));
+  auto states = store_->gateway_states();
+  ASSERT_TRUE(states);
+  ASSERT_EQ(states->size(), 1u);
+  EXPECT_EQ((*states)[0].partner, "northgate-ed");
+  EXPECT_TRUE((*states)[0].online);
+  EXPECT_EQ((*states)[0].version, "0.1.0");
+  EXPECT_EQ((*states)[0].queued_batches, 3u);
+  EXPECT_EQ((*states)[0].unacknowledged_records, 300u);
+  EXPECT_EQ((*states)[0].rejected_batches, 1u);
+  EXPECT_EQ((*states)[0].updated_at, t0);
+  EXPECT_EQ((*states)[0].last_online_at, t0 - 10);  // the gateway's own clock
+
+  // Its link died: the broker's last will has no counts and no time.
+  ASSERT_TRUE(store_->record_status("northgate-ed", protocol::GatewayStatus{false, "0.1.0", {}, {}, {}, ""}, t0 + 100));
+  states = store_->gateway_states();
+  EXPECT_FALSE((*states)[0].online);
+  EXPECT_FALSE((*states)[0].queued_batches);
+  EXPECT_EQ((*states)[0].updated_at, t0 + 100);
+  EXPECT_EQ((*states)[0].last_online_at, t0 - 10);
+
+  // Back, with a clock running ahead: never later than the hub's.
+  ASSERT_TRUE(store_->record_status("northgate-ed", online(t0 + 500, 0), t0 + 200));
+  EXPECT_EQ((*store_->gateway_states())[0].last_online_at, t0 + 200);
+  // An old retained message delivered again moves nothing back.
+  ASSERT_TRUE(store_->record_status("northgate-ed", online(t0 - 50, 9), t0 + 300));
+  EXPECT_EQ((*store_->gateway_states())[0].last_online_at, t0 + 200);
+
+  ASSERT_TRUE(store_->record_status("coroner", protocol::GatewayStatus{false, "0.1.0", {}, {}, {}, ""}, t0));
+  states = store_->gateway_states();
+  ASSERT_EQ(states->size(), 2u);
+  EXPECT_EQ((*states)[0].partner, "coroner");
+  EXPECT_FALSE((*states)[0].last_online_at);
+}
+
+TEST_P(StoreContract, ExtractArrivalsSayWhatOfEachExtractIsStored) {
+  reopen({ed_table(), table("death-reports", {{"n", ColumnType::integer, ""}})});
+  auto extract_batch = [&](const std::string& feed, const std::string& id, const std::string& arrived,
+                           std::uint64_t seq, bool last, const std::string& records, bool nil = false) {
+    protocol::BatchHeader h;
+    h.batch_id = protocol::batch_id_for("northgate-ed", feed, std::string(64, id.back()), seq);
+    h.partner = "northgate-ed";
+    h.feed = feed;
+    h.schema = feed;
+    h.key_ids = {"k1"};
+    h.extract = {id, std::string(64, id.back()), arrived};
+    h.seq = seq;
+    h.last = last;
+    h.nil_return = nil;
+    payloads_.push_back(protocol::make_batch_payload(h, records));
+    return *protocol::parse_batch(payloads_.back());
+  };
+  const std::vector<protocol::Batch> batches{
+      extract_batch("ed-assaults", "x-a", "2026-11-23T09:00:00Z", 0, false, records(3)),
+      extract_batch("ed-assaults", "x-a", "2026-11-23T09:00:00Z", 1, true, records(2)),
+      extract_batch("ed-assaults", "x-b", "2026-11-30T08:00:00Z", 0, false, records(1)),  // its last not here yet
+      extract_batch("death-reports", "x-c", "2026-11-24T10:00:00Z", 0, true, "", true),
+      extract_batch("ed-assaults", "x-d", "2026-12-09T09:00:00Z", 0, true, records(1)),  // after the range
+      extract_batch("ed-assaults", "x-e", "not a time", 0, true, records(1)),
+  };
+  for (const auto& b : batches) ASSERT_EQ(*store_->store("northgate-ed", b), protocol::ReceiptStatus::accepted);
+  const std::int64_t from = 1795392000, to = 1796601600;  // 2026-11-23T00:00Z, 2026-12-07T00:00Z
+  auto arrivals = store_->extract_arrivals(from, to);
+  ASSERT_TRUE(arrivals) << arrivals.error().message();
+  ASSERT_EQ(arrivals->size(), 3u);
+  const ExtractArrival& c = (*arrivals)[0];  // by partner, feed, time
+  EXPECT_EQ(c.feed, "death-reports");
+  EXPECT_TRUE(c.nil_return);
+  EXPECT_TRUE(c.complete());
+  EXPECT_EQ(c.records, 0u);
+  EXPECT_EQ(c.received_at, 1795514400);
+  const ExtractArrival& a = (*arrivals)[1];
+  EXPECT_EQ(a.extract_id, "x-a");
+  EXPECT_EQ(a.received_at, 1795424400);
+  EXPECT_FALSE(a.nil_return);
+  EXPECT_EQ(a.batches, 2u);
+  EXPECT_EQ(a.records, 5u);
+  EXPECT_EQ(a.last_seq, 1u);
+  EXPECT_TRUE(a.complete());
+  EXPECT_GT(a.stored_at, 0);
+  const ExtractArrival& b = (*arrivals)[2];
+  EXPECT_EQ(b.extract_id, "x-b");
+  EXPECT_FALSE(b.last_seq);
+  EXPECT_FALSE(b.complete());
+  // An extract whose arrival time does not read as one is placed by when the hub stored it.
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  auto recent = store_->extract_arrivals(now - 3600, now + 3600);
+  ASSERT_TRUE(recent) << recent.error().message();
+  ASSERT_EQ(recent->size(), 1u);
+  EXPECT_EQ((*recent)[0].extract_id, "x-e");
+}
+
 // --- `svdhub store copy`: an SQLite store copied into this backend ---------------------------
 
 // The tables of the copy tests: every column type, and a token column across two rotations.
@@ -395,6 +510,7 @@ TEST_P(StoreContract, ACopiedStoreHoldsEveryBatchRecordReceivedTimeAndLinkOnce) 
         {"northgate-ed", batch(2, rec(2, p2 + " " + p3), "ed-assaults", {"k2", "k3"})},
         {"southgate-ed", batch(0, rec(3, p3), "ed-assaults", {"k3"})},
         {"southgate-ed", batch(0, "{\"n\":4}\n{}\n", "death-reports", {})},
+        {"southgate-ed", nil_return_batch()},
     };
     auto stored = (*source)->store_group(group);
     ASSERT_TRUE(stored);
@@ -403,15 +519,24 @@ TEST_P(StoreContract, ACopiedStoreHoldsEveryBatchRecordReceivedTimeAndLinkOnce) 
 
   auto copied = copy_sqlite_store(dir / "old.db", copy_tables(), *store_);
   ASSERT_TRUE(copied) << copied.error().message;
-  EXPECT_EQ(copied->batches_copied, 5u);
+  EXPECT_EQ(copied->batches_copied, 6u);
   EXPECT_EQ(copied->batches_present, 0u);
   EXPECT_EQ(copied->records_copied, 7u);
   EXPECT_EQ(copied->token_links, 2u);
   EXPECT_TRUE(copied->refused.empty());
-  EXPECT_EQ(*store_->batch_count(), 5u);
+  EXPECT_EQ(*store_->batch_count(), 6u);
   EXPECT_EQ(*store_->record_count("ed-assaults"), 5u);
   EXPECT_EQ(*store_->record_count("death-reports"), 2u);
   EXPECT_EQ(*store_->token_link_count(), 2u);
+  // When each extract reached its gateway, and what was a nil return.
+  auto arrivals = store_->extract_arrivals(0, std::numeric_limits<std::int64_t>::max());
+  ASSERT_TRUE(arrivals) << arrivals.error().message();
+  ASSERT_EQ(arrivals->size(), 4u);  // x-1 of each partner and feed, and the nil return
+  for (const auto& a : *arrivals) {
+    EXPECT_EQ(a.received_at, a.extract_id == "nil-1" ? 1795514400 : 1795424400) << a.extract_id;
+    EXPECT_EQ(a.nil_return, a.extract_id == "nil-1") << a.extract_id;
+    EXPECT_EQ(a.complete(), a.extract_id == "nil-1") << a.extract_id;  // no other has its last batch
+  }
   // Every value as it was, of every type; a received time kept.
   EXPECT_EQ(committed("SELECT COUNT(*) FROM records_ed_assaults WHERE n = 0 AND s = 'it''s \"quoted\" \u00e9' AND "
                       "b = FALSE AND x = 0.1 AND d = '2026-01-02' AND _partner = 'northgate-ed' AND " +
@@ -434,8 +559,8 @@ TEST_P(StoreContract, ACopiedStoreHoldsEveryBatchRecordReceivedTimeAndLinkOnce) 
   auto again = copy_sqlite_store(dir / "old.db", copy_tables(), *store_);
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_EQ(again->batches_copied, 0u);
-  EXPECT_EQ(again->batches_present, 5u);
-  EXPECT_EQ(*store_->batch_count(), 5u);
+  EXPECT_EQ(again->batches_present, 6u);
+  EXPECT_EQ(*store_->batch_count(), 6u);
   EXPECT_EQ(*store_->record_count("ed-assaults"), 5u);
   EXPECT_EQ(*store_->token_link_count(), 2u);
 }

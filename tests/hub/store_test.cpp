@@ -210,6 +210,38 @@ TEST(FeedTables, FollowTheSchema) {
   EXPECT_EQ(kinds, (std::vector<std::string>{"", "nhs_number", "", "", "", "", "", "", "", "person"}));
 }
 
+// A store from before the hub kept when each extract reached its gateway and its nil returns:
+// it gains both columns, its batches are placed by when the hub stored them, and the new
+// gateway_status table is there.
+TEST(SqliteStoreUpgradeTest, AStoreFromBeforeGainsTheOversightColumns) {
+  test_support::TempDir dir("svd-upgrade");
+  const fs::path file = dir / "hub.db";
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE batches (partner TEXT NOT NULL, batch_id TEXT NOT NULL, feed TEXT NOT NULL, "
+                           "extract_id TEXT NOT NULL, seq INTEGER NOT NULL, last INTEGER NOT NULL, "
+                           "records INTEGER NOT NULL, received_at INTEGER NOT NULL, PRIMARY KEY (partner, batch_id));"
+                           "INSERT INTO batches VALUES ('northgate-ed', 'b1', 'ed-assaults', 'x-1', 0, 1, 0, 1795424400);",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = SqliteStore::open(file, {ed_assaults_table()});
+  ASSERT_TRUE(store) << store.error().message;
+  auto arrivals = (*store)->extract_arrivals(1795424400, 1795424401);
+  ASSERT_TRUE(arrivals);
+  ASSERT_EQ(arrivals->size(), 1u);
+  EXPECT_FALSE((*arrivals)[0].nil_return);
+  EXPECT_TRUE((*arrivals)[0].complete());
+  EXPECT_TRUE((*store)->record_status("northgate-ed", protocol::GatewayStatus{true, "0.1.0", 0, 0, 0, ""}, 1795424400));
+  store->reset();
+  auto again = SqliteStore::open(file, {ed_assaults_table()});  // and opens again as it is
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ((*again)->gateway_states()->size(), 1u);
+}
+
 // --- `svdhub store copy` from what only an SQLite source can be ---------------------------
 
 // A store made before tables were typed: its columns have no declared type and hold the values

@@ -10,6 +10,9 @@
 //   pg.stop();  ...  pg.start();                          // same data, same port
 //   pg.kill();  ...  pg.start();                          // a crash, then crash recovery
 //
+// A test executable whose tests all need a server shares one (use_shared_server() below): a
+// server start (initdb included) takes seconds, a database milliseconds.
+//
 // initdb and postgres refuse to run as root. When the test runs as root (CI), both run as
 // `nobody` through `setpriv --reuid --regid --clear-groups` (which execs, so the PID kept is
 // the server's), and the temporary directory is chown'ed to it; otherwise they run as we are.
@@ -21,6 +24,7 @@
 // server's log; nothing here prints a password.
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -428,5 +432,56 @@ class PostgresServer {
   bool first_start_ = false;
   std::unique_ptr<Process> server_;
 };
+
+// --- One server for a whole test executable ---------------------------------------------------
+
+// Started before the first test and stopped after the last; each test works in a database of its
+// own, and a test that stops or kills the server starts it again before it ends. A server that
+// cannot start fails the set-up, and no test runs.
+class SharedServerEnvironment final : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    try {
+      server_ = std::make_unique<PostgresServer>();
+      current() = server_.get();
+    } catch (const std::exception& e) {
+      FAIL() << "cannot start PostgreSQL: " << e.what();
+    }
+  }
+  void TearDown() override {
+    current() = nullptr;
+    server_.reset();
+  }
+  static PostgresServer*& current() {
+    static PostgresServer* server = nullptr;
+    return server;
+  }
+
+ private:
+  std::unique_ptr<PostgresServer> server_;
+};
+
+// Registers the shared server with GoogleTest, once however often it is called. Call it at
+// namespace scope, so that it runs before RUN_ALL_TESTS:
+//   [[maybe_unused]] ::testing::Environment* const g_environment = test_support::use_shared_server();
+inline ::testing::Environment* use_shared_server() {
+  static ::testing::Environment* const environment = ::testing::AddGlobalTestEnvironment(new SharedServerEnvironment);
+  return environment;
+}
+
+// The shared server while the tests run; null before the first and after the last, and when it
+// could not start.
+inline PostgresServer* shared_server() { return SharedServerEnvironment::current(); }
+
+// The first line of `file`, without its newline: a password file's password, which a test looks
+// for in messages and logs to show that it is not there.
+inline std::string read_line(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 }  // namespace svd::test_support
