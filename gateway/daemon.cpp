@@ -32,7 +32,7 @@
 #include "gateway/housekeeping.h"
 #include "gateway/live_config.h"
 #include "gateway/metrics.h"
-#include "gateway/ops_server.h"
+#include "ops/ops_server.h"
 #include "gateway/options.h"
 #include "gateway/schedule_watch.h"
 #include "gateway/spool_intake.h"
@@ -204,7 +204,7 @@ class Daemon {
     if (!spool_->open(*cfg)) return false;
 
     if (cfg->ops.port != 0) {
-      auto ops = OpsServer::open(
+      auto ops = ops::OpsServer::open(
           net_, cfg->ops.listen, static_cast<unsigned short>(cfg->ops.port),
           [this](std::string_view path) { return ops_reply(path); }, [](const std::string& m) { info("ops: " + m); });
       if (!ops) {
@@ -483,8 +483,11 @@ class Daemon {
     return {stopping_ ? 503 : 200, "application/json", std::move(body)};
   }
 
-  ingest::ApiReply ops_reply(std::string_view path) {
-    if (path == "/healthz") return health();
+  ops::Reply ops_reply(std::string_view path) {
+    const auto reply = [](ingest::ApiReply r) {
+      return ops::Reply{r.status, std::move(r.content_type), std::move(r.body)};
+    };
+    if (path == "/healthz") return reply(health());
     if (path == "/metrics") {
       if (http_) {
         const ingest::HttpCounters c = http_->counters();
@@ -494,7 +497,7 @@ class Daemon {
       }
       return {200, std::string(kMetricsContentType), metrics_.render()};
     }
-    return ingest::problem_reply(404, "not_found", "Not Found", "This port serves /healthz and /metrics.");
+    return reply(ingest::problem_reply(404, "not_found", "Not Found", "This port serves /healthz and /metrics."));
   }
 
   // Declaration order is destruction order in reverse: the io_contexts outlive everything that
@@ -512,7 +515,7 @@ class Daemon {
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> broker_connected_{false};
-  Metrics metrics_;
+  Metrics metrics_{"svdgw"};
   GatewayMetrics gm_;
 
   std::unique_ptr<ingest::ExtractStore> store_;
@@ -525,7 +528,7 @@ class Daemon {
   std::unique_ptr<audit::AuditKeeper> audit_;
   std::unique_ptr<UploadBackend> backend_;
   std::unique_ptr<ingest::HttpServer> http_;
-  std::unique_ptr<OpsServer> ops_;
+  std::unique_ptr<ops::OpsServer> ops_;
   std::unique_ptr<SpoolIntake> spool_;  // the store thread's
   std::unique_ptr<ExtractWorker> worker_;
   std::unique_ptr<Housekeeping> housekeeping_;

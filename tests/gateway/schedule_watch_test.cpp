@@ -90,7 +90,7 @@ class ScheduleWatchTest : public ::testing::Test {
   test_support::TempDir dir_;
   boost::asio::io_context io_;
   test_support::FakeClock clock_;
-  Metrics metrics_;
+  Metrics metrics_{"svdgw"};
   GatewayMetrics gm_{metrics_, "test"};
   std::unique_ptr<audit::AuditKeeper> keeper_;
   std::optional<ScheduleWatch> watch_;

@@ -1,4 +1,4 @@
-#include "gateway/ops_server.h"
+#include "ops/ops_server.h"
 
 #include <chrono>
 #include <cstdint>
@@ -19,7 +19,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-namespace svd::gateway {
+namespace svd::ops {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -195,7 +195,7 @@ struct OpsServer::Impl : std::enable_shared_from_this<OpsServer::Impl> {
       if (!live()) co_return;
       http::response<http::string_body> res;
       try {
-        ingest::ApiReply reply = handler(path);
+        Reply reply = handler(path);
         const int status = reply.status >= 100 && reply.status <= 599 ? reply.status : 500;
         res = http::response<http::string_body>{static_cast<http::status>(status), version};
         if (!reply.content_type.empty()) res.set(http::field::content_type, reply.content_type);
@@ -282,4 +282,4 @@ unsigned short OpsServer::port() const { return impl_->port; }
 
 void OpsServer::stop() { impl_->stop(); }
 
-}  // namespace svd::gateway
+}  // namespace svd::ops

@@ -1,6 +1,6 @@
 // The local operations port: plain HTTP on 127.0.0.1, real sockets, a handler that records paths.
 
-#include "gateway/ops_server.h"
+#include "ops/ops_server.h"
 
 #include <gtest/gtest.h>
 
@@ -22,7 +22,7 @@
 
 #include "tests/support/io_thread.h"
 
-namespace svd::gateway {
+namespace svd::ops {
 namespace {
 
 namespace asio = boost::asio;
@@ -117,9 +117,9 @@ class OpsServerTest : public ::testing::Test {
           [this](std::string_view path) {
             std::lock_guard lock(mu_);
             paths_.emplace_back(path);
-            if (path == "/metrics") return ingest::ApiReply{200, "text/plain; version=0.0.4", "svdgw_up 1\n"};
-            if (path == "/healthz") return ingest::ApiReply{200, "application/json", R"({"status":"ok"})"};
-            return ingest::problem_reply(404, "not_found", "Not found");
+            if (path == "/metrics") return ops::Reply{200, "text/plain; version=0.0.4", "svdgw_up 1\n"};
+            if (path == "/healthz") return ops::Reply{200, "application/json", R"({"status":"ok"})"};
+            return ops::Reply{404, "application/problem+json", R"({"title":"Not found"})"};
           },
           [this](const std::string& line) {
             std::lock_guard lock(mu_);
@@ -215,7 +215,7 @@ TEST_F(OpsServerTest, OpenFailsOnAPortInUse) {
   start();
   on_io([&] {
     std::vector<std::string> lines;
-    auto s = OpsServer::open(io_thread_->io(), "127.0.0.1", server_->port(), [](std::string_view) { return ingest::ApiReply{}; },
+    auto s = OpsServer::open(io_thread_->io(), "127.0.0.1", server_->port(), [](std::string_view) { return ops::Reply{}; },
                              [&](const std::string& l) { lines.push_back(l); });
     EXPECT_FALSE(s.has_value());
     ASSERT_EQ(lines.size(), 1u);
@@ -224,4 +224,4 @@ TEST_F(OpsServerTest, OpenFailsOnAPortInUse) {
 }
 
 }  // namespace
-}  // namespace svd::gateway
+}  // namespace svd::ops

@@ -1,5 +1,5 @@
 #pragma once
-// The local operations port of `svdgw run`: plain HTTP (no TLS), GET only, for `GET /healthz` and
+// The local operations port of `svdgw run` and `svdhub run`: plain HTTP (no TLS), GET only, for `GET /healthz` and
 // `GET /metrics` (Prometheus text). Meant for 127.0.0.1 or a management network: it serves only
 // what the handler returns, which must never hold an identifier.
 //
@@ -18,17 +18,23 @@
 #include <string_view>
 
 #include "base/errc.h"
-#include "ingest/http_api.h"
 
 namespace boost::asio {
 class io_context;
 }  // namespace boost::asio
 
-namespace svd::gateway {
+namespace svd::ops {
+
+// What the handler answers: the status, Content-Type and body of the reply.
+struct Reply {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
 
 class OpsServer {
  public:
-  using Handler = std::function<ingest::ApiReply(std::string_view path)>;
+  using Handler = std::function<Reply(std::string_view path)>;
   using Log = std::function<void(const std::string&)>;
 
   // Binds and listens at once; port 0 lets the kernel pick (see port()). Errors: io_error, with
@@ -50,4 +56,4 @@ class OpsServer {
   std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace svd::gateway
+}  // namespace svd::ops
