@@ -14,7 +14,9 @@
 #include "base/service.h"
 #include "base/time.h"
 #include "hub/intake.h"
+#include "hub/status_handler.h"
 #include "protocol/envelope.h"
+#include "protocol/status.h"
 #include "transport/mqtt.h"
 
 namespace svd::hub {
@@ -23,6 +25,7 @@ namespace {
 constexpr auto kWait = std::chrono::seconds(10);
 constexpr const char* kBatches = "svd/v1/+/+/batch";
 constexpr const char* kCheckpoints = "svd/v1/+/audit";
+constexpr const char* kStatuses = "svd/v1/+/status";
 // A group: at most this many messages, and no more taken once their payloads reach this size.
 constexpr std::size_t kGroupMessages = 64;
 constexpr std::size_t kGroupBytes = std::size_t{32} << 20;
@@ -65,6 +68,7 @@ std::vector<std::string> topic_filters(const config::HubReceiverConfig& config, 
   if (config.partner_filter.empty()) {
     std::vector<std::string> all{kBatches};
     if (checkpoints) all.emplace_back(kCheckpoints);
+    all.emplace_back(kStatuses);
     return all;
   }
   std::vector<std::string> filters;
@@ -72,6 +76,7 @@ std::vector<std::string> topic_filters(const config::HubReceiverConfig& config, 
   if (checkpoints) {
     for (const auto& p : config.partner_filter) filters.push_back(protocol::audit_topic(p));
   }
+  for (const auto& p : config.partner_filter) filters.push_back(protocol::status_topic(p));
   return filters;
 }
 
@@ -145,8 +150,8 @@ struct Outstanding {
 // between groups): Paho reads PUBACKs on the thread that may be waiting for room in the Intake,
 // which only the loop makes by going on.
 void store_and_answer(mqtt::async_client& client, Intake& intake, BatchHandler& handler, Witness* witness,
-                      const std::vector<Received>& group, bool& told_no_witness, std::vector<Outstanding>& outstanding,
-                      std::ostream& log) {
+                      StatusHandler& statuses, const std::vector<Received>& group, bool& told_no_witness,
+                      std::vector<Outstanding>& outstanding, std::ostream& log) {
   std::vector<Message> messages;
   std::vector<std::string_view> topics;  // of messages
   std::vector<mqtt::const_message_ptr> checkpoints;
@@ -160,6 +165,13 @@ void store_and_answer(mqtt::async_client& client, Intake& intake, BatchHandler& 
       continue;
     }
     std::string partner;
+    if (protocol::parse_status_topic(r.message->get_topic(), partner)) {
+      // Advice, never answered: recorded at once, apart from the group's transaction.
+      const std::string line = statuses.handle(r.message->get_topic(), r.message->get_payload_str(),
+                                               static_cast<std::int64_t>(std::time(nullptr)));
+      if (!line.empty()) log << line << '\n';
+      continue;
+    }
     if (parse_audit_topic(r.message->get_topic(), partner)) {
       audit.emplace_back(checkpoints.size(), std::move(partner));
       checkpoints.push_back(r.message);
@@ -275,6 +287,7 @@ int run_receiver(const config::HubReceiverConfig& config, BatchHandler& handler,
   for (const auto& f : filters) subscribed += (subscribed.empty() ? "" : " and ") + f;
   Watchdog watchdog;
   Retention retention(config.store.retain_days);
+  StatusHandler statuses(handler.store(), config);
   // Ready once the store is open and the loop runs, not once the broker answers: a broker that is
   // down must not fail the start (the loop keeps reconnecting).
   service::notify("READY=1\nSTATUS=receiving batches");
@@ -292,7 +305,7 @@ int run_receiver(const config::HubReceiverConfig& config, BatchHandler& handler,
       const bool lost = group.back().lost;
       if (group.size() > (lost ? 1u : 0u)) {
         watchdog.kick();
-        store_and_answer(*client, intake, handler, witness, group, told_no_witness, outstanding, log);
+        store_and_answer(*client, intake, handler, witness, statuses, group, told_no_witness, outstanding, log);
       }
       intake.release(group);
       if (lost) {

@@ -3,8 +3,11 @@
 // gateway's batches, hands the messages to the BatchHandler and publishes their receipts (QoS 1).
 // With a Witness it also subscribes to every gateway's audit checkpoints (svd/v1/+/audit, QoS 1)
 // and publishes the witness's receipts on the same receipt topics, each after its commit.
+// It also subscribes to every gateway's retained status (svd/v1/+/status) and records each in the
+// store (hub/status_handler.h): when each gateway was last online, and its queue.
 // With [broker] partners set, "every gateway" is only those partners (svd/v1/<p>/+/batch,
-// svd/v1/<p>/audit): several instances can then share the partners out (docs/clustering.md).
+// svd/v1/<p>/audit, svd/v1/<p>/status): several instances can then share the partners out
+// (docs/clustering.md).
 // Messages arrive through an Intake (hub/intake.h) that holds at most [broker] max_pending_bytes
 // of payload: when it is full, Paho's thread waits and TCP pushes back on the broker. They are
 // handled in groups: after taking one, the loop also takes whatever is already waiting (at most

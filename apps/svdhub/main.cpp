@@ -3,11 +3,13 @@
 // [witness] key is configured; `svdhub check-config` checks the config (and loads its keys);
 // `svdhub stats` shows what the store holds; `svdhub checkpoints export|alarms` lists what the
 // witness accepted or raised an alarm about (all three read-only, also while `run` is running);
-// `svdhub store copy` moves an SQLite store into PostgreSQL.
+// `svdhub store copy` moves an SQLite store into PostgreSQL; `svdhub sharing` says which partner
+// shared each scheduled feed in each period, and which did not.
 
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -16,10 +18,13 @@
 #include <string>
 #include <thread>
 
+#include <malloc.h>
+
 #include <CLI/CLI.hpp>
 
 #include "base/identity.h"
 #include "base/service.h"
+#include "base/time.h"
 #include "config/diagnostic.h"
 #include "config/gateway_config.h"
 #include "config/hub_config.h"
@@ -29,6 +34,7 @@
 #include "hub/store_copy.h"
 #include "hub/sqlite_store.h"
 #include "hub/receiver.h"
+#include "hub/sharing.h"
 #include "hub/store_stats.h"
 #include "hub/witness.h"
 
@@ -240,6 +246,68 @@ int copy_store(const svd::config::HubReceiverConfig& cfg, const std::string& fro
   return 0;
 }
 
+// "2026-11-23" as midnight UTC that day; nothing for any other text.
+std::optional<std::chrono::system_clock::time_point> parse_date(const std::string& text) {
+  unsigned y = 0, m = 0, d = 0;
+  char rest = 0;
+  if (text.size() != 10 || std::sscanf(text.c_str(), "%4u-%2u-%2u%c", &y, &m, &d, &rest) != 3) return std::nullopt;
+  const std::chrono::year_month_day ymd{std::chrono::year(static_cast<int>(y)), std::chrono::month(m),
+                                       std::chrono::day(d)};
+  if (!ymd.ok()) return std::nullopt;
+  return std::chrono::sys_days(ymd);
+}
+
+// `svdhub sharing`: the periods whose deadlines fall from `from` (inclusive, a date) to `to`
+// (inclusive), by default the last eight weeks to now.
+int print_sharing(const svd::config::HubReceiverConfig& cfg, const std::string& from_text, const std::string& to_text) {
+  using namespace std::chrono;
+  const auto now = system_clock::now();
+  auto to = now;
+  if (!to_text.empty()) {
+    const auto d = parse_date(to_text);
+    if (!d) {
+      std::cerr << "--to: not a date (YYYY-MM-DD)\n";
+      return 1;
+    }
+    to = *d + days(1) - seconds(1);
+  }
+  auto from = to - days(56);
+  if (!from_text.empty()) {
+    const auto d = parse_date(from_text);
+    if (!d) {
+      std::cerr << "--from: not a date (YYYY-MM-DD)\n";
+      return 1;
+    }
+    from = *d - seconds(1);  // a deadline at midnight on the first day is in
+  }
+  if (from >= to) {
+    std::cerr << "--from must be before --to\n";
+    return 1;
+  }
+  std::error_code ec;
+  if (cfg.store.backend == svd::config::StoreBackend::sqlite && !std::filesystem::exists(cfg.database, ec)) {
+    std::cerr << cfg.database.string() << ": no store there (`svdhub run` creates it when it starts)\n";
+    return 1;
+  }
+  auto store = svd::hub::open_store(cfg);
+  if (!store) {
+    std::cerr << "svdhub: cannot open the store: " << store.error().message << " ["
+              << svd::errc_name(store.error().code) << "]\n";
+    return 1;
+  }
+  const auto [lo, hi] = svd::hub::sharing_window(from, to);
+  auto arrivals = (*store)->extract_arrivals(duration_cast<seconds>(lo.time_since_epoch()).count(),
+                                             duration_cast<seconds>(hi.time_since_epoch()).count());
+  if (!arrivals) {
+    std::cerr << "svdhub: cannot read the store: " << arrivals.error().message() << '\n';
+    return 1;
+  }
+  std::cout << "Sharing by partner and feed, periods ending " << svd::utc_iso(from + seconds(1)) << " to "
+            << svd::utc_iso(to) << " (now " << svd::utc_iso(now) << ")\n\n"
+            << svd::hub::render_sharing(svd::hub::sharing_periods(cfg, *arrivals, from, to, now));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -256,6 +324,17 @@ int main(int argc, char** argv) {
   stats->add_option("--config", config_path, "svdhub config (TOML)")->required();
   stats->footer(
       "Opens the store read-only: safe while `svdhub run` is running, and never creates a store.\n"
+      "Exit status: 0 shown, 1 usage or config error, or no readable store.");
+  std::string from_date, to_date;
+  auto* sharing = app.add_subcommand(
+      "sharing", "Show, per partner, scheduled feed and period, whether it was received, a nil return, late or missing");
+  sharing->add_option("--config", config_path, "svdhub config (TOML): the partners' schedules")->required();
+  sharing->add_option("--from", from_date, "the first day (YYYY-MM-DD, UTC) whose deadlines count (default: 8 weeks before --to)");
+  sharing->add_option("--to", to_date, "the last day (YYYY-MM-DD, UTC) whose deadlines count (default: now)");
+  sharing->footer(
+      "A period is received when an extract that reached the partner's gateway in it is wholly stored here;\n"
+      "late when it had none by its deadline but one came before the next; missing otherwise. The rules:\n"
+      "docs/operations.md, \"Who shared and who did not\".\n"
       "Exit status: 0 shown, 1 usage or config error, or no readable store.");
   auto* checkpoints = app.add_subcommand("checkpoints", "The gateways' audit checkpoints this hub witnessed");
   checkpoints->require_subcommand(1);
@@ -305,6 +384,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (*copy) return copy_store(cfg, copy_from, copy_to, password_file);
+  if (*sharing) return print_sharing(cfg, from_date, to_date);
   if (*cp_export) return export_checkpoints(cfg, partner, out_path);
   if (*cp_alarms) return list_alarms(cfg, partner);
   if (*check) {
@@ -351,6 +431,11 @@ int main(int argc, char** argv) {
   }
   auto keys = load_witness_keys(cfg);
   if (!keys) return 1;
+  // Batches of 32 KiB and more get pages of their own, given back when freed: under a steady
+  // stream the payloads held within [broker] max_pending_bytes are freed in a different order
+  // than they came, and in the shared heap the holes they leave kept RSS about 12 MiB above what
+  // was in use (bench/run_store_bench.py, ten gateways).
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024);
   // Before the store opens: SIGTERM must also end the wait for a database that is not up yet.
   struct sigaction sa{};
   sa.sa_handler = on_signal;

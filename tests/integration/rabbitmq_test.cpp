@@ -124,8 +124,8 @@ std::pair<std::int64_t, std::int64_t> receipts(const std::string& out) {
 }
 
 TEST_F(RabbitMqForwardTest, AnExtractIsStoredOnceAndEveryBatchReceiptedOverMutualTls) {
-  // svdhub's subscriptions were granted under its topic permissions, the checkpoints' too.
-  EXPECT_NE(read_file(dir() / "svdhub.log").find("subscribed to svd/v1/+/+/batch and svd/v1/+/audit"),
+  // svdhub's subscriptions were granted under its topic permissions, the checkpoints' and statuses' too.
+  EXPECT_NE(read_file(dir() / "svdhub.log").find("subscribed to svd/v1/+/+/batch and svd/v1/+/audit and svd/v1/+/status\n"),
             std::string::npos)
       << diagnostics();
   std::ofstream(gateway_config()) << gateway_config_text({});
@@ -221,10 +221,12 @@ TEST_F(RabbitMqHubInstancesTest, TwoInstancesEachStoreAndAnswerOnlyTheirOwnPartn
   ASSERT_TRUE(eventually([&] { return read_file(b_log).find("subscribed to") != std::string::npos; }, kWait))
       << read_file(b_log) << diagnostics();
   EXPECT_NE(read_file(dir() / "svdhub.log")
-                .find("subscribed to svd/v1/northgate-ed/+/batch and svd/v1/northgate-ed/audit"),
+                .find("subscribed to svd/v1/northgate-ed/+/batch and svd/v1/northgate-ed/audit and "
+                      "svd/v1/northgate-ed/status\n"),
             std::string::npos)
       << diagnostics();
-  EXPECT_NE(read_file(b_log).find("subscribed to svd/v1/southside-ed/+/batch and svd/v1/southside-ed/audit"),
+  EXPECT_NE(read_file(b_log).find("subscribed to svd/v1/southside-ed/+/batch and svd/v1/southside-ed/audit and "
+                                 "svd/v1/southside-ed/status\n"),
             std::string::npos)
       << read_file(b_log);
 

@@ -274,8 +274,12 @@ TEST_F(SvdhubPgTest, TwoInstancesSharingThePartnersOutStoreEveryBatchOnceAndAnsw
   auto hub_b = start_hub(kHubB, {kSouth});
   ASSERT_TRUE(subscribed(kHubA)) << diagnostics();
   ASSERT_TRUE(subscribed(kHubB)) << diagnostics();
-  EXPECT_TRUE(contains(read_file(hub_log(kHubA)), "subscribed to svd/v1/northgate-ed/+/batch\n")) << diagnostics();
-  EXPECT_TRUE(contains(read_file(hub_log(kHubB)), "subscribed to svd/v1/southgate-ed/+/batch\n")) << diagnostics();
+  EXPECT_TRUE(contains(read_file(hub_log(kHubA)),
+                       "subscribed to svd/v1/northgate-ed/+/batch and svd/v1/northgate-ed/status\n"))
+      << diagnostics();
+  EXPECT_TRUE(contains(read_file(hub_log(kHubB)),
+                       "subscribed to svd/v1/southgate-ed/+/batch and svd/v1/southgate-ed/status\n"))
+      << diagnostics();
 
   // Both gateways at once, so that both instances write at once.
   const fs::path north_file = extract(600, 61), south_file = extract(450, 62);

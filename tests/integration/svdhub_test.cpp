@@ -13,10 +13,12 @@
 #include "base/hex.h"
 #include "crypto/sha256.h"
 #include "crypto/signing_key.h"
+#include "hub/sqlite_store.h"
 #include "hub/store_stats.h"
 #include "mosquitto_fixture.h"
 #include "protocol/checkpoint.h"
 #include "protocol/envelope.h"
+#include "protocol/status.h"
 #include "tests/support/key_files.h"
 #include "tests/support/process.h"
 
@@ -428,6 +430,83 @@ TEST_F(SvdhubTest, WithoutAWitnessKeyCheckpointsAreNotAnswered) {
   EXPECT_EQ(gateway_->try_receive(), nullptr);
   hub_->stop();
   EXPECT_NE(read_file(dir_.path() / "svdhub.log").find("no [witness] key configured"), std::string::npos);
+}
+
+// The force's view of who shared: the hub records each gateway's status as it comes and goes, and
+// `svdhub sharing` tells each scheduled week's delivery from a nil return and from a late one.
+class SvdhubSharingTest : public SvdhubTest {
+ protected:
+  std::string extra_config() override {
+    return "[partner.schedule]\ned-assaults = { every = \"week\", day = \"monday\", by = \"09:00\" }\n";
+  }
+  // An extract's batch: `received_at` is when it reached the gateway.
+  static std::string extract_batch(const std::string& id, const std::string& received_at, std::uint64_t seq,
+                                   bool last, const std::string& records, bool nil = false) {
+    protocol::BatchHeader h;
+    const std::string digest = crypto::sha256_hex(id);
+    h.batch_id = protocol::batch_id_for(kGateway, "ed-assaults", digest, seq);
+    h.partner = kGateway;
+    h.feed = "ed-assaults";
+    h.schema = "ed-assaults";
+    h.key_ids = {"k1"};
+    h.extract = {id, digest, received_at};
+    h.seq = seq;
+    h.last = last;
+    h.nil_return = nil;
+    return protocol::make_batch_payload(h, records);
+  }
+};
+
+TEST_F(SvdhubSharingTest, TheHubKnowsWhenEachGatewayWasOnlineAndWhoSharedEachWeek) {
+  const std::string status = protocol::status_topic(kGateway);
+  ASSERT_TRUE(gateway_->publish(status, R"({"state":"online","version":"0.1.0","queued_batches":2,)"
+                                        R"("unacknowledged_records":20,"rejected_batches":0,)"
+                                        R"("time":"2026-11-30T10:00:00Z"})").ok);
+  const auto log = [&] { return read_file(dir_.path() / "svdhub.log"); };
+  ASSERT_TRUE(eventually([&] { return log().find("gateway northgate-ed: online, 2 batch(es) queued, svdgw 0.1.0") !=
+                                      std::string::npos; }))
+      << log();
+
+  // The week to Monday 23 Nov 09:00: an extract received at its deadline, in two batches (so late
+  // for the week before, which had none). The week to 30 Nov: a nothing-to-share return.
+  EXPECT_EQ(send(extract_batch("x-1", "2026-11-23T09:00:00Z", 0, false, kRecords)).status,
+            protocol::ReceiptStatus::accepted);
+  EXPECT_EQ(send(extract_batch("x-1", "2026-11-23T09:00:00Z", 1, true, kRecords)).status,
+            protocol::ReceiptStatus::accepted);
+  EXPECT_EQ(send(extract_batch("nil-1", "2026-11-25T10:00:00Z", 0, true, "", true)).status,
+            protocol::ReceiptStatus::accepted);
+  // Its link dies: the broker publishes the gateway's last will.
+  ASSERT_TRUE(gateway_->publish(status, R"({"state":"offline","version":"0.1.0"})").ok);
+  ASSERT_TRUE(eventually([&] { return log().find("gateway northgate-ed: offline (its link died") != std::string::npos; }))
+      << log();
+  hub_->stop();
+
+  auto store = hub::SqliteStore::open(dir_.path() / "hub.db", {});
+  ASSERT_TRUE(store);
+  auto states = (*store)->gateway_states();
+  ASSERT_TRUE(states);
+  ASSERT_EQ(states->size(), 1u);
+  EXPECT_FALSE((*states)[0].online);
+  EXPECT_EQ((*states)[0].last_online_at, 1796032800);  // 2026-11-30T10:00:00Z, its own clock
+  store->reset();
+
+  // Deadlines are the hub's local time: UTC here, as on the gateway's side of this test.
+  const auto sharing = test_support::run({SVD_SVDHUB, "sharing", "--config", (dir_.path() / "svdhub.toml").string(),
+                                          "--from", "2026-11-10", "--to", "2026-11-30"},
+                                         {.env = std::vector<std::string>{"TZ=UTC"}});
+  ASSERT_EQ(sharing.exit_code, 0) << sharing.err;
+  const auto line = [&](const std::string& period) {
+    const auto at = sharing.out.find(period);
+    return at == std::string::npos ? std::string() : sharing.out.substr(at, sharing.out.find('\n', at) - at);
+  };
+  EXPECT_NE(line("week to Monday 2026-11-16 09:00").find("late"), std::string::npos) << sharing.out;
+  EXPECT_NE(line("week to Monday 2026-11-16 09:00").find("7d 00h"), std::string::npos) << sharing.out;
+  EXPECT_NE(line("week to Monday 2026-11-23 09:00").find("received          1         4"), std::string::npos)
+      << sharing.out;
+  EXPECT_NE(line("week to Monday 2026-11-30 09:00").find("nil return"), std::string::npos) << sharing.out;
+  EXPECT_NE(sharing.out.find("northgate-ed ed-assaults: 3 period(s) due, 1 received, 1 nil return, 1 late, 0 missing"),
+            std::string::npos)
+      << sharing.out;
 }
 
 }  // namespace
