@@ -143,10 +143,13 @@ store_result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesyst
   if (rc != SQLITE_OK) return StoreError{errc::io_error, "cannot open or create the file"};
   sqlite3* db = raw;
   sqlite3_busy_timeout(db, 5000);
-  // 64 KiB pages (only while the file is new, before the WAL switch creates it) and a 32 MiB
-  // page cache: a group of batches appends hundreds of thousands of rows, and small pages cost a
-  // read and a write system call each.
-  if (!exec(db, "PRAGMA page_size=65536") || !exec(db, "PRAGMA cache_size=-8192") ||
+  // 4 KiB pages (only while the file is new, before the WAL switch creates it) and an 8 MiB page
+  // cache. Every token column is indexed, and a token is random: each record lands on a random
+  // leaf of each index, which beyond the cache is read and later written back whole. With 64 KiB
+  // pages that copying took svdhub 70 CPU-seconds per million records; with 4 KiB, 49
+  // (bench/run_store_bench.py). A larger cache is faster still (16 MiB: 39 s) but counts against
+  // svdhub's memory bound (docs/performance.md).
+  if (!exec(db, "PRAGMA page_size=4096") || !exec(db, "PRAGMA cache_size=-8192") ||
       !exec(db, "PRAGMA journal_mode=WAL") || !exec(db, "PRAGMA synchronous=FULL"))
     return StoreError{errc::io_error, "cannot set up the file (not an SQLite database, or unwritable)"};
   if (StoreError e = impl->make_tables(feeds); e.code != errc::ok) return e;
