@@ -7,7 +7,7 @@
 #   /usr/lib/tmpfiles.d/svd-gateway.conf                      (/etc and /var/lib dirs, owners, modes)
 #   /etc/svdgw/svdgw.toml, /etc/svdgw/schemas/*.json          (conffiles)
 #   /etc/svdhub/svdhub.toml, /etc/svdhub/schemas/*.json       (conffiles)
-#   /usr/share/doc/svd-gateway/                               (README, docs/, examples/)
+#   /usr/share/doc/svd-gateway/                               (README, docs/, examples/ with monitoring/)
 # The version is the project's; `cpack -D CPACK_PACKAGE_VERSION=X` packages the same build under
 # another version (scripts/package-test.sh builds an upgrade that way).
 #
@@ -55,6 +55,8 @@ install(DIRECTORY "${SVD_PACKAGE_FILES}/examples/" DESTINATION ${SVD_DOC_DIR}/ex
 install(FILES "${SVD_PACKAGE_FILES}/pki/make-pki.sh" DESTINATION ${SVD_DOC_DIR}/examples/pki
         PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
 install(DIRECTORY "${SVD_PACKAGE_FILES}/mosquitto/" DESTINATION ${SVD_DOC_DIR}/examples/mosquitto
+        FILE_PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
+install(DIRECTORY "${SVD_PACKAGE_FILES}/monitoring/" DESTINATION ${SVD_DOC_DIR}/examples/monitoring
         FILE_PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
 
 set(CPACK_GENERATOR DEB)

@@ -6,8 +6,6 @@
 #include <cmath>
 #include <limits>
 
-#include <arpa/inet.h>
-
 #include <toml++/toml.h>
 
 #include "base/identity.h"
@@ -33,7 +31,7 @@ class Loader : detail::TomlReader {
     read_hub(root);
     read_batches(root);
     read_http(root);
-    read_ops(root);
+    read_ops(root, cfg_.ops);
     read_storage(root);
     read_audit(root);
     read_feeds(root);
@@ -188,17 +186,6 @@ class Loader : detail::TomlReader {
     read_size(*b, "max_bytes", cfg_.batches.max_bytes, 1024, 16 << 20);
   }
 
-  // An IPv4 or IPv6 literal: a host name would make the listening address depend on DNS.
-  void read_address(const toml::table& t, std::string& out, std::string_view where) {
-    auto a = string(t, "listen", where, false);
-    if (!a) return;
-    in6_addr v6{};
-    in_addr v4{};
-    if (::inet_pton(AF_INET, a->c_str(), &v4) != 1 && ::inet_pton(AF_INET6, a->c_str(), &v6) != 1)
-      error(t.get("listen"), "listen must be an IP address such as \"0.0.0.0\", \"127.0.0.1\" or \"::\"");
-    else out = *a;
-  }
-
   void read_http(const toml::table& root) {
     const toml::table* h = table(root, "http", false);
     if (!h) return;
@@ -206,7 +193,7 @@ class Loader : detail::TomlReader {
                     "max_connections", "idle_timeout_seconds", "header_timeout_seconds"},
                "[http]");
     HttpConfig http;
-    read_address(*h, http.listen, "[http]");
+    read_listen(*h, http.listen, "[http]");
     read_int(*h, "port", http.port, 1, 65535);
     for (auto [key, path] : {std::pair<const char*, std::filesystem::path*>{"cert", &http.cert}, {"key", &http.key},
                              {"client_ca", &http.client_ca}})
@@ -220,14 +207,6 @@ class Loader : detail::TomlReader {
     read_int(*h, "idle_timeout_seconds", http.idle_timeout_seconds, 1, 3600);
     read_int(*h, "header_timeout_seconds", http.header_timeout_seconds, 1, 600);
     cfg_.http = std::move(http);
-  }
-
-  void read_ops(const toml::table& root) {
-    const toml::table* o = table(root, "ops", false);
-    if (!o) return;
-    known_keys(*o, {"listen", "port"}, "[ops]");
-    read_address(*o, cfg_.ops.listen, "[ops]");
-    read_int(*o, "port", cfg_.ops.port, 0, 65535);
   }
 
   void read_storage(const toml::table& root) {

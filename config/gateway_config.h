@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config/mqtt_endpoint.h"
+#include "config/ops_config.h"
 #include "config/schedule.h"
 #include "config/schema.h"
 
@@ -66,11 +67,6 @@ struct HttpConfig {
   int max_connections = 32;
   int idle_timeout_seconds = 30;
   int header_timeout_seconds = 10;
-};
-
-struct OpsConfig {
-  std::string listen = "127.0.0.1";
-  int port = 9464;  // 0: off
 };
 
 struct StorageConfig {

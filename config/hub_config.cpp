@@ -18,7 +18,7 @@ class HubLoader : detail::TomlReader {
   HubReceiverConfig run() {
     toml::table root = parse();
     cfg_.file = file();
-    known_keys(root, {"store", "broker", "feed", "witness", "partner"}, "top level");
+    known_keys(root, {"store", "broker", "feed", "witness", "partner", "ops"}, "top level");
     if (const toml::table* s = table(root, "store", true)) read_store(*s);
     if (const toml::table* b = table(root, "broker", true)) {
       known_keys(*b,
@@ -45,6 +45,7 @@ class HubLoader : detail::TomlReader {
     }
     read_partners(root);
     check_partner_feeds();
+    read_ops(root, cfg_.ops);
     finish();
     return std::move(cfg_);
   }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config/mqtt_endpoint.h"
+#include "config/ops_config.h"
 #include "config/schedule.h"
 #include "config/schema.h"
 
@@ -68,6 +69,9 @@ struct HubReceiverConfig {
   std::vector<HubFeed> feeds;
   std::optional<std::filesystem::path> witness_key;  // private key file; nullopt = no witness
   std::vector<HubPartner> partners;
+  // [ops]: /healthz and /metrics. Off unless configured (the packaged config turns it on, at
+  // 127.0.0.1:9465): several svdhub instances may share a host.
+  OpsConfig ops{"127.0.0.1", 0};
 
   // The partner's entry, or null when it has none (and so may send nothing).
   const HubPartner* partner(std::string_view id) const;

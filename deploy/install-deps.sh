@@ -17,10 +17,14 @@ PACKAGES="
   python3 python3-paho-mqtt
   chromium python3-pil
   postgresql-15 libpq-dev
+  prometheus
 "
 # postgresql-15 is for the hub's PostgreSQL tests (tests/hub/pg_test). Debian's package creates, and
 # may start, a default cluster on port 5432; the tests run their own server in a temporary
 # directory on a free loopback port (tests/support/postgres_server.h), and neither use nor stop it.
+# prometheus is for its promtool, which checks the shipped alert rules (deploy/monitoring/); the
+# tests never start or scrape a Prometheus server, and neither use nor stop the one the package
+# may start on port 9090.
 
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1; then exec sudo "$0" "$@"; fi

@@ -1,6 +1,7 @@
 #include "hub/batch_handler.h"
 
 #include <cassert>
+#include <chrono>
 
 namespace svd::hub {
 namespace {
@@ -26,6 +27,8 @@ bool BatchHandler::check(const Message& message, Reply& reply, PendingBatch& out
   std::string partner, feed;
   if (!protocol::parse_batch_topic(topic, partner, feed)) return false;  // nobody to answer
   reply.topic = protocol::receipt_topic(partner);
+  reply.partner = partner;
+  reply.feed = feed;
   if (message.oversize || payload.size() > rules_.max_batch_bytes) {
     // Only the start is looked at: a header line is short, and the rest is not to be read.
     reply.receipt.batch_id = protocol::peek_batch_id(payload.substr(0, 64 << 10));
@@ -39,6 +42,7 @@ bool BatchHandler::check(const Message& message, Reply& reply, PendingBatch& out
     return false;
   }
   reply.receipt.batch_id = batch->header.batch_id;
+  reply.records = batch->header.count;
   if (batch->header.partner != partner || batch->header.feed != feed) {
     reject(reply, errc::topic_mismatch);
     return false;
@@ -64,7 +68,10 @@ std::vector<Reply> BatchHandler::handle_group(std::span<const Message> messages)
       reply_of.push_back(i);
     }
   }
+  const auto start = std::chrono::steady_clock::now();
   auto outcomes = store_.store_group(pending);
+  last_store_ = {pending.empty() ? 0.0 : std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+                 outcomes.has_value(), !pending.empty()};
   if (!outcomes) {
     for (Reply& r : replies) r.topic.clear();
     return replies;

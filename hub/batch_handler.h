@@ -36,6 +36,16 @@ struct Reply {
   // False for a refusal already logged: a partner that keeps sending a feed it may not send is
   // logged once per feed, not once per batch.
   bool log = true;
+  // From the topic and the header, as far as they were read: for /metrics.
+  std::string partner, feed;
+  std::uint64_t records = 0;
+};
+
+// The store's part of the latest handle_group: how long store_group took, and whether it worked.
+struct StoreTiming {
+  double seconds = 0;
+  bool ok = true;
+  bool stored = false;  // false: the group had nothing to store, and the store was not called
 };
 
 // Who may send what, and how large a batch may be.
@@ -67,6 +77,7 @@ class BatchHandler {
   Reply handle(std::string_view topic, std::string_view payload);
 
   Store& store() { return store_; }
+  const StoreTiming& last_store() const { return last_store_; }
 
   // Batches refused as feed_not_permitted, per (partner, feed), since start.
   const std::map<std::pair<std::string, std::string>, std::uint64_t>& not_permitted() const { return not_permitted_; }
@@ -77,6 +88,7 @@ class BatchHandler {
   Store& store_;
   BatchRules rules_;
   std::map<std::pair<std::string, std::string>, std::uint64_t> not_permitted_;
+  StoreTiming last_store_;
 };
 
 }  // namespace svd::hub

@@ -11,11 +11,18 @@
 #include <utility>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
 #include "base/service.h"
 #include "base/time.h"
+#include "crypto/certificate_info.h"
+#include "hub/hub_metrics.h"
 #include "hub/intake.h"
+#include "hub/sharing.h"
 #include "hub/status_handler.h"
 #include "protocol/envelope.h"
+#include "ops/ops_server.h"
 #include "protocol/status.h"
 #include "transport/mqtt.h"
 
@@ -116,7 +123,7 @@ std::string checkpoint_name(const protocol::CheckpointReceipt& r) {
 // `audit`: (index into group, partner of its topic).
 void witness_checkpoints(Witness* witness, const std::vector<mqtt::const_message_ptr>& group,
                          const std::vector<std::pair<std::size_t, std::string>>& audit, bool& told_no_witness,
-                         std::vector<Answer>& answers, std::ostream& log) {
+                         std::vector<Answer>& answers, HubMetrics& metrics, std::ostream& log) {
   for (const auto& [i, partner] : audit) {
     const std::string& topic = group[i]->get_topic();
     if (!witness) {
@@ -131,6 +138,7 @@ void witness_checkpoints(Witness* witness, const std::vector<mqtt::const_message
       continue;
     }
     const protocol::CheckpointReceipt& r = outcome->receipt;
+    if (outcome->alarm) metrics.witness_alarm(partner);
     log << checkpoint_name(r) << " on " << topic << ": " << protocol::to_string(r.status)
         << (r.reason.empty() ? "" : " (" + r.reason + ")") << '\n';
     answers.push_back({protocol::receipt_topic(partner), protocol::to_json(r), checkpoint_name(r)});
@@ -150,8 +158,8 @@ struct Outstanding {
 // between groups): Paho reads PUBACKs on the thread that may be waiting for room in the Intake,
 // which only the loop makes by going on.
 void store_and_answer(mqtt::async_client& client, Intake& intake, BatchHandler& handler, Witness* witness,
-                      StatusHandler& statuses, const std::vector<Received>& group, bool& told_no_witness,
-                      std::vector<Outstanding>& outstanding, std::ostream& log) {
+                      StatusHandler& statuses, HubMetrics& metrics, const std::vector<Received>& group,
+                      bool& told_no_witness, std::vector<Outstanding>& outstanding, std::ostream& log) {
   std::vector<Message> messages;
   std::vector<std::string_view> topics;  // of messages
   std::vector<mqtt::const_message_ptr> checkpoints;
@@ -183,6 +191,8 @@ void store_and_answer(mqtt::async_client& client, Intake& intake, BatchHandler& 
   std::vector<Answer> answers;
   if (!messages.empty()) {
     const std::vector<Reply> replies = handler.handle_group(messages);
+    if (handler.last_store().stored) metrics.commit(handler.last_store().seconds, handler.last_store().ok);
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
     for (std::size_t j = 0; j < replies.size(); ++j) {
       const Reply& reply = replies[j];
       const std::string_view topic = topics[j];
@@ -190,6 +200,8 @@ void store_and_answer(mqtt::async_client& client, Intake& intake, BatchHandler& 
         log << "batch on " << topic << ": not answered (store unavailable or not a batch topic)\n";
         continue;
       }
+      metrics.batch(reply.partner, reply.feed, protocol::to_string(reply.receipt.status), reply.receipt.reason,
+                    reply.records, now);
       if (reply.log)
         log << "batch " << reply.receipt.batch_id << " on " << topic << ": " << protocol::to_string(reply.receipt.status)
             << (reply.receipt.reason.empty() ? "" : " (" + reply.receipt.reason + ")")
@@ -200,7 +212,7 @@ void store_and_answer(mqtt::async_client& client, Intake& intake, BatchHandler& 
       answers.push_back({reply.topic, protocol::to_json(reply.receipt), "batch " + reply.receipt.batch_id});
     }
   }
-  witness_checkpoints(witness, checkpoints, audit, told_no_witness, answers, log);
+  witness_checkpoints(witness, checkpoints, audit, told_no_witness, answers, metrics, log);
 
   const auto deadline = std::chrono::steady_clock::now() + kWait;
   intake.call_paho([&] {
@@ -266,13 +278,115 @@ class Retention {
   std::chrono::steady_clock::time_point next_{};
 };
 
+// Every minute (and 5 s after new batches), between groups, what the store says about each partner
+// for /metrics and /healthz: the feeds overdue now (hub/sharing.h), each partner's last stored
+// batch, each gateway's state.
+// A feed is watched from svdhub's start or its partner's earliest delivery of the last two months,
+// whichever is earlier, so a restart does not forget a feed that was already overdue.
+class Oversight {
+ public:
+  explicit Oversight(const config::HubReceiverConfig& config) : config_(config) {}
+
+  // New batches were stored: look again soon (not after every group: the query reads two months
+  // of batch rows).
+  void stored() { soon_ = true; }
+
+  void run_if_due(Store& store, const StatusHandler& statuses, HubMetrics& metrics, std::ostream& log) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_ && !(soon_ && now >= last_ + std::chrono::seconds(5))) return;
+    next_ = now + std::chrono::minutes(1);
+    last_ = now;
+    soon_ = false;
+    metrics.gateways(statuses.latest());
+    const auto wall = std::chrono::system_clock::now();
+    const auto seconds = [](config::SystemTime t) {
+      return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+    };
+    auto arrivals = store.extract_arrivals(seconds(wall - std::chrono::hours(24 * 62)),
+                                           seconds(wall + std::chrono::hours(24)));
+    if (!arrivals) {
+      if (!told_) log << "oversight: cannot read the extracts from the store (trying again every minute)\n";
+      told_ = true;
+      return;
+    }
+    told_ = false;
+    config::SystemTime watched = started_;
+    std::map<std::string, std::int64_t, std::less<>> last;
+    for (const auto& a : *arrivals) {
+      watched = std::min(watched, config::SystemTime(std::chrono::seconds(a.received_at)));
+      auto& t = last[a.partner];
+      t = std::max(t, a.stored_at);
+    }
+    metrics.last_batches(last);
+    metrics.feeds(feed_statuses(config_, *arrivals, wall, watched), wall);
+  }
+
+ private:
+  const config::HubReceiverConfig& config_;
+  const config::SystemTime started_ = std::chrono::system_clock::now();
+  std::chrono::steady_clock::time_point next_{}, last_{};
+  bool soon_ = false, told_ = false;
+};
+
+// "2027-11-23 09:15:20 UTC" (crypto/certificate_info.h) as an instant.
+std::optional<config::SystemTime> not_after(const std::string& text) {
+  if (text.size() != 23 || !text.ends_with(" UTC")) return std::nullopt;
+  return parse_utc_iso(text.substr(0, 10) + "T" + text.substr(11, 8) + "Z");
+}
+
+// The operations port on a thread of its own, when [ops] asks for one.
+class OpsPort {
+ public:
+  bool open(const config::OpsConfig& ops, HubMetrics& metrics, const Intake& intake, const std::atomic<bool>& stop,
+            std::ostream& log) {
+    if (ops.port == 0) return true;
+    auto server = ops::OpsServer::open(
+        io_, ops.listen, static_cast<unsigned short>(ops.port),
+        [&metrics, &intake, &stop](std::string_view path) {
+          const auto now = static_cast<std::int64_t>(std::time(nullptr));
+          if (path == "/metrics")
+            return ops::Reply{200, std::string(ops::kMetricsContentType), metrics.render(now, intake.pending_bytes())};
+          if (path == "/healthz") return ops::Reply{stop ? 503 : 200, "application/json", metrics.health_json(stop, now)};
+          return ops::Reply{404, "application/problem+json",
+                            R"({"type":"about:blank","title":"Not Found","status":404,)"
+                            R"("detail":"This port serves /healthz and /metrics."})"};
+        },
+        [&log](const std::string& m) { log << "ops: " << m << '\n'; });
+    if (!server) {
+      log << "ops: cannot listen on " << ops.listen << " port " << ops.port << ": " << server.error().message() << '\n';
+      return false;
+    }
+    server_ = std::move(*server);
+    thread_ = std::thread([this] { io_.run(); });
+    return true;
+  }
+  ~OpsPort() {
+    if (!server_) return;
+    boost::asio::post(io_, [this] { server_->stop(); });
+    io_.stop();
+    thread_.join();
+    server_.reset();
+  }
+
+ private:
+  boost::asio::io_context io_;
+  std::unique_ptr<ops::OpsServer> server_;
+  std::thread thread_;
+};
+
 }  // namespace
 
-int run_receiver(const config::HubReceiverConfig& config, BatchHandler& handler, Witness* witness,
-                 const std::atomic<bool>& stop, std::ostream& log) {
+int run_receiver(const config::HubReceiverConfig& config, std::string_view version, BatchHandler& handler,
+                 Witness* witness, const std::atomic<bool>& stop, std::ostream& log) {
   auto client = transport::make_client(config.broker, config.client_id);
   const auto options = transport::make_connect_options(config.broker);
   Intake intake(config.max_pending_bytes, config.max_batch_bytes);
+  ops::Metrics registry("svdhub");
+  HubMetrics metrics(registry, version, config);
+  if (auto cert = crypto::read_certificate_info(config.broker.cert))
+    if (auto t = not_after(cert->not_after)) metrics.certificate_expiry(*t);
+  OpsPort ops_port;  // declared after what its handler reads, so it stops first
+  if (!ops_port.open(config.ops, metrics, intake, stop, log)) return 1;
   // Both run on Paho's thread; put() may wait there for room (hub/intake.h).
   client->set_message_callback([&intake](mqtt::const_message_ptr m) { intake.put(std::move(m)); });
   client->set_connection_lost_handler([&intake](const std::string&) { intake.connection_lost(); });
@@ -288,12 +402,14 @@ int run_receiver(const config::HubReceiverConfig& config, BatchHandler& handler,
   Watchdog watchdog;
   Retention retention(config.store.retain_days);
   StatusHandler statuses(handler.store(), config);
+  Oversight oversight(config);
   // Ready once the store is open and the loop runs, not once the broker answers: a broker that is
   // down must not fail the start (the loop keeps reconnecting).
   service::notify("READY=1\nSTATUS=receiving batches");
   while (!stop) {
     watchdog.kick();
     retention.run_if_due(handler.store(), log);
+    oversight.run_if_due(handler.store(), statuses, metrics, log);
     check_outstanding(outstanding, log);
     // What is already here goes first, even after the connection was lost: Paho's thread may be
     // waiting for room, and would not read the next CONNACK and SUBACKs until it has some. A
@@ -305,11 +421,14 @@ int run_receiver(const config::HubReceiverConfig& config, BatchHandler& handler,
       const bool lost = group.back().lost;
       if (group.size() > (lost ? 1u : 0u)) {
         watchdog.kick();
-        store_and_answer(*client, intake, handler, witness, statuses, group, told_no_witness, outstanding, log);
+        store_and_answer(*client, intake, handler, witness, statuses, metrics, group, told_no_witness, outstanding,
+                         log);
+        if (handler.last_store().stored && handler.last_store().ok) oversight.stored();
       }
       intake.release(group);
       if (lost) {
         connected = false;
+        metrics.broker_connected(false);
         log << "broker: connection lost\n";
       }
       continue;
@@ -323,6 +442,7 @@ int run_receiver(const config::HubReceiverConfig& config, BatchHandler& handler,
     }
     backoff = std::chrono::milliseconds(250);
     connected = true;
+    metrics.broker_connected(true);
     log << "broker: connected to " << transport::broker_uri(config.broker) << ", subscribed to " << subscribed
         << '\n';
   }

@@ -16,6 +16,8 @@
 // never waited for: Paho reads them on the thread that may be waiting for room).
 // With [store] retain_days, records received longer ago than that are deleted at start and then
 // hourly, between groups (one log line with the counts per feed, never a value).
+// With [ops] port, /healthz and /metrics (hub/hub_metrics.h) are served on a thread of their own;
+// what they show of the store is refreshed every minute between groups.
 // Reconnects with exponential backoff and jitter when the broker goes away. Runs on the calling
 // thread until `stop` becomes true; Paho's callbacks only hand messages to the Intake. Under systemd
 // (Type=notify) it sends READY=1 when the loop starts (whether or not the broker is up),
@@ -23,6 +25,7 @@
 
 #include <atomic>
 #include <iosfwd>
+#include <string_view>
 
 #include "config/hub_config.h"
 #include "hub/batch_handler.h"
@@ -34,7 +37,9 @@ namespace svd::hub {
 // counts, codes, hashes). `witness` may be null: then audit checkpoints are neither subscribed to
 // nor answered (one that still arrives, from a subscription an earlier run left in the persistent
 // session, is dropped with one log line).
-int run_receiver(const config::HubReceiverConfig& config, BatchHandler& handler, Witness* witness,
-                 const std::atomic<bool>& stop, std::ostream& log);
+// `version` is svdhub's, for /metrics and /healthz. Returns 1 at once when [ops] is configured
+// and its port cannot be opened.
+int run_receiver(const config::HubReceiverConfig& config, std::string_view version, BatchHandler& handler,
+                 Witness* witness, const std::atomic<bool>& stop, std::ostream& log);
 
 }  // namespace svd::hub

@@ -40,6 +40,8 @@
 
 namespace {
 
+constexpr const char* kVersion = "0.1.0";
+
 std::atomic<bool> g_stop{false};  // set from the signal handler; lock-free, so async-signal-safe
 
 extern "C" void on_signal(int) { g_stop = true; }
@@ -312,7 +314,7 @@ int print_sharing(const svd::config::HubReceiverConfig& cfg, const std::string& 
 
 int main(int argc, char** argv) {
   CLI::App app{"svdhub — receives pseudonymised batches from svd-gateway appliances"};
-  app.set_version_flag("--version", "svdhub 0.1.0");
+  app.set_version_flag("--version", std::string("svdhub ") + kVersion);
   app.require_subcommand(1);
   std::filesystem::path config_path;
   auto* run = app.add_subcommand("run", "Receive, store and answer batches until SIGTERM/SIGINT");
@@ -475,5 +477,5 @@ int main(int argc, char** argv) {
   } else {
     std::cerr << "svdhub: no [witness] key configured: audit checkpoints are not witnessed\n";
   }
-  return svd::hub::run_receiver(cfg, handler, witness.get(), g_stop, std::cerr);
+  return svd::hub::run_receiver(cfg, kVersion, handler, witness.get(), g_stop, std::cerr);
 }

@@ -1,5 +1,7 @@
 #include "config/detail/toml_reader.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -102,6 +104,24 @@ void TomlReader::read_schema(const toml::table& feed_table, const std::string& f
           "feed \"" + feed_id + "\": its schema has " + std::to_string(e.diagnostics().size()) + " problem(s), listed below");
     add(e.diagnostics());
   }
+}
+
+void TomlReader::read_listen(const toml::table& t, std::string& out, std::string_view where) {
+  auto a = string(t, "listen", where, false);
+  if (!a) return;
+  in6_addr v6{};
+  in_addr v4{};
+  if (::inet_pton(AF_INET, a->c_str(), &v4) != 1 && ::inet_pton(AF_INET6, a->c_str(), &v6) != 1)
+    error(t.get("listen"), "listen must be an IP address such as \"0.0.0.0\", \"127.0.0.1\" or \"::\"");
+  else out = *a;
+}
+
+void TomlReader::read_ops(const toml::table& root, OpsConfig& out) {
+  const toml::table* o = table(root, "ops", false);
+  if (!o) return;
+  known_keys(*o, {"listen", "port"}, "[ops]");
+  read_listen(*o, out.listen, "[ops]");
+  read_int(*o, "port", out.port, 0, 65535);
 }
 
 void TomlReader::read_endpoint(const toml::table& t, std::string_view where, MqttEndpoint& out) {

@@ -14,6 +14,7 @@
 
 #include "config/diagnostic.h"
 #include "config/mqtt_endpoint.h"
+#include "config/ops_config.h"
 #include "config/schedule.h"
 #include "config/schema.h"
 
@@ -47,6 +48,10 @@ class TomlReader {
                    Schema& schema_out);
   // A feed's `schedule = { every = "week", day = "monday", by = "09:00" }`.
   void read_schedule(const toml::node* n, Schedule& s);
+  // `listen`: an IPv4 or IPv6 literal (a host name would make the listening address depend on DNS).
+  void read_listen(const toml::table& t, std::string& out, std::string_view where);
+  // The optional [ops] table: listen, port (0: off).
+  void read_ops(const toml::table& root, OpsConfig& out);
   // host, port, ca, cert, key, mqtt, keepalive_seconds (the caller lists them as known keys).
   void read_endpoint(const toml::table& t, std::string_view where, MqttEndpoint& out);
 

@@ -9,10 +9,15 @@
 #include <csignal>
 #include <fstream>
 #include <map>
+#include <regex>
+#include <set>
+
+#include <boost/json.hpp>
 
 #include "base/hex.h"
 #include "crypto/sha256.h"
 #include "crypto/signing_key.h"
+#include "gateway/metrics.h"
 #include "hub/sqlite_store.h"
 #include "hub/store_stats.h"
 #include "mosquitto_fixture.h"
@@ -21,6 +26,7 @@
 #include "protocol/status.h"
 #include "tests/support/key_files.h"
 #include "tests/support/process.h"
+#include "tests/support/prometheus_text.h"
 
 namespace svd::testing {
 namespace {
@@ -507,6 +513,94 @@ TEST_F(SvdhubSharingTest, TheHubKnowsWhenEachGatewayWasOnlineAndWhoSharedEachWee
   EXPECT_NE(sharing.out.find("northgate-ed ed-assaults: 3 period(s) due, 1 received, 1 nil return, 1 late, 0 missing"),
             std::string::npos)
       << sharing.out;
+}
+
+// svdhub's operations port, and the shipped alert rules and dashboard against what both programs
+// really export: promtool checks the rules' syntax, and every metric a rule or a panel names must
+// be a family of a live svdhub's /metrics or of the gateway's registry (gateway/metrics.h).
+class SvdhubOpsTest : public SvdhubSharingTest {
+ protected:
+  std::string extra_config() override {
+    return SvdhubSharingTest::extra_config() + "[ops]\nport = " + std::to_string(ops_port_) + "\n";
+  }
+  test_support::RunResult get(const std::string& path) {
+    return test_support::run({"/usr/bin/curl", "-sS", "--max-time", "10", "-w", "\n%{http_code}",
+                              "http://127.0.0.1:" + std::to_string(ops_port_) + path});
+  }
+  // The metric families of a text exposition (its TYPE lines).
+  static std::set<std::string> families(const std::string& text) {
+    std::set<std::string> out;
+    static const std::regex type(R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) )");
+    for (std::sregex_iterator it(text.begin(), text.end(), type), end; it != end; ++it) out.insert((*it)[1]);
+    return out;
+  }
+  static std::set<std::string> named_in(const std::string& text) {
+    std::set<std::string> out;
+    static const std::regex name(R"(\b(svdgw|svdhub)_[a-z_]+\b)");
+    for (std::sregex_iterator it(text.begin(), text.end(), name), end; it != end; ++it) out.insert((*it)[0]);
+    return out;
+  }
+  const std::uint16_t ops_port_ = pick_free_port();
+};
+
+TEST_F(SvdhubOpsTest, HealthzAndMetricsShowWhatTheHubStoredAndWhoIsOverdue) {
+  ASSERT_TRUE(eventually([&] { return read_file(dir_.path() / "svdhub.log").find("ops: listening on") !=
+                                      std::string::npos; }))
+      << read_file(dir_.path() / "svdhub.log");
+  EXPECT_EQ(send(extract_batch("x-1", "2026-11-23T09:00:00Z", 0, true, kRecords)).status,
+            protocol::ReceiptStatus::accepted);
+  std::string b = batch(7, kRecords);
+  b[b.size() - 5] = 'X';
+  EXPECT_EQ(send(b).status, protocol::ReceiptStatus::rejected);
+
+  // The weekly feed's last delivery was on 23 Nov: overdue since 30 Nov, once the hub has looked
+  // at the store again after storing it.
+  std::string text;
+  const auto overdue = [&] {
+    const auto metrics = get("/metrics");
+    if (metrics.exit_code != 0 || !metrics.out.ends_with("\n200")) return false;
+    text = metrics.out.substr(0, metrics.out.rfind('\n'));  // the body, without -w's line
+    return text.find("svdhub_feed_overdue{partner=\"northgate-ed\",feed=\"ed-assaults\"} 1\n") != std::string::npos;
+  };
+  ASSERT_TRUE(eventually(overdue)) << text << read_file(dir_.path() / "svdhub.log");
+  const auto parsed = test_support::parse_exposition(text);
+  EXPECT_TRUE(parsed.errors.empty()) << ::testing::PrintToString(parsed.errors);
+  EXPECT_EQ(parsed.samples.at("svdhub_batches_total{partner=\"northgate-ed\",outcome=\"accepted\"}"), 1);
+  EXPECT_EQ(parsed.samples.at("svdhub_batches_total{partner=\"northgate-ed\",outcome=\"rejected\"}"), 1);
+  EXPECT_EQ(parsed.samples.at("svdhub_batches_rejected_total{reason=\"records_digest_mismatch\"}"), 1);
+  EXPECT_EQ(parsed.samples.at("svdhub_records_stored_total{partner=\"northgate-ed\",feed=\"ed-assaults\"}"), 2);
+  EXPECT_EQ(parsed.samples.at("svdhub_store_commits_total{result=\"ok\"}"), 1);
+  EXPECT_EQ(parsed.samples.at("svdhub_broker_connected"), 1);
+  EXPECT_GT(parsed.samples.at("svdhub_certificate_expiry_timestamp_seconds{role=\"broker-client\"}"), 1.7e9);
+  EXPECT_EQ(parsed.samples.at("svdhub_intake_budget_bytes"), 64 << 20);
+  EXPECT_GT(parsed.samples.at("svdhub_feed_overdue_seconds{partner=\"northgate-ed\",feed=\"ed-assaults\"}"), 86400);
+  const auto health = get("/healthz");
+  EXPECT_TRUE(health.out.ends_with("\n200")) << health.out;
+  EXPECT_NE(health.out.find(R"("overdue_feeds":[{"partner":"northgate-ed","feed":"ed-assaults")"), std::string::npos)
+      << health.out;
+  EXPECT_TRUE(get("/nothing").out.ends_with("\n404"));
+
+  // The shipped rules and dashboard name only what exists.
+  std::set<std::string> exported = families(text);
+  ops::Metrics gateway_registry("svdgw");
+  const gateway::GatewayMetrics gateway_families(gateway_registry, "0.1.0");
+  for (const auto& f : families(gateway_registry.render())) exported.insert(f);
+  const std::filesystem::path monitoring = std::filesystem::path(SVD_SOURCE_DIR) / "deploy" / "monitoring";
+  const std::string rules = read_file(monitoring / "svd-alerts.yml");
+  const std::string dashboard = read_file(monitoring / "svd-grafana.json");
+  std::string exprs;
+  const boost::json::value parsed_dashboard = boost::json::parse(dashboard);
+  for (const auto& panel : parsed_dashboard.at("panels").as_array())
+    for (const auto& target : panel.at("targets").as_array()) exprs += std::string(target.at("expr").as_string()) + '\n';
+  ASSERT_FALSE(exprs.empty());
+  for (const auto& [what, text_of] : {std::pair<std::string, std::string>{"svd-alerts.yml", rules}, {"svd-grafana.json", exprs}}) {
+    const auto names = named_in(text_of);
+    EXPECT_GT(names.size(), 10u) << what;
+    for (const auto& n : names) EXPECT_TRUE(exported.contains(n)) << what << " names " << n << ", which nobody exports";
+  }
+  const auto promtool = test_support::run({"promtool", "check", "rules", (monitoring / "svd-alerts.yml").string()});
+  EXPECT_EQ(promtool.exit_code, 0) << promtool.out << promtool.err;
+  EXPECT_NE(promtool.out.find("SUCCESS: 17 rules found"), std::string::npos) << promtool.out;
 }
 
 }  // namespace
