@@ -11,7 +11,7 @@
 // Messages arrive through an Intake (hub/intake.h) that holds at most [broker] max_pending_bytes
 // of payload: when it is full, Paho's thread waits and TCP pushes back on the broker. They are
 // handled in groups: after taking one, the loop also takes whatever is already waiting (at most
-// 64 messages; none more once 32 MiB of payload are taken), stores them all in one transaction,
+// 64 messages; none more once 4 MiB of payload are taken), stores them all in one transaction,
 // and only after its commit publishes the receipts (their PUBACKs are checked between groups,
 // never waited for: Paho reads them on the thread that may be waiting for room).
 // With [store] retain_days, records received longer ago than that are deleted at start and then

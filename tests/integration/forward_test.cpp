@@ -23,20 +23,6 @@ struct ForwardRun {
   std::string out, err;
 };
 
-// "  rows: 2000 total, 1961 valid, …" from the summary.
-std::int64_t valid_rows(const std::string& out) {
-  std::smatch m;
-  if (!std::regex_search(out, m, std::regex(R"(rows: \d+ total, (\d+) valid)"))) return -1;
-  return std::stoll(m[1]);
-}
-
-// "… acknowledged (X accepted, Y duplicate) …"
-std::pair<std::int64_t, std::int64_t> receipts(const std::string& out) {
-  std::smatch m;
-  if (!std::regex_search(out, m, std::regex(R"(\((\d+) accepted, (\d+) duplicate\))"))) return {-1, -1};
-  return {std::stoll(m[1]), std::stoll(m[2])};
-}
-
 class ForwardTest : public GatewayHubTest {
  protected:
   ForwardTest() : GatewayHubTest(PkiOptions{.gateways = {kGateway}}, "svd-forward") {}

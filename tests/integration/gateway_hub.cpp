@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 namespace svd::testing {
@@ -49,6 +50,18 @@ std::size_t count_of(const std::string& text, std::string_view needle) {
   std::size_t n = 0;
   for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
   return n;
+}
+
+std::int64_t valid_rows(const std::string& out) {
+  std::smatch m;
+  if (!std::regex_search(out, m, std::regex(R"(rows: \d+ total, (\d+) valid)"))) return -1;
+  return std::stoll(m[1]);
+}
+
+std::pair<std::int64_t, std::int64_t> receipts(const std::string& out) {
+  std::smatch m;
+  if (!std::regex_search(out, m, std::regex(R"(\((\d+) accepted, (\d+) duplicate\))"))) return {-1, -1};
+  return {std::stoll(m[1]), std::stoll(m[2])};
 }
 
 void GatewayHubTest::start_broker() { broker_ = std::make_unique<TestBroker>(pki_options_); }

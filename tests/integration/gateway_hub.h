@@ -40,6 +40,11 @@ std::int64_t query_int(const std::filesystem::path& db, const std::string& sql);
 
 std::size_t count_of(const std::string& text, std::string_view needle);
 
+// From `svdgw forward`'s summary: the valid rows of "  rows: 2000 total, 1961 valid, …", and
+// (accepted, duplicate) of "… acknowledged (X accepted, Y duplicate) …"; -1 when absent.
+std::int64_t valid_rows(const std::string& out);
+std::pair<std::int64_t, std::int64_t> receipts(const std::string& out);
+
 class GatewayHubTest : public ::testing::Test {
  protected:
   // The PKI the broker is made with; a test fixture may add gateways or servers.

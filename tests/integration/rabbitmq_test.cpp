@@ -111,18 +111,6 @@ class RabbitMqForwardTest : public OverRabbitMq<GatewayHubTest> {
   }
 };
 
-std::int64_t valid_rows(const std::string& out) {
-  std::smatch m;
-  if (!std::regex_search(out, m, std::regex(R"(rows: \d+ total, (\d+) valid)"))) return -1;
-  return std::stoll(m[1]);
-}
-
-std::pair<std::int64_t, std::int64_t> receipts(const std::string& out) {
-  std::smatch m;
-  if (!std::regex_search(out, m, std::regex(R"(\((\d+) accepted, (\d+) duplicate\))"))) return {-1, -1};
-  return {std::stoll(m[1]), std::stoll(m[2])};
-}
-
 TEST_F(RabbitMqForwardTest, AnExtractIsStoredOnceAndEveryBatchReceiptedOverMutualTls) {
   // svdhub's subscriptions were granted under its topic permissions, the checkpoints' and statuses' too.
   EXPECT_NE(read_file(dir() / "svdhub.log").find("subscribed to svd/v1/+/+/batch and svd/v1/+/audit and svd/v1/+/status\n"),

@@ -53,20 +53,6 @@ struct ForwardRun {
   std::string out, err;
 };
 
-// "  rows: 2000 total, 1961 valid, …" from svdgw forward's summary.
-std::int64_t valid_rows(const std::string& out) {
-  std::smatch m;
-  if (!std::regex_search(out, m, std::regex(R"(rows: \d+ total, (\d+) valid)"))) return -1;
-  return std::stoll(m[1]);
-}
-
-// "… acknowledged (X accepted, Y duplicate) …"
-std::pair<std::int64_t, std::int64_t> receipts(const std::string& out) {
-  std::smatch m;
-  if (!std::regex_search(out, m, std::regex(R"(\((\d+) accepted, (\d+) duplicate\))"))) return {-1, -1};
-  return {std::stoll(m[1]), std::stoll(m[2])};
-}
-
 // What an svdhub log says it answered, from its lines "batch <id> on svd/v1/<partner>/<feed>/batch:
 // <status>": the statuses per batch id, and the partners answered.
 struct Answered {
