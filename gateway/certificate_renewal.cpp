@@ -98,6 +98,7 @@ std::shared_ptr<boost::asio::ssl::context> CertificateRenewal::adopt_server(cryp
   client_ca_sha256_ = s.client_ca_sha256;
   hooks_.expiry(kRoleUploadServer, s.tls.certificate_not_after);
   hooks_.expiry(kRoleClientCa, s.client_ca_not_after_time);
+  if (s.tls.crl_next_update) hooks_.expiry(kRoleCrl, *s.tls.crl_next_update);
   return std::move(s.tls.context);
 }
 

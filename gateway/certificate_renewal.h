@@ -35,6 +35,9 @@ namespace svd::gateway {
 inline constexpr const char* kRoleUploadServer = "upload-server";
 inline constexpr const char* kRoleClientCa = "client-ca";
 inline constexpr const char* kRoleHubClient = "hub-client";
+// Not a certificate: the upload API's CRL ([http] crl), whose nextUpdate is when every client
+// would be locked out; only in the metric.
+inline constexpr const char* kRoleCrl = "crl";
 
 class CertificateRenewal {
  public:

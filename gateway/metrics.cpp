@@ -26,7 +26,8 @@ GatewayMetrics::GatewayMetrics(Metrics& m, std::string_view version)
       uploads(m.counter("svdgw_uploads_total", "Responses of the HTTPS upload API by HTTP status class", {"class"})),
       build_info(m.gauge("svdgw_build_info", "The gateway's version, in the label; always 1", {"version"})),
       certificate_expiry(m.gauge("svdgw_certificate_expiry_timestamp_seconds",
-                                 "When the TLS certificate in use for the role expires, in seconds since 1970",
+                                 "When the TLS certificate in use for the role expires (for role crl: the upload API's CRL's "
+                                 "nextUpdate), in seconds since 1970",
                                  {"role"})) {
   for (std::string_view stage : {"published", "acknowledged", "rejected"}) batches.add({stage}, 0);
   for (std::string_view status_class : {"2xx", "4xx", "5xx"}) uploads.add({status_class}, 0);

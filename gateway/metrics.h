@@ -42,7 +42,8 @@ struct GatewayMetrics {
   Counter uploads;
   Gauge build_info;  // svdgw_build_info{version}: always 1; the value is in the label
   // svdgw_certificate_expiry_timestamp_seconds{role}: when the certificate in use expires (Unix
-  // time). role = upload-server | client-ca | hub-client (gateway/certificate_renewal.h)
+  // time). role = upload-server | client-ca | hub-client | crl (the CRL's nextUpdate;
+  // gateway/certificate_renewal.h)
   Gauge certificate_expiry;
 };
 

@@ -15,6 +15,7 @@
 #include <regex>
 #include <sstream>
 
+#include "base/time.h"
 #include "daemon_fixture.h"
 #include "tests/support/identifiers.h"
 
@@ -196,6 +197,18 @@ TEST_F(DaemonTest, HealthAndMetricsOnTheLocalPort) {
   EXPECT_NE(metrics.find("svdgw_uploads_total{class=\"2xx\"} 1"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("svdgw_build_info{version="), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("svdgw_outbox_batches 0"), std::string::npos) << metrics;
+  // The upload API's CRL lapses at its nextUpdate, as openssl reads it: an alert before then.
+  const auto crl = test_support::run({"openssl", "crl", "-in", broker_pki().crl().string(), "-noout", "-nextupdate",
+                                      "-dateopt", "iso_8601"});
+  ASSERT_EQ(crl.exit_code, 0) << crl.err;
+  std::string when = crl.out.substr(crl.out.find('=') + 1, 19);  // "2036-12-04 12:38:45"
+  if (when.size() == 19) when[10] = 'T';
+  const auto next_update = parse_utc_iso(when + "Z");
+  ASSERT_TRUE(next_update) << crl.out;
+  EXPECT_NE(metrics.find("svdgw_certificate_expiry_timestamp_seconds{role=\"crl\"} " +
+                         std::to_string(std::chrono::system_clock::to_time_t(*next_update)) + "\n"),
+            std::string::npos)
+      << crl.out << metrics;
 }
 
 // A feed that missed its deadline: feed.overdue in the log, the metric and /healthz, naming feed
