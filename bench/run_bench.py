@@ -16,10 +16,7 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-SHARED_BENCH = os.path.join(os.path.dirname(ROOT), "shared", "bench")
-PYTHON = "/usr/bin/python3"  # Debian's, which has python3-paho-mqtt for the baseline
+from benchlib import HERE, PYTHON, ROOT, SHARED_BENCH, extract
 
 
 def run(cmd):
@@ -45,14 +42,6 @@ def run_measured(cmd):
         sys.exit(f"{' '.join(cmd)} exited {os.waitstatus_to_exitcode(status)}")
     return seconds, usage.ru_maxrss / 1024.0
 
-
-def extract(work, rows):
-    path = os.path.join(work, f"ed-{rows}.csv")
-    if not os.path.exists(path):
-        print(f"generating {rows:,} rows …", file=sys.stderr)
-        subprocess.run([PYTHON, os.path.join(SHARED_BENCH, "gen_ed_extract.py"), str(rows), path + ".tmp"], check=True)
-        os.rename(path + ".tmp", path)
-    return path
 
 
 def main():

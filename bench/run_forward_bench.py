@@ -35,11 +35,11 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-SHARED_BENCH = os.path.join(os.path.dirname(ROOT), "shared", "bench")
-PYTHON = "/usr/bin/python3"  # Debian's, which has python3-paho-mqtt for the baseline
-LOCAL_HUB = os.path.join(ROOT, "scripts", "local-hub.sh")
+import benchlib
+from benchlib import HERE, LOCAL_HUB, PYTHON, ROOT, SHARED_BENCH, extract, fail, local_hub, tail, toml_string
+
+benchlib.set_name("run_forward_bench")
+
 FEED = "ed-extract"
 BASELINE_ID = "peer-baseline"
 BASELINE_TOPIC = f"bench/{BASELINE_ID}/records"
@@ -47,25 +47,7 @@ RSS_TARGET_BYTES = 32 * 1000 * 1000  # "peak RSS under 32 MB"
 RATIO_TARGET = 20.0
 
 
-def fail(message):
-    sys.exit(f"run_forward_bench: {message}")
 
-
-def tail(path, lines=30):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def local_hub(build_dir, *args):
-    """Runs scripts/local-hub.sh ARGS; returns its output, or stops the benchmark with it."""
-    env = dict(os.environ, BUILD_DIR=build_dir)
-    p = subprocess.run(["sh", LOCAL_HUB, *args], capture_output=True, text=True, env=env)
-    if p.returncode != 0:
-        fail(f"local-hub.sh {' '.join(args)} failed ({p.returncode}):\n{p.stdout}{p.stderr}")
-    return p.stdout
 
 
 def measure(argv, log_path, env=None):
@@ -89,20 +71,6 @@ def measure(argv, log_path, env=None):
     return seconds, usage.ru_maxrss / 1024.0, os.waitstatus_to_exitcode(status)
 
 
-def extract(work, rows):
-    path = os.path.join(work, f"ed-{rows}.csv")
-    if not os.path.exists(path):
-        print(f"generating {rows:,} rows …", file=sys.stderr)
-        subprocess.run([PYTHON, os.path.join(SHARED_BENCH, "gen_ed_extract.py"), str(rows), path + ".tmp"],
-                       check=True)
-        os.rename(path + ".tmp", path)
-    return path
-
-
-def toml_string(path):
-    if '"' in path or "\\" in path:
-        fail(f"path unusable in a TOML basic string: {path}")
-    return f'"{path}"'
 
 
 def hub_stats(svdhub, hub_config):

@@ -79,11 +79,11 @@ import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-SHARED_BENCH = os.path.join(os.path.dirname(ROOT), "shared", "bench")
-PYTHON = "/usr/bin/python3"
-LOCAL_HUB = os.path.join(ROOT, "scripts", "local-hub.sh")
+import benchlib
+from benchlib import HERE, LOCAL_HUB, ROOT, SHARED_BENCH, extract, fail, local_hub, tail, toml_string
+
+benchlib.set_name("run_store_bench")
+
 SCHEMA = os.path.join(HERE, "schemas", "ed-extract.json")
 FEED = "ed-extract"
 TABLE = "records_ed_extract"
@@ -98,22 +98,7 @@ RSS_SLACK = 32 << 20
 RATIO_GOAL = 0.70
 
 
-def fail(message):
-    sys.exit(f"run_store_bench: {message}")
 
-
-def tail(path, lines=30):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def toml_string(path):
-    if '"' in path or "\\" in path:
-        fail(f"path unusable in a TOML basic string: {path}")
-    return f'"{path}"'
 
 
 def free_port():
@@ -196,23 +181,6 @@ def read_pid(path):
         return None
 
 
-def local_hub(build_dir, *args):
-    """Runs scripts/local-hub.sh ARGS; returns its output, or stops the benchmark with it."""
-    env = dict(os.environ, BUILD_DIR=build_dir)
-    p = subprocess.run(["sh", LOCAL_HUB, *args], capture_output=True, text=True, env=env)
-    if p.returncode != 0:
-        fail(f"local-hub.sh {' '.join(args)} failed ({p.returncode}):\n{p.stdout}{p.stderr}")
-    return p.stdout
-
-
-def extract(work, rows):
-    path = os.path.join(work, f"ed-{rows}.csv")
-    if not os.path.exists(path):
-        print(f"generating {rows:,} rows …", file=sys.stderr)
-        subprocess.run([PYTHON, os.path.join(SHARED_BENCH, "gen_ed_extract.py"), str(rows), path + ".tmp"],
-                       check=True)
-        os.rename(path + ".tmp", path)
-    return path
 
 
 def slices(work, whole, rows, n):
