@@ -10,10 +10,10 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # Folders in order; those in one tuple are one tier and do not include each other's headers
 # except as listed in SAME_TIER.
-ORDER = [("base",), ("config",), ("crypto", "adapters", "protocol"), ("transport", "ops"), ("audit",), ("ingest",),
+ORDER = [("base",), ("config",), ("crypto", "adapters", "protocol"), ("transport", "ops", "render"), ("audit",), ("ingest",),
          ("process",), ("deliver",), ("gateway",), ("apps",)]
 SAME_TIER = {("protocol", "crypto")}  # the wire contract's digests and signatures
-HUB_MAY_USE = {"base", "config", "crypto", "protocol", "transport", "ops"}
+HUB_MAY_USE = {"base", "config", "crypto", "protocol", "transport", "ops", "render"}
 
 rank = {folder: i for i, tier in enumerate(ORDER) for folder in tier}
 include = re.compile(r'^\s*#\s*include\s+"(\w+)/', re.M)
