@@ -43,6 +43,8 @@ std::optional<SystemTime> first_delivery_after(const Arrivals& list, SystemTime 
   return std::nullopt;
 }
 
+}  // namespace
+
 std::string duration_text(std::chrono::seconds s) {
   const auto hours = s.count() / 3600;
   char text[32];
@@ -52,8 +54,6 @@ std::string duration_text(std::chrono::seconds s) {
                      static_cast<long long>(s.count() % 3600 / 60));
   return text;
 }
-
-}  // namespace
 
 std::pair<SystemTime, SystemTime> sharing_window(SystemTime from, SystemTime to) {
   constexpr auto kSpan = std::chrono::hours(24 * 32);

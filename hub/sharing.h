@@ -74,6 +74,9 @@ std::vector<OverdueFeed> feed_statuses(const config::HubReceiverConfig& config,
                                        const std::vector<ExtractArrival>& arrivals, config::SystemTime now,
                                        config::SystemTime watched_since);
 
+// "7d 00h" from two days on, "24h 30m" below: how long a feed went without a delivery.
+std::string duration_text(std::chrono::seconds s);
+
 // The table `svdhub sharing` prints: one line per period, then a summary per partner and feed.
 std::string render_sharing(const std::vector<PeriodRow>& rows);
 

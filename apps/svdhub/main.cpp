@@ -34,6 +34,7 @@
 #include "hub/store_copy.h"
 #include "hub/sqlite_store.h"
 #include "hub/receiver.h"
+#include "hub/report.h"
 #include "hub/sharing.h"
 #include "hub/store_stats.h"
 #include "hub/witness.h"
@@ -310,6 +311,60 @@ int print_sharing(const svd::config::HubReceiverConfig& cfg, const std::string& 
   return 0;
 }
 
+// `svdhub report`: the sharing compliance of the UTC days [from, to] as index.html and CSV files
+// in `out` (created; files of the same names replaced).
+int write_report(const svd::config::HubReceiverConfig& cfg, const std::string& from_text, const std::string& to_text,
+                 const std::filesystem::path& out) {
+  using namespace std::chrono;
+  const auto from = parse_date(from_text), to = parse_date(to_text);
+  if (!from || !to || *from > *to) {
+    std::cerr << "--from and --to must be dates (YYYY-MM-DD), --from not after --to\n";
+    return 1;
+  }
+  std::error_code ec;
+  if (cfg.store.backend == svd::config::StoreBackend::sqlite && !std::filesystem::exists(cfg.database, ec)) {
+    std::cerr << cfg.database.string() << ": no store there (`svdhub run` creates it when it starts)\n";
+    return 1;
+  }
+  auto store = svd::hub::open_store(cfg);
+  if (!store) {
+    std::cerr << "svdhub: cannot open the store: " << store.error().message << " ["
+              << svd::errc_name(store.error().code) << "]\n";
+    return 1;
+  }
+  const auto now = system_clock::now();
+  const auto end = *to + days(1) - seconds(1);
+  const auto [lo, hi] = svd::hub::sharing_window(*from, end);
+  auto arrivals = (*store)->extract_arrivals(duration_cast<seconds>(lo.time_since_epoch()).count(),
+                                             duration_cast<seconds>(hi.time_since_epoch()).count());
+  auto gateways = (*store)->gateway_states();
+  if (!arrivals || !gateways) {
+    std::cerr << "svdhub: cannot read the store\n";
+    return 1;
+  }
+  svd::hub::ReportInput input;
+  input.from_day = duration_cast<days>(from->time_since_epoch()).count();
+  input.to_day = duration_cast<days>(to->time_since_epoch()).count();
+  input.now = now;
+  input.periods = svd::hub::sharing_periods(cfg, *arrivals, *from - seconds(1), end, now);
+  input.gateways = std::move(*gateways);
+  const svd::hub::ReportFiles files = svd::hub::render_report(cfg, input);
+  std::filesystem::create_directories(out, ec);
+  const auto write = [&](const std::string& name, const std::string& text) {
+    const auto path = out / name;
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << text;
+    f.close();
+    if (!f) std::cerr << path.string() << ": cannot write\n";
+    return static_cast<bool>(f);
+  };
+  bool ok = write("index.html", files.html);
+  for (const auto& [name, text] : files.csv) ok = write(name, text) && ok;
+  if (!ok) return 1;
+  std::cout << (out / "index.html").string() << " and " << files.csv.size() << " CSV file(s) written\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -338,6 +393,17 @@ int main(int argc, char** argv) {
       "late when it had none by its deadline but one came before the next; missing otherwise. The rules:\n"
       "docs/operations.md, \"Who shared and who did not\".\n"
       "Exit status: 0 shown, 1 usage or config error, or no readable store.");
+  std::filesystem::path report_dir;
+  auto* report = app.add_subcommand(
+      "report", "Write the force's report of a range of days: sharing compliance by partner, feed and week (HTML, CSV)");
+  report->add_option("--config", config_path, "svdhub config (TOML)")->required();
+  report->add_option("--from", from_date, "the first day (YYYY-MM-DD, UTC)")->required();
+  report->add_option("--to", to_date, "the last day (YYYY-MM-DD, UTC), included")->required();
+  report->add_option("--out", report_dir, "the folder to write index.html and the CSV files into")->required();
+  report->footer(
+      "A self-contained page (no script, no network; prints on A4) and its tables as CSV. It names no token\n"
+      "and counts extracts, records and periods, not people. docs/analysts.md, \"The force's report\".\n"
+      "Exit status: 0 written, 1 usage or config error, no readable store, or a file not written.");
   auto* checkpoints = app.add_subcommand("checkpoints", "The gateways' audit checkpoints this hub witnessed");
   checkpoints->require_subcommand(1);
   std::string partner;
@@ -387,6 +453,7 @@ int main(int argc, char** argv) {
   }
   if (*copy) return copy_store(cfg, copy_from, copy_to, password_file);
   if (*sharing) return print_sharing(cfg, from_date, to_date);
+  if (*report) return write_report(cfg, from_date, to_date, report_dir);
   if (*cp_export) return export_checkpoints(cfg, partner, out_path);
   if (*cp_alarms) return list_alarms(cfg, partner);
   if (*check) {

@@ -513,6 +513,27 @@ TEST_F(SvdhubSharingTest, TheHubKnowsWhenEachGatewayWasOnlineAndWhoSharedEachWee
   EXPECT_NE(sharing.out.find("northgate-ed ed-assaults: 3 period(s) due, 1 received, 1 nil return, 1 late, 0 missing"),
             std::string::npos)
       << sharing.out;
+
+  // The same weeks in the force's report: the page and its CSV.
+  const auto out = dir_.path() / "report";
+  const auto report = test_support::run({SVD_SVDHUB, "report", "--config", (dir_.path() / "svdhub.toml").string(),
+                                         "--from", "2026-11-10", "--to", "2026-11-30", "--out", out.string()},
+                                        {.env = std::vector<std::string>{"TZ=UTC"}});
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  const std::string page = read_file(out / "index.html");
+  for (const char* heading : {"<h2>Sharing compliance</h2>", "<h2>Who did not share, and for how long</h2>",
+                              "<h2>Gateways</h2>", ">2026-W47<", ">2026-W48<", ">2026-W49<"})
+    EXPECT_NE(page.find(heading), std::string::npos) << heading;
+  EXPECT_NE(page.find("<td class=\"l s-late\">late 7d 00h</td>"), std::string::npos);
+  EXPECT_EQ(page.find("<script"), std::string::npos);
+  EXPECT_EQ(read_file(out / "sharing.csv"),
+            "partner,feed,iso_week,period,deadline_utc,state,extracts,records,nil_returns,in_transit,overdue_seconds\n"
+            "northgate-ed,ed-assaults,2026-W47,week to Monday 2026-11-16 09:00,2026-11-16T09:00:00Z,late,0,0,0,0,604800\n"
+            "northgate-ed,ed-assaults,2026-W48,week to Monday 2026-11-23 09:00,2026-11-23T09:00:00Z,received,1,4,0,0,0\n"
+            "northgate-ed,ed-assaults,2026-W49,week to Monday 2026-11-30 09:00,2026-11-30T09:00:00Z,nil return,0,0,1,0,"
+            "0\n");
+  EXPECT_EQ(read_file(out / "gateways.csv"),
+            "partner,state,last_online_utc,queued_batches,version\nnorthgate-ed,offline,2026-11-30T10:00:00Z,,0.1.0\n");
 }
 
 // svdhub's operations port, and the shipped alert rules and dashboard against what both programs

@@ -1,0 +1,39 @@
+#pragma once
+// `svdhub report`: the force's printable view of a range of days (render/html.h: one
+// self-contained HTML page, no script, no network, A4) and its tables as CSV files.
+//
+// This version has the sharing compliance section: for each partner and scheduled feed, each ISO
+// week's periods as received / nil return / late / missing (hub/sharing.h), who failed to share
+// and for how long, and each gateway's last known state. Its counts are of extracts, records and
+// periods, never of people, and it names no token. docs/analysts.md ("The force's report") says
+// how each figure is computed.
+//
+// Pure functions of what they are given; any thread.
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config/hub_config.h"
+#include "hub/sharing.h"
+#include "hub/store.h"
+
+namespace svd::hub {
+
+struct ReportInput {
+  // The report's UTC days, both included: [from, to + 1 day).
+  std::int64_t from_day = 0, to_day = 0;  // days since 1970-01-01
+  config::SystemTime now;
+  std::vector<PeriodRow> periods;     // sharing_periods() over the range
+  std::vector<GatewayState> gateways;  // Store::gateway_states()
+};
+
+struct ReportFiles {
+  std::string html;
+  std::map<std::string, std::string> csv;  // file name -> content
+};
+
+ReportFiles render_report(const config::HubReceiverConfig& config, const ReportInput& input);
+
+}  // namespace svd::hub
