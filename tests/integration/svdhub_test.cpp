@@ -24,6 +24,7 @@
 #include "protocol/checkpoint.h"
 #include "protocol/envelope.h"
 #include "protocol/status.h"
+#include "tests/support/chromium.h"
 #include "tests/support/key_files.h"
 #include "tests/support/process.h"
 #include "tests/support/prometheus_text.h"
@@ -534,6 +535,18 @@ TEST_F(SvdhubSharingTest, TheHubKnowsWhenEachGatewayWasOnlineAndWhoSharedEachWee
             "0\n");
   EXPECT_EQ(read_file(out / "gateways.csv"),
             "partner,state,last_online_utc,queued_batches,version\nnorthgate-ed,offline,2026-11-30T10:00:00Z,,0.1.0\n");
+
+  // As a person sees it: rendered, not blank, with its sections and the late week in words.
+  const auto rendered = test_support::render_in_chromium(out / "index.html", dir_.path());
+  ASSERT_TRUE(rendered.error.empty()) << rendered.error;
+  EXPECT_GT(rendered.colours, 32);
+  EXPECT_GT(rendered.ink, 0.02);
+  const std::string text = test_support::page_text(rendered.dom);
+  for (const char* expected :
+       {"Data sharing at the force", "Sharing compliance", "Who did not share, and for how long", "Gateways",
+        "northgate-ed ed-assaults weekly by Monday 09:00 3 1 1 1 0 4 7d 00h",
+        "week to Monday 2026-11-16 09:00 late 7d 00h delivered 2026-11-23T09:00:00Z"})
+    EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n--- page text ---\n" << text;
 }
 
 // svdhub's operations port, and the shipped alert rules and dashboard against what both programs
