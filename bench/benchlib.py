@@ -55,3 +55,13 @@ def toml_string(path):
     if '"' in path or "\\" in path:
         fail(f"path unusable in a TOML basic string: {path}")
     return f'"{path}"'
+
+
+def programs(build_dir):
+    """svdgw and svdhub as built in `build_dir`, or stops the benchmark saying how to build them."""
+    svdgw = os.path.join(build_dir, "apps", "svdgw", "svdgw")
+    svdhub = os.path.join(build_dir, "apps", "svdhub", "svdhub")
+    for b in (svdgw, svdhub):
+        if not os.access(b, os.X_OK):
+            fail(f"{b} not built: cmake --build {build_dir} --target svdgw svdhub")
+    return svdgw, svdhub

@@ -36,7 +36,7 @@ import sys
 import time
 
 import benchlib
-from benchlib import HERE, LOCAL_HUB, PYTHON, ROOT, SHARED_BENCH, extract, fail, local_hub, tail, toml_string
+from benchlib import HERE, LOCAL_HUB, PYTHON, ROOT, SHARED_BENCH, extract, fail, local_hub, programs, tail, toml_string
 
 benchlib.set_name("run_forward_bench")
 
@@ -139,11 +139,7 @@ def main():
         fail("--rows and --runs must be at least 1")
 
     build_dir = os.path.abspath(a.build_dir)
-    svdgw = os.path.join(build_dir, "apps", "svdgw", "svdgw")
-    svdhub = os.path.join(build_dir, "apps", "svdhub", "svdhub")
-    for b in (svdgw, svdhub):
-        if not os.access(b, os.X_OK):
-            fail(f"{b} not built: cmake --build {build_dir} --target svdgw svdhub")
+    svdgw, svdhub = programs(build_dir)
     for sub, what in ((["forward", "--help"], svdgw), (["stats", "--help"], svdhub)):
         if a.baseline_only:
             break

@@ -80,7 +80,7 @@ import threading
 import time
 
 import benchlib
-from benchlib import HERE, LOCAL_HUB, ROOT, SHARED_BENCH, extract, fail, local_hub, tail, toml_string
+from benchlib import HERE, LOCAL_HUB, ROOT, SHARED_BENCH, extract, fail, local_hub, programs, tail, toml_string
 
 benchlib.set_name("run_store_bench")
 
@@ -379,11 +379,7 @@ def main():
         fail("--backends takes sqlite and/or postgresql")
 
     build_dir = os.path.abspath(a.build_dir)
-    svdgw = os.path.join(build_dir, "apps", "svdgw", "svdgw")
-    svdhub = os.path.join(build_dir, "apps", "svdhub", "svdhub")
-    for b in (svdgw, svdhub):
-        if not os.access(b, os.X_OK):
-            fail(f"{b} not built: cmake --build {build_dir} --target svdgw svdhub")
+    svdgw, svdhub = programs(build_dir)
     if not os.path.exists(os.path.join(SHARED_BENCH, "gen_ed_extract.py")):
         fail(f"{os.path.join(SHARED_BENCH, 'gen_ed_extract.py')} not found")
 

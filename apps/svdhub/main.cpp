@@ -260,6 +260,23 @@ std::optional<std::chrono::system_clock::time_point> parse_date(const std::strin
   return std::chrono::sys_days(ymd);
 }
 
+// The store `svdhub run` made, for the commands that read it; nothing (and the reason on stderr)
+// when there is none or it cannot be opened. An SQLite file is never created here.
+std::unique_ptr<svd::hub::Store> open_existing_store(const svd::config::HubReceiverConfig& cfg) {
+  std::error_code ec;
+  if (cfg.store.backend == svd::config::StoreBackend::sqlite && !std::filesystem::exists(cfg.database, ec)) {
+    std::cerr << cfg.database.string() << ": no store there (`svdhub run` creates it when it starts)\n";
+    return nullptr;
+  }
+  auto store = svd::hub::open_store(cfg);
+  if (!store) {
+    std::cerr << "svdhub: cannot open the store: " << store.error().message << " ["
+              << svd::errc_name(store.error().code) << "]\n";
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
 // `svdhub sharing`: the periods whose deadlines fall from `from` (inclusive, a date) to `to`
 // (inclusive), by default the last eight weeks to now.
 int print_sharing(const svd::config::HubReceiverConfig& cfg, const std::string& from_text, const std::string& to_text) {
@@ -287,20 +304,11 @@ int print_sharing(const svd::config::HubReceiverConfig& cfg, const std::string& 
     std::cerr << "--from must be before --to\n";
     return 1;
   }
-  std::error_code ec;
-  if (cfg.store.backend == svd::config::StoreBackend::sqlite && !std::filesystem::exists(cfg.database, ec)) {
-    std::cerr << cfg.database.string() << ": no store there (`svdhub run` creates it when it starts)\n";
-    return 1;
-  }
-  auto store = svd::hub::open_store(cfg);
-  if (!store) {
-    std::cerr << "svdhub: cannot open the store: " << store.error().message << " ["
-              << svd::errc_name(store.error().code) << "]\n";
-    return 1;
-  }
+  auto store = open_existing_store(cfg);
+  if (!store) return 1;
   const auto [lo, hi] = svd::hub::sharing_window(from, to);
-  auto arrivals = (*store)->extract_arrivals(duration_cast<seconds>(lo.time_since_epoch()).count(),
-                                             duration_cast<seconds>(hi.time_since_epoch()).count());
+  auto arrivals = store->extract_arrivals(duration_cast<seconds>(lo.time_since_epoch()).count(),
+                                          duration_cast<seconds>(hi.time_since_epoch()).count());
   if (!arrivals) {
     std::cerr << "svdhub: cannot read the store: " << arrivals.error().message() << '\n';
     return 1;
@@ -321,23 +329,14 @@ int write_report(const svd::config::HubReceiverConfig& cfg, const std::string& f
     std::cerr << "--from and --to must be dates (YYYY-MM-DD), --from not after --to\n";
     return 1;
   }
-  std::error_code ec;
-  if (cfg.store.backend == svd::config::StoreBackend::sqlite && !std::filesystem::exists(cfg.database, ec)) {
-    std::cerr << cfg.database.string() << ": no store there (`svdhub run` creates it when it starts)\n";
-    return 1;
-  }
-  auto store = svd::hub::open_store(cfg);
-  if (!store) {
-    std::cerr << "svdhub: cannot open the store: " << store.error().message << " ["
-              << svd::errc_name(store.error().code) << "]\n";
-    return 1;
-  }
+  auto store = open_existing_store(cfg);
+  if (!store) return 1;
   const auto now = system_clock::now();
   const auto end = *to + days(1) - seconds(1);
   const auto [lo, hi] = svd::hub::sharing_window(*from, end);
-  auto arrivals = (*store)->extract_arrivals(duration_cast<seconds>(lo.time_since_epoch()).count(),
-                                             duration_cast<seconds>(hi.time_since_epoch()).count());
-  auto gateways = (*store)->gateway_states();
+  auto arrivals = store->extract_arrivals(duration_cast<seconds>(lo.time_since_epoch()).count(),
+                                          duration_cast<seconds>(hi.time_since_epoch()).count());
+  auto gateways = store->gateway_states();
   if (!arrivals || !gateways) {
     std::cerr << "svdhub: cannot read the store\n";
     return 1;
@@ -349,6 +348,7 @@ int write_report(const svd::config::HubReceiverConfig& cfg, const std::string& f
   input.periods = svd::hub::sharing_periods(cfg, *arrivals, *from - seconds(1), end, now);
   input.gateways = std::move(*gateways);
   const svd::hub::ReportFiles files = svd::hub::render_report(cfg, input);
+  std::error_code ec;
   std::filesystem::create_directories(out, ec);
   const auto write = [&](const std::string& name, const std::string& text) {
     const auto path = out / name;
