@@ -364,8 +364,11 @@ class OpsPort {
   }
   ~OpsPort() {
     if (!server_) return;
-    boost::asio::post(io_, [this] { server_->stop(); });
-    io_.stop();
+    // On the I/O thread, as OpsServer::stop() asks; then nothing more runs there.
+    boost::asio::post(io_, [this] {
+      server_->stop();
+      io_.stop();
+    });
     thread_.join();
     server_.reset();
   }
