@@ -13,8 +13,9 @@
 #      stored (`svdhub stats`); then stop the daemon;
 #   4. the audit trail: the gateway's audit log is checked against its signed checkpoints and
 #      against what the hub witnessed (`svdhub checkpoints export`, `svdgw audit verify`), and
-#      the auditors' report is written (`svdgw audit report`: report.html and report.csv); then
-#      the hub is stopped (by the PIDs started here).
+#      the auditors' report is written (`svdgw audit report`: report.html and report.csv); the
+#      hub is stopped (by the PIDs started here) and the force's report is written beside it
+#      (`svdhub report`: who shared each scheduled feed, week by week, and the gateway's state).
 # BUILD_DIR may be set (default: build).
 set -eu
 cd "$(dirname "$0")/.."
@@ -90,7 +91,10 @@ echo "== the gateway's device key, which signs its audit checkpoints (the hub is
 
 echo
 echo "== a local force hub on 127.0.0.1: test PKI, mosquitto (mutual TLS), svdhub"
-sh scripts/local-hub.sh start "$HUB_DIR" --gateway "$PARTNER" --device-key "$PARTNER=$DEMO/device.pub"
+# The hub expects the feeds when the gateway's config says they are due.
+sh scripts/local-hub.sh start "$HUB_DIR" --gateway "$PARTNER" --device-key "$PARTNER=$DEMO/device.pub" \
+  --schedule ed-assaults=month/5/09:00 --schedule death-reports=week/monday/09:00 \
+  --schedule school-exclusions=week/friday/17:00
 PORT=$(cat "$HUB_DIR/port")
 # The same test CA issues the gateway's HTTPS server certificate and the partners' export-client
 # certificates (their CNs are the example config's allowed_clients).
@@ -241,5 +245,14 @@ sed 's/^/  /' "$DEMO/audit-report/report.csv"
 echo "  open $DEMO/audit-report/report.html in a browser (self-contained: no network needed)"
 
 echo
+echo "== svdhub report: the force's view of the last seven days, beside the gateway's audit report"
+week_ago=$(date -u -d '6 days ago' +%Y-%m-%d)
+"$SVDHUB" report --config "$HUB_DIR/svdhub.toml" --from "$week_ago" --to "$today" --out "$DEMO/hub-report"
+sed 's/^/  /' "$DEMO/hub-report/sharing.csv"
+sed 's/^/  /' "$DEMO/hub-report/gateways.csv"
+echo "  open $DEMO/hub-report/index.html in a browser (self-contained: no network needed)"
+
+echo
 echo "Done. Gateway state: $DEMO/state/ (extracts.db, outbox.db, audit.db); hub store: $HUB_DIR/hub.db;"
+echo "reports: $DEMO/audit-report/ (the gateway's) and $DEMO/hub-report/ (the force's);"
 echo "logs: $DEMO/svdgw-run.log, $HUB_DIR/svdhub.log, $HUB_DIR/mosquitto.log."

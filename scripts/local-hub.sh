@@ -4,7 +4,10 @@
 # DIR/hub.db. Not for production: the PKI is make-pki.sh's test PKI, with the CA key beside it.
 #
 #   scripts/local-hub.sh start DIR [--gateway ID]... [--device-key ID=PUBLIC_KEY]... [--feed ID=SCHEMA]...
-#                                  [--extra-acl FILE]
+#                                  [--schedule FEED=EVERY/DAY/HH:MM]... [--extra-acl FILE]
+#
+# --schedule gives every partner the same schedule for FEED ([partner.schedule] in svdhub.toml),
+# e.g. death-reports=week/monday/09:00 or ed-assaults=month/5/09:00.
 #   scripts/local-hub.sh reset-store DIR     stop svdhub, delete DIR/hub.db, start svdhub again
 #   scripts/local-hub.sh status DIR
 #   scripts/local-hub.sh stop DIR
@@ -35,7 +38,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 valid_id() {
@@ -193,6 +196,16 @@ write_svdhub_toml() {  # PORT
       echo "feeds = [${feed_list%, }]"
       key=$(printf '%s\n' "$DEVICE_KEYS" | sed -n "s|^$id=||p" | tail -n 1)
       [ -z "$key" ] || echo "device_key = \"$key\""
+      if [ -n "$SCHEDULES" ]; then
+        echo "[partner.schedule]"
+        printf '%s\n' "$SCHEDULES" | while IFS='=' read -r feed when; do
+          [ -n "$feed" ] || continue
+          every=${when%%/*} rest=${when#*/}
+          day=${rest%%/*} by=${rest#*/}
+          case $day in [0-9]*) day_value=$day ;; *) day_value="\"$day\"" ;; esac
+          echo "$feed = { every = \"$every\", day = $day_value, by = \"$by\" }"
+        done
+      fi
     done
     printf '%s\n' "$FEEDS" | while IFS='=' read -r id schema; do
       [ -n "$id" ] || continue
@@ -308,6 +321,7 @@ death-reports=$ROOT/deploy/examples/schemas/death-reports.json
 school-exclusions=$ROOT/deploy/examples/schemas/school-exclusions.json"
   EXTRA_ACL=${LOCAL_HUB_EXTRA_ACL:-}
   DEVICE_KEYS=""
+  SCHEDULES=""
   while [ "$#" -gt 0 ]; do
     case $1 in
       --gateway)
@@ -335,6 +349,13 @@ $id=$schema"
         config_safe "$key"
         DEVICE_KEYS="$DEVICE_KEYS
 $id=$key"
+        shift 2 ;;
+      --schedule)
+        [ "$#" -ge 2 ] || die "--schedule needs FEED=EVERY/DAY/HH:MM"
+        printf '%s\n' "$2" | grep -Eq '^[a-z0-9][a-z0-9-]*=(week|month|day)/[a-z0-9]+/[0-9]{2}:[0-9]{2}$' ||
+          die "--schedule wants FEED=EVERY/DAY/HH:MM (e.g. death-reports=week/monday/09:00), got '$2'"
+        SCHEDULES="$SCHEDULES
+$2"
         shift 2 ;;
       --extra-acl)
         [ "$#" -ge 2 ] || die "--extra-acl needs a file"
