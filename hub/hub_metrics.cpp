@@ -1,5 +1,7 @@
 #include "hub/hub_metrics.h"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 namespace svd::hub {
@@ -59,6 +61,15 @@ HubMetrics::HubMetrics(ops::Metrics& m, std::string_view version, const config::
   }
 }
 
+namespace {
+// Seconds since the feed's first missed deadline at `now`; 0 when it is not overdue.
+std::int64_t overdue_seconds(const OverdueFeed& f, std::int64_t now) {
+  if (!f.status.overdue || !f.status.overdue_since) return 0;
+  const auto since = std::chrono::floor<std::chrono::seconds>(f.status.overdue_since->time_since_epoch()).count();
+  return std::max<std::int64_t>(0, now - since);
+}
+}  // namespace
+
 std::string HubMetrics::label(std::string_view partner) const {
   return partners_.contains(partner) ? std::string(partner) : "other";
 }
@@ -97,17 +108,9 @@ void HubMetrics::gateways(const std::map<std::string, GatewayState, std::less<>>
     if (partners_.contains(partner)) gateway_states_[partner] = state;
 }
 
-void HubMetrics::feeds(const std::vector<OverdueFeed>& statuses, config::SystemTime now) {
-  std::vector<OverdueFeed> overdue;
-  for (const auto& f : statuses) {
-    overdue_.set({f.partner, f.feed}, f.status.overdue ? 1 : 0);
-    const auto since = f.status.overdue_since ? std::chrono::floor<std::chrono::seconds>(now - *f.status.overdue_since)
-                                              : std::chrono::seconds(0);
-    overdue_seconds_.set({f.partner, f.feed}, static_cast<double>(since.count()));
-    if (f.status.overdue) overdue.push_back(f);
-  }
+void HubMetrics::feeds(std::vector<OverdueFeed> statuses) {
   std::lock_guard lock(mutex_);
-  overdue_now_ = std::move(overdue);
+  statuses_ = std::move(statuses);
 }
 
 void HubMetrics::last_batches(const std::map<std::string, std::int64_t, std::less<>>& at) {
@@ -132,6 +135,10 @@ std::string HubMetrics::render(std::int64_t now, std::size_t pending_bytes) {
       last_batch_.set({partner}, static_cast<double>(t));
       since_batch_.set({partner}, static_cast<double>(std::max<std::int64_t>(0, now - t)));
     }
+    for (const auto& f : statuses_) {
+      overdue_.set({f.partner, f.feed}, f.status.overdue ? 1 : 0);
+      overdue_seconds_.set({f.partner, f.feed}, static_cast<double>(overdue_seconds(f, now)));
+    }
     for (const auto& [partner, s] : gateway_states_) {
       online_.set({partner}, s.online ? 1 : 0);
       // A gateway never seen online since the store began: as long ago as the status says.
@@ -152,16 +159,13 @@ std::string HubMetrics::health_json(bool stopping, std::int64_t now) const {
   o["broker_connected"] = broker_connected_;
   o["store_available"] = store_ok_;
   json::array overdue;
-  for (const auto& f : overdue_now_) {
+  for (const auto& f : statuses_) {
+    if (!f.status.overdue) continue;
     json::object e;
     e["partner"] = f.partner;
     e["feed"] = f.feed;
     e["period"] = f.status.period;
-    e["overdue_seconds"] = f.status.overdue_since
-                               ? std::chrono::floor<std::chrono::seconds>(
-                                     config::SystemTime(std::chrono::seconds(now)) - *f.status.overdue_since)
-                                     .count()
-                               : 0;
+    e["overdue_seconds"] = overdue_seconds(f, now);
     overdue.push_back(std::move(e));
   }
   o["overdue_feeds"] = std::move(overdue);

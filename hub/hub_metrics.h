@@ -38,10 +38,10 @@ class HubMetrics {
   void commit(double seconds, bool ok);
   void witness_alarm(std::string_view partner);
   void broker_connected(bool connected);
-  // What the store says, every minute: each gateway's state, the feeds' status, each partner's last
-  // stored batch (Unix seconds).
+  // What the store says, every minute: each gateway's state, the feeds' status (its seconds overdue
+  // are counted at each scrape), each partner's last stored batch (Unix seconds).
   void gateways(const std::map<std::string, GatewayState, std::less<>>& latest);
-  void feeds(const std::vector<OverdueFeed>& statuses, config::SystemTime now);
+  void feeds(std::vector<OverdueFeed> statuses);
   void last_batches(const std::map<std::string, std::int64_t, std::less<>>& at);
   // When the hub's broker certificate expires.
   void certificate_expiry(config::SystemTime not_after);
@@ -65,7 +65,7 @@ class HubMetrics {
   mutable std::mutex mutex_;
   std::map<std::string, std::int64_t, std::less<>> last_batch_at_;   // partner -> Unix seconds
   std::map<std::string, GatewayState, std::less<>> gateway_states_;  // partner -> latest
-  std::vector<OverdueFeed> overdue_now_;
+  std::vector<OverdueFeed> statuses_;  // every scheduled feed, as of the last feeds(); seconds at render
   bool broker_connected_ = false, store_ok_ = true;
 };
 

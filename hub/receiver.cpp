@@ -320,7 +320,7 @@ class Oversight {
       t = std::max(t, a.stored_at);
     }
     metrics.last_batches(last);
-    metrics.feeds(feed_statuses(config_, *arrivals, wall, watched), wall);
+    metrics.feeds(feed_statuses(config_, *arrivals, wall, watched));
   }
 
  private:

@@ -45,16 +45,24 @@ std::unique_ptr<Process> start_svdhub(const std::filesystem::path& config, const
                                    std::filesystem::path(), options);
 }
 
-std::string batch(std::uint64_t seq, const std::string& records) {
+// A batch of the gateway's extract `extract` (digest `digest`, reached the gateway at `received_at`).
+std::string extract_batch(const protocol::ExtractRef& extract, std::uint64_t seq, bool last, const std::string& records,
+                          bool nil = false) {
   protocol::BatchHeader h;
-  h.batch_id = protocol::batch_id_for(kGateway, "ed-assaults", std::string(64, '1'), seq);
+  h.batch_id = protocol::batch_id_for(kGateway, "ed-assaults", extract.sha256, seq);
   h.partner = kGateway;
   h.feed = "ed-assaults";
   h.schema = "ed-assaults";
   h.key_ids = {"k1"};
-  h.extract = {"x-1", std::string(64, '1'), "2026-11-23T09:00:00Z"};
+  h.extract = extract;
   h.seq = seq;
+  h.last = last;
+  h.nil_return = nil;
   return protocol::make_batch_payload(h, records);
+}
+
+std::string batch(std::uint64_t seq, const std::string& records) {
+  return extract_batch({"x-1", std::string(64, '1'), "2026-11-23T09:00:00Z"}, seq, false, records);
 }
 
 class SvdhubTest : public ::testing::Test {
@@ -449,18 +457,7 @@ class SvdhubSharingTest : public SvdhubTest {
   // An extract's batch: `received_at` is when it reached the gateway.
   static std::string extract_batch(const std::string& id, const std::string& received_at, std::uint64_t seq,
                                    bool last, const std::string& records, bool nil = false) {
-    protocol::BatchHeader h;
-    const std::string digest = crypto::sha256_hex(id);
-    h.batch_id = protocol::batch_id_for(kGateway, "ed-assaults", digest, seq);
-    h.partner = kGateway;
-    h.feed = "ed-assaults";
-    h.schema = "ed-assaults";
-    h.key_ids = {"k1"};
-    h.extract = {id, digest, received_at};
-    h.seq = seq;
-    h.last = last;
-    h.nil_return = nil;
-    return protocol::make_batch_payload(h, records);
+    return testing::extract_batch({id, crypto::sha256_hex(id), received_at}, seq, last, records, nil);
   }
 };
 
