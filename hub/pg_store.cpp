@@ -9,6 +9,7 @@
 #include <limits>
 #include <cstdint>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <new>
 #include <optional>
@@ -958,6 +959,75 @@ result<std::vector<ExtractArrival>> PgStore::extract_arrivals(std::int64_t from,
     out.push_back(std::move(e));
   }
   return out;
+}
+
+// --- Reading the linked views ------------------------------------------------------------
+
+// Single-row mode rather than COPY ... TO STDOUT: libpq hands over each value with its length and
+// its NULL flag, so there is no decoder of COPY's text format of our own to get wrong, and each
+// row is freed before the next is read. COPY would save an allocation per row, which a scan does
+// not need.
+result<void> PgStore::scan_linked(const std::string& feed, std::span<const std::string> columns,
+                                  const std::function<void(LinkedRow)>& row) {
+  Impl& m = *impl_;
+  auto it = m.feeds.find(feed);
+  if (it == m.feeds.end()) return errc::unknown_feed;
+  const FeedTable& t = it->second.table;
+  std::string select = "SELECT _partner";
+  std::vector<std::optional<std::string_view>> values;
+  try {
+    for (const std::string& name : columns) {
+      std::optional<ColumnType> type;
+      if (name == "_received_at") type = ColumnType::timestamp;
+      else if (std::find(std::begin(kReservedColumns), std::end(kReservedColumns), name) != std::end(kReservedColumns))
+        type = ColumnType::text;
+      for (const Column& c : t.columns)
+        if (c.name == name) type = c.type;
+      if (!type) return errc::missing_column;
+      // to_char: the same text whatever the session's DateStyle and TimeZone.
+      if (*type == ColumnType::date) select += ", to_char(" + q(name) + ", 'YYYY-MM-DD')";
+      else if (*type == ColumnType::timestamp)
+        select += ", to_char(" + q(name) + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+      else select += ", " + q(name);
+    }
+    select += " FROM " + q(t.linked);
+    values.resize(columns.size() + 1);
+  } catch (const std::bad_alloc&) {
+    return errc::io_error;
+  }
+  if (!m.ready()) return errc::io_error;
+  PGconn* conn = m.conn.get();
+  if (!PQsendQueryParams(conn, select.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0)) return errc::io_error;
+  // libpq refuses it only at another moment than right after the send; were it refused, reading
+  // on would gather the whole result in memory.
+  if (!PQsetSingleRowMode(conn)) {
+    m.conn.close();
+    return errc::io_error;
+  }
+  bool ok = true;
+  try {
+    // To the end (a null result) even after an error, so the connection is ready for the next
+    // call; in this mode that is one row at a time too.
+    while (PGresult* raw = PQgetResult(conn)) {
+      const pg::Result r(raw);
+      const ExecStatusType status = PQresultStatus(raw);
+      if (status == PGRES_SINGLE_TUPLE && ok && PQnfields(raw) == static_cast<int>(values.size())) {
+        for (std::size_t i = 0; i < values.size(); ++i) {
+          const int col = static_cast<int>(i);
+          if (PQgetisnull(raw, 0, col)) values[i] = std::nullopt;
+          else values[i].emplace(PQgetvalue(raw, 0, col), static_cast<std::size_t>(PQgetlength(raw, 0, col)));
+        }
+        row(values);
+      } else if (status != PGRES_TUPLES_OK) {
+        ok = false;
+      }
+    }
+  } catch (...) {
+    m.conn.close();
+    throw;
+  }
+  if (!ok) return errc::io_error;
+  return {};
 }
 
 // --- Counting and retention ---------------------------------------------------------------

@@ -63,6 +63,10 @@ class PgStore final : public Store {
   result<std::vector<GatewayState>> gateway_states() override;
   result<std::vector<ExtractArrival>> extract_arrivals(std::int64_t from, std::int64_t to) override;
   result<std::vector<std::pair<std::string, std::uint64_t>>> delete_received_before(std::int64_t unix_seconds) override;
+  // In libpq's single-row mode: one row in memory at a time. A `row` that throws leaves the
+  // connection closed (the rest of the result is still on its way); the next call connects again.
+  result<void> scan_linked(const std::string& feed, std::span<const std::string> columns,
+                           const std::function<void(LinkedRow)>& row) override;
 
   // The server process of this store's session (pg_stat_activity.pid), 0 when not connected:
   // for tests that look for it on the server.

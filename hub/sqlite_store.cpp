@@ -399,6 +399,50 @@ result<void> SqliteStore::add_token_links(std::span<const TokenLink> links) {
   });
 }
 
+result<void> SqliteStore::scan_linked(const std::string& feed, std::span<const std::string> columns,
+                                      const std::function<void(LinkedRow)>& row) {
+  auto it = impl_->feeds.find(feed);
+  if (it == impl_->feeds.end()) return errc::unknown_feed;
+  const FeedTable& t = it->second.table;
+  Stmt s;
+  std::vector<std::optional<std::string_view>> values;
+  // Our own work, which may throw (bad_alloc), apart from `row`'s, which passes through.
+  auto prepared = sqlite::guarded([&]() -> result<void> {
+    std::string select = "SELECT _partner";
+    for (const std::string& name : columns) {
+      const bool own = std::any_of(t.columns.begin(), t.columns.end(), [&](const Column& c) { return c.name == name; });
+      if (!own && std::find(std::begin(kReservedColumns), std::end(kReservedColumns), name) == std::end(kReservedColumns))
+        return errc::missing_column;
+      // Unix seconds here, TIMESTAMPTZ in PostgreSQL: the same text from both.
+      select += ", " + (name == "_received_at" ? "strftime('%Y-%m-%dT%H:%M:%SZ', _received_at, 'unixepoch')" : q(name));
+    }
+    if (!prepare(impl_->db.get(), (select + " FROM " + q(t.linked)).c_str(), s)) return errc::io_error;
+    values.resize(columns.size() + 1);
+    return {};
+  });
+  if (!prepared) return prepared;
+  sqlite3_stmt* raw = s.get();
+  Use u(s);
+  int step;
+  while ((step = u.step()) == SQLITE_ROW) {
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const int col = static_cast<int>(i);
+      // The type first: it is undefined once sqlite3_column_text has converted the value.
+      if (sqlite3_column_type(raw, col) == SQLITE_NULL) {
+        values[i] = std::nullopt;
+        continue;
+      }
+      const unsigned char* text = sqlite3_column_text(raw, col);  // before _bytes, as SQLite requires
+      if (text == nullptr) return errc::io_error;                  // out of memory converting it
+      values[i] = std::string_view(reinterpret_cast<const char*>(text),
+                                   static_cast<std::size_t>(sqlite3_column_bytes(raw, col)));
+    }
+    row(values);
+  }
+  if (step != SQLITE_DONE) return errc::io_error;
+  return {};
+}
+
 sqlite3* SqliteStore::connection_for_test() { return impl_->db.get(); }
 
 namespace {

@@ -39,6 +39,8 @@ class SqliteStore final : public Store {
   result<std::vector<GatewayState>> gateway_states() override;
   result<std::vector<ExtractArrival>> extract_arrivals(std::int64_t from, std::int64_t to) override;
   result<std::vector<std::pair<std::string, std::uint64_t>>> delete_received_before(std::int64_t unix_seconds) override;
+  result<void> scan_linked(const std::string& feed, std::span<const std::string> columns,
+                           const std::function<void(LinkedRow)>& row) override;
 
   // The connection itself, for tests that make SQLite fail (a commit hook, a page limit).
   sqlite3* connection_for_test();

@@ -13,10 +13,12 @@
 // Thread-safety: none; one thread owns a store.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -96,6 +98,10 @@ struct ExtractArrival {
   bool complete() const { return last_seq && batches == *last_seq + 1; }
 };
 
+// One row of a feed's linked view: `_partner`, then the asked columns, as text; nullopt for NULL.
+// The views point into the backend's buffers and are valid only during the call.
+using LinkedRow = std::span<const std::optional<std::string_view>>;
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -139,6 +145,22 @@ class Store {
   // batches table keeps its rows, so a late re-send is still answered `duplicate`, not stored
   // again. Errors: io_error (nothing deleted).
   virtual result<std::vector<std::pair<std::string, std::uint64_t>>> delete_received_before(std::int64_t unix_seconds) = 0;
+
+  // Streams every row of `feed`'s linked view (FeedTable::linked: each token resolved to the
+  // newest token of the same person), in no particular order, calling `row` once per row, with
+  // memory bounded whatever the table's size (never the whole result at once). Columns: `_partner`,
+  // then `columns` (names of the feed's table; reserved ones allowed). Values as text: TEXT as
+  // stored; DATE as YYYY-MM-DD; TIMESTAMPTZ as ISO 8601 whose first 10 characters are the date:
+  // PostgreSQL gives it in UTC as YYYY-MM-DDTHH:MM:SSZ, SQLite the text as stored (which carries
+  // its own offset, or none); `_received_at` in UTC as YYYY-MM-DDTHH:MM:SSZ in both (SQLite
+  // holds Unix seconds); BIGINT / DOUBLE / BOOLEAN in any plain text form.
+  // `row` must not use the store (the scan holds its connection); what it throws passes through,
+  // and the store stays usable.
+  // Errors: unknown_feed for a feed the store does not have, missing_column for a column its
+  // table does not have (for both, nothing is called; there is no invalid_argument code);
+  // io_error, possibly after `row` was called for some of the rows.
+  virtual result<void> scan_linked(const std::string& feed, std::span<const std::string> columns,
+                                   const std::function<void(LinkedRow)>& row) = 0;
 };
 
 // The store the config names: SQLite at [store] database, or PostgreSQL at [store] conninfo.

@@ -10,14 +10,19 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <deque>
 #include <limits>
+#include <map>
 #include <memory>
+#include <optional>
 #include <ostream>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hub/sqlite_store.h"
@@ -471,6 +476,171 @@ TEST_P(StoreContract, ExtractArrivalsSayWhatOfEachExtractIsStored) {
   ASSERT_TRUE(recent) << recent.error().message();
   ASSERT_EQ(recent->size(), 1u);
   EXPECT_EQ((*recent)[0].extract_id, "x-e");
+}
+
+// --- Reading a feed's linked view ------------------------------------------------------------
+
+// What scan_linked gave, each row copied out of the views that live only during the call.
+using ScannedRow = std::vector<std::optional<std::string>>;
+inline result<void> scan(Store& store, const std::string& feed, const std::vector<std::string>& columns,
+                         std::vector<ScannedRow>& rows) {
+  return store.scan_linked(feed, columns, [&](LinkedRow r) { rows.emplace_back(r.begin(), r.end()); });
+}
+
+TEST_P(StoreContract, AScanGivesEveryRowOfTheLinkedViewOnceAsText) {
+  reopen(ed_table({{"seen", ColumnType::date, ""},
+                   {"at", ColumnType::timestamp, ""},
+                   {"score", ColumnType::number, ""},
+                   {"flag", ColumnType::boolean, ""},
+                   {"person_token", ColumnType::text, "person"}}));
+  const std::string p1 = token("k1", 7), p2 = token("k2", 7), other = token("k2", 8);
+  // A rotation: the overlap record links p1 to p2, so the view shows p2 for all three.
+  const auto first = batch(0,
+                           "{\"n\":1,\"s\":\"a\",\"seen\":\"2026-03-01\",\"at\":\"2026-03-01T14:00:00+01:00\","
+                           "\"score\":2.5,\"flag\":true,\"person_token\":\"" + p1 + "\"}\n"
+                           "{\"n\":2}\n",
+                           "ed-assaults", {"k1"});
+  const std::vector<PendingBatch> group{
+      {"northgate-ed", first},
+      {"northgate-ed", batch(1, "{\"n\":3,\"flag\":false,\"person_token\":\"" + p1 + " " + p2 + "\"}\n", "ed-assaults",
+                             {"k1", "k2"})},
+      {"southgate-ed", batch(2,
+                             "{\"n\":4,\"s\":\"tab\\there\\\\ \\\\N\\nline \u00e9\",\"score\":-0.125,\"person_token\":\"" +
+                                 p2 + "\"}\n{\"n\":5,\"s\":\"\",\"person_token\":\"" + other + "\"}\n",
+                             "ed-assaults", {"k2"})},
+  };
+  auto outcomes = store_->store_group(group);
+  ASSERT_TRUE(outcomes);
+  for (const auto& o : *outcomes) ASSERT_EQ(o.value(), protocol::ReceiptStatus::accepted);
+
+  std::vector<ScannedRow> rows;
+  auto scanned = scan(*store_, "ed-assaults",
+                      {"n", "s", "seen", "at", "score", "flag", "person_token", "_extract_id", "_batch_id"}, rows);
+  ASSERT_TRUE(scanned) << scanned.error().message();
+  ASSERT_EQ(rows.size(), 5u);
+  std::map<std::string, ScannedRow> by_n;  // in no particular order: by n, each once
+  for (const auto& r : rows) {
+    ASSERT_EQ(r.size(), 10u);
+    ASSERT_TRUE(r[1]);
+    EXPECT_TRUE(by_n.emplace(*r[1], r).second) << "n = " << *r[1] << " twice";
+  }
+  ASSERT_EQ(by_n.size(), 5u);
+  auto text = [](const std::string& s) { return std::optional<std::string>(s); };
+  const std::optional<std::string> null;
+  auto truth = [](const std::optional<std::string>& v) { return v && (*v == "1" || *v == "t" || *v == "true"); };
+  auto falsity = [](const std::optional<std::string>& v) { return v && (*v == "0" || *v == "f" || *v == "false"); };
+
+  const ScannedRow& r1 = by_n.at("1");
+  EXPECT_EQ(r1[0], text("northgate-ed"));
+  EXPECT_EQ(r1[2], text("a"));
+  EXPECT_EQ(r1[3], text("2026-03-01"));
+  ASSERT_TRUE(r1[4]);
+  EXPECT_EQ(r1[4]->substr(0, 10), "2026-03-01") << *r1[4];
+  // PostgreSQL in UTC, SQLite as stored.
+  EXPECT_TRUE(*r1[4] == "2026-03-01T13:00:00Z" || *r1[4] == "2026-03-01T14:00:00+01:00") << *r1[4];
+  ASSERT_TRUE(r1[5]);
+  EXPECT_EQ(std::stod(*r1[5]), 2.5);
+  EXPECT_TRUE(truth(r1[6])) << r1[6].value_or("NULL");
+  EXPECT_EQ(r1[7], text(p2));
+  EXPECT_EQ(r1[8], text("x-1"));
+  EXPECT_EQ(r1[9], text(first.header.batch_id));
+
+  const ScannedRow& r2 = by_n.at("2");  // every other column NULL
+  EXPECT_EQ(r2[0], text("northgate-ed"));
+  for (std::size_t i = 2; i <= 7; ++i) EXPECT_EQ(r2[i], null) << "column " << i;
+
+  const ScannedRow& r3 = by_n.at("3");
+  EXPECT_TRUE(falsity(r3[6])) << r3[6].value_or("NULL");
+  EXPECT_EQ(r3[7], text(p2));
+
+  const ScannedRow& r4 = by_n.at("4");  // what a text format would escape comes back as stored
+  EXPECT_EQ(r4[0], text("southgate-ed"));
+  EXPECT_EQ(r4[2], text("tab\there\\ \\N\nline \u00e9"));
+  EXPECT_EQ(std::stod(r4[5].value_or("")), -0.125);
+  EXPECT_EQ(r4[7], text(p2));
+
+  const ScannedRow& r5 = by_n.at("5");  // an empty text is not NULL; another person stays apart
+  EXPECT_EQ(r5[2], text(""));
+  EXPECT_EQ(r5[7], text(other));
+
+  // Only `_partner` when no column is asked; the received time in UTC, whole seconds.
+  const std::int64_t before = static_cast<std::int64_t>(std::time(nullptr));
+  ASSERT_EQ(*store_->store("northgate-ed", batch(3, "{\"n\":6}\n")), protocol::ReceiptStatus::accepted);
+  const std::int64_t after = static_cast<std::int64_t>(std::time(nullptr));
+  rows.clear();
+  ASSERT_TRUE(scan(*store_, "ed-assaults", {}, rows));
+  ASSERT_EQ(rows.size(), 6u);
+  for (const auto& r : rows) EXPECT_EQ(r.size(), 1u);
+  rows.clear();
+  ASSERT_TRUE(scan(*store_, "ed-assaults", {"n", "_received_at", "_partner"}, rows));
+  ASSERT_EQ(rows.size(), 6u);
+  for (const auto& r : rows) {
+    ASSERT_EQ(r.size(), 4u);
+    EXPECT_EQ(r[3], r[0]);
+    if (r[1] != text("6")) continue;
+    ASSERT_TRUE(r[2]);
+    const auto at = parse_utc_iso(*r[2]);
+    ASSERT_TRUE(at) << *r[2];
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(at->time_since_epoch()).count();
+    EXPECT_GE(seconds, before);
+    EXPECT_LE(seconds, after);
+  }
+}
+
+TEST_P(StoreContract, AScanOfAFeedOrColumnTheStoreLacksCallsNothing) {
+  ASSERT_EQ(*store_->store("northgate-ed", batch(0, records(3))), protocol::ReceiptStatus::accepted);
+  int calls = 0;
+  auto count = [&](LinkedRow) { ++calls; };
+  const std::vector<std::string> n{"n"};
+  EXPECT_EQ(store_->scan_linked("death-reports", n, count).error(), errc::unknown_feed);
+  for (const std::string bad : {"nope", "N", "", "n\" FROM token_links --", "records_ed_assaults"}) {
+    SCOPED_TRACE(bad);
+    const std::vector<std::string> columns{"n", bad};
+    EXPECT_EQ(store_->scan_linked("ed-assaults", columns, count).error(), errc::missing_column);
+  }
+  EXPECT_EQ(calls, 0);
+  // The store is as it was.
+  EXPECT_TRUE(store_->scan_linked("ed-assaults", n, count));
+  EXPECT_EQ(calls, 3);
+}
+
+TEST_P(StoreContract, ALargeLinkedViewStreamsWhole) {
+  constexpr int kBatches = 40, kPerBatch = 500, kRows = kBatches * kPerBatch;
+  std::vector<PendingBatch> group;
+  for (int b = 0; b < kBatches; ++b) {
+    std::string r;
+    for (int i = b * kPerBatch; i < (b + 1) * kPerBatch; ++i)
+      r += "{\"n\":" + std::to_string(i) + ",\"s\":\"record " + std::to_string(i) + "\"}\n";
+    group.push_back({"northgate-ed", batch(static_cast<std::uint64_t>(b), r)});
+  }
+  auto outcomes = store_->store_group(group);
+  ASSERT_TRUE(outcomes);
+  for (const auto& o : *outcomes) ASSERT_EQ(o.value(), protocol::ReceiptStatus::accepted);
+
+  // A `row` that throws stops the scan; the exception reaches the caller and the store goes on.
+  int calls = 0;
+  const std::vector<std::string> columns{"n", "s"};
+  EXPECT_THROW((void)store_->scan_linked("ed-assaults", columns,
+                                         [&](LinkedRow) {
+                                           if (++calls == 100) throw std::runtime_error("enough");
+                                         }),
+               std::runtime_error);
+  EXPECT_EQ(calls, 100);
+
+  std::vector<int> seen(kRows, 0);
+  int bad = 0;
+  auto scanned = store_->scan_linked("ed-assaults", columns, [&](LinkedRow r) {
+    const int n = std::stoi(std::string(r[1].value_or("-1")));
+    if (n < 0 || n >= kRows || r[0] != std::optional<std::string_view>("northgate-ed") ||
+        r[2] != std::optional<std::string_view>("record " + std::to_string(n)))
+      ++bad;
+    else
+      ++seen[static_cast<std::size_t>(n)];
+  });
+  ASSERT_TRUE(scanned) << scanned.error().message();
+  EXPECT_EQ(bad, 0);
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), kRows);
+  EXPECT_EQ(*store_->record_count("ed-assaults"), static_cast<std::uint64_t>(kRows));
 }
 
 // --- `svdhub store copy`: an SQLite store copied into this backend ---------------------------
