@@ -18,7 +18,7 @@ class HubLoader : detail::TomlReader {
   HubReceiverConfig run() {
     toml::table root = parse();
     cfg_.file = file();
-    known_keys(root, {"store", "broker", "feed", "witness", "partner", "ops"}, "top level");
+    known_keys(root, {"store", "broker", "feed", "witness", "partner", "ops", "report"}, "top level");
     if (const toml::table* s = table(root, "store", true)) read_store(*s);
     if (const toml::table* b = table(root, "broker", true)) {
       known_keys(*b,
@@ -46,6 +46,7 @@ class HubLoader : detail::TomlReader {
     read_partners(root);
     check_partner_feeds();
     read_ops(root, cfg_.ops);
+    read_report(root);
     finish();
     return std::move(cfg_);
   }
@@ -230,6 +231,91 @@ class HubLoader : detail::TomlReader {
       const bool known = std::any_of(cfg_.feeds.begin(), cfg_.feeds.end(), [&](const HubFeed& f) { return f.id == id; });
       if (!known) error(ref.first, "feed \"" + id + "\" is not a [[feed]] of this hub", "add a [[feed]] for it, or remove it");
     }
+  }
+
+  static bool dates_a_record(const Field& f) {
+    const bool dated = f.type == FieldType::date || f.type == FieldType::datetime;
+    switch (f.transform) {
+      case TransformKind::keep:
+      case TransformKind::hour:
+      case TransformKind::week:
+      case TransformKind::month:
+      case TransformKind::year: return dated;
+      default: return false;
+    }
+  }
+  static bool names_an_area(const Field& f) {
+    return f.transform == TransformKind::postcode_district || f.transform == TransformKind::postcode_sector;
+  }
+
+  const HubFeed* feed(std::string_view id) const {
+    for (const auto& f : cfg_.feeds)
+      if (f.id == id) return &f;
+    return nullptr;
+  }
+
+  void read_report(const toml::table& root) {
+    ReportConfig& r = cfg_.report;
+    for (const HubFeed& f : cfg_.feeds) {
+      ReportFeed rf;
+      for (const Field& field : f.schema.fields) {
+        if (rf.event_date.empty() && dates_a_record(field)) rf.event_date = field.output_name;
+        if (rf.area.empty() && names_an_area(field)) rf.area = field.output_name;
+      }
+      r.feeds.emplace(f.id, rf);
+    }
+    const toml::table* t = table(root, "report", false);
+    if (!t) return;
+    known_keys(*t, {"min_cell", "death_feed", "violence_feeds", "lookback_months", "feed"}, "[report]");
+    if (t->get("min_cell")) {
+      int k = 0;
+      read_int(*t, "min_cell", k, 2, 1000);
+      r.min_cell = static_cast<std::uint64_t>(k);
+    }
+    read_int(*t, "lookback_months", r.lookback_months, 1, 240);
+    if (auto d = string(*t, "death_feed", "[report]", false)) {
+      if (!feed(*d)) error(t->get("death_feed"), "death_feed \"" + *d + "\" is not a [[feed]] of this hub");
+      else if (r.feeds[*d].event_date.empty() && !feed(*d)->schema.fields.empty())  // a schema that failed is reported already
+        error(t->get("death_feed"), "death_feed \"" + *d + "\" has no output that dates its records",
+              "its schema needs a date of death that leaves the site (kept, or as a week or month), or name it in "
+              "[report.feed." + *d + "] event_date");
+      r.death_feed = *d;
+    }
+    if (const toml::node* n = t->get("violence_feeds")) {
+      const toml::array* arr = n->as_array();
+      if (!arr) error(n, "violence_feeds must be an array of feed ids");
+      else
+        for (const auto& v : *arr) {
+          auto id = v.value<std::string>();
+          if (!v.is_string() || !feed(*id)) error(&v, "violence_feeds: not a [[feed]] of this hub");
+          else if (std::find(r.violence_feeds.begin(), r.violence_feeds.end(), *id) != r.violence_feeds.end())
+            error(&v, "violence_feeds: feed \"" + *id + "\" is listed twice");
+          else r.violence_feeds.push_back(*id);
+        }
+    }
+    if (const toml::table* per_feed = table(*t, "feed", false))
+      for (auto&& [key, value] : *per_feed) {
+        const std::string id(key.str());
+        const HubFeed* f = feed(id);
+        const toml::table* ft = value.as_table();
+        if (!f || !ft) {
+          error(&value, "[report.feed." + id + "]: not a [[feed]] of this hub, or not a table");
+          continue;
+        }
+        known_keys(*ft, {"event_date", "area"}, "[report.feed." + id + "]");
+        ReportFeed& rf = r.feeds[id];
+        const auto output = [&](std::string_view option, bool (*fits)(const Field&), const char* what) {
+          auto name = string(*ft, option, "[report.feed]", false);
+          if (!name) return;
+          const auto field = std::find_if(f->schema.fields.begin(), f->schema.fields.end(),
+                                          [&](const Field& x) { return x.transform != TransformKind::drop && x.output_name == *name; });
+          if (field == f->schema.fields.end() || !fits(*field))
+            error(ft->get(option), std::string(option) + " \"" + *name + "\" is not an output of feed " + id + " that " + what);
+          else (option == "area" ? rf.area : rf.event_date) = *name;
+        };
+        output("event_date", dates_a_record, "dates a record (a kept date or date-time, hour, week, month or year)");
+        output("area", names_an_area, "holds a postcode district or sector");
+      }
   }
 
   HubReceiverConfig cfg_;

@@ -10,6 +10,7 @@
 // svdhub loads them at start, so config stays free of crypto.
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -50,6 +51,26 @@ struct StoreConfig {
   std::string analyst_role;                            // granted SELECT on the feed tables and views
 };
 
+// [report]: what `svdhub report` analyses beyond who shared (docs/analysts.md, "The force's
+// report"). Defaults come from the schemas, so a config names only what differs.
+struct ReportFeed {
+  // The output that dates a record (a kept date or date-time, an hour, week, month or year):
+  // by default the first such output of the schema. Empty: the feed has none, and its records
+  // stay out of every section that needs a date.
+  std::string event_date;
+  // The output holding a postcode district or sector: by default the first such output. Empty:
+  // the feed stays out of the area profile.
+  std::string area;
+};
+
+struct ReportConfig {
+  std::uint64_t min_cell = 5;               // counts 1 .. min_cell-1 are never shown
+  std::string death_feed;                   // empty: no linked-series section
+  std::vector<std::string> violence_feeds;  // repeat contact; empty: no such section
+  int lookback_months = 24;                 // how far before a death the linked series looks
+  std::map<std::string, ReportFeed, std::less<>> feeds;  // every [[feed]], defaults filled in
+};
+
 // What svdhub holds in memory at most: payloads received and not yet stored.
 inline constexpr std::size_t kDefaultMaxPendingBytes = std::size_t{64} << 20;
 // The largest batch a gateway may send ([batches] max_bytes is at most 16 MiB) plus its header.
@@ -72,6 +93,7 @@ struct HubReceiverConfig {
   // [ops]: /healthz and /metrics. Off unless configured (the packaged config turns it on, at
   // 127.0.0.1:9465): several svdhub instances may share a host.
   OpsConfig ops{"127.0.0.1", 0};
+  ReportConfig report;
 
   // The partner's entry, or null when it has none (and so may send nothing).
   const HubPartner* partner(std::string_view id) const;

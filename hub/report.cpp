@@ -5,6 +5,7 @@
 
 #include "base/time.h"
 #include "config/temporal.h"
+#include "hub/suppression.h"
 #include "render/html.h"
 
 namespace svd::hub {
@@ -20,6 +21,8 @@ td.s-nil { background: #eef1f6; }
 td.s-late { background: #fff3d6; }
 td.s-missing { background: #fbe4e2; font-weight: 600; }
 td.s-none { color: #8a94a6; }
+td.sup { color: #5b6577; font-style: italic; }
+tr.total td, td.total { font-weight: 600; }
 @media print { td.s-ok, td.s-nil, td.s-late, td.s-missing { -webkit-print-color-adjust: exact; print-color-adjust: exact; } }
 )";
 
@@ -142,7 +145,114 @@ std::string gateways_csv(const config::HubReceiverConfig& config, const std::vec
   return out;
 }
 
+// A table of counts through suppress(): its rows with their totals, then a total row. Hidden
+// entries show "<k" or "*".
+std::string table_html(const CountTable& t, std::uint64_t k, const std::string& corner) {
+  const SuppressedTable s = suppress(t.cells, k);
+  std::string h = "<table><tr><th class=\"l\">" + html(corner) + "</th>";
+  for (const std::string& c : t.columns) h += "<th>" + html(c) + "</th>";
+  h += "<th>Total</th></tr>";
+  for (std::size_t r = 0; r <= t.rows.size(); ++r) {
+    const bool total = r == t.rows.size();
+    h += std::string(total ? "<tr class=\"total\">" : "<tr>") + "<td class=\"l\">" +
+         html(total ? std::string("Total") : t.rows[r]) + "</td>";
+    for (std::size_t c = 0; c <= t.columns.size(); ++c)
+      h += std::string(s.shown[r][c] == Shown::value ? "<td>" : "<td class=\"sup\">") + html(s.text(r, c, k)) + "</td>";
+    h += "</tr>";
+  }
+  return h + "</table>\n";
+}
+
+// The same as CSV: `prefix` columns first (header names and this table's values), then the label,
+// the columns and the total; a last row "Total".
+std::string table_csv(const CountTable& t, std::uint64_t k,
+                      const std::vector<std::pair<std::string, std::string>>& prefix = {}) {
+  const SuppressedTable s = suppress(t.cells, k);
+  std::string out, lead;
+  for (const auto& [name, value] : prefix) lead += csv(value) + ",";
+  for (std::size_t r = 0; r <= t.rows.size(); ++r) {
+    out += lead + csv(r == t.rows.size() ? std::string("Total") : t.rows[r]);
+    for (std::size_t c = 0; c <= t.columns.size(); ++c) out += "," + s.text(r, c, k);
+    out += "\n";
+  }
+  return out;
+}
+
+std::string csv_header(const CountTable& t, const std::string& corner,
+                       const std::vector<std::pair<std::string, std::string>>& prefix = {}) {
+  std::string h;
+  for (const auto& [name, value] : prefix) h += csv(name) + ",";
+  h += csv(corner);
+  for (const std::string& c : t.columns) h += "," + csv(c);
+  return h + ",Total\n";
+}
+
+void analysis_sections(const config::HubReceiverConfig& config, const Analysis& a, std::string& h,
+                       std::map<std::string, std::string>& files) {
+  const config::ReportConfig& rc = config.report;
+  const std::uint64_t k = rc.min_cell;
+  const std::string small = "Counts from 1 to " + std::to_string(k - 1) + " show as &lt;" + std::to_string(k) +
+                            "; a * hides a count that the totals would otherwise give away.";
+
+  h += "<h2>Linked series: deaths, and who saw the person before</h2>";
+  if (!a.linked) {
+    h += "<p>No death feed is configured (<code>[report] death_feed</code>), so there is no linked series.</p>\n";
+  } else {
+    const LinkedSeries& ls = *a.linked;
+    h += "<p class=\"meta\">Persons with a death in <code>" + html(rc.death_feed) +
+         "</code> dated in the range, by the other feeds holding a record of the same person (the same NHS-number "
+         "or person token, across linkage-key rotations) dated in the " + std::to_string(rc.lookback_months) +
+         " months up to the death, and by the time from the first such record to the death. Linkage is exact: a "
+         "name or date of birth recorded differently is not linked. " + small + "</p>";
+    h += table_html(ls.by_combination, k, "Other feeds with a record");
+    files["linked_series.csv"] = csv_header(ls.by_combination, "other_feeds") + table_csv(ls.by_combination, k);
+  }
+
+  h += "<h2>Repeat contact</h2>";
+  if (!a.repeat) {
+    h += "<p>No violence feed is configured (<code>[report] violence_feeds</code>), so there is no repeat-contact "
+         "count.</p>\n";
+  } else {
+    std::string feeds;
+    for (const std::string& f : rc.violence_feeds) feeds += (feeds.empty() ? "" : ", ") + f;
+    h += "<p class=\"meta\">Persons with two or more records dated in the range in the violence feeds (" +
+         html(feeds) + "), by how many, and whether another feed holds a record of them (dated in the range or, "
+         "with a death feed, its lookback). " + small + "</p>";
+    h += table_html(a.repeat->persons, k, "Records in the range");
+    files["repeat_contact.csv"] =
+        csv_header(a.repeat->persons, "records_in_range") + table_csv(a.repeat->persons, k);
+  }
+
+  h += "<h2>Area profile</h2>";
+  std::string area_csv;
+  if (a.areas.empty()) {
+    h += "<p>No feed shares a postcode district or sector with a date, so there is no area profile.</p>\n";
+  } else {
+    h += "<p class=\"meta\">Records dated in the range, by postcode district (a sector counts for its district) "
+         "and month of the event, feed by feed. " + small + "</p>";
+    for (const AreaProfile& ap : a.areas) {
+      h += "<h3>" + html(ap.feed) + "</h3>";
+      if (ap.records.rows.empty()) {
+        h += "<p>No record of this feed is dated in the range.</p>\n";
+        continue;
+      }
+      if (area_csv.empty()) area_csv = csv_header(ap.records, "district", {{"feed", ""}});
+      h += table_html(ap.records, k, "District");
+      area_csv += table_csv(ap.records, k, {{"feed", ap.feed}});
+    }
+  }
+  if (!area_csv.empty()) files["area_profile.csv"] = area_csv;
+}
+
 }  // namespace
+
+std::string person_level_csv(const Analysis& a) {
+  std::string out = "person,section,role,feed,partner,event,district,nhs_number_token,person_token\n";
+  for (const PersonRecord& p : a.persons)
+    out += csv(p.person) + "," + csv(p.section) + "," + csv(p.role) + "," + csv(p.feed) + "," + csv(p.partner) + "," +
+           csv(p.event) + "," + csv(p.area) + "," + csv(p.nhs_number_token) + "," + csv(p.person_token) + "\n";
+  return out;
+}
 
 ReportFiles render_report(const config::HubReceiverConfig& config, const ReportInput& in) {
   ReportFiles files;
@@ -160,7 +270,8 @@ ReportFiles render_report(const config::HubReceiverConfig& config, const ReportI
        html(day_text(in.to_day)) +
        " (UTC days, both included; weeks are ISO weeks, Monday to Sunday, UTC, each holding the periods whose "
        "deadline falls in it). Deadlines and period labels are the hub's local time. As stored up to " +
-       html(utc_iso(in.now)) + ". Counts are of extracts, records and periods, not of people.</p></header>\n";
+       html(utc_iso(in.now)) + ". The sharing sections count extracts, records and periods; the sections after them count people and "
+       "records, with small numbers hidden. This page names no token.</p></header>\n";
 
   // Summary per partner and feed.
   h += "<h2>Sharing compliance</h2>";
@@ -238,9 +349,13 @@ ReportFiles render_report(const config::HubReceiverConfig& config, const ReportI
          "</td></tr>";
   }
   h += "</table>\n";
+  if (in.analysis) analysis_sections(config, *in.analysis, h, files.csv);
+  std::string names;
+  for (const auto& [name, content] : files.csv)
+    if (name != "sharing.csv") names += ", " + name;
   h += "<footer>Made by svdhub report at " + html(utc_iso(in.now)) +
-       ". The CSV files beside this page hold the same tables: sharing.csv (one row per period), gateways.csv."
-       "</footer>\n</body></html>\n";
+       ". The CSV files beside this page hold the same tables: sharing.csv (one row per period)" + html(names) +
+       ". None of them holds a token.</footer>\n</body></html>\n";
   files.html = std::move(h);
   return files;
 }

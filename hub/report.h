@@ -2,11 +2,13 @@
 // `svdhub report`: the force's printable view of a range of days (render/html.h: one
 // self-contained HTML page, no script, no network, A4) and its tables as CSV files.
 //
-// This version has the sharing compliance section: for each partner and scheduled feed, each ISO
-// week's periods as received / nil return / late / missing (hub/sharing.h), who failed to share
-// and for how long, and each gateway's last known state. Its counts are of extracts, records and
-// periods, never of people, and it names no token. docs/analysts.md ("The force's report") says
-// how each figure is computed.
+// Sections: sharing compliance (for each partner and scheduled feed, each ISO week's periods as
+// received / nil return / late / missing, hub/sharing.h), who failed to share and for how long,
+// each gateway's last known state; then what the records show (hub/analysis.h): linked series,
+// repeat contact and the area profile, every count of people or records through suppress()
+// ([report] min_cell). The page and its CSV files name no token; the person-level file is written
+// apart (person_level_csv) and only on request. docs/analysts.md ("The force's report") says how
+// each figure is computed.
 //
 // Pure functions of what they are given; any thread.
 
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "config/hub_config.h"
+#include "hub/analysis.h"
 #include "hub/sharing.h"
 #include "hub/store.h"
 
@@ -27,6 +30,7 @@ struct ReportInput {
   config::SystemTime now;
   std::vector<PeriodRow> periods;     // sharing_periods() over the range
   std::vector<GatewayState> gateways;  // Store::gateway_states()
+  std::optional<Analysis> analysis;    // analyse() over the range
 };
 
 struct ReportFiles {
@@ -35,5 +39,9 @@ struct ReportFiles {
 };
 
 ReportFiles render_report(const config::HubReceiverConfig& config, const ReportInput& input);
+
+// The person-level file (`svdhub report --person-level`): personal data, one row per record of
+// each person found (Analysis::persons), tokens included.
+std::string person_level_csv(const Analysis& analysis);
 
 }  // namespace svd::hub

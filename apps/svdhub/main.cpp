@@ -18,7 +18,9 @@
 #include <string>
 #include <thread>
 
+#include <fcntl.h>
 #include <malloc.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 
@@ -319,10 +321,13 @@ int print_sharing(const svd::config::HubReceiverConfig& cfg, const std::string& 
   return 0;
 }
 
-// `svdhub report`: the sharing compliance of the UTC days [from, to] as index.html and CSV files
-// in `out` (created; files of the same names replaced).
+// `svdhub report`: the force's report of the UTC days [from, to] as index.html and CSV files in
+// `out` (created; files of the same names replaced); with `person_level`, the person-level file
+// too, readable by its owner only.
+constexpr const char* kPersonLevelFile = "person-level-PERSONAL-DATA.csv";
+
 int write_report(const svd::config::HubReceiverConfig& cfg, const std::string& from_text, const std::string& to_text,
-                 const std::filesystem::path& out) {
+                 const std::filesystem::path& out, bool person_level) {
   using namespace std::chrono;
   const auto from = parse_date(from_text), to = parse_date(to_text);
   if (!from || !to || *from > *to) {
@@ -347,21 +352,40 @@ int write_report(const svd::config::HubReceiverConfig& cfg, const std::string& f
   input.now = now;
   input.periods = svd::hub::sharing_periods(cfg, *arrivals, *from - seconds(1), end, now);
   input.gateways = std::move(*gateways);
+  auto analysis = svd::hub::analyse(*store, cfg, input.from_day, input.to_day, person_level);
+  if (!analysis) {
+    std::cerr << "svdhub: cannot read the records: " << analysis.error().message() << '\n';
+    return 1;
+  }
+  input.analysis = std::move(*analysis);
   const svd::hub::ReportFiles files = svd::hub::render_report(cfg, input);
   std::error_code ec;
   std::filesystem::create_directories(out, ec);
-  const auto write = [&](const std::string& name, const std::string& text) {
+  const auto write = [&](const std::string& name, const std::string& text, bool personal) {
     const auto path = out / name;
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f << text;
-    f.close();
-    if (!f) std::cerr << path.string() << ": cannot write\n";
-    return static_cast<bool>(f);
+    // Created private, never widened afterwards: the person-level file is personal data.
+    std::filesystem::remove(path, ec);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, personal ? 0600 : 0644);
+    bool ok = fd >= 0;
+    for (std::size_t done = 0; ok && done < text.size();) {
+      const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+      ok = n > 0;
+      done += ok ? static_cast<std::size_t>(n) : 0;
+    }
+    if (fd >= 0 && ::close(fd) != 0) ok = false;
+    if (!ok) std::cerr << path.string() << ": cannot write\n";
+    return ok;
   };
-  bool ok = write("index.html", files.html);
-  for (const auto& [name, text] : files.csv) ok = write(name, text) && ok;
+  bool ok = write("index.html", files.html, false);
+  for (const auto& [name, text] : files.csv) ok = write(name, text, false) && ok;
+  std::filesystem::remove(out / kPersonLevelFile, ec);  // a stale one must not pass for this run's
+  if (person_level) ok = write(kPersonLevelFile, svd::hub::person_level_csv(*input.analysis), true) && ok;
   if (!ok) return 1;
-  std::cout << (out / "index.html").string() << " and " << files.csv.size() << " CSV file(s) written\n";
+  std::cout << (out / "index.html").string() << " and " << files.csv.size() << " CSV file(s) written ("
+            << input.analysis->records_read << " records read)\n";
+  if (person_level)
+    std::cout << (out / kPersonLevelFile).string() << ": PERSONAL DATA (tokens of " << input.analysis->persons.size()
+              << " record(s)), readable by you only; share it only as your data protection policy allows\n";
   return 0;
 }
 
@@ -394,15 +418,21 @@ int main(int argc, char** argv) {
       "docs/operations.md, \"Who shared and who did not\".\n"
       "Exit status: 0 shown, 1 usage or config error, or no readable store.");
   std::filesystem::path report_dir;
+  bool person_level = false;
   auto* report = app.add_subcommand(
-      "report", "Write the force's report of a range of days: sharing compliance by partner, feed and week (HTML, CSV)");
+      "report",
+      "Write the force's report of a range of days: who shared, linked series, repeat contact, areas (HTML, CSV)");
   report->add_option("--config", config_path, "svdhub config (TOML)")->required();
   report->add_option("--from", from_date, "the first day (YYYY-MM-DD, UTC)")->required();
   report->add_option("--to", to_date, "the last day (YYYY-MM-DD, UTC), included")->required();
   report->add_option("--out", report_dir, "the folder to write index.html and the CSV files into")->required();
+  report->add_flag("--person-level", person_level,
+                   std::string("also write ") + kPersonLevelFile +
+                       ": the records of each person found, with their tokens (personal data, mode 0600)");
   report->footer(
-      "A self-contained page (no script, no network; prints on A4) and its tables as CSV. It names no token\n"
-      "and counts extracts, records and periods, not people. docs/analysts.md, \"The force's report\".\n"
+      "A self-contained page (no script, no network; prints on A4) and its tables as CSV. They name no token,\n"
+      "and every count of people or records from 1 to [report] min_cell - 1 is hidden. The person-level file\n"
+      "is personal data. docs/analysts.md, \"The force's report\".\n"
       "Exit status: 0 written, 1 usage or config error, no readable store, or a file not written.");
   auto* checkpoints = app.add_subcommand("checkpoints", "The gateways' audit checkpoints this hub witnessed");
   checkpoints->require_subcommand(1);
@@ -453,7 +483,7 @@ int main(int argc, char** argv) {
   }
   if (*copy) return copy_store(cfg, copy_from, copy_to, password_file);
   if (*sharing) return print_sharing(cfg, from_date, to_date);
-  if (*report) return write_report(cfg, from_date, to_date, report_dir);
+  if (*report) return write_report(cfg, from_date, to_date, report_dir, person_level);
   if (*cp_export) return export_checkpoints(cfg, partner, out_path);
   if (*cp_alarms) return list_alarms(cfg, partner);
   if (*check) {

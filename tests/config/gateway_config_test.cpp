@@ -813,3 +813,67 @@ TEST_F(GatewayConfigTest, CredentialsCheckInterval) {
 
 }  // namespace
 }  // namespace svd::config
+
+namespace svd::config {
+namespace {
+
+// [report]: defaults from the schemas, overrides checked against each feed's outputs.
+TEST_F(HubConfigTest, ReportDefaultsComeFromTheSchemasAndOverridesAreChecked) {
+  const std::string schemas = std::string(SVD_EXAMPLES_DIR) + "/schemas/";
+  const std::string base = R"([store]
+database = "hub.db"
+[broker]
+host = "localhost"
+ca = "ca.crt"
+cert = "c.crt"
+key = "c.key"
+[[feed]]
+id = "death-reports"
+schema = ")" + schemas + R"(death-reports.json"
+[[feed]]
+id = "school-exclusions"
+schema = ")" + schemas + R"(school-exclusions.json"
+[[partner]]
+id = "northgate-council"
+feeds = ["school-exclusions"]
+)";
+  const auto plain = load_hub_config(write("hub.toml", base));
+  EXPECT_EQ(plain.report.min_cell, 5u);
+  EXPECT_EQ(plain.report.lookback_months, 24);
+  EXPECT_TRUE(plain.report.death_feed.empty());
+  EXPECT_EQ(plain.report.feeds.at("death-reports").event_date, "week_of_death");  // not the date of birth
+  EXPECT_EQ(plain.report.feeds.at("death-reports").area, "postcode_district");
+  EXPECT_EQ(plain.report.feeds.at("school-exclusions").event_date, "start_month");
+  EXPECT_EQ(plain.report.feeds.at("school-exclusions").area, "postcode_sector");
+
+  const auto cfg = load_hub_config(write("hub.toml", base + R"(
+[report]
+min_cell = 10
+death_feed = "death-reports"
+violence_feeds = ["school-exclusions"]
+lookback_months = 36
+[report.feed.school-exclusions]
+area = "postcode_sector"
+)"));
+  EXPECT_EQ(cfg.report.min_cell, 10u);
+  EXPECT_EQ(cfg.report.death_feed, "death-reports");
+  EXPECT_EQ(cfg.report.violence_feeds, std::vector<std::string>{"school-exclusions"});
+  EXPECT_EQ(cfg.report.lookback_months, 36);
+
+  const std::string problems = hub_problems(base + R"(
+[report]
+min_cell = 1
+death_feed = "deaths"
+violence_feeds = ["ed-assaults"]
+[report.feed.school-exclusions]
+event_date = "age_band"
+area = "school_urn"
+)");
+  for (const char* expected : {"min_cell", "death_feed \"deaths\" is not a [[feed]]", "violence_feeds: not a [[feed]]",
+                               "event_date \"age_band\" is not an output of feed school-exclusions",
+                               "area \"school_urn\" is not an output of feed school-exclusions"})
+    EXPECT_NE(problems.find(expected), std::string::npos) << expected << "\n" << problems;
+}
+
+}  // namespace
+}  // namespace svd::config

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "base/time.h"
+#include "hub/suppression.h"
 
 namespace svd::hub {
 namespace {
@@ -79,6 +80,67 @@ TEST_F(ReportTest, WithoutSchedulesTheReportSaysNothingIsExpected) {
   EXPECT_NE(files.html.find("Every period due in the range was received"), std::string::npos);
   EXPECT_EQ(files.csv.at("sharing.csv"),
             "partner,feed,iso_week,period,deadline_utc,state,extracts,records,nil_returns,in_transit,overdue_seconds\n");
+}
+
+}  // namespace
+}  // namespace svd::hub
+
+namespace svd::hub {
+namespace {
+
+// What the records show, through suppression: no count from 1 to k-1 on the page or in a CSV,
+// none recoverable from a row or column total, and no token anywhere.
+TEST_F(ReportTest, TheRecordSectionsHideSmallCountsAndNameNoToken) {
+  config_.report.min_cell = 5;
+  config_.report.death_feed = "death-reports";
+  config_.report.violence_feeds = {"ed-attendances"};
+  Analysis a;
+  LinkedSeries ls;
+  ls.agencies = {"ed-attendances", "school-exclusions"};
+  ls.deaths = 38;
+  ls.by_combination.columns.assign(std::begin(kBeforeDeathBands), std::end(kBeforeDeathBands));
+  ls.by_combination.rows = {"ed-attendances", "school-exclusions", "ed-attendances + school-exclusions",
+                            "no other agency"};
+  ls.by_combination.cells = {{6, 3, 2, 1, 0}, {0, 2, 6, 0, 0}, {0, 0, 6, 0, 0}, {0, 0, 0, 0, 12}};
+  a.linked = ls;
+  RepeatContact rc;
+  rc.persons.rows.assign(std::begin(kContactBands), std::end(kContactBands));
+  rc.persons.columns = {"violence feeds only", "also in another feed"};
+  rc.persons.cells = {{9, 5}, {0, 0}, {0, 0}, {0, 0}};
+  a.repeat = rc;
+  AreaProfile area;
+  area.feed = "ed-attendances";
+  area.records.rows = {"AB1", "CD2"};
+  area.records.columns = {"2027-03"};
+  area.records.cells = {{40}, {3}};
+  a.areas.push_back(area);
+  PersonRecord p{"P0001", "linked_series", "death", "death-reports", "northgate-coroner", "2027-W10", "AB1",
+                 "k1:0123456789abcdef0123456789abcdef", "k1:fedcba9876543210fedcba9876543210"};
+  a.persons.push_back(p);
+  input_.analysis = a;
+
+  const ReportFiles files = render_report(config_, input_);
+  for (const char* heading : {"<h2>Linked series: deaths, and who saw the person before</h2>",
+                              "<h2>Repeat contact</h2>", "<h2>Area profile</h2>"})
+    EXPECT_NE(files.html.find(heading), std::string::npos) << heading;
+  EXPECT_EQ(files.csv.at("linked_series.csv"),
+            "other_feeds,under 3 months,3 to 6 months,6 to 12 months,12 months or more,no earlier record,Total\n"
+            "ed-attendances,6,<5,<5,<5,0,12\n"
+            "school-exclusions,0,<5,*,0,0,8\n"
+            "ed-attendances + school-exclusions,0,0,6,0,0,6\n"
+            "no other agency,0,0,0,0,12,12\n"
+            "Total,6,*,14,<5,12,38\n");
+  EXPECT_EQ(files.csv.at("area_profile.csv"), "feed,district,2027-03,Total\ned-attendances,AB1,*,*\n"
+                                              "ed-attendances,CD2,<5,<5\ned-attendances,Total,43,43\n");
+  EXPECT_EQ(files.csv.at("repeat_contact.csv").substr(0, 60),
+            "records_in_range,violence feeds only,also in another feed,To");
+  // The raw table behind it: no line gives a hidden count away.
+  EXPECT_FALSE(recoverable_from_a_line(suppress(ls.by_combination.cells, 5)));
+  // Tokens only in the person-level file.
+  for (const auto& [name, text] : files.csv) EXPECT_EQ(text.find("k1:"), std::string::npos) << name;
+  EXPECT_EQ(files.html.find("k1:"), std::string::npos);
+  EXPECT_NE(person_level_csv(a).find("P0001,linked_series,death,death-reports,northgate-coroner,2027-W10,AB1,k1:0123"),
+            std::string::npos);
 }
 
 }  // namespace
