@@ -1,85 +1,21 @@
 #include "tests/synth/synth.h"
 
+#include "tests/synth/synth_detail.h"
+
 #include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <random>
+#include <iterator>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace svd::synth {
-namespace {
-
-// ---------------------------------------------------------------------------------------------
-// Randomness. Only std::mt19937_64 itself is specified bit for bit by the standard; every
-// distribution is library-specific, so all mapping from engine output to values happens here.
-
-class Rng {
- public:
-  explicit Rng(std::uint64_t seed) : engine_(seed) {}
-
-  std::uint64_t next() { return engine_(); }
-
-  // Plain modulo: its bias (n / 2^64) is far below anything a test could notice, and it is the
-  // same everywhere. n must be > 0.
-  std::uint64_t uniform(std::uint64_t n) { return engine_() % n; }
-
-  std::int64_t between(std::int64_t lo, std::int64_t hi) {  // both inclusive
-    return lo + static_cast<std::int64_t>(uniform(static_cast<std::uint64_t>(hi - lo) + 1));
-  }
-
-  // For subscripts: the cast keeps -Wconversion quiet where size_t is 32 bits.
-  std::size_t index(std::size_t n) { return static_cast<std::size_t>(uniform(n)); }
-
-  bool percent(std::uint64_t p) { return uniform(100) < p; }
-  bool per_mille(std::uint64_t p) { return uniform(1000) < p; }
-
-  template <class T, std::size_t N>
-  const T& pick(const std::array<T, N>& items) {
-    return items[index(N)];
-  }
-
-  char pick_char(std::string_view set) { return set[index(set.size())]; }
-
-  char digit(unsigned lowest = 0) {
-    return static_cast<char>('0' + lowest + uniform(10 - lowest));
-  }
-
- private:
-  std::mt19937_64 engine_;
-};
-
-struct Weighted {
-  std::string_view value;
-  std::uint64_t weight;
-};
-
-template <std::size_t N>
-std::string_view pick_weighted(Rng& rng, const std::array<Weighted, N>& items) {
-  std::uint64_t total = 0;
-  for (const Weighted& w : items) total += w.weight;
-  std::uint64_t r = rng.uniform(total);
-  for (const Weighted& w : items) {
-    if (r < w.weight) return w.value;
-    r -= w.weight;
-  }
-  return items[N - 1].value;  // unreachable: r < total
-}
-
-// ---------------------------------------------------------------------------------------------
-// Calendar arithmetic on day numbers (days since 1970-01-01), proleptic Gregorian. Everything is
-// signed 64-bit so that no intermediate needs a conversion.
-
-struct Date {
-  std::int64_t year;
-  std::int64_t month;
-  std::int64_t day;
-};
-
-constexpr std::int64_t kSecondsPerDay = 86400;
+// The helpers synth_detail.h declares, which scenario.cpp shares.
+namespace detail {
 
 bool is_leap(std::int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
@@ -128,7 +64,7 @@ void append_padded(std::string& s, std::uint64_t v, std::size_t width) {
   while (n > 0) s.push_back(digits[--n]);
 }
 
-void append_number(std::string& s, std::int64_t v, std::size_t width = 0) {
+void append_number(std::string& s, std::int64_t v, std::size_t width) {
   if (v < 0) s.push_back('-');
   append_padded(s, v < 0 ? 0 - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v), width);
 }
@@ -228,49 +164,6 @@ std::string to_windows_1252(std::string_view utf8) {
   return out;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Invented names. None is a common real name, and each has at least 5 letters (checked below),
-// so a test can grep gateway output for one and a hit means a leak, not a coincidence.
-
-constexpr std::array<std::string_view, 40> kSurnames{
-    "Quillfeather", "Marrowby",    "Zentarro",    "Ovelstrand",  "Thrennick",  "Pellowind",
-    "Vastergate",   "Brumblethorpe", "Okkerwyn",  "Dravenholt",  "Fenwhistle", "Gorrimond",
-    "Hallowquist",  "Ixtenbury",   "Jorvellan",   "Kestrelby",   "Lunderquist", "Mirrowgale",
-    "Nimblestrode", "Pascarrow",   "Quenderby",   "Rostavell",   "Sablethorn", "Tindervane",
-    "Umberlith",    "Vellacourt",  "Wrenhallow",  "Yarrowdyne",  "Zephrondel", "Caldrenny",
-    "Orsavelt",     "O'Marrowby",  "Brix-Hallow", "D'Anvecourt", "Sébrillon",  "Kröfeldt",
-    "Muñevaro",     "Thërnwick",   "Valérosque",  "Fëodrane",
-};
-
-constexpr std::array<std::string_view, 40> kForenames{
-    "Zorbeline", "Quintavia", "Marvello", "Oskarine",   "Brennwick", "Daventra",   "Elowynne",
-    "Fenwicka",  "Galdrick",  "Halvessa", "Idrenne",    "Jorvane",   "Kaelisto",   "Lumorra",
-    "Merrindel", "Nollaric",  "Orwenna",  "Pellisande", "Quorrin",   "Rastavel",   "Sorrelind",
-    "Tavrenne",  "Ulvarick",  "Vesmerra", "Wendrovar",  "Xanthelle", "Yorvique",   "Zentrilla",
-    "Arvandel",  "Brisolde",  "Zoëlwyn",  "Renévra",    "José-Lurio", "Léontrice", "Iñavella",
-    "Jöskarin",  "Noëlvane",  "Mari-Quell", "Anvïsse",  "Célestrin",
-};
-
-constexpr std::size_t letter_count(std::string_view name) {
-  std::size_t n = 0;
-  for (const char c : name) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((u & 0xC0u) == 0x80u || c == '\'' || c == '-' || c == ' ') continue;  // UTF-8 trail bytes too
-    ++n;
-  }
-  return n;
-}
-
-template <std::size_t N>
-constexpr bool all_searchable(const std::array<std::string_view, N>& names) {
-  for (const std::string_view name : names)
-    if (letter_count(name) < 5) return false;
-  return true;
-}
-
-static_assert(all_searchable(kSurnames) && all_searchable(kForenames),
-              "every invented name needs at least 5 letters");
-
 // Stray spaces around names are common in real exports and must not break the person token.
 void append_name(std::string& s, Rng& rng, std::string_view name) {
   const std::uint64_t u = rng.uniform(100);
@@ -281,8 +174,6 @@ void append_name(std::string& s, Rng& rng, std::string_view name) {
 
 // ---------------------------------------------------------------------------------------------
 // NHS numbers: 999 test range only, which the NHS never issues to patients.
-
-using NhsDigits = std::array<char, 10>;
 
 NhsDigits draw_nhs_number(Rng& rng) {
   NhsDigits d{'9', '9', '9'};
@@ -308,6 +199,27 @@ void append_nhs_number(std::string& s, Rng& rng, const NhsDigits& d) {
   }
 }
 
+// Writes canonical "SW1A 2XY" mostly, else lower case or without the space: both are common in
+// partner exports and the gateway normalises them.
+void append_postcode_text(std::string& s, Rng& rng, std::string_view canonical) {
+  const std::uint64_t u = rng.uniform(100);
+  for (const char c : canonical) {
+    if (u < 6) {
+      s.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+    } else if (u < 12) {
+      if (c != ' ') s.push_back(c);
+    } else {
+      s.push_back(c);
+    }
+  }
+}
+
+}  // namespace detail
+
+namespace {
+
+using namespace detail;
+
 // ---------------------------------------------------------------------------------------------
 // Postcodes: Royal Mail shapes with the position rules the gateway enforces.
 
@@ -315,7 +227,6 @@ constexpr std::string_view kFirstLetters = "ABCDEFGHIJKLMNOPRSTUWYZ";  // not Q 
 constexpr std::string_view kSecondLetters = "ABCDEFGHKLMNOPQRSTUVWXY";  // not I J Z
 constexpr std::string_view kA9ALetters = "ABCDEFGHJKPSTUW";
 constexpr std::string_view kAA9ALetters = "ABEHMNPRVWXY";
-constexpr std::string_view kInwardLetters = "ABDEFGHJLNPQRSTUWXYZ";  // not C I K M O V
 constexpr std::string_view kForbiddenInward = "CIKMOV";
 
 void append_outward(std::string& s, Rng& rng) {
@@ -347,21 +258,6 @@ void append_outward(std::string& s, Rng& rng) {
       s.push_back(rng.digit(1));
       s.push_back(rng.pick_char(kAA9ALetters));
       break;
-  }
-}
-
-// Writes canonical "SW1A 2XY" mostly, else lower case or without the space: both are common in
-// partner exports and the gateway normalises them.
-void append_postcode_text(std::string& s, Rng& rng, std::string_view canonical) {
-  const std::uint64_t u = rng.uniform(100);
-  for (const char c : canonical) {
-    if (u < 6) {
-      s.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
-    } else if (u < 12) {
-      if (c != ' ') s.push_back(c);
-    } else {
-      s.push_back(c);
-    }
   }
 }
 
@@ -804,7 +700,33 @@ void run(Format format, std::uint64_t rows, std::uint64_t seed, std::ostream& ou
   sink.flush();
 }
 
+// One valid row at a time for the scenario (synth_detail.h): the feed's own row(), never
+// defective, without the per-row defect draw of run(), which only decides defects.
+template <class Feed>
+class FeedRows final : public RowMaker {
+ public:
+  explicit FeedRows(Rng& rng) : feed_(rng) {}
+
+  std::span<const std::string_view> columns() const override { return Feed::kColumns; }
+
+  void row(Rng& rng, std::uint64_t index, std::vector<std::string>& cells) override {
+    typename Feed::Cells c;
+    feed_.row(rng, index, false, c);
+    cells.assign(std::make_move_iterator(c.begin()), std::make_move_iterator(c.end()));
+  }
+
+ private:
+  Feed feed_;
+};
+
 }  // namespace
+
+std::unique_ptr<RowMaker> detail::row_maker(std::string_view feed, Rng& rng) {
+  if (feed == "ed-assaults") return std::make_unique<FeedRows<EdAssaults>>(rng);
+  if (feed == "death-reports") return std::make_unique<FeedRows<DeathReports>>(rng);
+  if (feed == "school-exclusions") return std::make_unique<FeedRows<SchoolExclusions>>(rng);
+  throw std::invalid_argument("no row maker for feed \"" + std::string(feed) + "\"");
+}
 
 std::vector<std::string> feeds() {
   return {"ed-assaults", "death-reports", "death-reports-jsonl", "school-exclusions"};

@@ -1,9 +1,11 @@
-// svd-synth: writes one synthetic extract for tests and the demo (see synth.h).
+// svd-synth: writes one synthetic extract, or a multi-partner linkage scenario, for tests and the
+// demo (see synth.h).
 
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <stdexcept>
@@ -12,12 +14,14 @@
 #include <system_error>
 #include <vector>
 
+#include "tests/synth/scenario.h"
 #include "tests/synth/synth.h"
 
 namespace {
 
 void print_usage(std::ostream& os) {
   os << "usage: svd-synth FEED ROWS OUT_PATH [SEED] [--invalid-rate R] [--crlf]\n"
+        "       svd-synth scenario OUT_DIR --start YYYY-MM-DD [--weeks N] [--seed S]\n"
         "  FEED            one of:";
   for (const std::string& f : svd::synth::feeds()) os << ' ' << f;
   os << "\n"
@@ -26,6 +30,12 @@ void print_usage(std::ostream& os) {
         "  SEED            unsigned 64-bit seed (default 1); same arguments, same bytes\n"
         "  --invalid-rate  share of rows carrying one deliberate defect, 0..1 (default 0.02)\n"
         "  --crlf          CRLF line ends instead of LF\n"
+        "scenario: weekly ed-attendances, school-exclusions and death-reports extracts of one\n"
+        "population with planted linkage cases, and OUT_DIR/scenario.json saying what to expect\n"
+        "  OUT_DIR         folder to write; must be empty or not exist\n"
+        "  --start         the Monday week 0 begins\n"
+        "  --weeks         number of weeks, 6..52 (default 6)\n"
+        "  --seed          unsigned 64-bit seed (default 1); same arguments, same bytes\n"
         "exit status: 0 written, 1 bad arguments, 2 could not write\n";
 }
 
@@ -48,9 +58,75 @@ bool parse_rate(std::string_view text, double& value) {
   return !text.empty() && ec == std::errc() && ptr == end && value >= 0.0 && value <= 1.0;
 }
 
+// `name VALUE` or `name=VALUE`; false when argv[i] is neither. Advances i past a separate value.
+bool option_value(int argc, char** argv, int& i, std::string_view name, std::string_view& value, bool& missing) {
+  const std::string_view arg = argv[i];
+  if (arg == name) {
+    missing = i + 1 == argc;
+    if (!missing) value = argv[++i];
+    return true;
+  }
+  if (arg.size() > name.size() && arg.starts_with(name) && arg[name.size()] == '=') {
+    value = arg.substr(name.size() + 1);
+    return true;
+  }
+  return false;
+}
+
+int scenario_main(int argc, char** argv) {
+  svd::synth::ScenarioOptions opt;
+  std::vector<std::string_view> positional;
+  bool have_start = false;
+  for (int i = 2; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      print_usage(std::cout);
+      return 0;
+    }
+    std::string_view value;
+    bool missing = false;
+    if (option_value(argc, argv, i, "--start", value, missing)) {
+      if (missing) return usage_error("--start needs a value");
+      opt.start = value;
+      have_start = true;
+    } else if (option_value(argc, argv, i, "--weeks", value, missing)) {
+      if (missing || !parse_u64(value, opt.weeks)) return usage_error("--weeks must be a non-negative integer");
+    } else if (option_value(argc, argv, i, "--seed", value, missing)) {
+      if (missing || !parse_u64(value, opt.seed)) return usage_error("--seed must be a non-negative integer");
+    } else if (arg.size() > 1 && arg.front() == '-') {
+      return usage_error("unknown option " + std::string(arg));
+    } else {
+      positional.push_back(arg);
+    }
+  }
+  if (positional.size() != 1) return usage_error("expected scenario OUT_DIR --start YYYY-MM-DD");
+  if (!have_start) return usage_error("scenario needs --start YYYY-MM-DD (a Monday)");
+  const std::filesystem::path out_dir(positional[0]);
+
+  std::vector<svd::synth::ScenarioFile> files;
+  try {
+    files = svd::synth::make_scenario(opt);
+  } catch (const std::invalid_argument& e) {
+    return usage_error(e.what());
+  }
+  try {
+    svd::synth::write_scenario(out_dir, files);
+  } catch (const std::invalid_argument& e) {
+    return usage_error(e.what());
+  } catch (const std::exception& e) {
+    std::cerr << "svd-synth: " << e.what() << '\n';
+    return 2;
+  }
+  // Counts and paths only: the files hold (synthetic) identifiers, the terminal never does.
+  std::cout << "svd-synth: scenario of " << opt.weeks << " weeks written to " << out_dir.string() << " ("
+            << files.size() - 1 << " extracts; manifest " << (out_dir / "scenario.json").string() << ")\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "scenario") return scenario_main(argc, argv);
   svd::synth::Options opt;
   std::vector<std::string_view> positional;
   for (int i = 1; i < argc; ++i) {
