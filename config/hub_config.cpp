@@ -258,8 +258,12 @@ class HubLoader : detail::TomlReader {
     ReportConfig& r = cfg_.report;
     for (const HubFeed& f : cfg_.feeds) {
       ReportFeed rf;
-      for (const Field& field : f.schema.fields) {
-        if (rf.event_date.empty() && dates_a_record(field)) rf.event_date = field.output_name;
+      for (std::size_t i = 0; i < f.schema.fields.size(); ++i) {
+        const Field& field = f.schema.fields[i];
+        // A date of birth, even cut to its year, says when someone was born, not when anything happened.
+        const bool birth = (f.schema.person && f.schema.person->date_of_birth == i) ||
+                           field.name.find("birth") != std::string::npos;
+        if (rf.event_date.empty() && !birth && dates_a_record(field)) rf.event_date = field.output_name;
         if (rf.area.empty() && names_an_area(field)) rf.area = field.output_name;
       }
       r.feeds.emplace(f.id, rf);

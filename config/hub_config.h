@@ -55,8 +55,9 @@ struct StoreConfig {
 // report"). Defaults come from the schemas, so a config names only what differs.
 struct ReportFeed {
   // The output that dates a record (a kept date or date-time, an hour, week, month or year):
-  // by default the first such output of the schema. Empty: the feed has none, and its records
-  // stay out of every section that needs a date.
+  // by default the first such output of the schema that is not a date of birth (the person
+  // token's, or a field named with "birth"). Empty: the feed has none, and its records stay out
+  // of every section that needs a date.
   std::string event_date;
   // The output holding a postcode district or sector: by default the first such output. Empty:
   // the feed stays out of the area profile.

@@ -18,6 +18,7 @@ PACKAGES="
   chromium python3-pil
   postgresql-15 libpq-dev
   prometheus
+  faketime
 "
 # postgresql-15 is for the hub's PostgreSQL tests (tests/hub/pg_test). Debian's package creates, and
 # may start, a default cluster on port 5432; the tests run their own server in a temporary
@@ -25,6 +26,8 @@ PACKAGES="
 # prometheus is for its promtool, which checks the shipped alert rules (deploy/monitoring/); the
 # tests never start or scrape a Prometheus server, and neither use nor stop the one the package
 # may start on port 9090.
+# faketime (libfaketime) sets the clock of the gateways in the report's end-to-end test
+# (tests/integration/scenario_test.cpp), which delivers weeks of extracts in minutes.
 
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1; then exec sudo "$0" "$@"; fi

@@ -41,7 +41,7 @@ std::uint64_t token_key(std::string_view token, bool person) {
 // One record as the analysis keeps it.
 struct Rec {
   std::int32_t day = 0;
-  std::uint16_t feed = 0, partner = 0;
+  std::uint16_t feed = 0;
   std::uint32_t area = kNoArea;
   std::uint64_t nhs = 0, person = 0;
 };
@@ -82,9 +82,9 @@ std::vector<FeedPlan> plan(const config::HubReceiverConfig& cfg) {
   return plans;
 }
 
-template <class T>
-std::uint32_t intern(std::unordered_map<std::string, T>& index, std::vector<std::string>& names, std::string_view s) {
-  auto [it, added] = index.try_emplace(std::string(s), static_cast<T>(names.size()));
+std::uint32_t intern(std::unordered_map<std::string, std::uint32_t>& index, std::vector<std::string>& names,
+                     std::string_view s) {
+  auto [it, added] = index.try_emplace(std::string(s), static_cast<std::uint32_t>(names.size()));
   if (added) names.emplace_back(s);
   return it->second;
 }
@@ -201,8 +201,6 @@ result<Analysis> analyse(Store& store, const config::HubReceiverConfig& cfg, std
 
   Analysis out;
   std::vector<Rec> recs;
-  std::unordered_map<std::string, std::uint16_t> partner_index;
-  std::vector<std::string> partners;
   std::unordered_map<std::string, std::uint32_t> area_index;
   std::vector<std::string> areas;
 
@@ -224,7 +222,6 @@ result<Analysis> analyse(Store& store, const config::HubReceiverConfig& cfg, std
       Rec r;
       if (!row[1] || !event_day(*row[1])) ++out.records_undated;
       if (!read(p, static_cast<std::uint16_t>(f), row, r)) return;
-      r.partner = static_cast<std::uint16_t>(intern(partner_index, partners, row[0].value_or("")));
       if (p.area > 0 && row[p.area]) r.area = intern(area_index, areas, district_of(*row[p.area]));
       recs.push_back(r);
     });
@@ -377,8 +374,9 @@ result<Analysis> analyse(Store& store, const config::HubReceiverConfig& cfg, std
     if (!scanned) return scanned.error();
   }
   std::sort(out.persons.begin(), out.persons.end(), [](const PersonRecord& a, const PersonRecord& b) {
-    return std::tie(a.person, a.section, a.event, a.feed, a.role, a.partner) <
-           std::tie(b.person, b.section, b.event, b.feed, b.role, b.partner);
+    return std::tie(a.person, a.section, a.event, a.feed, a.role, a.partner, a.area, a.nhs_number_token,
+                    a.person_token) < std::tie(b.person, b.section, b.event, b.feed, b.role, b.partner, b.area,
+                                               b.nhs_number_token, b.person_token);
   });
   return out;
 }

@@ -846,6 +846,15 @@ feeds = ["school-exclusions"]
   EXPECT_EQ(plain.report.feeds.at("school-exclusions").event_date, "start_month");
   EXPECT_EQ(plain.report.feeds.at("school-exclusions").area, "postcode_sector");
 
+  // A year of birth is a generalised date too, but never the event.
+  write("schemas/births.json", R"({"fields": [
+    {"name": "nhs_number", "type": "string", "svd:domain": "nhs_number", "svd:transform": "token:nhs_number"},
+    {"name": "date_of_birth", "type": "date", "svd:transform": "year"},
+    {"name": "seen", "type": "date", "svd:transform": "keep"}]})");
+  const auto births = load_hub_config(write("hub.toml", base + "[[feed]]\nid = \"births\"\nschema = \"schemas/births.json\"\n"));
+  EXPECT_EQ(births.report.feeds.at("births").event_date, "seen");
+  EXPECT_EQ(births.report.feeds.at("births").area, "");
+
   const auto cfg = load_hub_config(write("hub.toml", base + R"(
 [report]
 min_cell = 10
