@@ -7,10 +7,7 @@
 #include <limits>
 #include <map>
 #include <numeric>
-#include <set>
-#include <tuple>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "config/temporal.h"
 #include "render/html.h"
@@ -112,6 +109,8 @@ class People {
     if (r.person) return find(index(r.person));
     return kNobody;
   }
+  std::uint32_t size() const { return static_cast<std::uint32_t>(keys_.size()); }
+  std::uint32_t root(std::uint32_t k) { return find(k); }
   // Of a record read again: kNobody also when its tokens were not among the first read's.
   std::uint32_t lookup(std::uint64_t nhs, std::uint64_t person) {
     for (std::uint64_t k : {nhs, person}) {
@@ -150,11 +149,6 @@ std::string month_label(std::int64_t day) {
   return config::to_iso(config::civil_from_days(day)).substr(0, 7);
 }
 
-struct Death {
-  std::int64_t day = 0;
-  std::uint64_t agencies = 0;  // bit per FeedPlan::agency
-  std::int64_t first = std::numeric_limits<std::int64_t>::max();
-};
 
 }  // namespace
 
@@ -193,7 +187,7 @@ std::int64_t months_before(std::int64_t day, int months) {
 }
 
 result<Analysis> analyse(Store& store, const config::HubReceiverConfig& cfg, std::int64_t from_day,
-                         std::int64_t to_day, bool person_level) {
+                         std::int64_t to_day, const std::function<void(const PersonRecord&)>& person_record) {
   const config::ReportConfig& rc = cfg.report;
   const std::vector<FeedPlan> plans = plan(cfg);
   const bool linking = !rc.death_feed.empty();
@@ -228,50 +222,58 @@ result<Analysis> analyse(Store& store, const config::HubReceiverConfig& cfg, std
     if (!scanned) return scanned.error();
   }
 
+  // Persons as dense numbers 0..n-1, in the order of their smallest token key: the same whatever
+  // order the store returned the records in, so both backends number them alike.
   People people(recs);
+  std::vector<std::uint32_t> dense(people.size(), kNobody);
+  std::uint32_t persons = 0;
+  for (std::uint32_t k = 0; k < people.size(); ++k)
+    if (people.root(k) == k) dense[k] = persons++;
+  const auto person_of = [&](std::uint32_t root) { return root == kNobody ? kNobody : dense[root]; };
   std::vector<std::uint32_t> who(recs.size());
-  for (std::size_t i = 0; i < recs.size(); ++i) who[i] = people.of(recs[i]);
+  for (std::size_t i = 0; i < recs.size(); ++i) who[i] = person_of(people.of(recs[i]));
   const auto in_range = [&](std::int64_t day) { return day >= from_day && day <= to_day; };
 
   // Linked series: each person with a death in the range, and who saw them in the lookback.
-  std::unordered_map<std::uint32_t, Death> deaths;
-  std::uint64_t unlinkable_deaths = 0;  // a death record with no token: its own person
+  constexpr std::int32_t kNoDeath = std::numeric_limits<std::int32_t>::max();
+  std::vector<std::int32_t> death_day, first_seen;  // by person
+  std::vector<std::uint64_t> seen_by;               // by person: a bit per FeedPlan::agency
   if (linking) {
+    death_day.assign(persons, kNoDeath);
+    first_seen.assign(persons, kNoDeath);
+    seen_by.assign(persons, 0);
+    std::uint64_t unlinkable = 0;  // a death record with no token: a person of its own
     for (std::size_t i = 0; i < recs.size(); ++i) {
       if (!plans[recs[i].feed].death || !in_range(recs[i].day)) continue;
-      if (who[i] == kNobody) {
-        ++unlinkable_deaths;
-        continue;
-      }
-      auto [it, added] = deaths.try_emplace(who[i], Death{recs[i].day});
-      if (!added) it->second.day = std::min<std::int64_t>(it->second.day, recs[i].day);
+      if (who[i] == kNobody) ++unlinkable;
+      else death_day[who[i]] = std::min(death_day[who[i]], recs[i].day);
     }
     for (std::size_t i = 0; i < recs.size(); ++i) {
       const FeedPlan& p = plans[recs[i].feed];
       if (p.agency < 0 || who[i] == kNobody) continue;
-      const auto d = deaths.find(who[i]);
-      if (d == deaths.end() || recs[i].day > d->second.day ||
-          recs[i].day < months_before(d->second.day, rc.lookback_months))
-        continue;
-      d->second.agencies |= std::uint64_t{1} << p.agency;
-      d->second.first = std::min<std::int64_t>(d->second.first, recs[i].day);
+      const std::int32_t died = death_day[who[i]];
+      if (died == kNoDeath || recs[i].day > died || recs[i].day < months_before(died, rc.lookback_months)) continue;
+      seen_by[who[i]] |= std::uint64_t{1} << p.agency;
+      first_seen[who[i]] = std::min(first_seen[who[i]], recs[i].day);
     }
     LinkedSeries ls;
     for (const FeedPlan& p : plans)
       if (p.agency >= 0) ls.agencies.push_back(p.id);
     std::map<std::pair<int, std::uint64_t>, std::vector<std::uint64_t>> rows;  // (agencies seen, mask)
     std::vector<std::uint64_t> none(kBeforeDeathBandCount, 0);
-    none.back() = unlinkable_deaths;
-    for (const auto& [person, d] : deaths) {
-      if (!d.agencies) {
+    none.back() = unlinkable;
+    ls.deaths = unlinkable;
+    for (std::uint32_t person = 0; person < persons; ++person) {
+      if (death_day[person] == kNoDeath) continue;
+      ++ls.deaths;
+      if (!seen_by[person]) {
         ++none.back();
         continue;
       }
-      auto& row = rows[{std::popcount(d.agencies), d.agencies}];
+      auto& row = rows[{std::popcount(seen_by[person]), seen_by[person]}];
       row.resize(kBeforeDeathBandCount, 0);
-      ++row[before_death_band(d.day - d.first)];
+      ++row[before_death_band(death_day[person] - first_seen[person])];
     }
-    ls.deaths = deaths.size() + unlinkable_deaths;
     ls.by_combination.columns.assign(std::begin(kBeforeDeathBands), std::end(kBeforeDeathBands));
     for (auto& [key, counts] : rows) {
       std::string label;
@@ -286,44 +288,47 @@ result<Analysis> analyse(Store& store, const config::HubReceiverConfig& cfg, std
   }
 
   // Repeat contact in the violence feeds, in the range.
-  std::unordered_map<std::uint32_t, std::uint64_t> contacts;
+  std::vector<std::uint32_t> contacts;  // by person
   if (!rc.violence_feeds.empty()) {
-    std::unordered_set<std::uint32_t> elsewhere;
+    contacts.assign(persons, 0);
+    std::vector<bool> elsewhere(persons, false);
     for (std::size_t i = 0; i < recs.size(); ++i) {
       if (who[i] == kNobody) continue;
-      if (!plans[recs[i].feed].violence) elsewhere.insert(who[i]);
+      if (!plans[recs[i].feed].violence) elsewhere[who[i]] = true;
       else if (in_range(recs[i].day)) ++contacts[who[i]];
     }
     RepeatContact rcs;
     rcs.persons.rows.assign(std::begin(kContactBands), std::end(kContactBands));
     rcs.persons.columns = {"violence feeds only", "also in another feed"};
     rcs.persons.cells.assign(kContactBandCount, std::vector<std::uint64_t>(2, 0));
-    for (const auto& [person, n] : contacts)
-      if (n >= 2) ++rcs.persons.cells[std::min<std::uint64_t>(n, 5) - 2][elsewhere.contains(person) ? 1 : 0];
+    for (std::uint32_t person = 0; person < persons; ++person)
+      if (contacts[person] >= 2)
+        ++rcs.persons.cells[std::min<std::uint32_t>(contacts[person], 5) - 2][elsewhere[person] ? 1 : 0];
     out.repeat = std::move(rcs);
   }
 
   // Area profile: records per district and month, feed by feed.
-  std::vector<std::string> months;
-  const config::Date first = config::civil_from_days(from_day);
-  for (int m = first.year * 12 + first.month - 1;; ++m) {
-    const std::int64_t day = config::days_from_civil({m / 12, m % 12 + 1, 1});
-    if (day > to_day) break;
-    months.push_back(month_label(day));
-  }
+  const auto month_of = [](std::int64_t day) {
+    const config::Date d = config::civil_from_days(day);
+    return d.year * 12 + d.month - 1;
+  };
+  const int first_month = month_of(from_day), months = month_of(to_day) - first_month + 1;
   for (std::size_t f = 0; f < plans.size(); ++f) {
     if (!plans[f].area) continue;
-    std::map<std::string, std::vector<std::uint64_t>> by_district;
+    std::vector<std::vector<std::uint64_t>> by_area(areas.size());
     for (const Rec& r : recs) {
       if (r.feed != f || r.area == kNoArea || !in_range(r.day)) continue;
-      auto& row = by_district[areas[r.area]];
-      row.resize(months.size(), 0);
-      const auto m = std::lower_bound(months.begin(), months.end(), month_label(r.day));
-      ++row[static_cast<std::size_t>(m - months.begin())];
+      auto& row = by_area[r.area];
+      row.resize(static_cast<std::size_t>(months), 0);
+      ++row[static_cast<std::size_t>(month_of(r.day) - first_month)];
     }
+    std::map<std::string, std::vector<std::uint64_t>> by_district;  // sorted by name
+    for (std::size_t a = 0; a < areas.size(); ++a)
+      if (!by_area[a].empty()) by_district.emplace(areas[a], std::move(by_area[a]));
     AreaProfile a;
     a.feed = plans[f].id;
-    a.records.columns = months;
+    for (int m = 0; m < months; ++m)
+      a.records.columns.push_back(month_label(config::days_from_civil({(first_month + m) / 12, (first_month + m) % 12 + 1, 1})));
     for (auto& [district, counts] : by_district) {
       a.records.rows.push_back(district);
       a.records.cells.push_back(std::move(counts));
@@ -331,53 +336,45 @@ result<Analysis> analyse(Store& store, const config::HubReceiverConfig& cfg, std
     out.areas.push_back(std::move(a));
   }
 
-  if (!person_level) return out;
+  if (!person_record) return out;
 
-  // The person-level file: the records of the persons found, read again for their tokens.
-  std::set<std::uint32_t> found;
-  for (const auto& [person, d] : deaths)
-    if (d.agencies) found.insert(person);
-  for (const auto& [person, n] : contacts)
-    if (n >= 2) found.insert(person);
-  std::map<std::uint32_t, std::string> numbers;  // person -> "P0001", in key order: stable
-  for (std::uint32_t person : found) {
-    std::string n = std::to_string(numbers.size() + 1);
-    numbers.emplace(person, "P" + std::string(n.size() < 4 ? 4 - n.size() : 0, '0') + n);
-  }
+  // The person-level file: the records of the persons found, read again for their tokens and
+  // handed over one by one (the file may hold most of the store).
+  std::vector<std::uint32_t> number(persons, 0);  // by person: 1.. for those found, 0 otherwise
+  std::uint32_t found = 0;
+  for (std::uint32_t person = 0; person < persons; ++person)
+    if ((linking && death_day[person] != kNoDeath && seen_by[person]) || (!contacts.empty() && contacts[person] >= 2))
+      number[person] = ++found;
+  const std::size_t width = std::max<std::size_t>(4, std::to_string(found).size());
   for (std::size_t f = 0; f < plans.size(); ++f) {
     const FeedPlan& p = plans[f];
     auto scanned = store.scan_linked(p.id, p.columns, [&](LinkedRow row) {
       Rec r;
       if (!read(p, static_cast<std::uint16_t>(f), row, r)) return;
-      const std::uint32_t person = people.lookup(r.nhs, r.person);
-      const auto number = numbers.find(person);
-      if (number == numbers.end()) return;
+      const std::uint32_t person = person_of(people.lookup(r.nhs, r.person));
+      if (person == kNobody || !number[person]) return;
       const auto add = [&](const char* section, const char* role) {
-        PersonRecord pr{number->second, section, role, p.id, std::string(row[0].value_or("")), {}, {}, {}, {}};
+        const std::string n = std::to_string(number[person]);
+        PersonRecord pr{"P" + std::string(width - n.size(), '0') + n, section, role, p.id,
+                        std::string(row[0].value_or("")), {}, {}, {}, {}};
         pr.event = row[1]->size() > 10 && (*row[1])[10] == 'T' ? config::to_iso(config::civil_from_days(r.day))
                                                                 : std::string(*row[1]);
         if (p.area > 0 && row[p.area]) pr.area = std::string(district_of(*row[p.area]));
         if (p.nhs > 0 && row[p.nhs]) pr.nhs_number_token = std::string(*row[p.nhs]);
         if (p.person > 0 && row[p.person]) pr.person_token = std::string(*row[p.person]);
-        out.persons.push_back(std::move(pr));
+        ++out.person_records;
+        person_record(pr);
       };
-      if (const auto d = deaths.find(person); d != deaths.end() && d->second.agencies) {
+      if (linking && death_day[person] != kNoDeath && seen_by[person]) {
+        const std::int32_t died = death_day[person];
         if (p.death && in_range(r.day)) add("linked_series", "death");
-        else if (p.agency >= 0 && r.day <= d->second.day &&
-                 r.day >= months_before(d->second.day, rc.lookback_months))
+        else if (p.agency >= 0 && r.day <= died && r.day >= months_before(died, rc.lookback_months))
           add("linked_series", "earlier record");
       }
-      if (p.violence && in_range(r.day))
-        if (const auto c = contacts.find(person); c != contacts.end() && c->second >= 2)
-          add("repeat_contact", "contact");
+      if (p.violence && in_range(r.day) && contacts[person] >= 2) add("repeat_contact", "contact");
     });
     if (!scanned) return scanned.error();
   }
-  std::sort(out.persons.begin(), out.persons.end(), [](const PersonRecord& a, const PersonRecord& b) {
-    return std::tie(a.person, a.section, a.event, a.feed, a.role, a.partner, a.area, a.nhs_number_token,
-                    a.person_token) < std::tie(b.person, b.section, b.event, b.feed, b.role, b.partner, b.area,
-                                               b.nhs_number_token, b.person_token);
-  });
   return out;
 }
 

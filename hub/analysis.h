@@ -17,10 +17,12 @@
 // resolution the feed shares: a week counts from its Monday, a month from its first day, a year
 // from 1 January; date-times by their UTC day.
 //
-// Memory: about 40 bytes per record dated in the window (the range, and the lookback before it).
+// Memory: about 70 bytes per record dated in the window (the range, and the lookback before it);
+// the person-level rows are never held, only handed over.
 // Thread-safety: none; one call at a time per store.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -80,13 +82,16 @@ struct Analysis {
   std::optional<RepeatContact> repeat;    // when [report] violence_feeds is set
   std::vector<AreaProfile> areas;         // each feed with an area and an event date
   std::uint64_t records_read = 0, records_undated = 0;
-  std::vector<PersonRecord> persons;      // only with `person_level`; sorted by person, then date
+  std::uint64_t person_records = 0;       // handed to `person_record`
 };
 
 // The records of the UTC days [from_day, to_day] (days since 1970-01-01) and, for the linked
-// series, the lookback before them. Errors: those of Store::scan_linked.
+// series, the lookback before them. With `person_record`, the store is read a second time and
+// each record of each person found is handed to it, feed by feed in config order, then in the
+// store's order (the numbers P0001... are the same on both backends; the order of the rows need
+// not be). Errors: those of Store::scan_linked.
 result<Analysis> analyse(Store& store, const config::HubReceiverConfig& config, std::int64_t from_day,
-                         std::int64_t to_day, bool person_level);
+                         std::int64_t to_day, const std::function<void(const PersonRecord&)>& person_record = {});
 
 // The day a stored event-date value starts on: "2027-03-05", "2027-03-05T10:00:00+01:00" (its UTC
 // day), "2027-W09" (its Monday), "2027-03" (the 1st), "2027" (1 January). Nothing for anything else.

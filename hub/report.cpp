@@ -246,12 +246,13 @@ void analysis_sections(const config::HubReceiverConfig& config, const Analysis& 
 
 }  // namespace
 
-std::string person_level_csv(const Analysis& a) {
-  std::string out = "person,section,role,feed,partner,event,district,nhs_number_token,person_token\n";
-  for (const PersonRecord& p : a.persons)
-    out += csv(p.person) + "," + csv(p.section) + "," + csv(p.role) + "," + csv(p.feed) + "," + csv(p.partner) + "," +
-           csv(p.event) + "," + csv(p.area) + "," + csv(p.nhs_number_token) + "," + csv(p.person_token) + "\n";
-  return out;
+std::string person_level_header() {
+  return "person,section,role,feed,partner,event,district,nhs_number_token,person_token\n";
+}
+
+std::string person_level_row(const PersonRecord& p) {
+  return csv(p.person) + "," + csv(p.section) + "," + csv(p.role) + "," + csv(p.feed) + "," + csv(p.partner) + "," +
+         csv(p.event) + "," + csv(p.area) + "," + csv(p.nhs_number_token) + "," + csv(p.person_token) + "\n";
 }
 
 ReportFiles render_report(const config::HubReceiverConfig& config, const ReportInput& in) {

@@ -40,8 +40,9 @@ struct ReportFiles {
 
 ReportFiles render_report(const config::HubReceiverConfig& config, const ReportInput& input);
 
-// The person-level file (`svdhub report --person-level`): personal data, one row per record of
-// each person found (Analysis::persons), tokens included.
-std::string person_level_csv(const Analysis& analysis);
+// The person-level file (`svdhub report --person-level`): personal data, one CSV row per record
+// of each person found (analyse()'s person_record), tokens included, after this header.
+std::string person_level_header();
+std::string person_level_row(const PersonRecord& record);
 
 }  // namespace svd::hub

@@ -184,6 +184,10 @@ write_svdhub_toml() {  # PORT
     echo
     echo "[witness]"
     echo "key = \"$DIR/keys/hub-witness.key\""
+    echo
+    # svdhub report: the linked series start from the death reports (docs/analysts.md).
+    echo "[report]"
+    echo "death_feed = \"death-reports\""
     # Every gateway (and every holder of a device key) may send every feed of this local hub.
     feed_list=$(printf '%s\n' "$FEEDS" | while IFS='=' read -r id schema; do
       [ -n "$id" ] && printf '"%s", ' "$id"

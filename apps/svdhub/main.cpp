@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -352,39 +353,70 @@ int write_report(const svd::config::HubReceiverConfig& cfg, const std::string& f
   input.now = now;
   input.periods = svd::hub::sharing_periods(cfg, *arrivals, *from - seconds(1), end, now);
   input.gateways = std::move(*gateways);
-  auto analysis = svd::hub::analyse(*store, cfg, input.from_day, input.to_day, person_level);
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  // A file created private, never widened afterwards: the person-level file is personal data.
+  const auto open_new = [&](const std::filesystem::path& path, mode_t mode) {
+    std::filesystem::remove(path, ec);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0) std::cerr << path.string() << ": cannot write\n";
+    return fd;
+  };
+  const auto write_all = [](int fd, std::string_view text) {
+    while (!text.empty()) {
+      const ssize_t n = ::write(fd, text.data(), text.size());
+      if (n <= 0) return false;
+      text.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+  };
+  const auto write = [&](const std::string& name, const std::string& text) {
+    const int fd = open_new(out / name, 0644);
+    bool ok = fd >= 0 && write_all(fd, text);
+    if (fd >= 0 && ::close(fd) != 0) ok = false;
+    if (fd >= 0 && !ok) std::cerr << (out / name).string() << ": cannot write\n";
+    return ok;
+  };
+
+  // The person-level rows go to their file as they are found, a megabyte at a time.
+  const auto person_path = out / kPersonLevelFile;
+  std::filesystem::remove(person_path, ec);  // a stale one must not pass for this run's
+  int person_fd = -1;
+  bool person_ok = true;
+  std::string person_buffer;
+  std::function<void(const svd::hub::PersonRecord&)> person_record;
+  if (person_level) {
+    person_fd = open_new(person_path, 0600);
+    if (person_fd < 0) return 1;
+    person_buffer = svd::hub::person_level_header();
+    person_record = [&](const svd::hub::PersonRecord& r) {
+      person_buffer += svd::hub::person_level_row(r);
+      if (person_buffer.size() >= (1 << 20)) {
+        person_ok = write_all(person_fd, person_buffer) && person_ok;
+        person_buffer.clear();
+      }
+    };
+  }
+  auto analysis = svd::hub::analyse(*store, cfg, input.from_day, input.to_day, person_record);
+  if (person_fd >= 0) {
+    person_ok = write_all(person_fd, person_buffer) && person_ok;
+    if (::close(person_fd) != 0) person_ok = false;
+    if (!person_ok || !analysis) std::filesystem::remove(person_path, ec);  // never a partial file
+    if (!person_ok) std::cerr << person_path.string() << ": cannot write\n";
+  }
   if (!analysis) {
     std::cerr << "svdhub: cannot read the records: " << analysis.error().message() << '\n';
     return 1;
   }
   input.analysis = std::move(*analysis);
   const svd::hub::ReportFiles files = svd::hub::render_report(cfg, input);
-  std::error_code ec;
-  std::filesystem::create_directories(out, ec);
-  const auto write = [&](const std::string& name, const std::string& text, bool personal) {
-    const auto path = out / name;
-    // Created private, never widened afterwards: the person-level file is personal data.
-    std::filesystem::remove(path, ec);
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, personal ? 0600 : 0644);
-    bool ok = fd >= 0;
-    for (std::size_t done = 0; ok && done < text.size();) {
-      const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-      ok = n > 0;
-      done += ok ? static_cast<std::size_t>(n) : 0;
-    }
-    if (fd >= 0 && ::close(fd) != 0) ok = false;
-    if (!ok) std::cerr << path.string() << ": cannot write\n";
-    return ok;
-  };
-  bool ok = write("index.html", files.html, false);
-  for (const auto& [name, text] : files.csv) ok = write(name, text, false) && ok;
-  std::filesystem::remove(out / kPersonLevelFile, ec);  // a stale one must not pass for this run's
-  if (person_level) ok = write(kPersonLevelFile, svd::hub::person_level_csv(*input.analysis), true) && ok;
+  bool ok = write("index.html", files.html) && person_ok;
+  for (const auto& [name, text] : files.csv) ok = write(name, text) && ok;
   if (!ok) return 1;
   std::cout << (out / "index.html").string() << " and " << files.csv.size() << " CSV file(s) written ("
             << input.analysis->records_read << " records read)\n";
   if (person_level)
-    std::cout << (out / kPersonLevelFile).string() << ": PERSONAL DATA (tokens of " << input.analysis->persons.size()
+    std::cout << person_path.string() << ": PERSONAL DATA (tokens of " << input.analysis->person_records
               << " record(s)), readable by you only; share it only as your data protection policy allows\n";
   return 0;
 }
