@@ -138,6 +138,29 @@ class People {
   std::vector<std::uint32_t> parent_;
 };
 
+// Districts in the order people read them: NX2 before NX10.
+bool district_less(const std::string& a, const std::string& b) {
+  std::size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    const bool da = a[i] >= '0' && a[i] <= '9', db = b[j] >= '0' && b[j] <= '9';
+    if (da && db) {
+      std::size_t ei = i, ej = j;
+      while (ei < a.size() && a[ei] >= '0' && a[ei] <= '9') ++ei;
+      while (ej < b.size() && b[ej] >= '0' && b[ej] <= '9') ++ej;
+      const std::string_view na = std::string_view(a).substr(i, ei - i), nb = std::string_view(b).substr(j, ej - j);
+      if (na.size() != nb.size()) return na.size() < nb.size();  // no leading zeros in a district
+      if (na != nb) return na < nb;
+      i = ei;
+      j = ej;
+    } else {
+      if (a[i] != b[j]) return a[i] < b[j];
+      ++i;
+      ++j;
+    }
+  }
+  return a.size() - i < b.size() - j;
+}
+
 std::size_t before_death_band(std::int64_t days) {
   if (days < 91) return 0;
   if (days < 183) return 1;
@@ -322,7 +345,7 @@ result<Analysis> analyse(Store& store, const config::HubReceiverConfig& cfg, std
       row.resize(static_cast<std::size_t>(months), 0);
       ++row[static_cast<std::size_t>(month_of(r.day) - first_month)];
     }
-    std::map<std::string, std::vector<std::uint64_t>> by_district;  // sorted by name
+    std::map<std::string, std::vector<std::uint64_t>, decltype(&district_less)> by_district(&district_less);
     for (std::size_t a = 0; a < areas.size(); ++a)
       if (!by_area[a].empty()) by_district.emplace(areas[a], std::move(by_area[a]));
     AreaProfile a;

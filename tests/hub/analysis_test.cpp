@@ -168,21 +168,22 @@ TEST_F(AnalysisTest, RepeatContactAndTheAreaProfileCountTheRange) {
   // Person 7: three exclusions in March and a death record (another feed); 8: two in March; 9: one.
   send("council", "school-exclusions",
        exclusion(7, "2027-03", "AB1 2", token('b', 7)) + exclusion(7, "2027-03", "AB1 2", token('b', 7)) +
-           exclusion(7, "2027-03", "AB1 3", token('b', 7)) + exclusion(8, "2027-03", "CD2 1", token('b', 8)) +
-           exclusion(8, "2027-03", "CD2 1", token('b', 8)) + exclusion(9, "2027-03", "CD2 1", token('b', 9)) +
+           exclusion(7, "2027-03", "AB2 3", token('b', 7)) + exclusion(8, "2027-03", "CD2 1", token('b', 8)) +
+           exclusion(8, "2027-03", "CD2 1", token('b', 8)) + exclusion(9, "2027-03", "AB10 1", token('b', 9)) +
            exclusion(9, "2027-04", "CD2 1", token('b', 9)));
   send("coroner", "death-reports", death(7, "2027-W11", "AB1"));
   const Analysis a = analyse_march();
   ASSERT_TRUE(a.repeat);
   EXPECT_EQ(a.repeat->persons.cells[0], (std::vector<std::uint64_t>{1, 0}));  // 8: two records
   EXPECT_EQ(a.repeat->persons.cells[1], (std::vector<std::uint64_t>{0, 1}));  // 7: three, and a death
-  // Areas: sectors count for their district; April's record is outside the range.
+  // Areas: sectors count for their district, districts in reading order (AB2 before AB10);
+  // April's record is outside the range.
   ASSERT_EQ(a.areas.size(), 2u);
   const AreaProfile& school = a.areas[1];
   EXPECT_EQ(school.feed, "school-exclusions");
   EXPECT_EQ(school.records.columns, std::vector<std::string>{"2027-03"});
-  EXPECT_EQ(school.records.rows, (std::vector<std::string>{"AB1", "CD2"}));
-  EXPECT_EQ(school.records.cells, (std::vector<std::vector<std::uint64_t>>{{3}, {3}}));
+  EXPECT_EQ(school.records.rows, (std::vector<std::string>{"AB1", "AB2", "AB10", "CD2"}));
+  EXPECT_EQ(school.records.cells, (std::vector<std::vector<std::uint64_t>>{{2}, {1}, {1}, {2}}));
   EXPECT_EQ(a.records_read, 8u);
   EXPECT_EQ(a.records_undated, 0u);
 }
