@@ -37,6 +37,13 @@ What is measured
             The ratio in the table is svdhub's rows/s over the median COPY rows/s of the whole
             benchmark. Goal: PostgreSQL ingest at least 70 % of COPY's rate.
 
+  report:   after each one-gateway delivery, `svdhub report --person-level` over the whole extract's
+            dates, timed from spawn to exit, its peak RSS from wait4; the one feed is both the death
+            feed and the violence feed, so every record is read twice, linked and counted. Beside
+            it, the same five columns of the feed's linked view read by the database's own client
+            (sqlite3 to /dev/null; PostgreSQL's server-side COPY to /dev/null): what reading alone
+            costs. No goal: the figure says how long the force waits for a report on 1M records.
+
 Setup: scripts/local-hub.sh starts mosquitto (the production config and ACL) with a test PKI that
 has a client certificate per gateway (`store-bench-01` ... `-NN`, each its own partner with its own
 state_dir). For each scenario this script writes the hub's svdhub.toml (every partner listed with
@@ -90,6 +97,9 @@ TABLE = "records_ed_extract"
 COPY_TABLE = "records_copy"
 PARTNER_PREFIX = "store-bench-"
 PG_BINDIR = "/usr/lib/postgresql/15/bin"
+# `svdhub report` over every record: the extract generator dates arrivals in 2023 and 2024.
+REPORT_FROM, REPORT_TO = "2023-01-01", "2024-12-31"
+REPORT_COLUMNS = "_partner, arrival_datetime, postcode_district, nhs_number_token, person_token"
 PG_DATABASE = "svdhub"
 PG_ROLE = "svdhub"
 PG_SUPERUSER = "svd_super"
@@ -401,6 +411,7 @@ def main():
     partners = [f"{PARTNER_PREFIX}{i + 1:02d}" for i in range(a.gateways)]
     results = []  # one dict per delivery
     copies = []   # one dict per COPY
+    reports = []  # one dict per `svdhub report`
     loads = []    # the 1-minute load average as each run starts: the machine may be shared
     try:
         # ---- gateways' configs: bench/bench.toml with its partner, state_dir and [hub] -------------
@@ -467,6 +478,9 @@ def main():
                       "", "[[feed]]", f'id = "{FEED}"', f"schema = {toml_string(SCHEMA)}"]
             for p in partners:
                 lines += ["", "[[partner]]", f'id = "{p}"', f'feeds = ["{FEED}"]']
+            # For `svdhub report` after the delivery (not read by svdhub run): the one feed is both the
+            # death feed and the violence feed, so every record is read, linked and counted.
+            lines += ["", "[report]", f'death_feed = "{FEED}"', f'violence_feeds = ["{FEED}"]']
             with open(hub_config, "w") as f:
                 f.write("\n".join(lines) + "\n")
 
@@ -643,6 +657,39 @@ def main():
             return {"run": run, "after": scenario_name, "s": seconds, "rows": copied, "indexes": int(indexes[0]),
                     "csv_mib": csv_mib}
 
+        def report_time(run, backend):
+            """`svdhub report --person-level` over the whole extract's dates, against the store just filled,
+            beside a plain read of the same columns of the same view by the database's own client."""
+            out = os.path.join(scratch, "report")
+            shutil.rmtree(out, ignore_errors=True)
+            argv = [svdhub, "report", "--config", hub_config, "--from", REPORT_FROM, "--to", REPORT_TO, "--out", out,
+                    "--person-level"]
+            t0 = time.perf_counter()
+            pid = os.posix_spawn(svdhub, argv, os.environ, file_actions=[
+                (os.POSIX_SPAWN_OPEN, 1, os.path.join(scratch, "report.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                 0o644), (os.POSIX_SPAWN_DUP2, 1, 2)])
+            _, status, usage = os.wait4(pid, 0)
+            seconds = time.perf_counter() - t0
+            if os.waitstatus_to_exitcode(status) != 0:
+                fail(f"svdhub report failed:\n{tail(os.path.join(scratch, 'report.log'))}")
+            with open(os.path.join(scratch, "report.log")) as f:
+                said = f.read()
+            m = re.search(r"tokens of (\d+) record", said)
+            person_rows = int(m.group(1)) if m else None
+            select = f"SELECT {REPORT_COLUMNS} FROM {TABLE}_linked"
+            t0 = time.perf_counter()
+            if backend == "postgresql":
+                pg.psql(f"COPY ({select}) TO '/dev/null'", db=PG_DATABASE)
+            else:
+                with open(os.devnull, "w") as null:
+                    subprocess.run(["sqlite3", "-readonly", os.path.join(hub_dir, "hub.db"), select], stdout=null,
+                                   check=True)
+            read_s = time.perf_counter() - t0
+            print(f"  run {run}, report, {backend}: {seconds:.2f} s (plain read {read_s:.2f} s), peak RSS "
+                  f"{usage.ru_maxrss / 1024:.1f} MiB, {person_rows} person-level rows", file=sys.stderr)
+            return {"run": run, "backend": backend, "s": seconds, "read_s": read_s, "rss_mib": usage.ru_maxrss / 1024,
+                    "person_rows": person_rows}
+
         pg_settings = pg.settings() if pg else ""
         for run in range(1, a.runs + 1):
             order = backends if run % 2 == 1 else list(reversed(backends))
@@ -651,6 +698,8 @@ def main():
             for backend in order:
                 for scenario in scenarios:
                     results.append(deliver(run, scenario, backend))
+                    if scenario is scenarios[0]:
+                        reports.append(report_time(run, backend))
                     if backend == "postgresql":
                         copies.append(copy_baseline(run, scenario[0]))
     finally:
@@ -743,6 +792,22 @@ def main():
         if got:
             goals.append(f"svdhub peak RSS <= max_pending_bytes + 32 MiB = {limit_mib:.0f} MiB, {a.gateways} gateways, "
                          f"{backend}: {'met' if got['rss'] <= limit_mib else 'NOT met'} ({got['rss']:.1f} MiB)")
+    if reports:
+        print()
+        print(f"`svdhub report --person-level` over the {valid:,} stored records (every one dated in the range, "
+              "linked and counted; see [report] above), after the one-gateway delivery; beside it, the same columns "
+              "of the same view read by the database's own client (sqlite3 to /dev/null; server-side COPY to "
+              "/dev/null):")
+        print()
+        print("| backend | report s | plain read s | report / read | report peak RSS MiB | person-level rows | runs (s) |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+        for backend in ("sqlite", "postgresql"):
+            rs = [r for r in reports if r["backend"] == backend]
+            if rs:
+                s_ = statistics.median(r["s"] for r in rs)
+                read = statistics.median(r["read_s"] for r in rs)
+                print(f"| {backend} | {s_:.2f} | {read:.2f} | {s_ / read:.1f} | {max(r['rss_mib'] for r in rs):.1f} | "
+                      f"{format(rs[0]['person_rows'], ',') if rs[0]['person_rows'] is not None else '–'} | {', '.join(format(r['s'], '.2f') for r in rs)} |")
     for g in goals:
         print(f"goal: {g}")
     print("RESULT " + json.dumps({
@@ -751,6 +816,7 @@ def main():
         "deliveries": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()
                         if k not in ("cpu", "top_statements", "rss_at_peak", "rss_idle", "copy_statement_s")} for r in results],
         "copy_s": [round(c["s"], 3) for c in copies],
+        "reports": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in reports],
         "copy_rows_per_s": round(copy_rate) if copy_rate else None}))
 
 
