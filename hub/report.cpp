@@ -230,13 +230,14 @@ void analysis_sections(const config::HubReceiverConfig& config, const Analysis& 
   } else {
     h += "<p class=\"meta\">Records dated in the range, by postcode district (a sector counts for its district) "
          "and month of the event, feed by feed. " + small + "</p>";
+    // Every feed's table has the range's months as its columns: one header for the file.
+    area_csv = csv_header(a.areas.front().records, "district", {{"feed", ""}});
     for (const AreaProfile& ap : a.areas) {
       h += "<h3>" + html(ap.feed) + "</h3>";
       if (ap.records.rows.empty()) {
         h += "<p>No record of this feed is dated in the range.</p>\n";
         continue;
       }
-      if (area_csv.empty()) area_csv = csv_header(ap.records, "district", {{"feed", ""}});
       h += table_html(ap.records, k, "District");
       area_csv += table_csv(ap.records, k, {{"feed", ap.feed}});
     }

@@ -114,6 +114,10 @@ TEST_F(ReportTest, TheRecordSectionsHideSmallCountsAndNameNoToken) {
   area.records.columns = {"2027-03"};
   area.records.cells = {{40}, {3}};
   a.areas.push_back(area);
+  AreaProfile quiet;  // a feed with no record in the range: named, with nothing in the file
+  quiet.feed = "school-exclusions";
+  quiet.records.columns = {"2027-03"};
+  a.areas.push_back(quiet);
   PersonRecord p{"P0001", "linked_series", "death", "death-reports", "northgate-coroner", "2027-W10", "AB1",
                  "k1:0123456789abcdef0123456789abcdef", "k1:fedcba9876543210fedcba9876543210"};
   input_.analysis = a;
@@ -131,6 +135,8 @@ TEST_F(ReportTest, TheRecordSectionsHideSmallCountsAndNameNoToken) {
             "Total,6,*,14,<5,12,38\n");
   EXPECT_EQ(files.csv.at("area_profile.csv"), "feed,district,2027-03,Total\ned-attendances,AB1,*,*\n"
                                               "ed-attendances,CD2,<5,<5\ned-attendances,Total,43,43\n");
+  EXPECT_NE(files.html.find("<h3>school-exclusions</h3><p>No record of this feed is dated in the range.</p>"),
+            std::string::npos);
   EXPECT_EQ(files.csv.at("repeat_contact.csv").substr(0, 60),
             "records_in_range,violence feeds only,also in another feed,To");
   // The raw table behind it: no line gives a hidden count away.
