@@ -113,6 +113,9 @@ void ExtractWorker::start() {
 void ExtractWorker::enqueue(ingest::StoredExtract e) {
   {
     std::lock_guard lock(mu_);
+    // At start the spool scan and the store's list of unfinished extracts both name a file left
+    // in the spool; the one being processed must not be queued behind itself either.
+    if (e.id == current_) return;
     for (const auto& q : queue_)
       if (q.id == e.id) return;
     queue_.push_back(std::move(e));
@@ -138,8 +141,11 @@ void ExtractWorker::work() {
       if (p_.stopping) return;
       e = std::move(queue_.front());
       queue_.pop_front();
+      current_ = e.id;
     }
     process(e);
+    std::lock_guard lock(mu_);
+    current_.clear();
   }
 }
 
@@ -159,11 +165,24 @@ void ExtractWorker::process(const ingest::StoredExtract& e) {
   }
   const std::int64_t keys_at = std::chrono::system_clock::to_time_t(*received);
   const KeysPtr keys = p_.config.keys();
-  if (auto r = run_on(p_.stores.store_io, [&] { return p_.stores.store.set_state(e.id, ingest::ExtractState::processing); }); !r) {
-    fail("extract " + e.id + ": cannot record that processing started: " + r.error().message());
+  // Whatever queued it, an extract whose final state is recorded is never processed again: that
+  // would blank its report and, its file gone by retention, retry for ever. The check and the
+  // change to `processing` are one step on the store's thread, which every change goes through.
+  auto started = run_on(p_.stores.store_io, [&]() -> result<bool> {
+    auto now = p_.stores.store.get(e.id);
+    if (!now) return {boost::system::in_place_error, now.error()};
+    if (!*now || (*now)->state == ingest::ExtractState::processed || (*now)->state == ingest::ExtractState::refused)
+      return false;
+    if (auto r = p_.stores.store.set_state(e.id, ingest::ExtractState::processing); !r)
+      return {boost::system::in_place_error, r.error()};
+    return true;
+  });
+  if (!started) {
+    fail("extract " + e.id + ": cannot record that processing started: " + started.error().message());
     retry_later(e);
     return;
   }
+  if (!*started) return;  // finished already (or no longer in the store)
   deliver::BatchContext context{cfg->partner, feed->id, feed->schema.name, keys->ids_in_force(keys_at),
                                 {e.id, e.sha256, e.received_at}, e.kind == ingest::ExtractKind::nothing_to_share};
   OutboxOnItsThread writer(p_.stores.outbox_io, p_.stores.outbox, p_.stopping);

@@ -3,7 +3,8 @@
 // (process::run_pipeline, which has its own pool), writing their batches through the outbox's
 // own thread so the outbox keeps a single writer, then records the final state (processed or
 // refused, with the report and its audit events) through the store's thread.
-// enqueue() from any thread; an extract already waiting is not queued twice. A failure that may
+// enqueue() from any thread; an extract already waiting or in progress is not queued twice, and
+// one whose final state (processed, refused) is recorded is never processed again. A failure that may
 // pass (an unreadable store, a full disk) is retried after a pause; once stopping is set, the
 // extract in progress is abandoned at its next batch and processed again at the next start,
 // with the same batch ids.
@@ -13,6 +14,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "base/clock.h"
@@ -61,6 +63,7 @@ class ExtractWorker {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<ingest::StoredExtract> queue_;
+  std::string current_;  // the id being processed; guarded by mu_
   std::thread thread_;
 };
 

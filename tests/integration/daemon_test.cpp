@@ -104,6 +104,48 @@ TEST_F(DaemonTest, SpoolFilesAreTakenOnceAndForwarded) {
   EXPECT_EQ(log.find("deaths-2026-11"), std::string::npos) << "a spool file name reached the log";
 }
 
+// Files already in the spool when the daemon starts (after a reboot, say) are named twice at
+// start: by the spool scan, which queues each as it takes it, and then by the store's list of
+// unfinished extracts, while the first is already being processed. Each is processed once, its
+// final state stays recorded although retention (retain_extracts_hours = 0) removes its file at
+// once, and a restart has nothing left to do.
+TEST_F(DaemonTest, FilesInTheSpoolAtStartAreProcessedOnce) {
+  write_config(config_text("retain_extracts_hours = 0\n"));
+  const fs::path spool = dir() / "state" / "spool" / "death-reports";
+  fs::create_directories(spool);
+  fs::permissions(dir() / "state", fs::perms::owner_all, fs::perm_options::replace);
+  for (int i = 0; i < 3; ++i)
+    fs::copy_file(extract(300, static_cast<std::uint64_t>(22 + i), "death-reports"),
+                  spool / ("deaths-2026-12-" + std::to_string(i) + ".csv"));
+
+  start_daemon();
+  const auto extracts_db = dir() / "state" / "extracts.db";
+  ASSERT_TRUE(eventually([&] { return query_int(extracts_db, "SELECT count(*) FROM extracts WHERE state >= 2") == 3; }))
+      << logs();
+  ASSERT_TRUE(wait_for_metric("svdgw_outbox_batches", 0)) << logs();
+  daemon_->signal(SIGTERM);
+  ASSERT_TRUE(daemon_->wait(30s)) << logs();
+
+  // Processed (2), with their reports and finish times; their files removed by retention.
+  EXPECT_EQ(query_int(extracts_db, "SELECT count(*) FROM extracts"), 3);
+  EXPECT_EQ(query_int(extracts_db, "SELECT count(*) FROM extracts WHERE state = 2 AND finished_at <> '' AND "
+                                   "report <> '' AND file_removed = 1"),
+            3)
+      << logs();
+  const std::string log = read_file(daemon_log());
+  EXPECT_EQ(count_of(log, " processed: 300 rows"), 3u) << logs();
+  EXPECT_EQ(log.find("its file is gone"), std::string::npos) << logs();
+
+  // Nothing is left to do at the next start.
+  const std::size_t first_run = log.size();
+  start_daemon();
+  daemon_->signal(SIGTERM);
+  ASSERT_TRUE(daemon_->wait(30s)) << logs();
+  EXPECT_EQ(read_file(daemon_log()).substr(first_run).find("to process from before the last stop"), std::string::npos)
+      << logs();
+  EXPECT_EQ(query_int(extracts_db, "SELECT count(*) FROM extracts WHERE state = 2"), 3);
+}
+
 TEST_F(DaemonTest, NothingToShareIsRecordedAndReachesTheHub) {
   start_daemon();
   const auto batches_before = hub_counts(hub_db()).batches;
