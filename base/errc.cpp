@@ -77,6 +77,8 @@ constexpr Entry kEntries[] = {
     {errc::unknown_device_key, "unknown_device_key", "no device key is configured for the partner"},
     {errc::feed_not_permitted, "feed_not_permitted", "this partner may not send this feed"},
     {errc::batch_too_large, "batch_too_large", "the batch is larger than the receiver accepts"},
+    {errc::batch_id_mismatch, "batch_id_mismatch",
+     "the batch id is not the one its partner, feed, extract digest and sequence number give"},
     {errc::storage_full, "storage_full", "no storage space left for the extract: nothing was accepted"},
     {errc::audit_corrupt, "audit_corrupt", "the audit log does not verify"},
     {errc::schema_incompatible, "schema_incompatible",

@@ -75,6 +75,7 @@ enum class errc {
   unknown_device_key,         // the hub holds no device key for the partner
   feed_not_permitted,         // the partner may not send this feed (the hub's [[partner]] feeds)
   batch_too_large,            // a payload over the hub's [broker] max_batch_bytes
+  batch_id_mismatch,          // the batch_id is not the one its partner, feed, extract and seq give
   // --- ingress (uploads and the spool) -------------------------------------------------------
   storage_full = 400,         // no space left (or the storage quota reached): nothing was accepted
   // --- audit log ----------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 #include <cassert>
 #include <chrono>
 
+#include "base/log_safe.h"
+
 namespace svd::hub {
 namespace {
 
@@ -47,6 +49,14 @@ bool BatchHandler::check(const Message& message, Reply& reply, PendingBatch& out
     reject(reply, errc::topic_mismatch);
     return false;
   }
+  // The id is derived, not chosen: recomputed with the topic's partner, it cannot name another
+  // partner's batch, it is always 32 hex digits in the store, and two batches with one id are
+  // the same part of the same extract, so a duplicate is really one.
+  const protocol::BatchHeader& h = batch->header;
+  if (h.batch_id != protocol::batch_id_for(partner, feed, h.extract.sha256, h.seq)) {
+    reject(reply, errc::batch_id_mismatch);
+    return false;
+  }
   auto allowed = rules_.feeds_of.find(partner);
   if (allowed == rules_.feeds_of.end() || !allowed->second.count(feed)) {
     reject(reply, errc::feed_not_permitted);
@@ -84,6 +94,15 @@ std::vector<Reply> BatchHandler::handle_group(std::span<const Message> messages)
     else reject(r, static_cast<errc>(outcome.error().value()));
   }
   return replies;
+}
+
+std::string log_line(const Reply& reply, std::string_view topic) {
+  std::string line = "batch " + log_safe(reply.receipt.batch_id) + " on " + log_safe(topic, kLogSafeTopicBytes) + ": " +
+                     std::string(protocol::to_string(reply.receipt.status));
+  if (!reply.receipt.reason.empty()) line += " (" + reply.receipt.reason + ")";
+  if (reply.receipt.reason == errc_name(errc::feed_not_permitted))
+    line += "; further batches of this feed from this partner are refused without a log line";
+  return line;
 }
 
 Reply BatchHandler::handle(std::string_view topic, std::string_view payload) {

@@ -56,6 +56,13 @@ struct BatchRules {
   static BatchRules from(const config::HubReceiverConfig& config);
 };
 
+// A topic of two 64-character ids is 142 bytes: shown whole.
+inline constexpr std::size_t kLogSafeTopicBytes = 160;
+
+// svdhub's log line (without the newline) for `reply` to a batch on `topic`. The batch id and
+// the topic are the peer's: escaped and bounded (base/log_safe.h), so a batch cannot add lines.
+std::string log_line(const Reply& reply, std::string_view topic);
+
 class BatchHandler {
  public:
   BatchHandler(Store& store, BatchRules rules) : store_(store), rules_(std::move(rules)) {}
@@ -64,8 +71,10 @@ class BatchHandler {
   // in the same group included); rejected with the errc name as reason for a payload over
   // max_batch_bytes (batch_too_large, not parsed), a topic that is not a batch topic, a bad
   // envelope, a digest or count mismatch, a partner or feed that differs from the topic's, a
-  // feed the partner may not send (feed_not_permitted), an unknown feed or a bad record. A
-  // rejected batch stores nothing and does not affect the others.
+  // feed the partner may not send (feed_not_permitted), a batch_id other than the one
+  // protocol::batch_id_for gives for the topic's partner and feed and the header's extract digest
+  // and seq (batch_id_mismatch), an unknown feed or a bad record. A rejected batch stores nothing
+  // and does not affect the others.
   //
   // All the batches are stored in one transaction (HubStore::store_group), so the replies may be
   // published as soon as this returns: what they acknowledge is committed. When the store fails

@@ -14,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include "base/log_safe.h"
 #include "base/service.h"
 #include "base/time.h"
 #include "crypto/certificate_info.h"
@@ -114,11 +115,11 @@ bool connect_and_subscribe(mqtt::async_client& client, const mqtt::connect_optio
 struct Answer {
   std::string topic;
   std::string payload;
-  std::string what;  // "batch <id>" or "checkpoint <partner> seq <n>"
+  std::string what;  // "batch <id>" or "checkpoint <partner> seq <n>", the peer's text log_safe
 };
 
 std::string checkpoint_name(const protocol::CheckpointReceipt& r) {
-  return "checkpoint " + r.checkpoint.partner + " seq " + std::to_string(r.checkpoint.seq);
+  return "checkpoint " + log_safe(r.checkpoint.partner) + " seq " + std::to_string(r.checkpoint.seq);
 }
 
 // The group's audit checkpoints, each decided (and committed) by the witness in arrival order.
@@ -127,7 +128,7 @@ void witness_checkpoints(Witness* witness, const std::vector<mqtt::const_message
                          const std::vector<std::pair<std::size_t, std::string>>& audit, bool& told_no_witness,
                          std::vector<Answer>& answers, HubMetrics& metrics, std::ostream& log) {
   for (const auto& [i, partner] : audit) {
-    const std::string& topic = group[i]->get_topic();
+    const std::string topic = log_safe(group[i]->get_topic(), kLogSafeTopicBytes);
     if (!witness) {
       if (!told_no_witness) log << "checkpoint on " << topic << ": dropped, no [witness] key configured\n";
       told_no_witness = true;
@@ -199,19 +200,14 @@ void store_and_answer(mqtt::async_client& client, Intake& intake, BatchHandler& 
       const Reply& reply = replies[j];
       const std::string_view topic = topics[j];
       if (reply.topic.empty()) {
-        log << "batch on " << topic << ": not answered (store unavailable or not a batch topic)\n";
+        log << "batch on " << log_safe(topic, kLogSafeTopicBytes)
+            << ": not answered (store unavailable or not a batch topic)\n";
         continue;
       }
       metrics.batch(reply.partner, reply.feed, protocol::to_string(reply.receipt.status), reply.receipt.reason,
                     reply.records, now);
-      if (reply.log)
-        log << "batch " << reply.receipt.batch_id << " on " << topic << ": " << protocol::to_string(reply.receipt.status)
-            << (reply.receipt.reason.empty() ? "" : " (" + reply.receipt.reason + ")")
-            << (reply.receipt.reason == "feed_not_permitted" ? "; further batches of this feed from this partner are "
-                                                                "refused without a log line"
-                                                              : "")
-            << '\n';
-      answers.push_back({reply.topic, protocol::to_json(reply.receipt), "batch " + reply.receipt.batch_id});
+      if (reply.log) log << log_line(reply, topic) << '\n';
+      answers.push_back({reply.topic, protocol::to_json(reply.receipt), "batch " + log_safe(reply.receipt.batch_id)});
     }
   }
   witness_checkpoints(witness, checkpoints, audit, told_no_witness, answers, metrics, log);

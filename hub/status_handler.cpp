@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/log_safe.h"
 #include "protocol/status.h"
 
 namespace svd::hub {
@@ -21,18 +22,18 @@ std::string StatusHandler::handle(std::string_view topic, std::string_view paylo
   if (!protocol::parse_status_topic(topic, partner)) return "";
   if (!known_.contains(partner)) {
     if (!told_.insert(partner).second) return "";
-    return "status of " + partner + ": ignored, not a partner in the config (told once)";
+    return "status of " + log_safe(partner) + ": ignored, not a partner in the config (told once)";
   }
   auto status = protocol::parse_status(payload);
   if (!status) {
     if (!told_.insert(partner).second) return "";
-    return "status of " + partner + ": ignored, not a status message (told once)";
+    return "status of " + log_safe(partner) + ": ignored, not a status message (told once)";
   }
   if (!store_.record_status(partner, *status, now)) {
     // The next one comes within a minute; say so once, not every minute.
     if (store_failing_) return "";
     store_failing_ = true;
-    return "status of " + partner + ": not recorded (store unavailable)";
+    return "status of " + log_safe(partner) + ": not recorded (store unavailable)";
   }
   store_failing_ = false;
 
@@ -47,10 +48,10 @@ std::string StatusHandler::handle(std::string_view topic, std::string_view paylo
   s.updated_at = now;
   if (const auto at = online_at(*status, now)) s.last_online_at = std::max(s.last_online_at.value_or(*at), *at);
   if (!changed) return "";
-  std::string line = "gateway " + partner + ": " + (status->online ? "online" : "offline");
+  std::string line = "gateway " + log_safe(partner) + ": " + (status->online ? "online" : "offline");
   if (!status->online && status->time.empty()) line += " (its link died: the broker sent its last will)";
   if (status->queued_batches) line += ", " + std::to_string(*status->queued_batches) + " batch(es) queued";
-  if (!status->version.empty()) line += ", svdgw " + status->version;
+  if (!status->version.empty()) line += ", svdgw " + log_safe(status->version);
   return line;
 }
 

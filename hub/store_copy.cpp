@@ -12,6 +12,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "base/log_safe.h"
 #include "base/sqlite.h"
 #include "base/time.h"
 
@@ -184,8 +185,9 @@ std::optional<StoreError> Copier::flush() {
   for (std::size_t i = 0; i < group_.size(); ++i) {
     const BatchOutcome& o = (*outcomes)[i];
     if (!o) {
-      totals_.refused.push_back(group_[i].partner + " batch " + group_[i].batch.header.batch_id + ": " +
-                                errc_problem(o.error()));
+      // The source may hold ids from before the hub checked them: any text, of any length.
+      totals_.refused.push_back(log_safe(group_[i].partner) + " batch " + log_safe(group_[i].batch.header.batch_id) +
+                                ": " + errc_problem(o.error()));
     } else if (*o == protocol::ReceiptStatus::accepted) {
       ++totals_.batches_copied;
       totals_.records_copied += group_records_[i];

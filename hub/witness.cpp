@@ -13,6 +13,7 @@
 
 #include "base/hex.h"
 #include "base/identity.h"
+#include "base/log_safe.h"
 #include "base/sqlite.h"
 #include "base/time.h"
 #include "crypto/sha256.h"
@@ -306,8 +307,8 @@ result<WitnessOutcome> Witness::handle(std::string_view partner, std::string_vie
   if (auto* alarm = std::get_if<Impl::Alarm>(&decision)) {
     if (auto stored = m.store_alarm(partner, c, *alarm, payload); !stored) return stored.error();
     if (tx.commit() != SQLITE_OK) return errc::io_error;
-    m.log << "audit.alarm: partner " << partner << " checkpoint seq " << c.seq << ": " << errc_name(alarm->reason)
-          << " (" << alarm->detail << ")\n";
+    m.log << "audit.alarm: partner " << log_safe(partner) << " checkpoint seq " << c.seq << ": "
+          << errc_name(alarm->reason) << " (" << alarm->detail << ")\n";
     r.reason = errc_name(alarm->reason);
     out.alarm = true;
     return out;

@@ -49,6 +49,8 @@ struct BatchHeader {
 // partners sending identical bytes never collide), so re-processing an extract after a crash
 // yields the same ids and the hub can de-duplicate: the first 32 hex digits of
 // SHA-256("svd-batch-v1" 0x00 partner 0x00 feed 0x00 extract_sha256 0x00 seq).
+// svdhub computes it again from the topic's partner and feed and refuses any other id
+// (batch_id_mismatch): the id is never the sender's to choose.
 std::string batch_id_for(std::string_view partner, std::string_view feed, std::string_view extract_sha256,
                          std::uint64_t seq);
 

@@ -30,8 +30,14 @@ class BatchHandlerTest : public ::testing::Test {
 
   std::string payload(const std::string& partner, const std::string& feed, std::uint64_t seq,
                       const std::string& records = "{\"n\":1}\n{\"n\":2}\n") {
+    return payload_with_id(partner, feed, seq, protocol::batch_id_for(partner, feed, std::string(64, 'b'), seq),
+                           records);
+  }
+  std::string payload_with_id(const std::string& partner, const std::string& feed, std::uint64_t seq,
+                              const std::string& batch_id,
+                              const std::string& records = "{\"n\":1}\n{\"n\":2}\n") {
     protocol::BatchHeader h;
-    h.batch_id = protocol::batch_id_for(partner, feed, std::string(64, 'b'), seq);
+    h.batch_id = batch_id;
     h.partner = partner;
     h.feed = feed;
     h.schema = feed;
@@ -83,6 +89,72 @@ TEST_F(BatchHandlerTest, RejectsAPartnerOrFeedThatDiffersFromTheTopic) {
   r = handler_->handle("svd/v1/northgate-ed/ed-assaults/batch", payload("northgate-ed", "death-reports", 0));
   EXPECT_EQ(r.receipt.reason, "topic_mismatch");
   EXPECT_EQ(*store_->record_count("ed-assaults"), 0u);
+}
+
+// The id is derived (protocol::batch_id_for), not chosen: any other is refused, and the partner in
+// it is the topic's, so a gateway cannot pass its batch off under another partner's id.
+TEST_F(BatchHandlerTest, RejectsABatchIdThatIsNotTheComputedOne) {
+  const std::string topic = "svd/v1/northgate-ed/ed-assaults/batch";
+  const std::string digest(64, 'b');
+  const std::vector<std::string> claimed{
+      protocol::batch_id_for("northgate-ed", "ed-assaults", digest, 1),   // another seq's
+      protocol::batch_id_for("southgate-ed", "ed-assaults", digest, 0),   // another partner's
+      protocol::batch_id_for("northgate-ed", "death-reports", digest, 0), // another feed's
+      protocol::batch_id_for("northgate-ed", "ed-assaults", std::string(64, 'c'), 0),  // another extract's
+      "X" + protocol::batch_id_for("northgate-ed", "ed-assaults", digest, 0).substr(1),  // one value, one spelling
+      "x-1-0",
+      "",
+      "forged\nbatch 0 on " + topic + ": accepted\r\t\x1b[2K",
+      std::string(60 << 10, 'z'),
+  };
+  for (const std::string& id : claimed) {
+    SCOPED_TRACE(id.substr(0, 80));
+    Reply r = handler_->handle(topic, payload_with_id("northgate-ed", "ed-assaults", 0, id));
+    EXPECT_EQ(r.topic, "svd/v1/northgate-ed/receipt");
+    EXPECT_EQ(r.receipt.status, protocol::ReceiptStatus::rejected);
+    EXPECT_EQ(r.receipt.reason, "batch_id_mismatch");
+    EXPECT_EQ(r.receipt.batch_id, id);  // as sent: the gateway matches the rejection by it
+    EXPECT_TRUE(r.log);
+  }
+  // southgate-ed's own gateway, on its own topic, claiming northgate-ed's id for the batch.
+  Reply r = handler_->handle("svd/v1/southgate-ed/ed-assaults/batch",
+                             payload_with_id("southgate-ed", "ed-assaults", 0,
+                                             protocol::batch_id_for("northgate-ed", "ed-assaults", digest, 0)));
+  EXPECT_EQ(r.receipt.reason, "batch_id_mismatch");
+  EXPECT_EQ(*store_->batch_count(), 0u);
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 0u);
+  // The id the hub computes goes in as before, and is no duplicate of anything refused above.
+  r = handler_->handle(topic, payload("northgate-ed", "ed-assaults", 0));
+  EXPECT_EQ(r.receipt.status, protocol::ReceiptStatus::accepted);
+  EXPECT_EQ(r.receipt.batch_id, protocol::batch_id_for("northgate-ed", "ed-assaults", digest, 0));
+  EXPECT_EQ(*store_->batch_count(), 1u);
+  EXPECT_EQ(*store_->record_count("ed-assaults"), 2u);
+}
+
+// What svdhub logs for a batch: one line, whatever the peer put in the batch id or the topic.
+TEST_F(BatchHandlerTest, TheLogLineEscapesWhatThePeerSent) {
+  const std::string topic = "svd/v1/northgate-ed/ed-assaults/batch";
+  const std::string digest(64, 'b');
+  const std::string id = "forged\nbatch 0 on " + topic + ": accepted\r\t\x1b[2K\\";
+  Reply r = handler_->handle(topic, payload_with_id("northgate-ed", "ed-assaults", 0, id));
+  EXPECT_EQ(log_line(r, topic), "batch forged\\nbatch 0 on " + topic +
+                                    ": accepted\\r\\t\\x1b[2K\\\\ on " + topic +
+                                    ": rejected (batch_id_mismatch)");
+  // A long id is cut, visibly: the line stays short however much the header carried.
+  r = handler_->handle(topic, payload_with_id("northgate-ed", "ed-assaults", 0, std::string(60 << 10, 'z')));
+  EXPECT_EQ(log_line(r, topic),
+            "batch " + std::string(128, 'z') + "\u2026 on " + topic + ": rejected (batch_id_mismatch)");
+  // The topic's feed level is the peer's too (the subscription matches any).
+  const std::string odd = "svd/v1/northgate-ed/ed\x1b]0;x\x07/batch";
+  r = handler_->handle(odd, payload("northgate-ed", "ed-assaults", 0));
+  EXPECT_EQ(log_line(r, odd), "batch " + protocol::batch_id_for("northgate-ed", "ed-assaults", digest, 0) +
+                                  " on svd/v1/northgate-ed/ed\\x1b]0;x\\x07/batch: rejected (topic_mismatch)");
+  // The first refusal of a feed says that the next ones are not logged.
+  r = handler_->handle("svd/v1/southgate-ed/death-reports/batch", payload("southgate-ed", "death-reports", 0));
+  EXPECT_EQ(log_line(r, "svd/v1/southgate-ed/death-reports/batch"),
+            "batch " + protocol::batch_id_for("southgate-ed", "death-reports", digest, 0) +
+                " on svd/v1/southgate-ed/death-reports/batch: rejected (feed_not_permitted); further batches of this "
+                "feed from this partner are refused without a log line");
 }
 
 TEST_F(BatchHandlerTest, OtherRejections) {

@@ -156,6 +156,36 @@ TEST_F(SvdhubTest, RejectsATamperedBatchWithAReason) {
   EXPECT_EQ(stored(), 0u);
 }
 
+// A batch id is the hub's to recompute, not the gateway's to choose: one carrying a forged log
+// line is refused, stores nothing, and still makes exactly one line in svdhub's log, with the
+// control characters shown as escapes and the rest cut short.
+TEST_F(SvdhubTest, ABatchIdThatIsNotTheComputedOneIsRefusedAndLoggedOnOneLine) {
+  const std::string topic = protocol::batch_topic(kGateway, "ed-assaults");
+  protocol::BatchHeader h;
+  h.batch_id = "forged\nbatch 0 on " + topic + ": accepted\r\t\x1b[2K" + std::string(300, 'z');
+  h.partner = kGateway;
+  h.feed = "ed-assaults";
+  h.schema = "ed-assaults";
+  h.key_ids = {"k1\n\x1b[31m"};
+  h.extract = {"x-1\r\n", std::string(64, '1'), "2026-11-23T09:00:00Z"};
+  const protocol::Receipt r = send(protocol::make_batch_payload(h, kRecords));
+  EXPECT_EQ(r.status, protocol::ReceiptStatus::rejected);
+  EXPECT_EQ(r.reason, "batch_id_mismatch");
+  EXPECT_EQ(r.batch_id, h.batch_id);
+  hub_->stop();
+  EXPECT_EQ(stored(), 0u);
+
+  const std::string log = read_file(dir_.path() / "svdhub.log");
+  std::vector<std::string> lines;
+  for (std::size_t at = 0, nl; (nl = log.find('\n', at)) != std::string::npos; at = nl + 1)
+    if (log.substr(at, nl - at).find("forged") != std::string::npos) lines.push_back(log.substr(at, nl - at));
+  ASSERT_EQ(lines.size(), 1u) << log;
+  const std::string shown = "forged\\nbatch 0 on " + topic + ": accepted\\r\\t\\x1b[2K";
+  EXPECT_EQ(lines[0], "batch " + shown + std::string(128 - shown.size(), 'z') + "\u2026 on " + topic +
+                          ": rejected (batch_id_mismatch)");
+  EXPECT_EQ(log.find_first_of("\r\t\x1b"), std::string::npos) << log;
+}
+
 TEST_F(SvdhubTest, ARestartedHubStillRecognisesDuplicates) {
   const std::string b0 = batch(0, kRecords);
   EXPECT_EQ(send(b0).status, protocol::ReceiptStatus::accepted);
