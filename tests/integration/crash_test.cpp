@@ -2,7 +2,8 @@
 // with SIGKILL at random moments while extracts are being uploaded, processed and forwarded, again and again, then left to
 // finish. Every extract the uploader got a receipt for must reach svdhub, every record exactly
 // once; an upload cut off by the kill gets no receipt and is sent again, as a partner's job
-// would. Also: a full disk (a small tmpfs as the state directory) answers 507, corrupts nothing
+// would. Files arrive in the spool too, while the daemon runs and while it is down, and each is
+// taken and processed once. Also: a full disk (a small tmpfs as the state directory) answers 507, corrupts nothing
 // already accepted, and uploads work again once there is room.
 
 #include <gtest/gtest.h>
@@ -66,12 +67,26 @@ TEST_F(CrashTest, KilledAtRandomMomentsLosesAndDoublesNothing) {
   std::vector<fs::path> files;
   for (int i = 0; i < kExtracts; ++i) files.push_back(extract(400 + 350 * static_cast<std::uint64_t>(i), 100 + static_cast<std::uint64_t>(i)));
 
+  // The spool too: a death-reports file per run, every other one put in while the daemon is
+  // down (a reboot's leftovers, taken at start) and the others while it runs. Each goes in
+  // whole (a .part file renamed), as a partner's job must write it.
+  const fs::path spool = dir() / "state" / "spool" / "death-reports";
+  fs::create_directories(spool);
+  fs::permissions(dir() / "state", fs::perms::owner_all, fs::perm_options::replace);
+  const auto spool_file = [&](int run) {
+    const fs::path part = spool / ("deaths-" + std::to_string(run) + ".csv.part");
+    fs::copy_file(extract(300, 500 + static_cast<std::uint64_t>(run), "death-reports"), part);
+    fs::rename(part, spool / ("deaths-" + std::to_string(run) + ".csv"));
+  };
+
   std::map<int, std::string> receipts;  // extract index -> id, once the uploader got a receipt
   std::mt19937 rng(20261123);
   int kills = 0;
   for (int run = 0; run < kKillRuns; ++run) {
+    if (run % 2 == 0) spool_file(run);
     start_daemon();
     if (HasFatalFailure()) return;
+    if (run % 2 == 1) spool_file(run);
     // The uploader sends what has no receipt yet, one after the other, until the kill cuts it off.
     std::atomic<bool> killed{false};
     std::thread uploader([&] {
@@ -113,11 +128,25 @@ TEST_F(CrashTest, KilledAtRandomMomentsLosesAndDoublesNothing) {
     batches += std::stoll(total);
   }
   ASSERT_EQ(receipts.size(), static_cast<std::size_t>(kExtracts));
+  // Every spool file taken and processed once; its records all acknowledged by the hub.
+  const fs::path extracts_db = dir() / "state" / "extracts.db";
+  const auto spool_done = [&] {
+    return count_rows(extracts_db, "SELECT count(*) FROM extracts WHERE feed = 'death-reports' AND state = 2");
+  };
+  ASSERT_TRUE(eventually([&] { return spool_done() == kKillRuns; }, 120s)) << spool_done() << logs();
+  EXPECT_EQ(count_rows(extracts_db, "SELECT count(*) FROM extracts WHERE feed = 'death-reports'"), kKillRuns);
+  EXPECT_TRUE(fs::is_empty(spool)) << "a spool file was left behind";
+  const std::int64_t spool_valid = count_rows(
+      extracts_db, "SELECT sum(json_extract(report, '$.rows.valid')) FROM extracts WHERE feed = 'death-reports'");
+  ASSERT_TRUE(wait_for_metric("svdgw_outbox_batches", 0, 120s)) << logs();
+  EXPECT_EQ(hub_counts(hub_db(), "records_death_reports").records, spool_valid) << logs();
+  EXPECT_EQ(read_file(daemon_log()).find("its file is gone"), std::string::npos) << logs();
   // Every batch is acknowledged, so the hub holds all it will ever hold.
   const std::int64_t stored = hub_records(hub_db());
   const std::int64_t lost = std::max<std::int64_t>(expected - stored, 0);
   const std::int64_t doubled = std::max<std::int64_t>(stored - expected, 0);
-  std::cout << "[ crash loop ] runs " << kills << " (SIGKILL), extracts " << kExtracts << ", records expected "
+  std::cout << "[ crash loop ] runs " << kills << " (SIGKILL), extracts " << kExtracts << " uploaded and " << kKillRuns
+            << " through the spool, records expected "
             << expected << ", stored " << stored << ", lost " << lost << ", duplicated " << doubled << std::endl;
   RecordProperty("kill_runs", kills);
   RecordProperty("records", static_cast<int>(expected));
@@ -132,12 +161,16 @@ TEST_F(CrashTest, KilledAtRandomMomentsLosesAndDoublesNothing) {
   auto events = [&](const std::string& action) {
     return count_rows(audit, "SELECT count(*) FROM events WHERE action = '" + action + "'");
   };
-  eventually([&] { return events("batch.acknowledged") >= batches; });  // drained every second
-  EXPECT_EQ(events("extract.received"), kExtracts);
+  // The spool's batches too: the outbox keeps one row per batch (acknowledged ones included).
+  const std::int64_t spool_batches =
+      count_rows(dir() / "state" / "outbox.db", "SELECT count(*) FROM batches WHERE feed = 'death-reports'");
+  eventually([&] { return events("batch.acknowledged") >= batches + spool_batches; });  // drained every second
+  EXPECT_EQ(events("extract.received"), kExtracts + kKillRuns);
   EXPECT_EQ(count_rows(audit, "SELECT count(DISTINCT object) FROM events WHERE action = 'extract.received'"),
-            kExtracts);
-  EXPECT_EQ(events("extract.processed"), kExtracts);
-  EXPECT_EQ(events("batch.acknowledged"), batches);
+            kExtracts + kKillRuns);
+  EXPECT_EQ(events("extract.processed"), kExtracts + kKillRuns);
+  EXPECT_GT(spool_batches, 0);
+  EXPECT_EQ(events("batch.acknowledged"), batches + spool_batches);
   EXPECT_EQ(events("gateway.started"), kKillRuns + 1);
   const auto verify = test_support::run({SVD_SVDGW, "audit", "verify", "--config", gateway_config().string()});
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
