@@ -69,6 +69,12 @@ struct HttpConfig {
   int header_timeout_seconds = 10;
 };
 
+// [http] without `crl`: a client certificate revoked at its CA still uploads. Said at start and
+// by check-config; not an error, as a small site's CA may revoke nothing yet.
+inline constexpr const char* kNoCrlWarning =
+    "[http] has no crl: a revoked export-job certificate would still be accepted; set crl to the "
+    "client CA's CRL file";
+
 struct StorageConfig {
   std::uint64_t quota_bytes = std::uint64_t{10} << 30;
   int retain_extracts_hours = 0;

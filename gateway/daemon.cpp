@@ -198,6 +198,7 @@ class Daemon {
         return false;
       }
       http_ = std::move(*server);
+      if (cfg->http->crl.empty()) warn(config::kNoCrlWarning);
     }
 
     spool_ = std::make_unique<SpoolIntake>(store_io_, live_, *store_, *storage_, stopping_, delivered);

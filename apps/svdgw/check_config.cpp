@@ -76,6 +76,7 @@ int check_config(const std::filesystem::path& path) {
               << cfg.http->cert.string() << ", clients of " << cfg.http->client_ca.string()
               << (cfg.http->crl.empty() ? ", no CRL" : ", CRL " + cfg.http->crl.string()) << ", at most "
               << cfg.http->max_extract_bytes << " bytes per extract\n";
+    if (cfg.http->crl.empty()) std::cout << "  warning     " << config::kNoCrlWarning << '\n';
   } else {
     std::cout << "  upload API  none (spool directory only)\n";
   }

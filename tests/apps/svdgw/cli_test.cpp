@@ -21,6 +21,20 @@ TEST_F(CliTest, CheckConfigSummarisesAGoodConfig) {
   EXPECT_NE(r.out.find("fingerprint "), std::string::npos);
 }
 
+// An upload API without a CRL is allowed but said: a revoked certificate would still upload.
+TEST_F(CliTest, CheckConfigWarnsOfAnUploadApiWithoutACrl) {
+  const std::string base = read_file(config());
+  const std::string http = "[http]\nport = 8443\ncert = \"a.crt\"\nkey = \"a.key\"\nclient_ca = \"ca.crt\"\n";
+  write_file(config(), base + http);
+  RunResult r = svdgw("check-config --config '" + config().string() + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("warning     [http] has no crl"), std::string::npos) << r.out;
+  write_file(config(), base + http + "crl = \"crl.pem\"\n");
+  r = svdgw("check-config --config '" + config().string() + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("has no crl"), std::string::npos) << r.out;
+}
+
 TEST_F(CliTest, CheckConfigListsEveryProblemWithItsLine) {
   std::string toml = read_file(config());
   const std::size_t threshold_at = toml.find("reject_threshold = 0.05");
