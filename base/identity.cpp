@@ -10,4 +10,6 @@ bool valid_identity(std::string_view s) {
                      [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
 }
 
+bool reserved_client_identity(std::string_view s) { return s == "spool" || s == "gateway" || s == "hub"; }
+
 }  // namespace svd

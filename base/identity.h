@@ -10,4 +10,10 @@ namespace svd {
 // an upper-case twin of another id.
 bool valid_identity(std::string_view s);
 
+// "spool", "gateway" and "hub": the names the gateway records its own actions and the spool
+// directory's extracts under (audit/event.h, ingest/extract_store.h). Never a client's: a client
+// certificate with CN "spool" would see every spool extract as its own, and "gateway" or "hub"
+// would pass for the system in the audit log.
+bool reserved_client_identity(std::string_view s);
+
 }  // namespace svd

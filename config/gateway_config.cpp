@@ -271,6 +271,10 @@ class Loader : detail::TomlReader {
           auto s = c.value<std::string>();
           if (!c.is_string() || !valid_identity(*s))
             error(&c, "a client identity must be 1-64 characters of a-z, 0-9 and '-' (the certificate CN)");
+          else if (reserved_client_identity(*s))
+            error(&c,
+                  "\"" + *s + "\" is reserved: the gateway records its own actions and the spool's extracts under it",
+                  "give the export client a certificate with another CN, and list that");
           else feed.allowed_clients.push_back(*s);
         }
     }

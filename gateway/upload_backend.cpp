@@ -9,6 +9,7 @@
 
 #include "audit/events.h"
 #include "audit/keeper.h"
+#include "base/identity.h"
 #include "base/service.h"
 #include "deliver/outbox.h"
 #include "gateway/api_documents.h"
@@ -116,8 +117,10 @@ void UploadBackend::status(const std::string& id, const std::string& client, std
     const ConfigPtr cfg = p_.config.config();
     const config::FeedConfig* feed = *e ? cfg->find_feed((*e)->feed) : nullptr;
     // Only a client that may send the feed (or sent this extract) sees it; to anyone else it
-    // does not exist.
-    if (!*e || ((*e)->client != client && !(feed && client_allowed(*feed, client)))) {
+    // does not exist. A reserved name is never the sender: the spool's extracts are recorded as
+    // sent by "spool" (and the upload API refuses such a CN before this).
+    const bool sender = *e && (*e)->client == client && !reserved_client_identity(client);
+    if (!*e || (!sender && !(feed && client_allowed(*feed, client)))) {
       done(ingest::problem_reply(404, "not_found", "Not Found", "No extract with this id is visible to this client."));
       return;
     }

@@ -744,6 +744,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       co_return;
     }
     c->client = std::move(*cn);
+    // Refused request by request (serve_request) rather than cut, so the client is told why.
+    if (reserved_client_identity(c->client))
+      log_limited("connection from " + c->remote + ": the client certificate's CN " + c->client +
+                  " is reserved for the gateway's own use; every request is refused");
 
     for (bool first = true;; first = false) {
       if (!first) {
@@ -894,7 +898,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     rl.route = route.pattern();
 
     std::optional<Response> res;
-    if (is_stopping()) {
+    if (reserved_client_identity(c->client)) {
+      res = problem(version, Problem::reserved_client);
+    } else if (is_stopping()) {
       res = problem(version, Problem::unavailable);
     } else if (route.problem) {
       res = problem(version, *route.problem);
@@ -945,7 +951,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     const bool nothing = route.kind == RouteKind::nothing_upload;
 
     if (!valid_identity(route.feed)) co_return problem(version, Problem::invalid_feed);
-    if (!protocol::valid_extract_name(route.name)) co_return problem(version, Problem::invalid_name);
+    if (nothing && !protocol::valid_period(route.name)) co_return problem(version, Problem::invalid_period);
+    if (!nothing && !protocol::valid_extract_name(route.name)) co_return problem(version, Problem::invalid_name);
     if (req.find(http::field::transfer_encoding) != req.end() && !parser.chunked())
       co_return problem(version, Problem::unsupported_transfer_coding);
     if (auto ce = req.find(http::field::content_encoding);

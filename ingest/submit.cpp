@@ -646,8 +646,9 @@ int run_submit(const SubmitOptions& o, std::ostream& out, std::ostream& err) {
   if (o.nothing_to_share) {
     if (!o.file.empty()) return usage("give either FILE or --nothing-to-share, not both");
     if (!o.name.empty()) return usage("--name does not go with --nothing-to-share (the period is the name)");
-    if (!protocol::valid_extract_name(*o.nothing_to_share))
-      return usage("--nothing-to-share: the period must be " + name_rule() + ", e.g. 2026-W03");
+    if (!protocol::valid_period(*o.nothing_to_share))
+      return usage("--nothing-to-share: the period must be an ISO week YYYY-Www, a month YYYY-MM or a day YYYY-MM-DD, "
+                   "e.g. 2026-W03");
     target += protocol::nothing_to_share_path(o.feed, *o.nothing_to_share);
   } else {
     if (o.file.empty()) return usage("give the FILE to send, or --nothing-to-share PERIOD");

@@ -1,8 +1,30 @@
 #include "protocol/upload_api.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace svd::protocol {
+
+namespace {
+
+// The number `s` spells in decimal digits, or -1 when it is empty or holds anything else.
+int digits(std::string_view s) {
+  if (s.empty()) return -1;
+  int n = 0;
+  for (const char c : s) {
+    if (c < '0' || c > '9') return -1;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
+// ISO 8601: a year has 53 weeks when it starts on a Thursday, or on a Wednesday in a leap year.
+bool has_week_53(std::chrono::year y) {
+  const std::chrono::weekday first{std::chrono::sys_days{y / std::chrono::January / 1}};
+  return first == std::chrono::Thursday || (y.is_leap() && first == std::chrono::Wednesday);
+}
+
+}  // namespace
 
 bool valid_extract_name(std::string_view s) {
   if (s.empty() || s.size() > kMaxExtractNameBytes || s.front() == '.') return false;
@@ -16,6 +38,25 @@ bool valid_extract_id(std::string_view s) {
   if (s.empty() || s.size() > kMaxExtractIdBytes || s.front() == '-') return false;
   return std::all_of(s.begin(), s.end(),
                      [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+}
+
+bool valid_period(std::string_view s) {
+  if (s.size() < 7 || s[4] != '-') return false;
+  const int y = digits(s.substr(0, 4));
+  if (y < 0) return false;
+  const std::chrono::year year{y};
+  const std::string_view rest = s.substr(5);
+  if (rest.size() == 3 && rest[0] == 'W') {
+    const int week = digits(rest.substr(1));
+    return week >= 1 && (week <= 52 || (week == 53 && has_week_53(year)));
+  }
+  const int month = digits(rest.substr(0, 2));
+  if (rest.size() == 2) return month >= 1 && month <= 12;
+  if (rest.size() != 5 || rest[2] != '-' || month < 0) return false;
+  const int day = digits(rest.substr(3));
+  return day >= 0 && std::chrono::year_month_day{year, std::chrono::month{static_cast<unsigned>(month)},
+                                                 std::chrono::day{static_cast<unsigned>(day)}}
+                         .ok();
 }
 
 std::string extract_path(std::string_view feed, std::string_view name) {
@@ -40,6 +81,9 @@ ProblemSpec problem_spec(Problem p) {
     case Problem::invalid_name:
       return {400, "invalid_name", "Invalid extract name",
               "An extract name is 1-128 characters of A-Z, a-z, 0-9, '.', '_' and '-', not starting with '.'."};
+    case Problem::invalid_period:
+      return {400, "invalid_period", "Invalid period",
+              "A nothing-to-share period is an ISO week YYYY-Www, a month YYYY-MM or a day YYYY-MM-DD."};
     case Problem::invalid_id:
       return {400, "invalid_id", "Invalid extract id", "An extract id is 1-128 characters of a-z, 0-9 and '-'."};
     case Problem::body_not_empty:
@@ -52,6 +96,10 @@ ProblemSpec problem_spec(Problem p) {
               "The SHA-256 of the received body differs from the one in Content-Digest; nothing was stored."};
     case Problem::forbidden:
       return {403, "forbidden", "Not allowed", "This client certificate may not send this feed."};
+    case Problem::reserved_client:
+      return {403, "reserved_client", "Reserved client name",
+              "This client certificate's CN is a name the gateway keeps for itself (spool, gateway, hub); "
+              "no request is served to it."};
     case Problem::unknown_feed:
       return {404, "unknown_feed", "Unknown feed", "No feed with this id is configured on this gateway."};
     case Problem::not_found:

@@ -6,7 +6,7 @@
 //
 //   PUT /v1/feeds/{feed}/extracts/{name}          the body is the extract
 //   PUT /v1/feeds/{feed}/nothing-to-share/{name}  an explicit "nothing to share" return; {name}
-//                                                 names the period
+//                                                 is the period (valid_period)
 //   GET /v1/extracts/{id}                         state and validation report
 //   GET /healthz                                  liveness
 
@@ -23,6 +23,10 @@ inline constexpr std::size_t kMaxExtractIdBytes = 128;
 bool valid_extract_name(std::string_view name);
 // {id}: 1-128 of [a-z0-9-], not starting with '-'.
 bool valid_extract_id(std::string_view id);
+// The {name} of a nothing-to-share return, its period: an ISO week YYYY-Www (W01-W53, W53 only in
+// a year that has one), a month YYYY-MM or a day YYYY-MM-DD that exists. Nothing else, because it
+// is recorded in the audit log: an identifier put in its place must not be.
+bool valid_period(std::string_view period);
 
 // The paths, from names that passed the checks above (and valid_identity for the feed).
 std::string extract_path(std::string_view feed, std::string_view name);
@@ -37,11 +41,13 @@ enum class Problem {
   invalid_path,
   invalid_feed,
   invalid_name,
+  invalid_period,
   invalid_id,
   body_not_empty,
   bad_content_digest,
   digest_mismatch,
   forbidden,
+  reserved_client,
   unknown_feed,
   not_found,
   method_not_allowed,

@@ -29,7 +29,8 @@ std::vector<Command> add_submit(CLI::App& app) {
   submit
       ->add_option_function<std::string>(
           "--nothing-to-share", [options](const std::string& period) { options->nothing_to_share = period; },
-          "Send no file, but an explicit 'nothing to share' return for PERIOD (e.g. 2026-W03)")
+          "Send no file, but an explicit 'nothing to share' return for PERIOD: an ISO week YYYY-Www, "
+          "a month YYYY-MM or a day YYYY-MM-DD (e.g. 2026-W03)")
       ->type_name("PERIOD")
       ->excludes(submit_file)
       ->excludes(submit_name);

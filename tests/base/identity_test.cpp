@@ -20,5 +20,14 @@ TEST(Identity, PartnerFeedAndClientIds) {
   EXPECT_FALSE(valid_identity(std::string(65, 'a')));
 }
 
+TEST(Identity, TheGatewaysOwnNamesAreReserved) {
+  for (const char* name : {"spool", "gateway", "hub"}) {
+    EXPECT_TRUE(valid_identity(name)) << name;  // valid as identities, so they must be refused on their own
+    EXPECT_TRUE(reserved_client_identity(name)) << name;
+  }
+  for (const char* name : {"northgate-ed-export", "spool-export", "hubs", "gateway2", "svdhub", "Spool", ""})
+    EXPECT_FALSE(reserved_client_identity(name)) << name;
+}
+
 }  // namespace
 }  // namespace svd

@@ -123,6 +123,22 @@ schedule = { every = "fortnight", by = "9am" }
   EXPECT_NE(p.find("\"every\" must be"), std::string::npos) << p;
 }
 
+// The gateway's own actors in the audit log, and the sender of spool-taken extracts: a client
+// with one of these names would pass for them, or see every spool extract.
+TEST_F(GatewayConfigTest, ReservedNamesAreNoClients) {
+  for (const char* name : {"spool", "gateway", "hub"}) {
+    std::string toml = kGood;
+    toml.replace(toml.find("[\"northgate-export\"]"), 20, "[\"northgate-export\", \"" + std::string(name) + "\"]");
+    const std::string p = problems(toml);
+    EXPECT_NE(p.find("gw.toml:12:"), std::string::npos) << p;
+    EXPECT_NE(p.find("\"" + std::string(name) + "\" is reserved"), std::string::npos) << p;
+  }
+  // A name that merely contains one is a client like any other.
+  std::string toml = kGood;
+  toml.replace(toml.find("northgate-export"), 16, "spool-export");
+  EXPECT_EQ(problems(toml), "");
+}
+
 TEST_F(GatewayConfigTest, SchemaProblemsAreListedWithTheFeed) {
   write("schemas/bad.json", R"({"fields": [{"name": "x", "type": "decimal", "svd:transform": "keep"}]})");
   std::string toml = kGood;

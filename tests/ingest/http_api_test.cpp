@@ -104,7 +104,7 @@ class TestPki {
   TestPki() : tmp_("svd-http-pki"), dir_(tmp_ / "pki") {
     const auto r = run_process({"/bin/sh", std::string(SVD_MAKE_PKI), dir_.string(), "--server", "gw-api", "--server",
                                 "gw-api-2", "--gateway", "export-a", "--gateway", "export-b", "--gateway",
-                                "revoked-one", "--revoke", "revoked-one", "--other-ca"},
+                                "spool", "--gateway", "revoked-one", "--revoke", "revoked-one", "--other-ca"},
                                120s);
     if (r.exit_code != 0) throw std::runtime_error("make-pki.sh failed: " + r.err);
   }
@@ -816,7 +816,7 @@ TEST_F(HttpApiTest, ACallbackDroppedUnansweredIs500NotAHang) {
 TEST_F(HttpApiTest, NothingToShareNeedsAnEmptyBody) {
   start();
   auto c = connected();
-  const std::string nts = "/v1/feeds/ed-assaults/nothing-to-share/2026-w01";
+  const std::string nts = "/v1/feeds/ed-assaults/nothing-to-share/2026-W01";
   const Reply ok = c->request(put_head(nts, 0));
   EXPECT_EQ(ok.status, 201) << ok.body;
   ASSERT_EQ(backend_->accepts().size(), 1u);
@@ -825,19 +825,42 @@ TEST_F(HttpApiTest, NothingToShareNeedsAnEmptyBody) {
   EXPECT_EQ(backend_->accepts()[0].sha256, crypto::sha256_hex(""));
 
   auto c2 = connected();
-  expect_problem(upload(*c2, "/v1/feeds/ed-assaults/nothing-to-share/2026-w02", "hello"), 400, "body_not_empty");
+  expect_problem(upload(*c2, "/v1/feeds/ed-assaults/nothing-to-share/2026-W02", "hello"), 400, "body_not_empty");
   EXPECT_EQ(backend_->admits().size(), 1u) << "refused before admission";
 
   auto c3 = connected();
-  const Reply r = c3->request(put_head("/v1/feeds/ed-assaults/nothing-to-share/2026-w03", std::nullopt) +
+  const Reply r = c3->request(put_head("/v1/feeds/ed-assaults/nothing-to-share/2026-W03", std::nullopt) +
                               chunked("not empty", 4));
   expect_problem(r, 400, "body_not_empty");
   EXPECT_EQ(backend_->accepts().size(), 1u);
   expect_files_removed();
   // An empty chunked body is an empty body.
   auto c4 = connected();
-  EXPECT_EQ(c4->request(put_head("/v1/feeds/ed-assaults/nothing-to-share/2026-w04", std::nullopt) + "0\r\n\r\n").status,
+  EXPECT_EQ(c4->request(put_head("/v1/feeds/ed-assaults/nothing-to-share/2026-W04", std::nullopt) + "0\r\n\r\n").status,
             201);
+}
+
+// The period is recorded (audit log, the hub): only a week, a month or a day is taken, so nothing
+// else sent in its place, such as an identifier, gets that far.
+TEST_F(HttpApiTest, ANothingToSharePeriodIsAWeekAMonthOrADay) {
+  start();
+  const std::vector<std::string> refused{"9990000018", "2026-W00", "2026-W54", "2027-W53", "2026-00", "2026-13",
+                                         "2026-02-29", "2026-04-31", "2026-w01", "26-W01", "2026-W1", "2026-1-01",
+                                         "2026-01-01x", "x2026-01", "2026", "week-01"};
+  auto c = connected();
+  for (std::size_t i = 0; i < refused.size(); ++i) {
+    SCOPED_TRACE(i);  // by index: the value may look like an identifier
+    const Reply r = c->request(put_head("/v1/feeds/ed-assaults/nothing-to-share/" + refused[i], 0));
+    expect_problem(r, 400, "invalid_period");
+    EXPECT_EQ(r.body.find(refused[i]), std::string::npos) << "the reply echoes it";
+    if (!r.keep_alive) c = connected();
+  }
+  EXPECT_TRUE(backend_->admits().empty());
+  for (const char* period : {"2026-W53", "2020-W53", "2026-W01", "2026-01", "2026-12", "2024-02-29", "2026-12-31"}) {
+    EXPECT_EQ(c->request(put_head("/v1/feeds/ed-assaults/nothing-to-share/" + std::string(period), 0)).status, 201)
+        << period;
+  }
+  EXPECT_EQ(log_text().find("9990000018"), std::string::npos);
 }
 
 TEST_F(HttpApiTest, BadNamesAndPathTraversalAre400WithoutReachingTheBackend) {
@@ -902,6 +925,25 @@ TEST_F(HttpApiTest, UnsupportedCodingsAreRefused) {
   expect_problem(c->request(put_head(kTarget, 3, "Content-Encoding: gzip\r\n") + "abc"), 415,
                  "unsupported_content_encoding");
   EXPECT_TRUE(backend_->admits().empty());
+}
+
+// "spool" is who sent every spool-taken extract (and, like "gateway" and "hub", an actor of the
+// audit log): a client certificate with that CN, though from the client CA, is refused every
+// request before the backend hears of it.
+TEST_F(HttpApiTest, AReservedClientNameIsRefusedEveryRequest) {
+  start();
+  auto c = connected("spool");
+  expect_problem(c->request(get("/v1/extracts/ed-assaults-0123456789abcdef")), 403, "reserved_client");
+  expect_problem(c->request(get("/healthz")), 403, "reserved_client");
+  expect_problem(c->request(get("/no/such/route")), 403, "reserved_client");
+  const Reply nts = c->request(put_head("/v1/feeds/ed-assaults/nothing-to-share/2026-W01", 0));
+  expect_problem(nts, 403, "reserved_client");
+  if (!nts.keep_alive) c = connected("spool");
+  expect_problem(upload(*c, kTarget, "a,b\n"), 403, "reserved_client");
+  EXPECT_TRUE(backend_->statuses().empty());
+  EXPECT_TRUE(backend_->admits().empty());
+  EXPECT_TRUE(backend_->files().empty());
+  EXPECT_NE(log_text().find("reserved"), std::string::npos) << log_text();
 }
 
 // ---- reads ----------------------------------------------------------------------------------------

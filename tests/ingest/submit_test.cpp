@@ -564,6 +564,10 @@ TEST_F(SubmitTest, BadNamesAreRefusedBeforeConnecting) {
   r = svdgw_submit("--nothing-to-share 'week 3'");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("--nothing-to-share: the period must be"), std::string::npos) << r.err;
+  // A valid name but no period (an NHS number from the range kept for tests): refused before sending.
+  r = svdgw_submit("--nothing-to-share 9990000018");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--nothing-to-share: the period must be"), std::string::npos) << r.err;
 
   r = svdgw_submit("--name ok.csv '" + spaced.string() + "'");
   EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "base/time.h"
+#include "crypto/sha256.h"
 #include "daemon_fixture.h"
 #include "tests/support/identifiers.h"
 
@@ -149,18 +150,93 @@ TEST_F(DaemonTest, FilesInTheSpoolAtStartAreProcessedOnce) {
 TEST_F(DaemonTest, NothingToShareIsRecordedAndReachesTheHub) {
   start_daemon();
   const auto batches_before = hub_counts(hub_db()).batches;
-  auto r = curl({"-X", "PUT", "--data-binary", "", url("/v1/feeds/ed-assaults/nothing-to-share/2026-w47")});
+  auto r = curl({"-X", "PUT", "--data-binary", "", url("/v1/feeds/ed-assaults/nothing-to-share/2026-W47")});
   ASSERT_EQ(r.status, 201) << r.body << r.err << logs();
   EXPECT_NE(r.body.find("\"kind\":\"nothing_to_share\""), std::string::npos) << r.body;
   const std::string id = extract_id_of(r.body);
   wait_for_status(id, R"("batches":\{"total":1,"sent":\d+,"acknowledged":1,)");
   EXPECT_EQ(hub_counts(hub_db()).batches, std::max<std::int64_t>(batches_before, 0) + 1);
   // Another period is another return; the same period again is the same one.
-  auto next = curl({"-X", "PUT", "--data-binary", "", url("/v1/feeds/ed-assaults/nothing-to-share/2026-w48")});
+  auto next = curl({"-X", "PUT", "--data-binary", "", url("/v1/feeds/ed-assaults/nothing-to-share/2026-W48")});
   EXPECT_EQ(next.status, 201) << next.body;
   EXPECT_NE(extract_id_of(next.body), id);
-  auto same = curl({"-X", "PUT", "--data-binary", "", url("/v1/feeds/ed-assaults/nothing-to-share/2026-w47")});
+  auto same = curl({"-X", "PUT", "--data-binary", "", url("/v1/feeds/ed-assaults/nothing-to-share/2026-W47")});
   EXPECT_EQ(same.status, 200) << same.body;
+}
+
+// A return's period goes into the audit log and the hub's records, so it has to be a period: an
+// identifier sent in its place is refused before anything is recorded, and never echoed.
+TEST_F(DaemonTest, ANothingToShareReturnIsForAPeriodAndNothingElse) {
+  start_daemon();
+  const std::string nhs_number = "9990000018";  // valid check digit, from the range kept for tests
+  const std::vector<std::string> refused{nhs_number, "2026-W54", "2027-W53", "2026-W00", "2026-13",
+                                         "2026-02-29", "2026-w47", "week-47", "2026-W47-1"};
+  for (std::size_t i = 0; i < refused.size(); ++i) {
+    // Reported by index: the value itself may look like an identifier.
+    auto r = curl({"-X", "PUT", "--data-binary", "", url("/v1/feeds/ed-assaults/nothing-to-share/" + refused[i])});
+    EXPECT_EQ(r.status, 400) << "refused[" << i << "]";
+    EXPECT_NE(r.body.find("/problems/invalid_period"), std::string::npos) << "refused[" << i << "]";
+    EXPECT_EQ(r.body.find(refused[i]), std::string::npos) << "the reply echoes refused[" << i << "]";
+  }
+  const std::vector<std::string> periods{"2026-W53", "2026-W01", "2026-11", "2024-02-29"};
+  for (const auto& period : periods) {
+    auto r = curl({"-X", "PUT", "--data-binary", "", url("/v1/feeds/ed-assaults/nothing-to-share/" + period)});
+    EXPECT_EQ(r.status, 201) << period << ": " << r.body;
+  }
+  ASSERT_TRUE(eventually([&] { return audit_count("extract.nil_return") >= std::int64_t(periods.size()); }))
+      << logs();
+  daemon_->stop();
+
+  // Yesterday to tomorrow (UTC): the events are today's, whenever today ends.
+  const auto now = std::chrono::system_clock::now();
+  const auto x = test_support::run({SVD_SVDGW, "audit", "export", "--config", gateway_config().string(), "--from",
+                                    utc_iso(now - 24h).substr(0, 10), "--to", utc_iso(now + 24h).substr(0, 10),
+                                    "--format", "jsonl"},
+                                   {.timeout = 60s});
+  ASSERT_EQ(x.exit_code, 0) << x.err;
+  for (const auto& period : periods)
+    EXPECT_NE(x.out.find("\"period\":\"" + period + "\""), std::string::npos) << period;
+  EXPECT_EQ(count_of(x.out, "\"action\":\"extract.nil_return\""), periods.size());
+  EXPECT_EQ(count_of(x.out, "\"action\":\"upload.refused\""), 0u) << "a refused period was recorded";
+  EXPECT_EQ(x.out.find(nhs_number), std::string::npos) << "the NHS number reached the audit export";
+  EXPECT_EQ(read_file(daemon_log()).find(nhs_number), std::string::npos) << "the NHS number reached the log";
+}
+
+// "spool", "gateway" and "hub" name the gateway's own actors in the audit log, and "spool" is who
+// sent every spool-taken extract: a certificate with one of them as its CN, even one issued by the
+// client CA, is no client, and sees nothing.
+class ReservedNameTest : public DaemonHarness {
+ protected:
+  ReservedNameTest() : DaemonHarness({"spool", "gateway", "hub"}) {}
+};
+
+TEST_F(ReservedNameTest, AClientCertificateWithAReservedCnIsRefusedEveryRequest) {
+  start_daemon();
+  const auto file = extract(30, 31, "death-reports");
+  const fs::path spool = dir() / "state" / "spool" / "death-reports";
+  ASSERT_TRUE(fs::is_directory(spool)) << logs();
+  fs::copy_file(file, spool / "deaths-week-48.csv.part");
+  fs::rename(spool / "deaths-week-48.csv.part", spool / "deaths-week-48.csv");
+  // The store's id for it; the feed's own client sees it once it is taken.
+  const std::string id = "death-reports-" + crypto::sha256_hex(read_file(file)).substr(0, 16);
+  wait_for_status(id, R"("name":"deaths-week-48.csv")", 30s, kIcbClient);
+
+  const std::vector<std::string> reserved{"spool", "gateway", "hub"};
+  for (const auto& cn : reserved) {
+    auto status = curl({url("/v1/extracts/" + id)}, cn);
+    EXPECT_EQ(status.status, 403) << cn;
+    EXPECT_NE(status.body.find("/problems/reserved_client"), std::string::npos) << cn << ": " << status.body;
+    EXPECT_EQ(status.body.find("deaths-week-48"), std::string::npos) << cn << " sees the spool extract";
+    EXPECT_EQ(curl({url("/v1/extracts/death-reports-0123456789abcdef")}, cn).status, 403) << cn;
+    EXPECT_EQ(upload(file, "death-reports", "from-" + cn + ".csv", cn).status, 403) << cn;
+    EXPECT_EQ(curl({"-X", "PUT", "--data-binary", "", url("/v1/feeds/death-reports/nothing-to-share/2026-W48")}, cn)
+                  .status,
+              403)
+        << cn;
+    EXPECT_EQ(curl({url("/healthz")}, cn).status, 403) << cn;
+  }
+  EXPECT_EQ(metric("svdgw_extracts_total{feed=\"death-reports\",outcome=\"received\"}"), 1.0) << "only the spool file";
+  EXPECT_NE(read_file(daemon_log()).find("CN spool is reserved"), std::string::npos) << logs();
 }
 
 TEST_F(DaemonTest, SigtermDrainsAndARestartFinishesTheWork) {
@@ -283,7 +359,7 @@ TEST_F(DaemonTest, AMissedDeadlineRaisesFeedOverdueUntilADeliveryArrives) {
             std::string::npos)
       << health.body;
 
-  auto r = curl({"-X", "PUT", "--data-binary", "", url("/v1/feeds/ed-assaults/nothing-to-share/today")});
+  auto r = curl({"-X", "PUT", "--data-binary", "", url("/v1/feeds/ed-assaults/nothing-to-share/2026-11-23")});
   ASSERT_EQ(r.status, 201) << r.body;
   ASSERT_TRUE(wait_for_metric("svdgw_feed_overdue{feed=\"ed-assaults\"}", 0)) << logs();
   EXPECT_TRUE(eventually([&] {

@@ -33,6 +33,18 @@ TEST(UploadApi, ExtractIds) {
   EXPECT_FALSE(valid_extract_id("a.b"));
 }
 
+TEST(UploadApi, NothingToSharePeriods) {
+  for (const char* p : {"2026-W01", "2026-W52", "2026-W53", "2020-W53", "2015-W53", "2026-01", "2026-12", "2026-11-23",
+                        "2024-02-29", "2000-02-29", "2026-12-31"})
+    EXPECT_TRUE(valid_period(p)) << p;
+  // Week 53 only in years that have one (Thursday 1 January, or Wednesday in a leap year).
+  for (const char* p : {"2026-W00", "2026-W54", "2027-W53", "2021-W53", "2026-00", "2026-13", "2026-02-29",
+                        "1900-02-29", "2026-04-31", "2026-11-00", "2026-w01", "2026W01", "2026-W1", "2026-1",
+                        "26-01-01", "2026-01-1", "2026-01-01T00", " 2026-01", "2026-01 ", "2026", "", "+026-01",
+                        "2026-0a", "9990000018", "week-01"})
+    EXPECT_FALSE(valid_period(p)) << p;
+}
+
 TEST(UploadApi, Paths) {
   EXPECT_EQ(extract_path("ed-assaults", "week-01.csv"), "/v1/feeds/ed-assaults/extracts/week-01.csv");
   EXPECT_EQ(nothing_to_share_path("ed-assaults", "2026-W03"), "/v1/feeds/ed-assaults/nothing-to-share/2026-W03");
