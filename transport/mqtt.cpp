@@ -1,6 +1,21 @@
 #include "transport/mqtt.h"
 
+#include <openssl/crypto.h>
+
 namespace svd::transport {
+
+namespace {
+
+// Paho's send and receive threads may still be unwinding when main returns: they are marked
+// stopped before their thread-local OpenSSL state is released. OpenSSL's exit handler would then
+// free that state under them (a double free seen at svdhub shutdown), so any program that talks
+// MQTT leaves OpenSSL's global state to the process exit instead. This runs before main, ahead of
+// any other OpenSSL call, which is the only time the option takes effect.
+const bool openssl_without_exit_handler = [] {
+  return OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr) == 1;
+}();
+
+}  // namespace
 
 std::string broker_uri(const config::MqttEndpoint& endpoint) {
   return "ssl://" + endpoint.host + ":" + std::to_string(endpoint.port);
