@@ -53,7 +53,7 @@ class MemorySource final : public ByteSource {
 result<std::unique_ptr<ByteSource>> open_file_source(const std::filesystem::path& path) {
   int fd;
   do {
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) return errc::io_error;
   return std::unique_ptr<ByteSource>(std::make_unique<FileSource>(fd));

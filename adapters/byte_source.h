@@ -20,8 +20,9 @@ class ByteSource {
   virtual result<std::size_t> read(std::span<char> buf) = 0;
 };
 
-// Reads a file sequentially (posix read, no mmap so memory stays bounded).
-// Opening failure is errc::io_error.
+// Reads a file sequentially (posix read, no mmap so memory stays bounded). A symbolic link is
+// not followed: an extract is a file of its own, never a pointer to another one. Opening failure
+// (a link included) is errc::io_error.
 result<std::unique_ptr<ByteSource>> open_file_source(const std::filesystem::path& path);
 
 // Reads from memory; `data` must outlive the source. For tests and small inputs.

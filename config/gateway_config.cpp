@@ -190,7 +190,8 @@ class Loader : detail::TomlReader {
     const toml::table* h = table(root, "http", false);
     if (!h) return;
     known_keys(*h, {"listen", "port", "cert", "key", "client_ca", "crl", "max_extract_bytes", "max_header_bytes",
-                    "max_connections", "idle_timeout_seconds", "header_timeout_seconds"},
+                    "max_connections", "idle_timeout_seconds", "header_timeout_seconds",
+                    "max_handshakes_per_address", "min_upload_bytes_per_second"},
                "[http]");
     HttpConfig http;
     read_listen(*h, http.listen, "[http]");
@@ -206,6 +207,10 @@ class Loader : detail::TomlReader {
     read_int(*h, "max_connections", http.max_connections, 1, 10000);
     read_int(*h, "idle_timeout_seconds", http.idle_timeout_seconds, 1, 3600);
     read_int(*h, "header_timeout_seconds", http.header_timeout_seconds, 1, 600);
+    read_int(*h, "max_handshakes_per_address", http.max_handshakes_per_address, 1, 10000);
+    std::size_t min_rate = static_cast<std::size_t>(http.min_upload_bytes_per_second);
+    read_size(*h, "min_upload_bytes_per_second", min_rate, 0, std::int64_t{1} << 30);
+    http.min_upload_bytes_per_second = min_rate;
     cfg_.http = std::move(http);
   }
 

@@ -67,6 +67,8 @@ struct HttpConfig {
   int max_connections = 32;
   int idle_timeout_seconds = 30;
   int header_timeout_seconds = 10;
+  int max_handshakes_per_address = 8;
+  std::uint64_t min_upload_bytes_per_second = 16 << 10;  // 0: no minimum
 };
 
 // [http] without `crl`: a client certificate revoked at its CA still uploads. Said at start and

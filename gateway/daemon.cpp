@@ -93,6 +93,8 @@ ingest::HttpServerOptions http_options(const config::HttpConfig& h) {
   o.max_connections = static_cast<std::size_t>(h.max_connections);
   o.idle_timeout = std::chrono::seconds(h.idle_timeout_seconds);
   o.header_timeout = std::chrono::seconds(h.header_timeout_seconds);
+  o.max_handshakes_per_address = static_cast<std::size_t>(h.max_handshakes_per_address);
+  o.min_upload_bytes_per_second = h.min_upload_bytes_per_second;
   return o;
 }
 
@@ -495,6 +497,11 @@ class Daemon {
         gm_.uploads.set_total({"4xx"}, static_cast<double>(c.responses_4xx));
         gm_.uploads.set_total({"5xx"}, static_cast<double>(c.responses_5xx));
         gm_.uploads.set_total({"2xx"}, static_cast<double>(c.uploads_created + c.uploads_same));
+        gm_.http_connections.set_total({"accepted"}, static_cast<double>(c.connections));
+        gm_.http_connections.set_total({"refused"}, static_cast<double>(c.refused_connections));
+        gm_.http_connections.set_total({"handshake_failed"}, static_cast<double>(c.handshake_failures));
+        gm_.http_connections.set_total({"handshake_cut"}, static_cast<double>(c.handshakes_cut));
+        gm_.http_connections.set_total({"timed_out"}, static_cast<double>(c.timeouts));
       }
       return {200, std::string(kMetricsContentType), metrics_.render()};
     }

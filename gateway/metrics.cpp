@@ -24,6 +24,10 @@ GatewayMetrics::GatewayMetrics(Metrics& m, std::string_view version)
       feed_overdue_seconds(m.gauge("svdgw_feed_overdue_seconds",
                                    "Seconds since the feed's first missed deadline (0 when not overdue)", {"feed"})),
       uploads(m.counter("svdgw_uploads_total", "Responses of the HTTPS upload API by HTTP status class", {"class"})),
+      http_connections(m.counter("svdgw_http_connections_total",
+                                 "Connections to the upload API: accepted, refused, failed or cut in the TLS handshake, "
+                                 "timed out",
+                                 {"outcome"})),
       build_info(m.gauge("svdgw_build_info", "The gateway's version, in the label; always 1", {"version"})),
       certificate_expiry(m.gauge("svdgw_certificate_expiry_timestamp_seconds",
                                  "When the TLS certificate in use for the role expires (for role crl: the upload API's CRL's "
@@ -31,6 +35,8 @@ GatewayMetrics::GatewayMetrics(Metrics& m, std::string_view version)
                                  {"role"})) {
   for (std::string_view stage : {"published", "acknowledged", "rejected"}) batches.add({stage}, 0);
   for (std::string_view status_class : {"2xx", "4xx", "5xx"}) uploads.add({status_class}, 0);
+  for (std::string_view outcome : {"accepted", "refused", "handshake_failed", "handshake_cut", "timed_out"})
+    http_connections.add({outcome}, 0);
   build_info.set({version}, 1);
 }
 

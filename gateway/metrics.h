@@ -40,6 +40,11 @@ struct GatewayMetrics {
   Gauge feed_overdue_seconds;
   // svdgw_uploads_total{class}: responses of the HTTPS upload API by status class. class = 2xx | 4xx | 5xx
   Counter uploads;
+  // svdgw_http_connections_total{outcome}: connections to the upload API. outcome = accepted |
+  // refused (max_connections, none in a handshake to make room) | handshake_failed | handshake_cut
+  // (still in its handshake when a newer connection needed its place) | timed_out (idle, head
+  // or handshake deadline, or an upload below the minimum rate)
+  Counter http_connections;
   Gauge build_info;  // svdgw_build_info{version}: always 1; the value is in the label
   // svdgw_certificate_expiry_timestamp_seconds{role}: when the certificate in use expires (Unix
   // time). role = upload-server | client-ca | hub-client | crl (the CRL's nextUpdate;

@@ -38,16 +38,30 @@ void StorageQuota::refresh() {
   }
 }
 
-bool StorageQuota::room_for(std::uint64_t bytes, std::uint64_t quota) const {
+bool StorageQuota::room_beside(std::uint64_t held, std::uint64_t bytes, std::uint64_t quota) const {
   const std::uint64_t used = used_;
-  if (used >= quota || bytes > quota - used) return false;
+  if (used >= quota || held > quota - used || bytes > quota - used - held) return false;
   const std::uint64_t free = disk_free_, margin = disk_margin_;
-  return free > margin && bytes <= free - margin;
+  return free > margin && held <= free - margin && bytes <= free - margin - held;
 }
 
+bool StorageQuota::room_for(std::uint64_t bytes, std::uint64_t quota) const {
+  return room_beside(held_, bytes, quota);
+}
+
+bool StorageQuota::hold(std::uint64_t bytes, std::uint64_t quota) {
+  std::uint64_t held = held_;
+  do {
+    if (!room_beside(held, bytes, quota)) return false;
+  } while (!held_.compare_exchange_weak(held, held + bytes));
+  return true;
+}
+
+void StorageQuota::release(std::uint64_t bytes) { held_ -= bytes; }
+
 std::uint64_t StorageQuota::headroom(std::uint64_t quota) const {
-  const std::uint64_t used = used_;
-  return used >= quota ? 0 : quota - used;
+  const std::uint64_t taken = used_ + held_;
+  return taken >= quota ? 0 : quota - taken;
 }
 
 void apply_retention(ingest::ExtractStore& store, int hours, const Clock& clock) {

@@ -34,13 +34,46 @@ bool write_document(const fs::path& file, const std::string& doc) {
   return std::fclose(f) == 0 && ok;
 }
 
+// An accepted extract needs room three times over until it is processed and forwarded: its
+// file, its batches in the outbox, and the outbox's WAL while they are written.
+constexpr std::uint64_t kRoomPerByte = 3;
+
+// An upload's share of the quota while its body arrives: what its Content-Length claims from the
+// start, or (chunked) as much as has arrived so far.
+class QuotaRoom final : public ingest::BodyRoom {
+ public:
+  // `refused` runs when a body outgrows the room (the upload is then answered 507).
+  QuotaRoom(StorageQuota& storage, std::uint64_t quota, std::function<void()> refused)
+      : storage_(storage), quota_(quota), refused_(std::move(refused)) {}
+  ~QuotaRoom() override { storage_.release(held_); }
+  QuotaRoom(const QuotaRoom&) = delete;
+  QuotaRoom& operator=(const QuotaRoom&) = delete;
+
+  bool grow_to(std::uint64_t bytes) override {
+    if (bytes <= held_ / kRoomPerByte) return true;
+    if (bytes > std::numeric_limits<std::uint64_t>::max() / kRoomPerByte ||
+        !storage_.hold(kRoomPerByte * bytes - held_, quota_)) {
+      if (refused_) refused_();
+      return false;
+    }
+    held_ = kRoomPerByte * bytes;
+    return true;
+  }
+
+ private:
+  StorageQuota& storage_;
+  const std::uint64_t quota_;
+  const std::function<void()> refused_;
+  std::uint64_t held_ = 0;
+};
+
 }  // namespace
 
 bool client_allowed(const config::FeedConfig& feed, const std::string& client) {
   return std::find(feed.allowed_clients.begin(), feed.allowed_clients.end(), client) != feed.allowed_clients.end();
 }
 
-ingest::Admission UploadBackend::admit(const ingest::Upload& upload, std::optional<std::uint64_t> content_length) {
+ingest::Admitted UploadBackend::admit(const ingest::Upload& upload, std::optional<std::uint64_t> content_length) {
   if (p_.stopping) return ingest::Admission::unavailable;
   const ConfigPtr cfg = p_.config.config();
   const config::FeedConfig* feed = cfg->find_feed(upload.feed);
@@ -51,13 +84,14 @@ ingest::Admission UploadBackend::admit(const ingest::Upload& upload, std::option
   };
   if (!feed) return refuse(ingest::Admission::unknown_feed, 404, "unknown_feed");
   if (!client_allowed(*feed, upload.client)) return refuse(ingest::Admission::forbidden, 403, "forbidden");
-  // An accepted extract needs room three times over until it is processed and forwarded: its
-  // file, its batches in the outbox, and the outbox's WAL while they are written. Refusing now
-  // (507) is better than accepting what could not then be processed.
-  const std::uint64_t n = content_length.value_or(0);
-  if (n > std::numeric_limits<std::uint64_t>::max() / 4 || !p_.storage.room_for(3 * n, cfg->storage.quota_bytes))
-    return refuse(ingest::Admission::storage_full, 507, "storage_full");
-  return ingest::Admission::ok;
+  // Refusing now (507) is better than accepting what could not then be processed. A chunked body
+  // (no length) takes room as it arrives and is refused when it outgrows what is left.
+  if (!p_.storage.room_for(0, cfg->storage.quota_bytes)) return refuse(ingest::Admission::storage_full, 507, "storage_full");
+  auto room = std::make_unique<QuotaRoom>(p_.storage, cfg->storage.quota_bytes, [this, client = upload.client, feed = upload.feed] {
+    p_.audit.record(audit::events::upload_refused(client, feed, 507, "storage_full"));
+  });
+  if (!room->grow_to(content_length.value_or(0))) return ingest::Admission::storage_full;  // recorded by the room
+  return {ingest::Admission::ok, std::move(room)};
 }
 
 void UploadBackend::incoming_file(std::function<void(result<fs::path>)> done) {

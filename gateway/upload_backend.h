@@ -40,7 +40,7 @@ class UploadBackend final : public ingest::ApiBackend {
   };
   explicit UploadBackend(Parts parts) : p_(std::move(parts)) {}
 
-  ingest::Admission admit(const ingest::Upload& upload, std::optional<std::uint64_t> content_length) override;
+  ingest::Admitted admit(const ingest::Upload& upload, std::optional<std::uint64_t> content_length) override;
   void incoming_file(std::function<void(result<std::filesystem::path>)> done) override;
   void accept(const ingest::Upload& upload, const std::filesystem::path& file, const std::string& sha256,
               std::uint64_t bytes, std::function<void(result<ingest::AcceptResult>)> done) override;

@@ -78,7 +78,7 @@ errc write_error() { return errno == ENOSPC || errno == EDQUOT ? errc::storage_f
 
 // fsync of a file or directory by path; false on any failure.
 bool sync_path(const fs::path& p, bool directory) {
-  const UniqueFd fd(::open(p.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC));
+  const UniqueFd fd(::open(p.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW));
   return fd && ::fsync(fd.get()) == 0;
 }
 

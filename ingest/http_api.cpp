@@ -480,6 +480,15 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     std::string remote, client;
     beast::flat_buffer buffer;
     std::optional<Parser> parser;  // one per request (a parser reads one message)
+    std::atomic<bool> cut{false};  // cut in its handshake for a newer connection (already logged)
+  };
+
+  // An open connection as the server counts it (under mu).
+  struct Slot {
+    std::weak_ptr<Conn> conn;
+    std::string address;       // the peer's IP address, without the port
+    bool in_handshake = true;  // until its client certificate has been verified
+    bool cut = false;          // cut for a newer connection: its place is taken already
   };
 
   // What happens to the connection after a request.
@@ -516,7 +525,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   mutable std::mutex mu;  // guards everything below
   std::shared_ptr<ssl::context> tls;
   HttpCounters counters;
-  std::map<std::uint64_t, std::weak_ptr<Conn>> conns;
+  std::map<std::uint64_t, Slot> conns;  // by id: oldest first
   std::uint64_t next_id = 1;
   bool stopping = false;
   bool detached = false;  // stop finished or the server destroyed: no backend or log calls any more
@@ -594,21 +603,45 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     }
   }
 
+  // The oldest connection still in its handshake (from `address`, unless empty); under mu.
+  Slot* oldest_in_handshake(const std::string& address) {
+    for (auto& [id, slot] : conns)
+      if (slot.in_handshake && !slot.cut && (address.empty() || slot.address == address)) return &slot;
+    return nullptr;
+  }
+
   void start_connection(tcp::socket socket) {
     beast::error_code ec;
     const auto ep = socket.remote_endpoint(ec);
     std::string remote = ec ? std::string("unknown peer") : endpoint_text(ep);
+    std::string address = ec ? std::string("unknown") : ep.address().to_string();
     // Replies are written whole; Nagle would hold a reply's last segment for the client's
     // delayed ACK (40 ms a request).
     socket.set_option(tcp::no_delay(true), ec);
     std::shared_ptr<ssl::context> ctx;
+    std::shared_ptr<Conn> victim;  // released outside the lock: its destructor takes it
     std::uint64_t id = 0;
     std::size_t open_now = 0;
     {
       std::lock_guard lock(mu);
       if (stopping) return;  // the socket closes here
-      open_now = conns.size();
-      if (open_now < opt.max_connections) {
+      std::size_t from_address = 0;
+      for (const auto& [other, slot] : conns) {
+        if (slot.cut) continue;
+        ++open_now;
+        if (slot.in_handshake && slot.address == address) ++from_address;
+      }
+      // A peer that connects and says nothing holds its place only until a newer connection
+      // needs it: one from its own address beyond the per-address cap, or any when all are taken.
+      Slot* evict = nullptr;
+      if (from_address >= opt.max_handshakes_per_address) evict = oldest_in_handshake(address);
+      else if (open_now >= opt.max_connections) evict = oldest_in_handshake({});
+      if (evict || open_now < opt.max_connections) {
+        if (evict) {
+          evict->cut = true;
+          victim = evict->conn.lock();
+          ++counters.handshakes_cut;
+        }
         id = next_id++;
         ++counters.connections;
         ctx = tls;
@@ -616,17 +649,24 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         ++counters.refused_connections;
       }
     }
+    if (victim) {
+      victim->cut = true;
+      log_limited("connection from " + victim->remote +
+                  " cut: still in its TLS handshake when a newer connection needed its place");
+      auto ex = victim->stream.get_executor();
+      asio::post(ex, [c = std::move(victim)] { c->tcp().close(); });
+    }
     if (!ctx) {
       socket.close(ec);
       log_limited("connection from " + remote + " refused: " + std::to_string(open_now) +
-                  " connections open (max_connections)");
+                  " connections open (max_connections), none in a TLS handshake");
       return;
     }
     auto conn = std::make_shared<Conn>(shared_from_this(), id, std::move(socket), std::move(ctx), std::move(remote),
                                        header_limit + kBodyChunk);
     {
       std::lock_guard lock(mu);
-      conns[id] = conn;
+      conns[id] = Slot{conn, std::move(address)};
     }
     auto ex = conn->stream.get_executor();
     asio::co_spawn(ex, run_connection(std::move(conn)), [self = shared_from_this()](std::exception_ptr e) {
@@ -702,8 +742,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     std::vector<std::shared_ptr<Conn>> open;
     {
       std::lock_guard lock(mu);
-      for (auto& [id, weak] : conns)
-        if (auto c = weak.lock()) open.push_back(std::move(c));
+      for (auto& [id, slot] : conns)
+        if (auto c = slot.conn.lock()) open.push_back(std::move(c));
     }
     for (auto& c : open) {
       auto ex = c->stream.get_executor();
@@ -744,6 +784,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       co_return;
     }
     c->client = std::move(*cn);
+    {
+      std::lock_guard lock(mu);
+      if (auto it = conns.find(c->id); it != conns.end()) it->second.in_handshake = false;
+    }
     // Refused request by request (serve_request) rather than cut, so the client is told why.
     if (reserved_client_identity(c->client))
       log_limited("connection from " + c->remote + ": the client certificate's CN " + c->client +
@@ -776,7 +820,18 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     }
   }
 
+  // True when a body that began at `start` has fallen behind the minimum rate, counted from
+  // idle_timeout after it began (the time a client has anyway before its first byte).
+  bool below_min_rate(SteadyClock::time_point start, std::uint64_t bytes) const {
+    if (opt.min_upload_bytes_per_second == 0) return false;
+    const auto late = SteadyClock::now() - start - std::chrono::duration_cast<SteadyClock::duration>(opt.idle_timeout);
+    if (late <= SteadyClock::duration::zero()) return false;
+    return static_cast<double>(bytes) <
+           std::chrono::duration<double>(late).count() * static_cast<double>(opt.min_upload_bytes_per_second);
+  }
+
   void handshake_failed(Conn& c, const beast::error_code& ec) {
+    if (c.cut) return;  // counted and logged when it was cut
     count([](HttpCounters& k) { ++k.handshake_failures; });
     std::string why;
     if (ec == beast::error::timeout) {
@@ -953,7 +1008,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     if (!valid_identity(route.feed)) co_return problem(version, Problem::invalid_feed);
     if (nothing && !protocol::valid_period(route.name)) co_return problem(version, Problem::invalid_period);
     if (!nothing && !protocol::valid_extract_name(route.name)) co_return problem(version, Problem::invalid_name);
-    if (req.find(http::field::transfer_encoding) != req.end() && !parser.chunked())
+    // Exactly `chunked` or none: with another coding before it ("gzip, chunked") the parser
+    // would still decode the chunks and the coded bytes would be taken for the extract.
+    if (const auto te = req.count(http::field::transfer_encoding);
+        te > 1 || (te == 1 && !beast::iequals(req[http::field::transfer_encoding], "chunked")))
       co_return problem(version, Problem::unsupported_transfer_coding);
     if (auto ce = req.find(http::field::content_encoding);
         ce != req.end() && !beast::iequals(ce->value(), "identity"))
@@ -977,7 +1035,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     Upload upload{route.kind == RouteKind::nothing_upload ? UploadKind::nothing_to_share : UploadKind::extract,
                   route.feed, route.name, c->client};
     if (!live()) co_return std::nullopt;
-    switch (backend.admit(upload, length)) {
+    Admitted admitted = backend.admit(upload, length);
+    switch (admitted.admission) {
       case Admission::ok: break;
       case Admission::unknown_feed: co_return problem(version, Problem::unknown_feed);
       case Admission::forbidden: co_return problem(version, Problem::forbidden);
@@ -1015,6 +1074,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     std::vector<char> chunk(kBodyChunk);
     std::size_t filled = 0;
     std::optional<Problem> failure;
+    const auto body_start = SteadyClock::now();
     while (!parser.is_done()) {
       parser.get().body().data = chunk.data() + filled;
       parser.get().body().size = chunk.size() - filled;
@@ -1023,6 +1083,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       if (ec == http::error::need_buffer) ec = {};
       filled = chunk.size() - parser.get().body().size;
       if (filled > 0 && (filled == chunk.size() || parser.is_done() || ec)) {
+        if (admitted.room && !admitted.room->grow_to(rl.in + filled)) {
+          failure = Problem::storage_full;
+          break;
+        }
         hash.update(std::string_view(chunk.data(), filled));
         if (const int err = write_all(fd.get(), chunk.data(), filled); err != 0) {
           log("writing an incoming file failed: " + std::generic_category().message(err));
@@ -1044,6 +1108,15 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         }
         if (is_disconnect(ec)) co_return std::nullopt;
         failure = Problem::bad_request;  // a malformed chunked body
+        break;
+      }
+      if (below_min_rate(body_start, rl.in + filled)) {
+        count([](HttpCounters& k) { ++k.timeouts; });
+        log_limited("upload from " + c->remote + " (client " + c->client + ") too slow: " +
+                    std::to_string(rl.in + filled) + " bytes in " +
+                    std::to_string(std::chrono::duration_cast<std::chrono::seconds>(SteadyClock::now() - body_start).count()) +
+                    " s (min_upload_bytes_per_second)");
+        failure = Problem::too_slow;
         break;
       }
     }

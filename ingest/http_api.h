@@ -39,9 +39,18 @@ struct HttpServerOptions {
   unsigned short port = 0;            // 0: the kernel picks one (tests); see HttpServer::port()
   std::uint64_t max_body_bytes = std::uint64_t{1} << 30;  // 413 beyond (Content-Length or streamed)
   std::size_t max_header_bytes = 16 << 10;                // 431 beyond
-  std::size_t max_connections = 32;  // more are accepted and closed at once (no TLS handshake)
+  // Open connections at most. When all are taken, a new one takes the place of the oldest still
+  // in its TLS handshake, so peers that connect and say nothing cannot lock clients out; with
+  // none in a handshake, it is accepted and closed at once.
+  std::size_t max_connections = 32;
+  // Connections from one address in their TLS handshake at most; the oldest is cut for a new one
+  // (so one address cannot hold the slots of others).
+  std::size_t max_handshakes_per_address = 8;
   std::chrono::seconds idle_timeout{30};    // no progress in either direction: closed
   std::chrono::seconds header_timeout{10};  // handshake + request head must arrive within this
+  // After idle_timeout, a body must have arrived at this average rate at least (408 too_slow),
+  // so an upload cannot hold a connection for ever by trickling; 0: no minimum.
+  std::uint64_t min_upload_bytes_per_second = 16 << 10;
 };
 
 enum class UploadKind { extract, nothing_to_share };
@@ -52,13 +61,31 @@ struct Upload {
   std::string client;  // the client certificate's CN
 };
 
-// The backend's answer before any body byte is read.
 enum class Admission {
   ok,
   unknown_feed,  // 404
   forbidden,     // 403: the client is not allowed for this feed
   storage_full,  // 507: the quota is reached
   unavailable,   // 503: shutting down (Retry-After is sent)
+};
+
+// Room held under a quota for one upload while its body arrives, so that uploads in parallel
+// cannot overrun the quota together; given back when destroyed, which is after accept() has
+// answered or once the upload has failed.
+class BodyRoom {
+ public:
+  virtual ~BodyRoom() = default;
+  // On the I/O thread, before each piece of the body is written: room for `bytes` of body in
+  // all? false: the upload is answered 507 and its file removed.
+  virtual bool grow_to(std::uint64_t bytes) = 0;
+};
+
+// The backend's answer before any body byte is read.
+struct Admitted {
+  // Implicit, so that a refusal is answered with its Admission alone.
+  Admitted(Admission a = Admission::ok, std::unique_ptr<BodyRoom> r = nullptr) : admission(a), room(std::move(r)) {}
+  Admission admission;
+  std::unique_ptr<BodyRoom> room;  // none: no quota to hold the body to
 };
 
 struct AcceptResult {
@@ -84,8 +111,8 @@ class ApiBackend {
   virtual ~ApiBackend() = default;
 
   // On the I/O thread, before reading the body; must not block. `content_length` is absent for
-  // a chunked body.
-  virtual Admission admit(const Upload& upload, std::optional<std::uint64_t> content_length) = 0;
+  // a chunked body, whose size is known only as it arrives (hence the room's grow_to()).
+  virtual Admitted admit(const Upload& upload, std::optional<std::uint64_t> content_length) = 0;
   // A new empty file to stream the body into (in the extract store's incoming/). Any thread may
   // answer. Errors: io_error (500), storage_full (507).
   virtual void incoming_file(std::function<void(result<std::filesystem::path>)> done) = 0;
@@ -105,6 +132,7 @@ class ApiBackend {
 // called from any thread.
 struct HttpCounters {
   std::uint64_t connections = 0, handshake_failures = 0, refused_connections = 0;
+  std::uint64_t handshakes_cut = 0;  // cut for a newer connection (max_connections, max_handshakes_per_address)
   std::uint64_t requests = 0, uploads_created = 0, uploads_same = 0;
   std::uint64_t responses_4xx = 0, responses_5xx = 0, timeouts = 0;
   std::uint64_t open_connections = 0;

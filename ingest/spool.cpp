@@ -203,7 +203,8 @@ void Spool::scan_feed(const std::string& feed, Scan& scan) {
       scan.events.push_back(std::move(ev));
       continue;
     }
-    take(dir_fd.get(), feed, name, has_marker, scan);
+    if (options_.checked) options_.checked(feed, name);
+    take(dir_fd.get(), feed, name, st, has_marker, scan);
   }
 }
 
@@ -220,7 +221,8 @@ bool Spool::settled(const std::string& key, const Seen& now_seen, Scan& scan) {
   return scan.now - s.mtime >= options_.settle || scan.now - s.since >= options_.settle;
 }
 
-void Spool::take(int dir_fd, const std::string& feed, const std::string& name, bool has_marker, Scan& scan) {
+void Spool::take(int dir_fd, const std::string& feed, const std::string& name, const struct stat& checked,
+                 bool has_marker, Scan& scan) {
   SpoolEvent ev{feed, name, SpoolEvent::What::error, {}, {}, {}};
   auto fail = [&](boost::system::error_code ec, std::string detail) {
     ev.error = ec;
@@ -238,6 +240,14 @@ void Spool::take(int dir_fd, const std::string& feed, const std::string& name, b
   if (::linkat(dir_fd, name.c_str(), AT_FDCWD, incoming->c_str(), 0) != 0) {
     const int e = errno;
     return fail(errc::io_error, "cannot link into the store's incoming/: " + errno_text(e));
+  }
+  // NAME may have been replaced since it was checked (by a symbolic link, another file, a larger
+  // one): only the checked file, whole, is taken.
+  struct stat linked {};
+  if (::lstat(incoming->c_str(), &linked) != 0 || !S_ISREG(linked.st_mode) || linked.st_dev != checked.st_dev ||
+      linked.st_ino != checked.st_ino || linked.st_size != checked.st_size) {
+    ::unlink(incoming->c_str());
+    return fail(errc::io_error, "it changed between its check and its link into the store");
   }
   auto accepted = scan.store.accept(*incoming, feed, name, "spool");
   if (!accepted) {

@@ -3,7 +3,9 @@
 // <state_dir>/spool/<feed>/, and scan() takes each complete file into the extract store. A file
 // NAME is complete when NAME.ready exists or NAME has not changed for `settle`; *.part, *.ready,
 // hidden names and anything but a regular file are never taken. Taking is link into incoming/,
-// ExtractStore::accept, then unlink the marker and NAME, so a crash never loses or doubles a file.
+// ExtractStore::accept, then unlink the marker and NAME, so a crash never loses or doubles a file;
+// the link must be the very file that was checked (same inode, same size), or it is undone and
+// NAME left for the next scan.
 // Too large or a name conflict: moved to <feed>/.rejected/; any other error: left for the next
 // scan. The full contract with exporters: docs/daemon.md, "The spool directory".
 //
@@ -23,6 +25,8 @@
 #include <string_view>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include <boost/system/error_code.hpp>
 
 #include "base/clock.h"
@@ -40,6 +44,9 @@ struct SpoolOptions {
   std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max();
   // What the settle rule measures with; tests give a FakeClock.
   const Clock* clock = &Clock::system();
+  // Runs between a file's check and its link into incoming/: a test seam for a file replaced in
+  // that window. The daemon leaves it empty.
+  std::function<void(const std::string& feed, const std::string& name)> checked;
 };
 
 struct SpoolEvent {
@@ -84,7 +91,8 @@ class Spool {
 
   void scan_feed(const std::string& feed, Scan& scan);
   bool settled(const std::string& key, const Seen& now_seen, Scan& scan);
-  void take(int dir_fd, const std::string& feed, const std::string& name, bool has_marker, Scan& scan);
+  void take(int dir_fd, const std::string& feed, const std::string& name, const struct stat& checked, bool has_marker,
+            Scan& scan);
   SpoolEvent set_aside(int dir_fd, const std::string& name, bool has_marker, SpoolEvent event);
   void report(const SpoolEvent& event);
 

@@ -126,6 +126,9 @@ ProblemSpec problem_spec(Problem p) {
       return {503, "unavailable", "Unavailable", "The gateway is shutting down or busy; retry later."};
     case Problem::storage_full:
       return {507, "storage_full", "Storage full", "The gateway's storage quota is reached; nothing was stored."};
+    case Problem::too_slow:
+      return {408, "too_slow", "Upload too slow",
+              "The body arrived more slowly than the gateway's minimum upload rate; nothing was stored."};
   }
   return {500, "internal_error", "Internal error", ""};
 }

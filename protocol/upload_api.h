@@ -60,6 +60,7 @@ enum class Problem {
   unsupported_transfer_coding,
   unavailable,
   storage_full,
+  too_slow,
 };
 
 // Its status, code, title and detail: fixed text that never holds a name, a header value or

@@ -74,6 +74,17 @@ TEST(ByteSource, MissingFileIsAnIoError) {
   EXPECT_EQ(src.error(), make_error_code(errc::io_error));
 }
 
+TEST(ByteSource, ASymbolicLinkIsNotFollowed) {
+  TempFile f("9990000018,Testperson\n");
+  const auto link = f.path().string() + ".link";
+  std::filesystem::create_symlink(f.path(), link);
+  auto src = open_file_source(link);
+  std::filesystem::remove(link);
+  ASSERT_FALSE(src);
+  EXPECT_EQ(src.error(), make_error_code(errc::io_error));
+  EXPECT_TRUE(open_file_source(f.path())) << "the file itself opens";
+}
+
 TEST(ByteSource, ReadingADirectoryIsAnIoError) {
   auto src = open_file_source(std::filesystem::temp_directory_path());
   if (!src) {

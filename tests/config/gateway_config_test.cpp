@@ -239,6 +239,8 @@ cert = "pki/server.crt"
 key = "pki/server.key"
 client_ca = "/etc/svdgw/clients-ca.crt"
 max_extract_bytes = 5000000
+max_handshakes_per_address = 2
+min_upload_bytes_per_second = 0
 
 [ops]
 port = 0
@@ -255,6 +257,8 @@ retain_extracts_hours = 48
   EXPECT_TRUE(cfg.http->crl.empty());
   EXPECT_EQ(cfg.http->max_extract_bytes, 5000000u);
   EXPECT_EQ(cfg.http->max_header_bytes, 16384u);
+  EXPECT_EQ(cfg.http->max_handshakes_per_address, 2);
+  EXPECT_EQ(cfg.http->min_upload_bytes_per_second, 0u);
   EXPECT_EQ(cfg.ops.listen, "127.0.0.1");
   EXPECT_EQ(cfg.ops.port, 0);
   EXPECT_EQ(cfg.storage.quota_bytes, 2097152u);

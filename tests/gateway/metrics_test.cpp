@@ -41,7 +41,7 @@ TEST(GatewayMetricsTest, RenderValidText) {
         "svdgw_outbox_records", "svdgw_outbox_oldest_unacknowledged_seconds", "svdgw_broker_connected",
         "svdgw_storage_headroom_bytes", "svdgw_storage_quota_bytes", "svdgw_feed_overdue",
         "svdgw_feed_overdue_seconds", "svdgw_uploads_total", "svdgw_build_info", "svdgw_metrics_dropped_series_total",
-        "svdgw_certificate_expiry_timestamp_seconds"})
+        "svdgw_certificate_expiry_timestamp_seconds", "svdgw_http_connections_total"})
     EXPECT_NE(text.find(std::string("# TYPE ") + family + " "), std::string::npos) << family;
   EXPECT_EQ(parsed.samples.at("svdgw_build_info{version=\"0.1.0\"}"), 1);
   EXPECT_EQ(parsed.samples.at("svdgw_extracts_total{feed=\"death-reports\",outcome=\"refused\"}"), 0);
@@ -55,10 +55,11 @@ TEST(GatewayMetricsTest, RenderValidText) {
   EXPECT_EQ(parsed.samples.at("svdgw_feed_overdue{feed=\"ed-assaults\"}"), 0);
   EXPECT_EQ(parsed.samples.at("svdgw_storage_quota_bytes"), 10737418240.0);
   EXPECT_EQ(parsed.samples.at("svdgw_outbox_oldest_unacknowledged_seconds"), 0);
+  EXPECT_EQ(parsed.samples.at("svdgw_http_connections_total{outcome=\"handshake_cut\"}"), 0);
   // 2 feeds x (3 outcomes + 4 stages + 2 overdue gauges) + 3 batch stages + 3 upload classes
-  // + build info + 6 gauges without labels + one certificate's expiry.
+  // + 5 connection outcomes + build info + 6 gauges without labels + one certificate's expiry.
   EXPECT_EQ(parsed.samples.at("svdgw_certificate_expiry_timestamp_seconds{role=\"hub-client\"}"), 1795425320);
-  EXPECT_EQ(parsed.samples.size(), 2u * 9 + 3 + 3 + 1 + 6 + 1);
+  EXPECT_EQ(parsed.samples.size(), 2u * 9 + 3 + 3 + 5 + 1 + 6 + 1);
 }
 
 }  // namespace

@@ -286,11 +286,17 @@ class FakeBackend : public ApiBackend {
   ApiReply health_reply{200, "application/json", R"({"status":"ok"})"};
   std::function<void()> on_health;
 
-  Admission admit(const Upload& upload, std::optional<std::uint64_t> content_length) override {
-    std::lock_guard lock(mu_);
-    admits_.push_back({upload, content_length});
-    cv_.notify_all();
-    return admission;
+  // Room for this many body bytes per upload (grow_to() beyond it: false); none: no room at all.
+  std::optional<std::uint64_t> room_bytes;
+
+  Admitted admit(const Upload& upload, std::optional<std::uint64_t> content_length) override {
+    {
+      std::lock_guard lock(mu_);
+      admits_.push_back({upload, content_length});
+      cv_.notify_all();
+    }
+    if (!room_bytes) return admission;
+    return {admission, std::make_unique<Room>(*this, *room_bytes)};  // the room takes mu_ itself
   }
 
   void incoming_file(std::function<void(result<fs::path>)> done) override {
@@ -375,6 +381,15 @@ class FakeBackend : public ApiBackend {
   }
 
   // Observations.
+  // What the rooms were asked for, in order; how many rooms are still held.
+  std::vector<std::uint64_t> room_requests() {
+    std::lock_guard lock(mu_);
+    return room_requests_;
+  }
+  int rooms_held() {
+    std::lock_guard lock(mu_);
+    return rooms_held_;
+  }
   std::vector<std::pair<Upload, std::optional<std::uint64_t>>> admits() {
     std::lock_guard lock(mu_);
     return admits_;
@@ -409,6 +424,27 @@ class FakeBackend : public ApiBackend {
   }
 
  private:
+  class Room final : public BodyRoom {
+   public:
+    Room(FakeBackend& backend, std::uint64_t bytes) : backend_(backend), bytes_(bytes) {
+      std::lock_guard lock(backend_.mu_);
+      ++backend_.rooms_held_;
+    }
+    ~Room() override {
+      std::lock_guard lock(backend_.mu_);
+      --backend_.rooms_held_;
+    }
+    bool grow_to(std::uint64_t bytes) override {
+      std::lock_guard lock(backend_.mu_);
+      backend_.room_requests_.push_back(bytes);
+      return bytes <= bytes_;
+    }
+
+   private:
+    FakeBackend& backend_;
+    const std::uint64_t bytes_;
+  };
+
   template <class F, class T>
   void answer_with(F done, T answer) {
     if (!answer_from_thread) {
@@ -429,6 +465,8 @@ class FakeBackend : public ApiBackend {
   std::map<std::string, std::string> stored_;
   std::function<void()> held_;
   std::vector<std::thread> threads_;
+  std::vector<std::uint64_t> room_requests_;
+  int rooms_held_ = 0;
 };
 
 // ---- fixture --------------------------------------------------------------------------------------
@@ -735,6 +773,30 @@ TEST_F(HttpApiTest, ChunkedBodyOverTheLimitIs413AndRemovesTheFile) {
   expect_files_removed();
 }
 
+TEST_F(HttpApiTest, AChunkedBodyTakesRoomAsItArrivesAndGives507WhenItOutgrowsIt) {
+  start();
+  backend_->room_bytes = 200000;
+  auto c = connected();
+  const std::string fits = random_bytes(150000, 5);
+  ASSERT_EQ(c->request(put_head(kTarget, std::nullopt) + chunked(fits, 10000)).status, 201);
+  auto asked = backend_->room_requests();
+  ASSERT_FALSE(asked.empty());
+  EXPECT_TRUE(std::is_sorted(asked.begin(), asked.end())) << "room is asked for the body so far, growing";
+  EXPECT_EQ(asked.back(), fits.size()) << "the last request covers the whole body";
+
+  const Reply r = connected()->request(put_head("/v1/feeds/ed-assaults/extracts/b.csv", std::nullopt) +
+                                       chunked(random_bytes(300000, 6), 10000));
+  expect_problem(r, 507, "storage_full");
+  EXPECT_FALSE(r.keep_alive);
+  asked = backend_->room_requests();
+  EXPECT_GT(asked.back(), 200000u);
+  EXPECT_LT(asked.back(), 300000u) << "refused before the body ended, not after it was all written";
+  EXPECT_EQ(backend_->accepts().size(), 1u) << "only the first body was accepted";
+  ASSERT_EQ(backend_->files().size(), 2u);
+  EXPECT_FALSE(fs::exists(backend_->files()[1])) << "the refused body's file is removed";
+  EXPECT_TRUE(eventually([&] { return backend_->rooms_held() == 0; })) << "every room is given back";
+}
+
 class AdmissionTest : public HttpApiTest,
                       public ::testing::WithParamInterface<std::tuple<Admission, int, std::string>> {};
 
@@ -924,6 +986,15 @@ TEST_F(HttpApiTest, UnsupportedCodingsAreRefused) {
   auto c = connected();
   expect_problem(c->request(put_head(kTarget, 3, "Content-Encoding: gzip\r\n") + "abc"), 415,
                  "unsupported_content_encoding");
+  // Beast decodes the chunks whatever codings come before `chunked`; their bytes would be taken
+  // for the extract.
+  const std::string head = "PUT " + std::string(kTarget) + " HTTP/1.1\r\nHost: localhost\r\n";
+  expect_problem(connected()->request(head + "Transfer-Encoding: gzip, chunked\r\n\r\n" + chunked("a,b\n1,2\n", 4)),
+                 501, "unsupported_transfer_coding");
+  // Beast's parser refuses a second Transfer-Encoding itself.
+  expect_problem(connected()->request(head + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                                      chunked("a,b\n1,2\n", 4)),
+                 400, "bad_request");
   EXPECT_TRUE(backend_->admits().empty());
 }
 
@@ -1221,6 +1292,64 @@ TEST_F(HttpApiTest, MaxConnectionsIsEnforced) {
   ASSERT_TRUE(eventually([&] { return counters().open_connections == 1; }));
   auto d = connected();
   EXPECT_EQ(d->request(get("/healthz")).status, 200);
+}
+
+// Sockets that connect and never send a ClientHello hold their places only until newer
+// connections need them: beyond the per-address cap, or when every place is taken.
+TEST_F(HttpApiTest, ConnectionsStillInTheirHandshakeGiveWayToNewerOnes) {
+  auto o = options();
+  o.max_connections = 3;
+  o.max_handshakes_per_address = 2;
+  start(o);
+  asio::io_context io;
+  std::vector<tcp::socket> idle;
+  for (int i = 0; i < 5; ++i) {
+    idle.emplace_back(io);
+    idle.back().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_));
+  }
+  ASSERT_TRUE(eventually([&] { return counters().connections == 5; }));
+  auto c = connected();
+  EXPECT_EQ(upload(*c, kTarget, "a,b\n1,2\n").status, 201);
+  // The third, fourth and fifth socket each took the place of the oldest before them (two at
+  // most from one address), and the client the fourth's.
+  const auto k = counters();
+  EXPECT_EQ(k.handshakes_cut, 4u);
+  EXPECT_EQ(k.refused_connections, 0u);
+  EXPECT_EQ(k.handshake_failures, 0u) << "a cut is not counted as a failed handshake";
+  EXPECT_NE(log_text().find("cut: still in its TLS handshake"), std::string::npos) << log_text();
+  // Authenticated connections are never cut: with the places held by them, a newcomer is refused.
+  auto d = connected("export-b");
+  ASSERT_EQ(d->request(get("/healthz")).status, 200);
+  ASSERT_TRUE(eventually([&] { return counters().open_connections == 3; }));  // the fifth socket, c, d
+  idle.clear();
+  ASSERT_TRUE(eventually([&] { return counters().open_connections == 2; }));
+  auto e = connected();
+  ASSERT_EQ(e->request(get("/healthz")).status, 200);
+  EXPECT_TRUE(client()->connect(port_)) << "a fourth connection while three are authenticated is refused";
+  EXPECT_EQ(counters().refused_connections, 1u);
+  EXPECT_EQ(c->request(get("/healthz")).status, 200) << "the authenticated client kept its place";
+}
+
+// An upload that trickles, each read inside the idle timeout, is still ended once it falls
+// behind the minimum rate.
+TEST_F(HttpApiTest, ABodyBelowTheMinimumRateIs408AndItsFileRemoved) {
+  auto o = options();
+  o.idle_timeout = 1s;
+  o.min_upload_bytes_per_second = 1 << 20;
+  start(o);
+  auto c = connected();
+  ASSERT_FALSE(c->write(put_head(kTarget, 1000) + std::string(10, 'x')));
+  // A byte every 300 ms: never idle for a second, far below 1 MiB/s. The writes stop once the
+  // server has answered and closed.
+  for (int i = 0; i < 8 && !c->write("x"); ++i) std::this_thread::sleep_for(300ms);
+  const Reply r = c->read_reply();
+  expect_problem(r, 408, "too_slow");
+  EXPECT_FALSE(r.keep_alive);
+  EXPECT_TRUE(backend_->accepts().empty());
+  ASSERT_EQ(backend_->files().size(), 1u);
+  expect_files_removed();
+  EXPECT_GE(counters().timeouts, 1u);
+  EXPECT_NE(log_text().find("too slow"), std::string::npos) << log_text();
 }
 
 // ---- stop and reload ------------------------------------------------------------------------------

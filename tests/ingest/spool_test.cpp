@@ -70,6 +70,7 @@ class SpoolTest : public ::testing::Test {
     o.settle = settle;
     o.max_bytes = max_bytes;
     o.clock = &clock_;
+    o.checked = checked_;
     spool_ = std::make_unique<Spool>(std::move(o), [this](const std::string& line) { log_.push_back(line); });
     auto r = spool_->prepare();
     ASSERT_TRUE(r) << r.error().message();
@@ -97,6 +98,7 @@ class SpoolTest : public ::testing::Test {
   std::unique_ptr<Spool> spool_;
   test_support::FakeClock clock_;
   std::vector<std::string> log_;
+  std::function<void(const std::string&, const std::string&)> checked_;  // given to make_spool()
 };
 
 const std::string kExtract = "attendance_id,arrival\n1,2026-11-01T10:00\n";
@@ -366,6 +368,52 @@ TEST_F(SpoolTest, SymlinksAndOrphanMarkersAreLeftAlone) {
   EXPECT_EQ(extracts_held(), 0u);
   EXPECT_NE(log_text().find(name_for_log("link.csv") + ": not a regular file"), std::string::npos) << log_text();
   EXPECT_NE(log_text().find(name_for_log("gone.csv.ready") + ": a .ready marker without its file"), std::string::npos) << log_text();
+}
+
+// What an exporter (or anyone who can write the spool) swaps in after the scan has looked at a
+// file is never what the store takes: not a symbolic link to a file the gateway may read, not
+// more bytes than were checked against the limit.
+TEST_F(SpoolTest, AFileChangedBetweenItsCheckAndItsLinkIsLeftForTheNextScan) {
+  const fs::path secret = tmp_.path() / "secret.csv";
+  write(secret, "not for the hub\n");
+  const fs::path file = feed_dir() / "week-48.csv";
+  int calls = 0;
+  checked_ = [&](const std::string&, const std::string& name) {
+    if (name != "week-48.csv" || ++calls > 2) return;
+    if (calls == 1) {  // replaced by a symbolic link
+      fs::create_symlink(secret, feed_dir() / "tmp-link");
+      fs::rename(feed_dir() / "tmp-link", file);
+    } else {  // the same file, grown
+      std::ofstream(file, std::ios::app) << "3,2026-11-02T09:00\n";
+    }
+  };
+  make_spool();
+  write(file, kExtract);
+  write(feed_dir() / "week-48.csv.ready", "");
+  auto ev = scan();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].what, What::error);
+  EXPECT_NE(ev[0].detail.find("changed between its check and its link"), std::string::npos) << ev[0].detail;
+  EXPECT_EQ(extracts_held(), 0u);
+  EXPECT_TRUE(fs::is_empty(state_ / "extracts" / "incoming")) << "the link is undone";
+  EXPECT_EQ(read(secret), "not for the hub\n");
+
+  // The link is seen for what it is on the next scan; a regular file in its place, grown after
+  // its check, is not taken either; the scan after that takes it whole.
+  fs::remove(file);
+  write(file, kExtract);
+  ev = scan();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].what, What::error);
+  EXPECT_EQ(extracts_held(), 0u);
+  ev = scan();
+  ASSERT_EQ(ev.size(), 1u);
+  ASSERT_EQ(ev[0].what, What::accepted);
+  auto held = store_->unfinished();
+  ASSERT_TRUE(held);
+  ASSERT_EQ(held->size(), 1u);
+  EXPECT_EQ(read(held->at(0).file), kExtract + "3,2026-11-02T09:00\n");
+  EXPECT_EQ(names_in(feed_dir()), Names{});
 }
 
 TEST_F(SpoolTest, OversizeFileIsMovedToRejected) {

@@ -94,7 +94,7 @@ class FakeBackend : public ApiBackend {
   // Runs in admit(), i.e. after the request head and before the client sends the body.
   std::function<void()> on_admit;
 
-  Admission admit(const Upload& upload, std::optional<std::uint64_t>) override {
+  Admitted admit(const Upload& upload, std::optional<std::uint64_t>) override {
     if (on_admit) on_admit();
     std::lock_guard lock(mu_);
     admits_.push_back(upload);

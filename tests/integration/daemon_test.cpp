@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sqlite3.h>
 #include <sys/un.h>
@@ -12,10 +13,12 @@
 
 #include <cstring>
 #include <fstream>
+#include <list>
 #include <regex>
 #include <sstream>
 
 #include "base/time.h"
+#include "base/unique_fd.h"
 #include "crypto/sha256.h"
 #include "daemon_fixture.h"
 #include "tests/support/identifiers.h"
@@ -263,6 +266,44 @@ TEST_F(DaemonTest, SigtermDrainsAndARestartFinishesTheWork) {
   EXPECT_TRUE(wait_for_metric("svdgw_outbox_batches", 0)) << logs();
   EXPECT_EQ(hub_counts(hub_db()).records, valid);
   EXPECT_EQ(hub_counts(hub_db()).batches, std::stoll(total));
+}
+
+// Peers that connect and never start TLS cannot lock partners out: with every connection slot
+// held by such sockets, `svdgw submit` still gets in at its first attempt, and its extract
+// reaches the hub.
+TEST_F(DaemonTest, IdleSocketsInEverySlotDoNotStopSvdgwSubmit) {
+  std::string text = config_text();
+  const auto at = text.find("[http]\n");
+  ASSERT_NE(at, std::string::npos);
+  write_config(text.insert(at + 7, "max_connections = 4\n"));
+  start_daemon();
+  std::list<UniqueFd> idle;
+  for (int i = 0; i < 4; ++i) {
+    const UniqueFd& fd = idle.emplace_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(http_port_);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to), 0) << std::strerror(errno);
+  }
+  // Every slot is taken before submit connects (accepted in order, each waiting for a ClientHello).
+  ASSERT_TRUE(eventually([&] { return metric("svdgw_http_connections_total{outcome=\"accepted\"}") == 4.0; }))
+      << logs();
+
+  const auto& pki = broker_pki();
+  const auto file = extract(40, 23);
+  const auto run = test_support::run({SVD_SVDGW, "submit", "--url", "https://localhost:" + std::to_string(http_port_),
+                                      "--feed", "ed-assaults", "--cert", pki.client_cert(kEdClient).string(), "--key",
+                                      pki.client_key(kEdClient).string(), "--ca", pki.ca_cert().string(),
+                                      "--retries", "0", "--quiet", file.string()},
+                                     {.timeout = 60s, .output_dir = dir()});
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err << logs();
+  const std::string id = find_group(run.out, R"(extract_id:\s+([a-z0-9-]+))");
+  ASSERT_FALSE(id.empty()) << run.out;
+  const auto valid = valid_rows_of(wait_for_status(id, R"("state":"processed")"));
+  EXPECT_TRUE(wait_for_hub(valid, 60s)) << logs();
+  EXPECT_GE(metric("svdgw_http_connections_total{outcome=\"handshake_cut\"}").value_or(0), 1.0);
+  EXPECT_NE(read_file(daemon_log()).find("cut: still in its TLS handshake"), std::string::npos) << logs();
 }
 
 TEST_F(DaemonTest, SighupReloadsAGoodConfigAndKeepsTheOldOneForABadOne) {
