@@ -174,6 +174,8 @@ struct Outbox::Impl {
   // max(id) + 1, and BEGIN IMMEDIATE keeps every other writer out), so readers on this
   // connection are limited to ids <= visible_; kMaxInt64 when no extract is open.
   bool in_extract_ = false;
+  // The open extract's batches were committed before: add() writes nothing (see the header).
+  bool sealed_ = false;
   std::int64_t extract_ord_ = 0;
   std::string extract_id_;
   std::int64_t visible_ = kMaxInt64;
@@ -195,7 +197,10 @@ struct Outbox::Impl {
            prepare(d, "ROLLBACK", rollback_) &&
            prepare(d, "INSERT OR IGNORE INTO extracts(extract_id, opened_at) VALUES (?1, ?2)",
                    insert_extract_) &&
-           prepare(d, "SELECT ord FROM extracts WHERE extract_id = ?1", select_ord_) &&
+           prepare(d,
+                   "SELECT ord, EXISTS(SELECT 1 FROM batches WHERE extract_ord = extracts.ord) "
+                   "FROM extracts WHERE extract_id = ?1",
+                   select_ord_) &&
            prepare(d,
                    "INSERT OR IGNORE INTO batches(batch_id, extract_ord, feed, seq, last, "
                    "records, topic, state, attempts, queued_at) "
@@ -231,6 +236,7 @@ struct Outbox::Impl {
   void end_extract() {
     (void)exec(db_.get(), "PRAGMA synchronous=NORMAL");  // see configure()
     in_extract_ = false;
+    sealed_ = false;
     visible_ = kMaxInt64;
     extract_id_.clear();
     marks_in_extract_.clear();
@@ -351,6 +357,7 @@ result<void> Outbox::begin_extract(const std::string& extract_id) {
       Use u(im.select_ord_);
       if (!u.bind(1, extract_id) || u.step() != SQLITE_ROW) return im.fail_extract();
       im.extract_ord_ = u.integer(0);
+      im.sealed_ = u.integer(1) != 0;
     }
     std::int64_t max_id = 0;
     {
@@ -373,6 +380,7 @@ result<void> Outbox::add(const OutboxBatch& batch) {
     if (!im.extract_alive()) return errc::io_error;
     if (batch.extract_id != im.extract_id_ || !fits_int64(batch.seq) || !fits_int64(batch.records))
       return im.fail_extract();
+    if (im.sealed_) return {};
     {
       Use u(im.insert_batch_);
       const bool ok = u.bind(1, batch.batch_id) && u.bind(2, im.extract_ord_) &&

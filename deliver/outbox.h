@@ -87,7 +87,11 @@ class Outbox final : public BatchWriter {
   // Nothing is visible to unacknowledged() before commit(); abandon() (or destruction without
   // commit) rolls everything back, and so does any failed add() or commit. A batch whose id
   // already exists is skipped (see above); the caller's state and attempts are ignored (a new
-  // batch is queued, never published). Only one extract may be open at a time: begin twice, or
+  // batch is queued, never published). An extract whose batches were committed once is sealed:
+  // writing it again adds nothing, so an extract processed again after a crash (between this
+  // commit and its final state) keeps the batches it was first cut into, even if [batches] or
+  // its schema changed meanwhile; cut again, its records would reach the hub twice under new
+  // seqs, with two batches marked last. Only one extract may be open at a time: begin twice, or
   // add() for another extract id, is io_error. Marks (mark_published/acknowledged) made while an
   // extract is open share its transaction; if it is abandoned they are applied again, and a crash
   // before commit loses them, which costs only a re-send. An extract's place in the order is fixed

@@ -213,7 +213,16 @@ void ExtractWorker::process(const ingest::StoredExtract& e) {
     return;
   }
   const ingest::ExtractState state = report->refused ? ingest::ExtractState::refused : ingest::ExtractState::processed;
-  const audit::events::Processed summary = summary_of(e, *feed, *report, writer.batches());
+  // What the outbox holds for the extract, not what this run cut: processed again after a crash
+  // that followed its commit, the extract keeps its first batches (deliver/outbox.h).
+  std::uint64_t batches = writer.batches();
+  if (auto held = run_on(p_.stores.outbox_io, [&] { return p_.stores.outbox.progress(e.id); });
+      held && held->batches != batches && !report->refused) {
+    info("extract " + e.id + ": its " + std::to_string(held->batches) +
+         " batch(es) were committed before a restart and stand as first cut");
+    batches = held->batches;
+  }
+  const audit::events::Processed summary = summary_of(e, *feed, *report, batches);
   std::vector<audit::Event> events{audit::events::extract_finished(summary)};
   if (summary.rejected > 0) events.push_back(audit::events::rows_rejected(summary));
   auto marked = run_on(p_.stores.store_io, [&]() -> result<void> {

@@ -268,6 +268,47 @@ TEST_F(DaemonTest, SigtermDrainsAndARestartFinishesTheWork) {
   EXPECT_EQ(hub_counts(hub_db()).batches, std::stoll(total));
 }
 
+// A crash after an extract's batches are committed and before its final state is recorded
+// leaves it to be processed again at the next start. If [batches] is lowered meanwhile, the
+// extract must keep its first batches: cut again, its records would reach the hub twice.
+TEST_F(DaemonTest, AnExtractProcessedAgainAfterACrashKeepsTheBatchesItWasFirstCutInto) {
+  write_config(config_text("retain_extracts_hours = 24\n"));  // its file must stay to be processed again
+  start_daemon();
+  auto r = upload(extract(95, 17), "ed-assaults", "recut.csv");
+  ASSERT_EQ(r.status, 201) << r.body << logs();
+  const std::string id = extract_id_of(r.body);
+  const std::string done = wait_for_status(id, R"("state":"processed")");
+  const auto valid = valid_rows_of(done);
+  const std::string total = find_group(done, R"("batches":\{"total":(\d+))");
+  ASSERT_FALSE(total.empty()) << done;
+  ASSERT_TRUE(wait_for_hub(valid, 60s)) << logs();
+  ASSERT_TRUE(wait_for_metric("svdgw_outbox_batches", 0)) << logs();
+  daemon_->signal(SIGKILL);
+  ASSERT_TRUE(daemon_->wait(30s));
+
+  // The state that crash leaves: the batches in the outbox (here all acknowledged already), the
+  // extract still `processing` in the store.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir() / "state" / "extracts.db").c_str(), &db), SQLITE_OK);
+  const std::string sql =
+      "UPDATE extracts SET state = 1, report = '', finished_at = '' WHERE id = '" + id + "'";
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  EXPECT_EQ(sqlite3_changes(db), 1);
+  sqlite3_close(db);
+  std::string text = config_text("retain_extracts_hours = 24\n");
+  const auto at = text.find("max_records = 10");
+  ASSERT_NE(at, std::string::npos);
+  write_config(text.replace(at, 16, "max_records = 3"));
+
+  start_daemon();
+  const std::string again = wait_for_status(id, R"("state":"processed")");
+  EXPECT_EQ(find_group(again, R"("batches":\{"total":(\d+))"), total) << again;
+  EXPECT_TRUE(wait_for_metric("svdgw_outbox_batches", 0)) << logs();
+  EXPECT_EQ(hub_counts(hub_db()).records, valid);
+  EXPECT_EQ(hub_counts(hub_db()).batches, std::stoll(total));
+  EXPECT_NE(read_file(daemon_log()).find("stand as first cut"), std::string::npos) << logs();
+}
+
 // Peers that connect and never start TLS cannot lock partners out: with every connection slot
 // held by such sockets, `svdgw submit` still gets in at its first attempt, and its extract
 // reaches the hub.
