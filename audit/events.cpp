@@ -87,6 +87,12 @@ Event batch_rejected(const std::string& batch_id, const std::string& extract_id,
               {{"extract", extract_id}, {"feed", feed}, {"seq", seq}, {"records", records}, {"reason", reason}});
 }
 
+Event batch_requeued(const std::string& by, const std::string& batch_id, const std::string& extract_id,
+                     const std::string& feed, std::uint64_t seq, std::uint64_t records, const std::string& reason) {
+  return make(by, "batch.requeued", batch_id,
+              {{"extract", extract_id}, {"feed", feed}, {"seq", seq}, {"records", records}, {"reason", reason}});
+}
+
 Event feed_watched(const std::string& feed, const std::string& partner, const std::string& schedule,
                    const std::string& since) {
   return make("gateway", "feed.watched", feed,

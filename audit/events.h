@@ -48,6 +48,11 @@ Event batch_acknowledged(const std::string& batch_id, const std::string& extract
                          std::uint64_t seq, std::uint64_t records, const std::string& receipt_status);
 Event batch_rejected(const std::string& batch_id, const std::string& extract_id, const std::string& feed,
                      std::uint64_t seq, std::uint64_t records, const std::string& reason);
+// "batch.requeued": a rejected batch queued to be sent again (`svdgw requeue`). actor: who ran
+// it (the operating-system user); object: the batch id; details {extract, feed, seq, records,
+// reason (the hub's, when it was rejected)}.
+Event batch_requeued(const std::string& by, const std::string& batch_id, const std::string& extract_id,
+                     const std::string& feed, std::uint64_t seq, std::uint64_t records, const std::string& reason);
 
 // "feed.watched" (the gateway starts expecting the feed: {partner, schedule, since}),
 // "feed.overdue" ({partner, period, deadline}) and "feed.overdue_cleared" ({partner, period,

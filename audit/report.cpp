@@ -140,6 +140,12 @@ struct ExtractTrack {
   Ms last_ack = 0;
 };
 
+// Batches the hub rejected for one reason (its error code).
+struct Rejections {
+  std::uint64_t rejected = 0, requeued = 0;  // events in the range
+  std::uint64_t outstanding = 0;             // rejected and not re-queued since, as recorded up to the cutoff
+};
+
 struct FeedReport {
   std::string id, partner;
   const config::FeedConfig* config = nullptr;
@@ -149,6 +155,8 @@ struct FeedReport {
   std::map<std::string, ExtractTrack> extracts;  // received in the range
   std::string schedule_text;  // as last recorded, for the reader
   std::vector<std::string> notes;
+  std::map<std::string, Rejections> rejections;  // by the hub's reason
+  std::map<std::string, std::string> rejected_now;  // batch id -> reason, while it stands rejected
 };
 
 struct Totals {
@@ -225,6 +233,17 @@ class Collector {
     FeedReport& f = feed(feed_id);
     const bool in_range = *at >= begin_;
     Week* w = in_range ? &week_of(f, *at) : nullptr;
+
+    // A rejection stands until the batch is re-queued (svdgw requeue) or, re-sent, acknowledged.
+    if (action == "batch.rejected") {
+      f.rejected_now[e.event.object] = str(d, "reason");
+      if (w) ++f.rejections[str(d, "reason")].rejected;
+    } else if (action == "batch.requeued") {
+      f.rejected_now.erase(e.event.object);
+      if (w) ++f.rejections[str(d, "reason")].requeued;
+    } else if (action == "batch.acknowledged") {
+      f.rejected_now.erase(e.event.object);
+    }
 
     if (action == "feed.watched") {
       Watch watch{*at, *at, str(d, "schedule"), str(d, "partner")};
@@ -521,6 +540,20 @@ std::string weeks_label(const Week& w, std::int64_t monday) {
   return iso_week_label(monday) + " (" + day_label(w.first_day) + " to " + day_label(w.last_day) + ")";
 }
 
+// For an operator reading the report: what a rejection reason asks of whom.
+std::string rejection_advice(const std::string& reason, const std::string& feed) {
+  const std::string requeue = "; then svdgw requeue --feed " + feed;
+  if (reason == "feed_not_permitted")
+    return "the hub does not take this feed from this partner: its operator adds it to the partner's feeds" + requeue;
+  if (reason == "unknown_feed")
+    return "the hub has no store for this feed: its operator adds the feed and its schema" + requeue;
+  if (reason == "bad_record")
+    return "a record does not fit the hub's schema for this feed (a column it lacks, say, after the schema was "
+           "updated here first): its operator updates the hub's schema" + requeue;
+  if (reason == "batch_too_large") return "lower [batches] max_bytes here, or raise the hub's limit" + requeue;
+  return "ask the hub's operator what the reason means; once fixed there" + requeue;
+}
+
 std::string report_html(const config::GatewayConfig& cfg, const UtcDateRange& range,
                         const std::map<std::string, FeedReport>& feeds, std::int64_t first_monday,
                         const audit::VerifyReport& verify, const std::filesystem::path& log_file, Ms now, Ms cutoff,
@@ -578,6 +611,24 @@ std::string report_html(const config::GatewayConfig& cfg, const UtcDateRange& ra
   h += rows.empty() ? "<p>None.</p>"
                     : "<table><tr><th class=\"l\">Partner</th><th class=\"l\">Feed</th><th class=\"l\">Period</th>"
                       "<th class=\"l\">Delivered</th><th>Late by</th><th class=\"l\">Extract</th></tr>" +
+                          rows + "</table>";
+
+  // Records the hub refused are lost to the force until someone acts: say what and what to do.
+  h += "\n<h2>Batches the hub rejected</h2>";
+  rows.clear();
+  for (const auto& [id, f] : feeds) {
+    std::map<std::string, Rejections> by_reason = f.rejections;
+    for (const auto& [batch, reason] : f.rejected_now) ++by_reason[reason].outstanding;
+    for (const auto& [reason, n] : by_reason)
+      rows += std::string("<tr") + (n.outstanding ? " class=\"bad\"" : "") + "><td class=\"l\">" + html(f.partner) +
+              "</td><td class=\"l\">" + html(id) + "</td><td class=\"l\">" + html(reason) + "</td>" + td(n.rejected) +
+              td(n.requeued) + td(n.outstanding) + "<td class=\"l\">" + html(rejection_advice(reason, id)) +
+              "</td></tr>";
+  }
+  h += rows.empty() ? "<p>None.</p>"
+                    : "<table><tr><th class=\"l\">Partner</th><th class=\"l\">Feed</th><th class=\"l\">The hub's "
+                      "reason</th><th>Rejected</th><th>Re-queued</th><th>Still rejected</th><th class=\"l\">What to "
+                      "do</th></tr>" +
                           rows + "</table>";
 
   for (const auto& [id, f] : feeds) {

@@ -104,6 +104,12 @@ std::string_view errc_name(errc e) {
   return entry ? entry->name : "unknown_error";
 }
 
+std::optional<errc> errc_from_name(std::string_view name) {
+  for (const auto& entry : kEntries)
+    if (entry.name == name) return entry.code;
+  return std::nullopt;
+}
+
 std::string_view errc_message(errc e) {
   const Entry* entry = find(e);
   return entry ? entry->message : "unknown error";

@@ -4,6 +4,7 @@
 // contract change. Names describe what is wrong, never the offending value.
 // Pure; any thread.
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -89,6 +90,8 @@ constexpr bool is_row_error(errc e) { return static_cast<int>(e) > 0 && static_c
 
 // The stable name used in reports ("invalid_nhs_number").
 std::string_view errc_name(errc e);
+// The code of a stable name, e.g. a reason a peer sent; nullopt for any other text.
+std::optional<errc> errc_from_name(std::string_view name);
 
 // A one-line explanation for people ("not a valid NHS number (Modulus 11 check failed)").
 std::string_view errc_message(errc e);

@@ -7,6 +7,7 @@
 #include <limits>
 #include <optional>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 #include "audit/events.h"
@@ -500,6 +501,87 @@ result<std::optional<BatchState>> Outbox::state(const std::string& batch_id) {
       case 2: return std::optional<BatchState>(BatchState::acknowledged);
       default: return std::optional<BatchState>(BatchState::rejected);  // CHECK allows only 3
     }
+  });
+}
+
+namespace {
+
+constexpr std::string_view kRejectedPrefix = "rejected: ";  // kMarkRejected's receipt
+
+// Rows of (feed, reason, batches, records), merged into `out` (kept ordered by feed and reason).
+void add_rejected(std::vector<RejectedCount>& out, std::string feed, std::string reason, std::uint64_t records) {
+  auto at = std::lower_bound(out.begin(), out.end(), std::pair(feed, reason), [](const RejectedCount& c, const auto& k) {
+    return std::tie(c.feed, c.reason) < std::tie(k.first, k.second);
+  });
+  if (at == out.end() || at->feed != feed || at->reason != reason)
+    at = out.insert(at, RejectedCount{std::move(feed), std::move(reason), 0, 0});
+  ++at->batches;
+  at->records += records;
+}
+
+}  // namespace
+
+result<std::vector<RejectedCount>> Outbox::rejected() {
+  return guarded([&]() -> result<std::vector<RejectedCount>> {
+    Impl& im = *impl_;
+    Stmt s;
+    if (!prepare(im.db_.get(),
+                 "SELECT feed, substr(receipt, ?2), count(*), sum(records) FROM batches "
+                 "WHERE state = 3 AND id <= ?1 GROUP BY 1, 2 ORDER BY 1, 2",
+                 s))
+      return errc::io_error;
+    Use u(s);
+    if (!u.bind(1, im.visible_) || !u.bind(2, static_cast<std::int64_t>(kRejectedPrefix.size() + 1)))
+      return errc::io_error;
+    std::vector<RejectedCount> out;
+    int rc;
+    while ((rc = u.step()) == SQLITE_ROW)
+      out.push_back({u.text(0), u.text(1), static_cast<std::uint64_t>(u.integer(2)),
+                     static_cast<std::uint64_t>(u.integer(3))});
+    if (rc != SQLITE_DONE) return errc::io_error;
+    return out;
+  });
+}
+
+result<std::vector<RejectedCount>> Outbox::requeue_rejected(const RejectedFilter& filter, const std::string& by) {
+  return guarded([&]() -> result<std::vector<RejectedCount>> {
+    Impl& im = *impl_;
+    if (im.in_extract_) return errc::io_error;
+    sqlite::Transaction tx(im.db_.get());
+    if (!tx.ok()) return errc::io_error;
+    Stmt select, update;
+    if (!prepare(im.db_.get(),
+                 "SELECT b.id, b.batch_id, b.feed, e.extract_id, b.seq, b.records, substr(b.receipt, ?4) "
+                 "FROM batches AS b CROSS JOIN extracts AS e ON e.ord = b.extract_ord "
+                 "WHERE b.state = 3 AND (?1 IS NULL OR e.extract_id = ?1) AND (?2 IS NULL OR b.feed = ?2) "
+                 "AND (?3 IS NULL OR b.receipt = ?5 || ?3) ORDER BY b.extract_ord, b.seq",
+                 select) ||
+        !prepare(im.db_.get(), "UPDATE batches SET state = 0, acknowledged_at = NULL, receipt = NULL WHERE id = ?1",
+                 update))
+      return errc::io_error;
+    Use q(select);
+    bool ok = q.bind(4, static_cast<std::int64_t>(kRejectedPrefix.size() + 1)) && q.bind(5, kRejectedPrefix);
+    if (filter.extract_id) ok = ok && q.bind(1, *filter.extract_id);
+    if (filter.feed) ok = ok && q.bind(2, *filter.feed);
+    if (filter.reason) ok = ok && q.bind(3, *filter.reason);
+    if (!ok) return errc::io_error;
+    std::vector<RejectedCount> out;
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) {
+      const std::int64_t id = q.integer(0);
+      const std::string batch_id = q.text(1), feed = q.text(2), extract_id = q.text(3), reason = q.text(6);
+      const auto seq = static_cast<std::uint64_t>(q.integer(4)), records = static_cast<std::uint64_t>(q.integer(5));
+      {
+        Use u(update);
+        if (!u.bind(1, id) || !u.done()) return errc::io_error;
+      }
+      if (!audit::record_pending(im.db_.get(),
+                                 audit::events::batch_requeued(by, batch_id, extract_id, feed, seq, records, reason)))
+        return errc::io_error;
+      add_rejected(out, feed, reason, records);
+    }
+    if (rc != SQLITE_DONE || tx.commit() != SQLITE_OK) return errc::io_error;
+    return out;
   });
 }
 

@@ -68,6 +68,18 @@ struct OutboxStats {
   std::int64_t oldest_unacknowledged_at = 0;
 };
 
+// Rejected batches of one feed for one reason (the hub's error code).
+struct RejectedCount {
+  std::string feed, reason;
+  std::uint64_t batches = 0, records = 0;
+  friend bool operator==(const RejectedCount&, const RejectedCount&) = default;
+};
+
+// Which rejected batches requeue_rejected() takes: those matching every field given (none: all).
+struct RejectedFilter {
+  std::optional<std::string> extract_id, feed, reason;
+};
+
 // One extract's batches, for GET /v1/extracts/{id}.
 struct ExtractProgress {
   std::uint64_t batches = 0, published = 0, acknowledged = 0, rejected = 0;  // published: ever sent
@@ -128,6 +140,15 @@ class Outbox final : public BatchWriter {
   result<OutboxStats> stats();
   // Records in acknowledged batches, per feed (for the rows-acknowledged metric).
   result<std::map<std::string, std::uint64_t>> acknowledged_records_per_feed();
+  // Rejected batches now in the outbox, by feed and reason, ordered by both.
+  result<std::vector<RejectedCount>> rejected();
+  // rejected -> queued for the batches `filter` matches, once the hub's operator has fixed what
+  // made it refuse them (a feed missing there, a column its store lacks): each with its audit
+  // event (batch.requeued, actor `by`), all in one transaction. A forwarder sends them again
+  // when it next reads the outbox from the top (at the latest once nothing is in flight), so
+  // this may run in another process than the one forwarding. Returns what was re-queued, by feed
+  // and reason. io_error while an extract is open here.
+  result<std::vector<RejectedCount>> requeue_rejected(const RejectedFilter& filter, const std::string& by);
   // Counts of one committed extract's batches (all zero for an unknown id).
   result<ExtractProgress> progress(const std::string& extract_id);
   // Frees the payloads of batches acknowledged at least `age` ago, at most `limit` per call (so

@@ -1,8 +1,11 @@
 #include "gateway/housekeeping.h"
 
+#include <map>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include "base/errc.h"
 #include "base/service.h"
 #include "deliver/forwarder.h"
 #include "deliver/outbox.h"
@@ -85,6 +88,16 @@ void Housekeeping::update_gauges() {
     m.outbox_records.set(static_cast<double>(s->unacknowledged_records));
     const auto now = static_cast<std::int64_t>(std::chrono::system_clock::to_time_t(p_.clock.now()));
     m.outbox_oldest_age.set(s->oldest_unacknowledged_at ? static_cast<double>(now - s->oldest_unacknowledged_at) : 0);
+  }
+  if (auto rejected = p_.stores.outbox.rejected()) {
+    std::map<std::pair<std::string, std::string>, double> now;
+    // The reason is the hub's word: a label only if it looks like one of its error codes.
+    for (const auto& r : *rejected)
+      now[{r.feed, errc_from_name(r.reason) ? r.reason : "other"}] += static_cast<double>(r.batches);
+    for (const auto& [key, n] : now) m.outbox_rejected.set({key.first, key.second}, n);
+    for (const auto& key : rejected_shown_)
+      if (!now.count(key)) m.outbox_rejected.set({key.first, key.second}, 0);
+    for (const auto& entry : now) rejected_shown_.insert(entry.first);
   }
   if (auto acked = p_.stores.outbox.acknowledged_records_per_feed())
     for (const auto& [feed, n] : *acked) m.rows.set_total({feed, "acknowledged"}, static_cast<double>(n));

@@ -7,6 +7,9 @@
 
 #include <atomic>
 #include <memory>
+#include <set>
+#include <string>
+#include <utility>
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -50,6 +53,8 @@ class Housekeeping {
 
   Parts p_;
   boost::asio::steady_timer storage_timer_, prune_timer_, gauges_timer_;
+  // (feed, reason) series of svdgw_outbox_rejected_batches shown so far: one re-queued reads 0.
+  std::set<std::pair<std::string, std::string>> rejected_shown_;
   std::unique_ptr<boost::asio::steady_timer> watchdog_;  // the network thread's
   std::atomic<bool> store_alive_{true}, outbox_alive_{true};
 };

@@ -30,6 +30,10 @@ struct GatewayMetrics {
   Counter batches;
   Gauge outbox_batches;  // svdgw_outbox_batches: batches in the outbox not yet acknowledged
   Gauge outbox_records;  // svdgw_outbox_records: records in those batches
+  // svdgw_outbox_rejected_batches{feed,reason}: batches the hub rejected and nobody has re-queued
+  // yet (svdgw requeue). reason: the hub's error code (e.g. feed_not_permitted, unknown_feed,
+  // bad_record), or "other"
+  Gauge outbox_rejected;
   // svdgw_outbox_oldest_unacknowledged_seconds: age of the oldest unacknowledged batch, 0 when none
   Gauge outbox_oldest_age;
   Gauge broker_connected;  // svdgw_broker_connected: 1 while connected to the hub's broker, else 0

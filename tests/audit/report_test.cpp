@@ -338,6 +338,8 @@ TEST_F(AuditReportTest, HtmlRendersInHeadlessChromiumWithTheFigures) {
            // who did not send, and who sent late
            "northgate-partnership school-exclusions week to Friday 2026-11-13 17:00 2026-11-13T17:00:00Z",
            "week to Monday 2026-11-09 09:00 2026-11-09 14:30 UTC 5 h 30 min death-reports-0000000000000004",
+           // the batch the hub rejected, still rejected, and what to do about it
+           "northgate-partnership death-reports bad_record 1 0 1 a record does not fit the hub's schema for this feed",
            // per week
            "2026-W47 (2026-11-16 to 2026-11-22)",
            "invalid_postcode: 1, missing_required: 2",

@@ -6,6 +6,7 @@
 #include "deliver/outbox.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -292,6 +293,63 @@ TEST_F(OutboxTest, RejectedIsFinalKeepsItsReasonAndIsNoLongerSent) {
   EXPECT_EQ(s.acknowledged, 1u);
   EXPECT_EQ(s.queued, 1u);
   EXPECT_EQ(s.unacknowledged_records, 12u);  // e-batch-2 alone (batch i holds 10 + i records)
+}
+
+// What `svdgw requeue` does once the hub's operator has fixed what made it refuse: the batches a
+// filter picks are queued again, in send order, each with its audit event; the rest stay rejected.
+TEST_F(OutboxTest, RejectedBatchesAreListedAndRequeuedByFilterEachWithItsAuditEvent) {
+  auto ob = open_ok();
+  write_extract(*ob, "e", make_extract("e", 3));
+  auto other = make_extract("f", 2);
+  for (auto& b : other) b.feed = "feed-b";
+  write_extract(*ob, "f", other);
+  ASSERT_TRUE(ob->mark_rejected("e-batch-0", "feed_not_permitted"));
+  ASSERT_TRUE(ob->mark_rejected("e-batch-2", "missing_column"));
+  ASSERT_TRUE(ob->mark_rejected("f-batch-0", "feed_not_permitted"));
+  ASSERT_TRUE(ob->mark_rejected("f-batch-1", "feed_not_permitted"));
+  const std::vector<RejectedCount> all{{"feed-a", "feed_not_permitted", 1, 10},
+                                       {"feed-a", "missing_column", 1, 12},
+                                       {"feed-b", "feed_not_permitted", 2, 21}};
+  EXPECT_EQ(ob->rejected().value(), all);
+
+  // Nothing matches: nothing changes. (A filter is {extract, feed, reason}.)
+  EXPECT_TRUE(ob->requeue_rejected({"e", std::nullopt, "bad_record"}, "ops").value().empty());
+  // By feed and reason together.
+  EXPECT_EQ(ob->requeue_rejected({std::nullopt, "feed-a", "feed_not_permitted"}, "ops").value(),
+            (std::vector<RejectedCount>{{"feed-a", "feed_not_permitted", 1, 10}}));
+  EXPECT_EQ(state_of(*ob, "e-batch-0"), BatchState::queued);
+  EXPECT_EQ(state_of(*ob, "e-batch-2"), BatchState::rejected);
+  // By extract.
+  EXPECT_EQ(ob->requeue_rejected({"f", std::nullopt, std::nullopt}, "ops").value(),
+            (std::vector<RejectedCount>{{"feed-b", "feed_not_permitted", 2, 21}}));
+  EXPECT_EQ(ob->rejected().value(), (std::vector<RejectedCount>{{"feed-a", "missing_column", 1, 12}}));
+  // Sent again in order, from the top: the forwarder finds them behind its cursor.
+  EXPECT_EQ(ids(pending(*ob)), (std::vector<std::string>{"e-batch-0", "e-batch-1", "f-batch-0", "f-batch-1"}));
+  // A re-queued batch can be answered like any other.
+  ASSERT_TRUE(ob->mark_published("e-batch-0"));
+  ASSERT_TRUE(ob->mark_acknowledged("e-batch-0", "accepted"));
+  EXPECT_EQ(state_of(*ob, "e-batch-0"), BatchState::acknowledged);
+  // Everything left.
+  EXPECT_EQ(ob->requeue_rejected({}, "ops").value(), (std::vector<RejectedCount>{{"feed-a", "missing_column", 1, 12}}));
+  EXPECT_TRUE(ob->rejected().value().empty());
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(db_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "SELECT actor || ' ' || object || ' ' || details FROM audit_pending "
+                               "WHERE action = 'batch.requeued' ORDER BY id",
+                               -1, &st, nullptr),
+            SQLITE_OK);
+  std::vector<std::string> events;
+  while (sqlite3_step(st) == SQLITE_ROW) events.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0],
+            R"(ops e-batch-0 {"extract":"e","feed":"feed-a","seq":0,"records":10,"reason":"feed_not_permitted"})");
+  EXPECT_EQ(events[3],
+            R"(ops e-batch-2 {"extract":"e","feed":"feed-a","seq":2,"records":12,"reason":"missing_column"})");
 }
 
 TEST_F(OutboxTest, UnacknowledgedAfterAPositionContinuesInSendOrder) {

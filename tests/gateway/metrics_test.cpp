@@ -41,7 +41,8 @@ TEST(GatewayMetricsTest, RenderValidText) {
         "svdgw_outbox_records", "svdgw_outbox_oldest_unacknowledged_seconds", "svdgw_broker_connected",
         "svdgw_storage_headroom_bytes", "svdgw_storage_quota_bytes", "svdgw_feed_overdue",
         "svdgw_feed_overdue_seconds", "svdgw_uploads_total", "svdgw_build_info", "svdgw_metrics_dropped_series_total",
-        "svdgw_certificate_expiry_timestamp_seconds", "svdgw_http_connections_total"})
+        "svdgw_certificate_expiry_timestamp_seconds", "svdgw_http_connections_total",
+        "svdgw_outbox_rejected_batches"})
     EXPECT_NE(text.find(std::string("# TYPE ") + family + " "), std::string::npos) << family;
   EXPECT_EQ(parsed.samples.at("svdgw_build_info{version=\"0.1.0\"}"), 1);
   EXPECT_EQ(parsed.samples.at("svdgw_extracts_total{feed=\"death-reports\",outcome=\"refused\"}"), 0);

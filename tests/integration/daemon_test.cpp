@@ -347,6 +347,52 @@ TEST_F(DaemonTest, IdleSocketsInEverySlotDoNotStopSvdgwSubmit) {
   EXPECT_NE(read_file(daemon_log()).find("cut: still in its TLS handshake"), std::string::npos) << logs();
 }
 
+// A feed not yet permitted at the hub gets its batches rejected; once the hub's operator adds it,
+// `svdgw requeue` sends them again and every record is stored once. Meanwhile /metrics says which
+// feed and why, and the audit log records who re-queued what.
+TEST_F(DaemonTest, RejectedBatchesAreRequeuedOnceTheHubCanTakeThemAndStoredOnce) {
+  const fs::path hub_config = dir() / "svdhub.toml";
+  const std::string both = read_file(hub_config);
+  const std::string feeds = R"(feeds = ["ed-assaults", "death-reports"])";
+  std::string ed_only = both;
+  ASSERT_NE(ed_only.find(feeds), std::string::npos);
+  ed_only.replace(ed_only.find(feeds), feeds.size(), R"(feeds = ["ed-assaults"])");
+  hub_->stop();
+  std::ofstream(hub_config) << ed_only;
+  start_hub();
+  start_daemon();
+
+  auto r = upload(extract(45, 29, "death-reports"), "death-reports", "deaths.csv", kIcbClient);
+  ASSERT_EQ(r.status, 201) << r.body << logs();
+  const std::string id = extract_id_of(r.body);
+  const std::string done = wait_for_status(id, R"("state":"processed")", 30s, kIcbClient);
+  const auto valid = valid_rows_of(done);
+  const std::string total = find_group(done, R"("batches":\{"total":(\d+))");
+  ASSERT_FALSE(total.empty()) << done;
+  const std::string series = R"(svdgw_outbox_rejected_batches{feed="death-reports",reason="feed_not_permitted"})";
+  ASSERT_TRUE(wait_for_metric(series, std::stod(total))) << logs();
+  const auto listed = test_support::run({SVD_SVDGW, "requeue", "--config", gateway_config().string()});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find("feed death-reports, feed_not_permitted: " + total + " batch(es)"), std::string::npos)
+      << listed.out;
+
+  hub_->stop();
+  std::ofstream(hub_config) << both;
+  start_hub();
+  const auto requeued =
+      test_support::run({SVD_SVDGW, "requeue", "--config", gateway_config().string(), "--feed", "death-reports"});
+  ASSERT_EQ(requeued.exit_code, 0) << requeued.out << requeued.err;
+  EXPECT_NE(requeued.out.find("re-queued"), std::string::npos) << requeued.out;
+  EXPECT_TRUE(eventually([&] { return hub_counts(hub_db(), "records_death_reports").records == valid; }, 60s))
+      << logs();
+  EXPECT_TRUE(wait_for_metric("svdgw_outbox_batches", 0)) << logs();
+  EXPECT_TRUE(wait_for_metric(series, 0)) << logs();
+  EXPECT_EQ(hub_counts(hub_db(), "records_death_reports").records, valid);
+  EXPECT_EQ(hub_counts(hub_db(), "records_death_reports").batches, std::stoll(total));
+  EXPECT_TRUE(eventually([&] { return audit_count("batch.requeued") == std::stoll(total); })) << logs();
+  wait_for_status(id, R"("acknowledged":)" + total + ",", 30s, kIcbClient);
+}
+
 TEST_F(DaemonTest, SighupReloadsAGoodConfigAndKeepsTheOldOneForABadOne) {
   start_daemon();
   const auto file = extract(20, 8);
