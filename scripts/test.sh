@@ -4,7 +4,8 @@
 #      because the parsers here take untrusted input: unit, golden, integration against real
 #      mosquitto and RabbitMQ brokers with the real svdgw and svdhub, the kill -9 loop, Chromium;
 #   2. the programs as shipped (-O2, $BUILD_DIR): testssl.sh against their upload API (it probes the
-#      TLS configuration from outside, which the sanitizers cannot see into), then, as root, the
+#      TLS configuration from outside, which the sanitizers cannot see into), the two-minute crash
+#      and outage soak (scripts/soak.py --ci: kill -9s, an outage, every record once), then, as root, the
 #      Debian package's life cycle with dpkg (scripts/package-test.sh), and the units' systemd
 #      exposure scores (scripts/unit-security.sh, at most 2.0).
 # The shipped build runs no other test: it would repeat the first pass's tests on the same code
@@ -47,11 +48,17 @@ if [ "${SANITIZE:-1}" != 0 ]; then
   # the shipped build compiles no test code.
   case $BUILD_DIR in /*) shipped=$BUILD_DIR ;; *) shipped=$PWD/$BUILD_DIR ;; esac
   SVD_TEST_DAEMON="$shipped/apps/svdgw/svdgw" ctest --test-dir "$BUILD_DIR-asan" --output-on-failure -R Testssl
+
+  echo "== as shipped: the two-minute crash and outage soak (scripts/soak.py --ci)"
+  SVD_SYNTH="$PWD/$BUILD_DIR-asan/tests/synth/svd-synth" BUILD_DIR="$shipped" python3 scripts/soak.py --ci \
+    --out "$shipped/soak"
 else
   echo "== the whole suite, as shipped ($BUILD_DIR)"
   configure "$BUILD_DIR" "" "$SHIPPED"
   cmake --build "$BUILD_DIR" -j "$JOBS"
   ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
+  echo "== the two-minute crash and outage soak (scripts/soak.py --ci)"
+  BUILD_DIR="$BUILD_DIR" python3 scripts/soak.py --ci --out "$BUILD_DIR/soak"
 fi
 
 echo "== the Debian package and the hardened units ($BUILD_DIR)"
