@@ -221,15 +221,17 @@ result<Analysis> analyse(Store& store, const config::HubReceiverConfig& cfg, std
   std::unordered_map<std::string, std::uint32_t> area_index;
   std::vector<std::string> areas;
 
-  // A row read into a Rec; false when it has no date in the window.
+  // A row read into a Rec: kept when its date is in the window.
+  enum class Read { undated, outside, kept };
   const auto read = [&](const FeedPlan& p, std::uint16_t feed, LinkedRow row, Rec& r) {
     const auto day = row[1] ? event_day(*row[1]) : std::nullopt;
-    if (!day) return false;
+    if (!day) return Read::undated;
+    if (*day < window_from || *day > to_day) return Read::outside;
     r.day = static_cast<std::int32_t>(*day);
     r.feed = feed;
     r.nhs = p.nhs > 0 && row[p.nhs] ? token_key(*row[p.nhs], false) : 0;
     r.person = p.person > 0 && row[p.person] ? token_key(*row[p.person], true) : 0;
-    return *day >= window_from && *day <= to_day;
+    return Read::kept;
   };
 
   for (std::size_t f = 0; f < plans.size(); ++f) {
@@ -237,8 +239,9 @@ result<Analysis> analyse(Store& store, const config::HubReceiverConfig& cfg, std
     auto scanned = store.scan_linked(p.id, p.columns, [&](LinkedRow row) {
       ++out.records_read;
       Rec r;
-      if (!row[1] || !event_day(*row[1])) ++out.records_undated;
-      if (!read(p, static_cast<std::uint16_t>(f), row, r)) return;
+      const Read got = read(p, static_cast<std::uint16_t>(f), row, r);
+      out.records_undated += got == Read::undated;
+      if (got != Read::kept) return;
       if (p.area > 0 && row[p.area]) r.area = intern(area_index, areas, district_of(*row[p.area]));
       recs.push_back(r);
     });
@@ -373,7 +376,7 @@ result<Analysis> analyse(Store& store, const config::HubReceiverConfig& cfg, std
     const FeedPlan& p = plans[f];
     auto scanned = store.scan_linked(p.id, p.columns, [&](LinkedRow row) {
       Rec r;
-      if (!read(p, static_cast<std::uint16_t>(f), row, r)) return;
+      if (read(p, static_cast<std::uint16_t>(f), row, r) != Read::kept) return;
       const std::uint32_t person = person_of(people.lookup(r.nhs, r.person));
       if (person == kNobody || !number[person]) return;
       const auto add = [&](const char* section, const char* role) {

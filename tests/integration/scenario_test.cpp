@@ -29,6 +29,7 @@
 #include "config/temporal.h"
 #include "gateway_hub.h"
 #include "tests/support/chromium.h"
+#include "tests/support/csv_text.h"
 #include "tests/support/eventually.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/process.h"
@@ -78,24 +79,6 @@ std::vector<std::string> environment_at(const std::string& at) {
 }
 
 std::string day_text(std::int64_t day) { return config::to_iso(config::civil_from_days(day)); }
-
-std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
-  std::vector<std::vector<std::string>> rows;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    std::vector<std::string> cells;
-    std::string cell;
-    bool quoted = false;
-    for (char c : line) {
-      if (c == '"') quoted = !quoted;
-      else if (c == ',' && !quoted) cells.push_back(std::exchange(cell, {}));
-      else cell += c;
-    }
-    cells.push_back(cell);
-    rows.push_back(std::move(cells));
-  }
-  return rows;
-}
 
 class ScenarioTest : public ::testing::Test {
  protected:
@@ -216,7 +199,7 @@ TEST_F(ScenarioTest, TheReportFindsWhatWasPlantedAndHidesSmallNumbers) {
   // extract ended 6 days 19 hours after the deadline.
   const std::string missed_deadline = at(start_ + 2 * 7 + 4, "17:00:00");
   int received = 0, late = 0;
-  for (const auto& row : parse_csv(read_file(out / "sharing.csv"))) {
+  for (const auto& row : test_support::csv_records(read_file(out / "sharing.csv"))) {
     if (row[0] == "partner") continue;
     ASSERT_EQ(row.size(), 11u);
     if (row[0] == "northgate-council" && row[4] == missed_deadline) {
@@ -238,7 +221,7 @@ TEST_F(ScenarioTest, TheReportFindsWhatWasPlantedAndHidesSmallNumbers) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   std::map<std::string, std::set<std::string>> seen_before;  // person -> feeds
   std::set<std::string> repeat, linked_deaths;
-  for (const auto& row : parse_csv(persons_csv)) {
+  for (const auto& row : test_support::csv_records(persons_csv)) {
     if (row[0] == "person") continue;
     ASSERT_EQ(row.size(), 9u);
     EXPECT_TRUE(row[7].starts_with("k") || row[8].starts_with("k")) << "a person-level row without a token";
@@ -261,7 +244,7 @@ TEST_F(ScenarioTest, TheReportFindsWhatWasPlantedAndHidesSmallNumbers) {
   EXPECT_EQ(static_cast<std::int64_t>(repeat.size()), expected.at("repeat_contact").to_number<std::int64_t>());
 
   // The same in the aggregate table, whose row totals are all large enough to show.
-  const auto series = parse_csv(read_file(out / "linked_series.csv"));
+  const auto series = test_support::csv_records(read_file(out / "linked_series.csv"));
   std::map<std::string, std::string> totals;
   for (const auto& row : series) totals[row[0]] = row.back();
   EXPECT_EQ(totals["ed-attendances"], std::to_string(linked.at("ed-attendances").to_number<std::int64_t>()));
@@ -270,14 +253,14 @@ TEST_F(ScenarioTest, TheReportFindsWhatWasPlantedAndHidesSmallNumbers) {
             std::to_string(linked.at("ed-attendances+school-exclusions").to_number<std::int64_t>()));
   EXPECT_EQ(totals["no other agency"], std::to_string(linked.at("none").to_number<std::int64_t>()));
   EXPECT_EQ(totals["Total"], std::to_string(expected.at("deaths").to_number<std::int64_t>()));
-  const auto contact = parse_csv(read_file(out / "repeat_contact.csv"));
+  const auto contact = test_support::csv_records(read_file(out / "repeat_contact.csv"));
   EXPECT_EQ(contact.back().back(), std::to_string(expected.at("repeat_contact").to_number<std::int64_t>()));
 
   // Small numbers: in every aggregate table, no count from 1 to 4, some hidden, and no row or
   // column with exactly one hidden entry (it could be worked out from the total).
   int hidden = 0;
   for (const char* file : {"linked_series.csv", "repeat_contact.csv", "area_profile.csv"}) {
-    const auto table = parse_csv(read_file(out / file));
+    const auto table = test_support::csv_records(read_file(out / file));
     const std::size_t first = std::string(file) == "area_profile.csv" ? 2 : 1;
     std::map<std::string, std::vector<std::vector<std::string>>> by_feed;  // area_profile: one table per feed
     for (std::size_t r = 1; r < table.size(); ++r) by_feed[first == 2 ? table[r][0] : ""].push_back(table[r]);
@@ -315,7 +298,7 @@ TEST_F(ScenarioTest, TheReportFindsWhatWasPlantedAndHidesSmallNumbers) {
     }
   EXPECT_EQ(page.find("k1:"), std::string::npos);
   EXPECT_EQ(page.find("k2:"), std::string::npos);
-  const auto death_rows = parse_csv(read_file(dir() / "scenario" / "death-reports" / "week-1.csv"));
+  const auto death_rows = test_support::csv_records(read_file(dir() / "scenario" / "death-reports" / "week-1.csv"));
   ASSERT_GT(death_rows.size(), 1u);
   for (std::size_t r = 1; r < death_rows.size(); ++r) {
     EXPECT_EQ(everything.find(death_rows[r][2]), std::string::npos) << "a surname of row " << r;

@@ -1,7 +1,6 @@
 #pragma once
 // Reading back what `svd-synth scenario` writes, for scenario_test.cpp and
-// scenario_process_test.cpp: its CSV files (RFC 4180 as synth.cpp writes them), its dates, and
-// its manifest. Header-only; the two tests are separate executables.
+// scenario_process_test.cpp: its CSV files as tables, its dates, and its manifest. Header-only; the two tests are separate executables.
 
 #include <gtest/gtest.h>
 
@@ -15,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/support/csv_text.h"
 #include "tests/synth/scenario.h"
 
 namespace svd::synth::testing {
@@ -34,34 +34,8 @@ struct Table {
   }
 };
 
-// Quoted cells may hold commas, doubled quotes and line breaks; rows end in LF.
 inline Table parse_csv(std::string_view bytes) {
-  std::vector<std::vector<std::string>> records;
-  std::vector<std::string> record;
-  std::string cell;
-  bool quoted = false;
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    const char c = bytes[i];
-    if (quoted) {
-      if (c != '"') cell.push_back(c);
-      else if (i + 1 < bytes.size() && bytes[i + 1] == '"') cell.push_back(bytes[++i]);
-      else quoted = false;
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      record.push_back(std::move(cell));
-      cell.clear();
-    } else if (c == '\n') {
-      record.push_back(std::move(cell));
-      cell.clear();
-      records.push_back(std::move(record));
-      record.clear();
-    } else {
-      cell.push_back(c);
-    }
-  }
-  EXPECT_FALSE(quoted) << "ends inside a quoted cell";
-  EXPECT_TRUE(cell.empty() && record.empty()) << "the last row has no line end";
+  auto records = test_support::csv_records(bytes);
   Table t;
   if (records.empty()) return t;
   t.header = std::move(records.front());
