@@ -508,11 +508,12 @@ namespace {
 
 constexpr std::string_view kRejectedPrefix = "rejected: ";  // kMarkRejected's receipt
 
-// Rows of (feed, reason, batches, records), merged into `out` (kept ordered by feed and reason).
+// One batch of `records`, counted into `out` (kept ordered by feed and reason).
 void add_rejected(std::vector<RejectedCount>& out, std::string feed, std::string reason, std::uint64_t records) {
-  auto at = std::lower_bound(out.begin(), out.end(), std::pair(feed, reason), [](const RejectedCount& c, const auto& k) {
+  const auto before = [](const RejectedCount& c, const std::pair<std::string, std::string>& k) {
     return std::tie(c.feed, c.reason) < std::tie(k.first, k.second);
-  });
+  };
+  auto at = std::lower_bound(out.begin(), out.end(), std::pair(feed, reason), before);
   if (at == out.end() || at->feed != feed || at->reason != reason)
     at = out.insert(at, RejectedCount{std::move(feed), std::move(reason), 0, 0});
   ++at->batches;

@@ -28,8 +28,8 @@ GatewayMetrics::GatewayMetrics(Metrics& m, std::string_view version)
                                    "Seconds since the feed's first missed deadline (0 when not overdue)", {"feed"})),
       uploads(m.counter("svdgw_uploads_total", "Responses of the HTTPS upload API by HTTP status class", {"class"})),
       http_connections(m.counter("svdgw_http_connections_total",
-                                 "Connections to the upload API: accepted, refused, failed or cut in the TLS handshake, "
-                                 "timed out",
+                                 "Connections to the upload API: accepted, refused, failed or cut in the TLS "
+                                 "handshake, timed out",
                                  {"outcome"})),
       build_info(m.gauge("svdgw_build_info", "The gateway's version, in the label; always 1", {"version"})),
       certificate_expiry(m.gauge("svdgw_certificate_expiry_timestamp_seconds",

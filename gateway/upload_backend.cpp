@@ -86,8 +86,9 @@ ingest::Admitted UploadBackend::admit(const ingest::Upload& upload, std::optiona
   if (!client_allowed(*feed, upload.client)) return refuse(ingest::Admission::forbidden, 403, "forbidden");
   // Refusing now (507) is better than accepting what could not then be processed. A chunked body
   // (no length) takes room as it arrives and is refused when it outgrows what is left.
-  if (!p_.storage.room_for(0, cfg->storage.quota_bytes)) return refuse(ingest::Admission::storage_full, 507, "storage_full");
-  auto room = std::make_unique<QuotaRoom>(p_.storage, cfg->storage.quota_bytes, [this, client = upload.client, feed = upload.feed] {
+  const std::uint64_t quota = cfg->storage.quota_bytes;
+  if (!p_.storage.room_for(0, quota)) return refuse(ingest::Admission::storage_full, 507, "storage_full");
+  auto room = std::make_unique<QuotaRoom>(p_.storage, quota, [this, client = upload.client, feed = upload.feed] {
     p_.audit.record(audit::events::upload_refused(client, feed, 507, "storage_full"));
   });
   if (!room->grow_to(content_length.value_or(0))) return ingest::Admission::storage_full;  // recorded by the room

@@ -1112,9 +1112,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       }
       if (below_min_rate(body_start, rl.in + filled)) {
         count([](HttpCounters& k) { ++k.timeouts; });
+        const auto took = std::chrono::duration_cast<std::chrono::seconds>(SteadyClock::now() - body_start);
         log_limited("upload from " + c->remote + " (client " + c->client + ") too slow: " +
-                    std::to_string(rl.in + filled) + " bytes in " +
-                    std::to_string(std::chrono::duration_cast<std::chrono::seconds>(SteadyClock::now() - body_start).count()) +
+                    std::to_string(rl.in + filled) + " bytes in " + std::to_string(took.count()) +
                     " s (min_upload_bytes_per_second)");
         failure = Problem::too_slow;
         break;

@@ -1,6 +1,7 @@
 #pragma once
 // Reading back what `svd-synth scenario` writes, for scenario_test.cpp and
-// scenario_process_test.cpp: its CSV files as tables, its dates, and its manifest. Header-only; the two tests are separate executables.
+// scenario_process_test.cpp: its CSV files as tables, its dates, and its manifest. Header-only;
+// the two tests are separate executables.
 
 #include <gtest/gtest.h>
 
