@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -178,6 +179,11 @@ class DaemonHarness : public GatewayHubTest {
     return std::nullopt;
   }
 
+  // Waits until the series `series` in /metrics is below `value`.
+  bool wait_for_metric_below(const std::string& series, double value, std::chrono::milliseconds timeout = 30s) {
+    return eventually([&] { return metric(series).value_or(value) < value; }, timeout);
+  }
+
   // Waits until the series `series` in /metrics has the value `value`.
   bool wait_for_metric(const std::string& series, double value, std::chrono::milliseconds timeout = 30s) {
     return eventually([&] { return metric(series) == value; }, timeout);
@@ -205,7 +211,7 @@ class DaemonHarness : public GatewayHubTest {
 
   std::uint16_t http_port_ = 0, ops_port_ = 0;
   std::string ed_feed_extra_;  // more keys for the ed-assaults feed, e.g. a schedule
-  int curl_runs_ = 0;
+  std::atomic<int> curl_runs_{0};  // curl() may run from several threads at once
   std::unique_ptr<Process> daemon_;
 };
 

@@ -309,6 +309,53 @@ TEST_F(DaemonTest, AnExtractProcessedAgainAfterACrashKeepsTheBatchesItWasFirstCu
   EXPECT_NE(read_file(daemon_log()).find("stand as first cut"), std::string::npos) << logs();
 }
 
+// A chunked upload (no Content-Length) is held to the storage quota as its bytes arrive, beside
+// an upload still in progress that holds its own share: with a 10 MiB quota and 7.5 MiB held by a
+// slow 2.5 MiB upload (three times its size), a chunked PUT of 1 MiB gets 507 as soon as it
+// outgrows what is left, and a 10 MiB one gets 507 on its own; neither leaves a file behind.
+TEST_F(DaemonTest, ChunkedUploadsAreHeldToTheStorageQuotaBesideOthers) {
+  write_config(config_text("quota_bytes = 10485760\n"));
+  start_daemon();
+  const std::string quota_left = "svdgw_storage_headroom_bytes";
+  const auto small = extract(9000, 31);  // about 1 MiB
+  ASSERT_GT(fs::file_size(small), 700u << 10);
+  const fs::path slow_file = dir() / "slow.csv";
+  {
+    std::string rows = read_file(extract(24000, 32));
+    ASSERT_GT(rows.size(), 5u << 19);
+    rows.resize(rows.rfind('\n', 5u << 19) + 1);  // 2.5 MiB of whole rows
+    std::ofstream(slow_file, std::ios::binary) << rows;
+  }
+  const std::string chunked = "Transfer-Encoding: chunked";
+
+  // Alone, a 10 MiB chunked body needs 30 MiB: refused part way.
+  const fs::path big = dir() / "big.csv";
+  {
+    std::ofstream out(big, std::ios::binary);
+    const std::string rows = read_file(slow_file);
+    for (int i = 0; i < 4; ++i) out << rows;  // 10 MiB
+  }
+  HttpResult r = curl({"-T", big.string(), "-H", chunked, url("/v1/feeds/ed-assaults/extracts/big.csv")});
+  EXPECT_EQ(r.status, 507) << r.body << r.err << logs();
+
+  // Beside an upload in progress.
+  HttpResult slow;
+  std::thread slow_upload([&] {
+    slow = curl({"-T", slow_file.string(), "--limit-rate", "256k", url("/v1/feeds/ed-assaults/extracts/slow.csv")});
+  });
+  const bool held = wait_for_metric_below(quota_left, 3u << 20);
+  if (held) {
+    r = curl({"-T", small.string(), "-H", chunked, url("/v1/feeds/ed-assaults/extracts/small.csv")});
+    EXPECT_EQ(r.status, 507) << r.body << r.err << logs();
+  }
+  slow_upload.join();
+  ASSERT_TRUE(held) << "the slow upload never held its room" << logs();
+  ASSERT_EQ(slow.status, 201) << slow.body << slow.err << logs();
+  wait_for_status(extract_id_of(slow.body), R"("state":"processed")", 60s);
+  EXPECT_TRUE(eventually([&] { return audit_count("upload.refused") == 2; })) << "both refusals are on record";
+  EXPECT_TRUE(fs::is_empty(dir() / "state" / "extracts" / "incoming"));
+}
+
 // Peers that connect and never start TLS cannot lock partners out: with every connection slot
 // held by such sockets, `svdgw submit` still gets in at its first attempt, and its extract
 // reaches the hub.
