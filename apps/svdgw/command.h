@@ -13,7 +13,6 @@ class App;
 
 namespace svd::svdgw {
 
-inline constexpr const char* kVersion = "0.1.0";
 
 struct Command {
   CLI::App* app;              // parsed: this one was given

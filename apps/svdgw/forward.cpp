@@ -15,6 +15,7 @@
 #include "apps/svdgw/command.h"
 #include "apps/svdgw/common.h"
 #include "base/time.h"
+#include "base/version.h"
 #include "crypto/sha256.h"
 #include "deliver/batcher.h"
 #include "deliver/forwarder.h"
@@ -82,7 +83,7 @@ int cmd_forward(const ForwardArgs& a) {
   if (!a.quiet) std::cout << "  queued as extract " << extract_id << " in " << outbox_file.string() << '\n';
 
   boost::asio::io_context io;
-  deliver::Forwarder forwarder(io, **outbox, gateway::forwarder_options(cfg, cfg.hub->broker, kVersion), [&](const std::string& line) {
+  deliver::Forwarder forwarder(io, **outbox, gateway::forwarder_options(cfg, cfg.hub->broker, std::string(version())), [&](const std::string& line) {
     if (!a.quiet) std::cerr << line << '\n';
   });
   bool delivered = false;

@@ -3,11 +3,12 @@
 #include <CLI/CLI.hpp>
 
 #include "apps/svdgw/command.h"
+#include "base/version.h"
 
 int main(int argc, char** argv) {
   using namespace svd::svdgw;
   CLI::App app{"svdgw — Serious Violence Duty data-sharing gateway"};
-  app.set_version_flag("--version", std::string("svdgw ") + kVersion);
+  app.set_version_flag("--version", "svdgw " + std::string(svd::version()));
   app.require_subcommand(1);
 
   CLI::App* audit_group = nullptr;

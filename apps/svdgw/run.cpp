@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "apps/svdgw/command.h"
+#include "base/version.h"
 #include "gateway/daemon.h"
 
 namespace svd::svdgw {
@@ -16,7 +17,7 @@ std::vector<Command> add_run(CLI::App& app) {
       "Runs until SIGTERM or SIGINT (exit status 0); SIGHUP reloads the config and certificates. Exit status 1: "
       "it could not start (the reasons are logged on stderr).");
 
-  return {{run, [run_config] { return gateway::run_daemon({*run_config, kVersion}); }}};
+  return {{run, [run_config] { return gateway::run_daemon({*run_config, std::string(version())}); }}};
 }
 
 }  // namespace svd::svdgw

@@ -28,6 +28,7 @@
 #include "base/identity.h"
 #include "base/service.h"
 #include "base/time.h"
+#include "base/version.h"
 #include "config/diagnostic.h"
 #include "config/gateway_config.h"
 #include "config/hub_config.h"
@@ -43,8 +44,6 @@
 #include "hub/witness.h"
 
 namespace {
-
-constexpr const char* kVersion = "0.1.0";
 
 std::atomic<bool> g_stop{false};  // set from the signal handler; lock-free, so async-signal-safe
 
@@ -425,7 +424,7 @@ int write_report(const svd::config::HubReceiverConfig& cfg, const std::string& f
 
 int main(int argc, char** argv) {
   CLI::App app{"svdhub — receives pseudonymised batches from svd-gateway appliances"};
-  app.set_version_flag("--version", std::string("svdhub ") + kVersion);
+  app.set_version_flag("--version", "svdhub " + std::string(svd::version()));
   app.require_subcommand(1);
   std::filesystem::path config_path;
   auto* run = app.add_subcommand("run", "Receive, store and answer batches until SIGTERM/SIGINT");
@@ -606,5 +605,5 @@ int main(int argc, char** argv) {
   } else {
     std::cerr << "svdhub: no [witness] key configured: audit checkpoints are not witnessed\n";
   }
-  return svd::hub::run_receiver(cfg, kVersion, handler, witness.get(), g_stop, std::cerr);
+  return svd::hub::run_receiver(cfg, std::string(svd::version()), handler, witness.get(), g_stop, std::cerr);
 }

@@ -1,0 +1,7 @@
+#include "base/version.h"
+
+namespace svd {
+
+std::string_view version() { return SVD_VERSION; }
+
+}  // namespace svd
