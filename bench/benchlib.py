@@ -7,7 +7,10 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SHARED_BENCH = os.path.join(os.path.dirname(ROOT), "shared", "bench")
+# The benchmark kit, kept outside this repository and shared with the baseline's authors: the
+# extract generator (gen_ed_extract.py) and the Python baseline (peer_pipeline.py). SVD_BENCH_KIT
+# names its directory; by default, shared/bench beside the repository's checkout.
+SHARED_BENCH = os.environ.get("SVD_BENCH_KIT") or os.path.join(os.path.dirname(ROOT), "shared", "bench")
 PYTHON = "/usr/bin/python3"  # Debian's, which has python3-paho-mqtt for the baseline
 LOCAL_HUB = os.path.join(ROOT, "scripts", "local-hub.sh")
 

@@ -4,7 +4,7 @@ and prints a table.
 
   bench/run_bench.py [--rows 1000000] [--big-rows 5000000] [--runs 3] [--build build] [--work DIR]
 
-Extracts are made by ../shared/bench/gen_ed_extract.py (cached in the work directory). Outputs
+Extracts are made by the benchmark kit's generator (bench/benchlib.py) (cached in the work directory). Outputs
 (ours and the baseline's SQLite outbox) go to /dev/shm when it exists, so the figures measure the
 pipeline, not this machine's disk. Peak RSS is each child process's own (wait4).
 """

@@ -11,7 +11,7 @@ What is measured
             publish QoS 1 over mTLS, and svdhub verifying, storing every record and answering
             with receipts. Peak RSS of that process (wait4). Each run gets a fresh state_dir
             (empty outbox) and a fresh hub store, so each run delivers every valid row.
-  baseline: ../shared/bench/peer_pipeline.py FILE --host 127.0.0.1 --port P --ca … --cert …
+  baseline: the kit's peer_pipeline.py FILE --host 127.0.0.1 --port P --ca … --cert …
             --key … --topic bench/peer-baseline/records, wall time start → exit (after the last
             PUBACK). Nobody subscribes to its topic: the broker acknowledges and drops its
             batches, so its end to end stops at the broker.
@@ -20,7 +20,7 @@ What is measured
 Setup: scripts/local-hub.sh starts mosquitto (the production config and ACL, plus
 bench/forward-bench.acl which lets each client write under bench/<its CN>/) and svdhub on
 127.0.0.1 with a test PKI (certificates for the bench config's partner and for `peer-baseline`).
-The extract is made by ../shared/bench/gen_ed_extract.py and cached in the work directory; the
+The extract is made by the benchmark kit's generator (bench/benchlib.py) and cached in the work directory; the
 outboxes, the hub's store and the broker's files go to /dev/shm when it exists (like
 bench/run_bench.py), so the figures are the pipelines', not this machine's disk.
 """

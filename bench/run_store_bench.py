@@ -52,7 +52,7 @@ starts a fresh svdhub on it. PostgreSQL 15 is a throwaway cluster made here by i
 `nobody` through setpriv when we are root), on a free 127.0.0.1 port, stopped by the PID started;
 svdhub connects over TCP as a role of its own with the password in [store] password_file
 (sslmode=disable on loopback; the database is dropped and made again before each scenario). The
-extract is made by ../shared/bench/gen_ed_extract.py and cached with its slices in the work
+extract is made by the benchmark kit's generator (bench/benchlib.py) and cached with its slices in the work
 directory; outboxes, both stores, the cluster and the broker's files go to /dev/shm when it exists
 (like bench/run_forward_bench.py), so the figures are the programs', not this machine's disk. Both
 stores still commit as shipped: SQLite with synchronous=FULL, PostgreSQL with fsync on.
