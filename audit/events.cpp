@@ -25,6 +25,12 @@ json::array strings(const std::vector<std::string>& v) {
   return a;
 }
 
+json::object texts(const std::map<std::string, std::string>& m) {
+  json::object o;
+  for (const auto& [k, v] : m) o[k] = v;
+  return o;
+}
+
 json::object counts(const std::map<std::string, std::uint64_t>& m) {
   json::object o;
   for (const auto& [k, n] : m) o[k] = n;
@@ -48,6 +54,7 @@ Event nil_return(const std::string& client, const std::string& extract_id, const
 Event extract_finished(const Processed& p) {
   json::object d{{"feed", p.feed},
                  {"schema", p.schema},
+                 {"schema_sha256", p.schema_sha256},
                  {"key_ids", strings(p.key_ids)},
                  {"rows", p.rows},
                  {"valid", p.valid},
@@ -111,17 +118,18 @@ Event feed_overdue_cleared(const std::string& feed, const std::string& partner, 
               {{"feed", feed}, {"partner", partner}, {"period", period}, {"extract", extract_id}});
 }
 
-Event gateway_started(const std::string& version, const std::string& partner, const std::string& config_sha256) {
+Event gateway_started(const std::string& version, const std::string& partner, const std::string& config_sha256,
+                      const std::map<std::string, std::string>& schemas) {
   return make("gateway", "gateway.started", partner,
-              {{"version", version}, {"partner", partner}, {"config_sha256", config_sha256}});
+              {{"version", version}, {"partner", partner}, {"config_sha256", config_sha256}, {"schemas", texts(schemas)}});
 }
 
 Event gateway_stopped(const std::string& reason) {
   return make("gateway", "gateway.stopped", "", {{"reason", reason}});
 }
 
-Event config_reloaded(const std::string& config_sha256) {
-  return make("gateway", "config.reloaded", "", {{"config_sha256", config_sha256}});
+Event config_reloaded(const std::string& config_sha256, const std::map<std::string, std::string>& schemas) {
+  return make("gateway", "config.reloaded", "", {{"config_sha256", config_sha256}, {"schemas", texts(schemas)}});
 }
 
 Event config_reload_refused(const std::string& reason) {

@@ -24,6 +24,7 @@ Event nil_return(const std::string& client, const std::string& extract_id, const
 
 struct Processed {
   std::string extract_id, feed, schema, sha256;
+  std::string schema_sha256;  // of the feed's schema file as processed: what was shared, provably
   std::vector<std::string> key_ids;
   std::uint64_t rows = 0, valid = 0, rejected = 0;   // data rows
   std::map<std::string, std::uint64_t> rejected_by_code;  // problems per errc name
@@ -64,14 +65,17 @@ Event feed_overdue(const std::string& feed, const std::string& partner, const st
 Event feed_overdue_cleared(const std::string& feed, const std::string& partner, const std::string& period,
                            const std::string& extract_id);
 
-// actor "gateway". "gateway.started" {version, partner, config_sha256}, "gateway.stopped"
-// {reason}, "config.reloaded" {config_sha256}, "config.reload_refused" {reason},
+// actor "gateway". "gateway.started" {version, partner, config_sha256, schemas}, "gateway.stopped"
+// {reason}, "config.reloaded" {config_sha256, schemas}, "config.reload_refused" {reason}, where
+// `schemas` is {feed id: SHA-256 of its schema file} for every configured feed, so that a schema
+// edited to let another field leave the site leaves a trace even when the TOML is unchanged;
 // "key.loaded" (object: key id; {kind: "linkage"|"device", fingerprint}),
 // "certificate.loaded" (object: the certificate's role, "upload-server", "hub-client", "client-ca";
 // {sha256 of the DER, not_after}).
-Event gateway_started(const std::string& version, const std::string& partner, const std::string& config_sha256);
+Event gateway_started(const std::string& version, const std::string& partner, const std::string& config_sha256,
+                      const std::map<std::string, std::string>& schemas);
 Event gateway_stopped(const std::string& reason);
-Event config_reloaded(const std::string& config_sha256);
+Event config_reloaded(const std::string& config_sha256, const std::map<std::string, std::string>& schemas);
 Event config_reload_refused(const std::string& reason);
 Event key_loaded(const std::string& key_id, const std::string& kind, const std::string& fingerprint);
 // "key.loaded" for a linkage key: {kind: "linkage", fingerprint, from, until}, the window in which

@@ -127,6 +127,7 @@ struct Week {
   std::uint64_t rows_received = 0, rows_rejected = 0;
   std::map<std::string, std::uint64_t> rejected_by_code;
   std::uint64_t records_forwarded = 0, records_acknowledged = 0, batches_rejected = 0, awaiting_hub = 0;
+  std::map<std::string, std::uint64_t> schemas;  // schema file digest -> extracts processed with it
   std::vector<Ms> to_hub;  // per extract: upload to the hub's receipt of its last batch
   std::vector<LateItem> late_items;
   std::vector<MissingItem> missing_items;
@@ -156,6 +157,10 @@ struct FeedReport {
   std::string schedule_text;  // as last recorded, for the reader
   std::vector<std::string> notes;
   std::map<std::string, Rejections> rejections;  // by the hub's reason
+  // The schema file's digest as each start and reload recorded it, and the times it changed in
+  // the range (to that digest).
+  std::string configured_schema;
+  std::vector<std::pair<Ms, std::string>> schema_changes;
   std::map<std::string, std::string> rejected_now;  // batch id -> reason, while it stands rejected
 };
 
@@ -214,7 +219,7 @@ class Collector {
   bool visit(const audit::Entry& e) {
     const std::string& action = e.event.action;
     const bool wanted = action == "feed.watched" || action.starts_with("extract.") || action == "upload.refused" ||
-                        action.starts_with("batch.");
+                        action.starts_with("batch.") || action == "gateway.started" || action == "config.reloaded";
     if (!wanted) return true;
     const auto at = parse_event_time_ms(e.event.time);
     if (!at) {
@@ -228,6 +233,18 @@ class Collector {
       return true;
     }
     const json::object& d = parsed.as_object();
+    if (action == "gateway.started" || action == "config.reloaded") {
+      if (const auto* schemas = d.if_contains("schemas"); schemas && schemas->is_object())
+        for (const auto& [id, digest] : schemas->as_object()) {
+          if (!digest.is_string()) continue;
+          FeedReport& f = feed(std::string(id));
+          const std::string now(digest.as_string());
+          if (!f.configured_schema.empty() && now != f.configured_schema && *at >= begin_)
+            f.schema_changes.emplace_back(*at, now);
+          f.configured_schema = now;
+        }
+      return true;
+    }
     const std::string feed_id = event_feed(e.event, str(d, "feed"));
     if (feed_id.empty()) return true;
     FeedReport& f = feed(feed_id);
@@ -260,6 +277,7 @@ class Collector {
       }
     } else if (w && (action == "extract.processed" || action == "extract.refused")) {
       w->extracts_refused += action == "extract.refused";
+      if (const std::string schema = str(d, "schema_sha256"); !schema.empty()) ++w->schemas[schema];
       w->rows_received += u64(d, "rows");
       w->rows_rejected += u64(d, "rejected");
       if (const auto* codes = d.if_contains("rejected_by_code"); codes && codes->is_object())
@@ -463,6 +481,13 @@ std::string codes_text(const std::map<std::string, std::uint64_t>& codes, const 
   return out;
 }
 
+// The schema digests of a week's extracts, ';'-separated.
+std::string schemas_text(const std::map<std::string, std::uint64_t>& schemas) {
+  std::string out;
+  for (const auto& [digest, n] : schemas) out += (out.empty() ? "" : ";") + digest;
+  return out;
+}
+
 // --- CSV -------------------------------------------------------------------------------------
 
 std::string report_csv(const std::map<std::string, FeedReport>& feeds, std::int64_t first_monday) {
@@ -470,7 +495,7 @@ std::string report_csv(const std::map<std::string, FeedReport>& feeds, std::int6
       "feed,partner,schedule,week,week_start,week_end,expected,received,nil_returns,on_time,late,missing,"
       "late_periods,missing_periods,extracts_refused,uploads_refused,rows_received,rows_rejected,rejected_by_code,"
       "records_forwarded,records_acknowledged,batches_rejected,awaiting_hub,hub_receipt_median_seconds,"
-      "hub_receipt_max_seconds\r\n";
+      "hub_receipt_max_seconds,schema_sha256\r\n";
   for (const auto& [id, f] : feeds) {
     for (std::size_t i = 0; i < f.weeks.size(); ++i) {
       const Week& w = f.weeks[i];
@@ -487,7 +512,8 @@ std::string report_csv(const std::map<std::string, FeedReport>& feeds, std::int6
           num(w.missing), late, missing, num(w.extracts_refused), num(w.uploads_refused), num(w.rows_received),
           num(w.rows_rejected), codes_text(w.rejected_by_code, ":", ";"), num(w.records_forwarded),
           num(w.records_acknowledged), num(w.batches_rejected), num(w.awaiting_hub),
-          med ? std::to_string(*med / 1000) : "", w.to_hub.empty() ? "" : std::to_string(w.to_hub.back() / 1000)};
+          med ? std::to_string(*med / 1000) : "", w.to_hub.empty() ? "" : std::to_string(w.to_hub.back() / 1000),
+          schemas_text(w.schemas)};
       for (std::size_t c = 0; c < cells.size(); ++c) {
         if (c) out += ',';
         out += csv_field(cells[c]);
@@ -538,6 +564,37 @@ std::string chain_block(const audit::VerifyReport& v) {
 
 std::string weeks_label(const Week& w, std::int64_t monday) {
   return iso_week_label(monday) + " (" + day_label(w.first_day) + " to " + day_label(w.last_day) + ")";
+}
+
+// Which schema the feed's extracts were processed with, week by week, and when the configured
+// one changed: the proof of what left the site, and a flag on any change for the reader to check.
+std::string schema_block(const FeedReport& f) {
+  std::map<std::string, std::pair<std::size_t, std::size_t>> weeks_of;  // digest -> first, last week index
+  std::map<std::string, std::uint64_t> extracts;
+  for (std::size_t i = 0; i < f.weeks.size(); ++i)
+    for (const auto& [digest, n] : f.weeks[i].schemas) {
+      auto [it, added] = weeks_of.try_emplace(digest, i, i);
+      it->second.second = i;
+      extracts[digest] += n;
+    }
+  if (weeks_of.empty() && f.schema_changes.empty()) return {};
+  std::string h = "<p class=\"sentence\">Schema (SHA-256 of the schema file) of the extracts processed: ";
+  bool first = true;
+  for (const auto& [digest, span] : weeks_of) {
+    h += std::string(first ? "" : "; ") + "<code>" + html(digest.substr(0, 16)) + "…</code> (" + num(extracts[digest]) +
+         " extract" + (extracts[digest] == 1 ? "" : "s") + ", " + html(day_label(f.weeks[span.first].first_day)) +
+         " to " + html(day_label(f.weeks[span.second].last_day)) + ")";
+    first = false;
+  }
+  if (weeks_of.empty()) h += "none";
+  h += ".</p>";
+  if (weeks_of.size() > 1 || !f.schema_changes.empty()) {
+    h += "<p class=\"sentence warn\">The schema changed in the range";
+    for (const auto& [at, digest] : f.schema_changes)
+      h += std::string(", configured ") + html(utc_time_label(at)) + " as <code>" + html(digest.substr(0, 16)) + "…</code>";
+    h += ": check that the fields leaving the site are still the ones agreed.</p>";
+  }
+  return h;
 }
 
 // For an operator reading the report: what a rejection reason asks of whom.
@@ -646,6 +703,7 @@ std::string report_html(const config::GatewayConfig& cfg, const UtcDateRange& ra
          (t.rejected_by_code.empty() ? std::string() : " (" + html(codes_text(t.rejected_by_code, ": ", ", ")) + ")") +
          "; records forwarded " + num(t.records_forwarded) + ", acknowledged by the hub " +
          num(t.records_acknowledged) + ".</p>";
+    h += schema_block(f);
     if (!f.notes.empty()) {
       h += "<ul class=\"notes\">";
       for (const auto& n : f.notes) h += "<li>" + html(n) + "</li>";

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <csignal>
 #include <ctime>
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -82,6 +83,14 @@ std::string fixed_parts_changed(const config::GatewayConfig& a, const config::Ga
 std::string config_digest(const fs::path& file) {
   auto d = crypto::sha256_file(file);
   return d ? d->sha256 : std::string();
+}
+
+// Each feed's schema file's digest: the config's digest alone would not show a schema edited to
+// let another field leave the site.
+std::map<std::string, std::string> schema_digests(const config::GatewayConfig& cfg) {
+  std::map<std::string, std::string> out;
+  for (const auto& f : cfg.feeds) out[f.id] = crypto::sha256_hex(f.schema.source);
+  return out;
 }
 
 ingest::HttpServerOptions http_options(const config::HttpConfig& h) {
@@ -344,7 +353,7 @@ class Daemon {
       }
       http_->set_tls(std::move(tls));
     }
-    audit_->record(audit::events::config_reloaded(config_digest(options_.config_file)));
+    audit_->record(audit::events::config_reloaded(config_digest(options_.config_file), schema_digests(*next)));
     if (next->http) record_certificate("upload-server", next->http->cert);
     const KeysPtr before = live_.replace(next, std::move(keys));
     record_keys(*live_.keys(), before.get());
@@ -382,7 +391,8 @@ class Daemon {
 
   void record_startup() {
     const ConfigPtr cfg = live_.config();
-    audit_->record(audit::events::gateway_started(options_.version, cfg->partner, config_digest(options_.config_file)));
+    audit_->record(audit::events::gateway_started(options_.version, cfg->partner, config_digest(options_.config_file),
+                                                  schema_digests(*cfg)));
     record_keys(*live_.keys(), nullptr);
     if (device_fingerprint_) audit_->record(audit::events::key_loaded("device", "device", *device_fingerprint_));
     if (cfg->http) {

@@ -11,6 +11,7 @@
 #include "audit/keeper.h"
 #include "base/service.h"
 #include "base/time.h"
+#include "crypto/sha256.h"
 #include "deliver/batcher.h"
 #include "deliver/outbox.h"
 #include "gateway/live_config.h"
@@ -79,6 +80,7 @@ process::ExtractReport nil_report(const config::GatewayConfig& cfg, const config
   r.partner = cfg.partner;
   r.feed = feed.id;
   r.schema_name = feed.schema.name;
+  r.schema_sha256 = crypto::sha256_hex(feed.schema.source);  // as run_pipeline records it
   r.key_ids = std::move(key_ids);
   r.extract_sha256 = e.sha256;
   r.extract_bytes = e.bytes;
@@ -92,6 +94,7 @@ audit::events::Processed summary_of(const ingest::StoredExtract& e, const config
   s.extract_id = e.id;
   s.feed = feed.id;
   s.schema = feed.schema.name;
+  s.schema_sha256 = report.schema_sha256;
   s.sha256 = e.sha256;
   s.key_ids = report.key_ids;
   s.rows = report.rows_total;

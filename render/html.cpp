@@ -85,6 +85,7 @@ tr.bad td { background: #fbe4e2; }
 tr.warn td { background: #fff3d6; }
 td.zero { color: #8a94a6; }
 .sentence { background: #f3f6fa; border-left: 4px solid #2b4c7e; padding: 6px 10px; }
+.sentence.warn { background: #fff3d6; border-left-color: #8a5a00; }
 .charts { display: flex; flex-wrap: wrap; gap: 8px 16px; }
 .chart { flex: 1 1 460px; max-width: 100%; }
 .chart svg { width: 100%; height: auto; }

@@ -95,7 +95,7 @@ class AuditExportTest : public CliFixture {
     p.batches = 1;
     p.records = 10;
     events_ = {
-        at(ev::gateway_started("0.1.0", "northgate-partnership", kSha2), "2026-11-01T23:59:59.999Z"),
+        at(ev::gateway_started("0.1.0", "northgate-partnership", kSha2, {{"death-reports", kSha}}), "2026-11-01T23:59:59.999Z"),
         at(ev::feed_watched("school-exclusions", "northgate-partnership", "weekly by Friday 17:00",
                             "2026-10-01T00:00:00.000Z"),
            "2026-11-02T00:00:00.000Z"),

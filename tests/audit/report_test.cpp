@@ -103,6 +103,7 @@ class AuditReportTest : public CliFixture {
     p.extract_id = id;
     p.feed = feed;
     p.schema = feed;
+    p.schema_sha256 = schema_;
     p.sha256 = sha;
     p.key_ids = {"k2026a"};
     p.rows = rows;
@@ -129,7 +130,8 @@ class AuditReportTest : public CliFixture {
   }
 
   void write_weeks() {
-    add(ev::gateway_started("0.1.0", kPartner, std::string(64, 'e')), "2026-10-20T10:00:00.000Z");
+    add(ev::gateway_started("0.1.0", kPartner, std::string(64, 'e'), {{"death-reports", schema_}}),
+        "2026-10-20T10:00:00.000Z");
     add(ev::feed_watched("death-reports", kPartner, "weekly by Monday 09:00", "2026-10-20T10:00:00.000Z"),
         "2026-10-20T10:00:00.001Z");
     add(ev::feed_watched("school-exclusions", kPartner, "weekly by Friday 17:00", "2026-10-20T10:00:00.000Z"),
@@ -162,7 +164,10 @@ class AuditReportTest : public CliFixture {
     add(ev::feed_overdue("school-exclusions", kPartner, "week to Friday 2026-11-13 17:00", "2026-11-13T17:00:00Z"),
         "2026-11-13T17:01:00.000Z");
 
-    // Week 47. death-reports on time (two batches, the last acknowledged an hour after upload),
+    // Week 47. The schema file is edited and the config reloaded: what leaves the site may differ.
+    schema_ = std::string(64, 'b');
+    add(ev::config_reloaded(std::string(64, 'e'), {{"death-reports", schema_}}), "2026-11-16T08:00:00.000Z");
+    // death-reports on time (two batches, the last acknowledged an hour after upload),
     // a correction acknowledged in 20 min, and one whose batch the hub rejected.
     extract("death-reports", 5, "2026-11-16T08:45:00.000Z", 80, {{"invalid_date", 10}},
             {{40, "2026-11-16T08:47:00.000Z", "2026-11-16T08:50:00.000Z"},
@@ -189,6 +194,7 @@ class AuditReportTest : public CliFixture {
 
   fs::path log_file_;
   std::vector<audit::Event> pending_;
+  std::string schema_ = std::string(64, 'a');  // the schema digest extract() records
   std::string saved_tz_;
   bool had_tz_ = false;
 };
@@ -197,7 +203,7 @@ const std::string kHeader =
     "feed,partner,schedule,week,week_start,week_end,expected,received,nil_returns,on_time,late,missing,"
     "late_periods,missing_periods,extracts_refused,uploads_refused,rows_received,rows_rejected,rejected_by_code,"
     "records_forwarded,records_acknowledged,batches_rejected,awaiting_hub,hub_receipt_median_seconds,"
-    "hub_receipt_max_seconds";
+    "hub_receipt_max_seconds,schema_sha256";
 
 TEST_F(AuditReportTest, CsvHasEveryFigurePerFeedAndWeek) {
   const fs::path out = dir_ / "report";
@@ -205,32 +211,33 @@ TEST_F(AuditReportTest, CsvHasEveryFigurePerFeedAndWeek) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("chain OK"), std::string::npos) << r.err;
   const auto rows = crlf_lines(read_file(out / "report.csv"));
+  const std::string kSchemaA(64, 'a'), kSchemaB(64, 'b');  // the schema digests before and after week 47
   const std::vector<std::string> expected = {
       kHeader,
       "death-reports,northgate-partnership,weekly by Monday 09:00,2026-W45,2026-11-02,2026-11-08,"
-      "1,1,0,1,0,0,,,0,0,100,3,invalid_postcode:1;missing_required:2,97,97,0,0,600,600",
+      "1,1,0,1,0,0,,,0,0,100,3,invalid_postcode:1;missing_required:2,97,97,0,0,600,600," + kSchemaA,
       "death-reports,northgate-partnership,weekly by Monday 09:00,2026-W46,2026-11-09,2026-11-15,"
-      "1,1,0,0,1,0,week to Monday 2026-11-09 09:00 (19800 s late),,0,0,50,0,,50,50,0,0,1800,1800",
+      "1,1,0,0,1,0,week to Monday 2026-11-09 09:00 (19800 s late),,0,0,50,0,,50,50,0,0,1800,1800," + kSchemaA,
       "death-reports,northgate-partnership,weekly by Monday 09:00,2026-W47,2026-11-16,2026-11-22,"
-      "1,3,0,1,0,0,,,0,0,88,10,invalid_date:10,78,75,1,1,2400,3600",
+      "1,3,0,1,0,0,,,0,0,88,10,invalid_date:10,78,75,1,1,2400,3600," + kSchemaB,
       "death-reports-jsonl,northgate-partnership,monthly by day 1 12:00,2026-W45,2026-11-02,2026-11-08,"
-      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,",
+      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,",
       "death-reports-jsonl,northgate-partnership,monthly by day 1 12:00,2026-W46,2026-11-09,2026-11-15,"
-      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,",
+      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,",
       "death-reports-jsonl,northgate-partnership,monthly by day 1 12:00,2026-W47,2026-11-16,2026-11-22,"
-      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,",
+      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,",
       "ed-assaults,northgate-partnership,monthly by day 5 09:00,2026-W45,2026-11-02,2026-11-08,"
-      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,",
+      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,",
       "ed-assaults,northgate-partnership,monthly by day 5 09:00,2026-W46,2026-11-09,2026-11-15,"
-      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,",
+      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,",
       "ed-assaults,northgate-partnership,monthly by day 5 09:00,2026-W47,2026-11-16,2026-11-22,"
-      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,",
+      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,",
       "school-exclusions,northgate-partnership,weekly by Friday 17:00,2026-W45,2026-11-02,2026-11-08,"
-      "1,1,1,1,0,0,,,0,0,0,0,,0,0,0,0,,",
+      "1,1,1,1,0,0,,,0,0,0,0,,0,0,0,0,,,",
       "school-exclusions,northgate-partnership,weekly by Friday 17:00,2026-W46,2026-11-09,2026-11-15,"
-      "1,0,0,0,0,1,,week to Friday 2026-11-13 17:00,0,0,0,0,,0,0,0,0,,",
+      "1,0,0,0,0,1,,week to Friday 2026-11-13 17:00,0,0,0,0,,0,0,0,0,,,",
       "school-exclusions,northgate-partnership,weekly by Friday 17:00,2026-W47,2026-11-16,2026-11-22,"
-      "1,1,0,1,0,0,,,1,1,10,6,not_in_enum:6,0,0,0,0,,",
+      "1,1,0,1,0,0,,,1,1,10,6,not_in_enum:6,0,0,0,0,,," + kSchemaB,
   };
   ASSERT_EQ(rows.size(), expected.size()) << read_file(out / "report.csv");
   for (std::size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows[i], expected[i]) << "row " << i;
@@ -249,10 +256,11 @@ TEST_F(AuditReportTest, RangeCutsWeeksAtItsDaysAndCountsPeriodsBeforeIt) {
   ASSERT_GE(rows.size(), 3u);
   EXPECT_EQ(rows[1],
             "death-reports,northgate-partnership,weekly by Monday 09:00,2026-W45,2026-11-04,2026-11-08,"
-            "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,");
+            "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,");
   EXPECT_EQ(rows[2],
             "death-reports,northgate-partnership,weekly by Monday 09:00,2026-W46,2026-11-09,2026-11-10,"
-            "1,1,0,0,0,1,,week to Monday 2026-11-09 09:00,0,0,50,0,,50,50,0,0,1800,1800");
+            "1,1,0,0,0,1,,week to Monday 2026-11-09 09:00,0,0,50,0,,50,50,0,0,1800,1800," +
+                std::string(64, 'a'));
 }
 
 TEST_F(AuditReportTest, BadArgumentsExit2WithAClearMessage) {
@@ -338,6 +346,11 @@ TEST_F(AuditReportTest, HtmlRendersInHeadlessChromiumWithTheFigures) {
            // who did not send, and who sent late
            "northgate-partnership school-exclusions week to Friday 2026-11-13 17:00 2026-11-13T17:00:00Z",
            "week to Monday 2026-11-09 09:00 2026-11-09 14:30 UTC 5 h 30 min death-reports-0000000000000004",
+           // the schema digests that were in force, and the change flagged
+           "Schema (SHA-256 of the schema file) of the extracts processed: aaaaaaaaaaaaaaaa… (2 extracts, 2026-11-02 to "
+           "2026-11-15); bbbbbbbbbbbbbbbb… (3 extracts, 2026-11-16 to 2026-11-22).",
+           "The schema changed in the range, configured 2026-11-16T08:00:00Z as bbbbbbbbbbbbbbbb… : check that the fields "
+           "leaving the site are still the ones agreed.",
            // the batch the hub rejected, still rejected, and what to do about it
            "northgate-partnership death-reports bad_record 1 0 1 a record does not fit the hub's schema for this feed",
            // per week

@@ -189,6 +189,24 @@ class DaemonHarness : public GatewayHubTest {
     return eventually([&] { return metric(series) == value; }, timeout);
   }
 
+  // The details of the first event with `action` in the gateway's audit log, or "".
+  std::string first_audit_details(const std::string& action) const {
+    sqlite3* h = nullptr;
+    std::string out;
+    if (sqlite3_open_v2((dir() / "state" / "audit.db").c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+      sqlite3_busy_timeout(h, 2000);
+      sqlite3_stmt* s = nullptr;
+      if (sqlite3_prepare_v2(h, "SELECT details FROM events WHERE action = ? ORDER BY seq LIMIT 1", -1, &s,
+                             nullptr) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, action.c_str(), -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(s) == SQLITE_ROW) out = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+      }
+      sqlite3_finalize(s);
+    }
+    sqlite3_close(h);
+    return out;
+  }
+
   // How many events with `action` the gateway's audit log holds (its audit thread moves events
   // into the chain a moment after they happen); -1 while there is no log.
   std::int64_t audit_count(const std::string& action) const {

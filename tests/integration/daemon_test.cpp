@@ -71,6 +71,21 @@ TEST_F(DaemonTest, UploadedExtractReachesTheHubOnceAndItsStatusSaysSo) {
   EXPECT_EQ(metric("svdgw_extracts_total{feed=\"ed-assaults\",outcome=\"processed\"}"), 2.0);
   EXPECT_EQ(metric("svdgw_rows_total{feed=\"ed-assaults\",stage=\"forwarded\"}"),
             static_cast<double>(valid + later_valid));
+
+  // What was shared is provable from the audit log: the digest of the schema file each extract
+  // was processed with, and of every feed's schema at start.
+  const auto schema = [](const std::string& feed) {
+    return crypto::sha256_file(fs::path(SVD_SOURCE_DIR) / "deploy/examples/schemas" / (feed + ".json"))->sha256;
+  };
+  EXPECT_TRUE(eventually([&] { return audit_count("extract.processed") == 2; }));
+  EXPECT_NE(first_audit_details("extract.processed").find(R"("schema_sha256":")" + schema("ed-assaults") + "\""),
+            std::string::npos)
+      << first_audit_details("extract.processed");
+  EXPECT_NE(first_audit_details("gateway.started")
+                .find(R"("schemas":{"death-reports":")" + schema("death-reports") + R"(","ed-assaults":")" +
+                      schema("ed-assaults") + "\"}"),
+            std::string::npos)
+      << first_audit_details("gateway.started");
 }
 
 TEST_F(DaemonTest, ClientsAreHeldToTheirFeedsAndNamesToTheirContent) {
