@@ -44,7 +44,13 @@ std::optional<std::chrono::system_clock::time_point> parse_utc_iso(std::string_v
   std::tm tm{};
   const char* end = ::strptime(s.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
   if (end == nullptr || *end != '\0') return std::nullopt;
-  return std::chrono::system_clock::from_time_t(::timegm(&tm));
+  // system_clock counts nanoseconds in 64 bits (about 1678 to 2262): converting a year such as
+  // 0226 from a peer's message would overflow.
+  constexpr std::int64_t kLimit =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max()).count();
+  const std::int64_t secs = ::timegm(&tm);
+  if (secs < -kLimit || secs > kLimit) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(static_cast<std::time_t>(secs));
 }
 
 }  // namespace svd

@@ -17,7 +17,8 @@ std::string utc_iso(std::chrono::system_clock::time_point t);
 // "2027-01-01T00:00:00.123Z", truncated to the millisecond.
 std::string utc_iso_ms(std::chrono::system_clock::time_point t);
 
-// "2026-11-23T09:15:20Z", as utc_iso writes it, back to an instant; nothing for any other text.
+// "2026-11-23T09:15:20Z", as utc_iso writes it, back to an instant; nothing for any other text,
+// nor for an instant system_clock cannot hold (before about 1678 or after about 2262).
 std::optional<std::chrono::system_clock::time_point> parse_utc_iso(std::string_view text);
 
 }  // namespace svd

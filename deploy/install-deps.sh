@@ -19,6 +19,7 @@ PACKAGES="
   postgresql-15 libpq-dev
   prometheus
   faketime
+  clang-14 libclang-rt-14-dev
 "
 # postgresql-15 is for the hub's PostgreSQL tests (tests/hub/pg_test). Debian's package creates, and
 # may start, a default cluster on port 5432; the tests run their own server in a temporary
@@ -26,6 +27,8 @@ PACKAGES="
 # prometheus is for its promtool, which checks the shipped alert rules (deploy/monitoring/); the
 # tests never start or scrape a Prometheus server, and neither use nor stop the one the package
 # may start on port 9090.
+# clang-14 and libclang-rt-14-dev (its libFuzzer and sanitizer runtimes) build the fuzz targets
+# (fuzz/, scripts/fuzz.sh); the shipped and test builds are GCC's.
 # faketime (libfaketime) sets the clock of the gateways in the report's end-to-end test
 # (tests/integration/scenario_test.cpp), which delivers weeks of extracts in minutes.
 

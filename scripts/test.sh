@@ -5,7 +5,9 @@
 #      mosquitto and RabbitMQ brokers with the real svdgw and svdhub, the kill -9 loop, Chromium;
 #   2. the programs as shipped (-O2, $BUILD_DIR): testssl.sh against their upload API (it probes the
 #      TLS configuration from outside, which the sanitizers cannot see into), the two-minute crash
-#      and outage soak (scripts/soak.py --ci: kill -9s, an outage, every record once), then, as root, the
+#      and outage soak (scripts/soak.py --ci: kill -9s, an outage, every record once); the fuzz
+#      targets (clang, $BUILD_DIR-fuzz) over their seeds and regressions and for 5 s each
+#      (scripts/fuzz.sh); then, as root, the
 #      Debian package's life cycle with dpkg (scripts/package-test.sh), and the units' systemd
 #      exposure scores (scripts/unit-security.sh, at most 2.0).
 # The shipped build runs no other test: it would repeat the first pass's tests on the same code
@@ -26,6 +28,14 @@ configure() {  # build dir, sanitizers, cmake arguments...
 # -O2 as shipped, with -g1 (line tables, no variable locations) instead of -g: full debug info
 # costs the Beast coroutine units a third of their compile time, and backtraces keep file:line.
 SHIPPED="-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
+
+# The fuzz targets (clang's libFuzzer, $BUILD_DIR-fuzz): each once over its seeds and the inputs
+# of bugs it found (a regression fails here), then a few seconds of fuzzing each.
+fuzz() {
+  echo "== libFuzzer: every target over fuzz/corpus/ and fuzz/regressions/, then 5 s of fuzzing each"
+  BUILD_DIR="$BUILD_DIR" JOBS="$JOBS" ./scripts/fuzz.sh regress
+  BUILD_DIR="$BUILD_DIR" JOBS="$JOBS" ./scripts/fuzz.sh all 5
+}
 
 if [ "${SANITIZE:-1}" != 0 ]; then
   echo "== address,undefined sanitizers: every test but testssl.sh ($BUILD_DIR-asan)"
@@ -52,6 +62,7 @@ if [ "${SANITIZE:-1}" != 0 ]; then
   echo "== as shipped: the two-minute crash and outage soak (scripts/soak.py --ci)"
   SVD_SYNTH="$PWD/$BUILD_DIR-asan/tests/synth/svd-synth" BUILD_DIR="$shipped" python3 scripts/soak.py --ci \
     --out "$shipped/soak"
+  fuzz
 else
   echo "== the whole suite, as shipped ($BUILD_DIR)"
   configure "$BUILD_DIR" "" "$SHIPPED"
@@ -59,6 +70,7 @@ else
   ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
   echo "== the two-minute crash and outage soak (scripts/soak.py --ci)"
   BUILD_DIR="$BUILD_DIR" python3 scripts/soak.py --ci --out "$BUILD_DIR/soak"
+  fuzz
 fi
 
 echo "== the Debian package and the hardened units ($BUILD_DIR)"

@@ -72,6 +72,15 @@ TEST(Time, ParsesWhatItWrites) {
   EXPECT_EQ(utc_iso(*t), "2026-11-18T11:06:40Z");
   for (const char* bad : {"", "2026-11-18", "2026-11-18T11:06:40", "2026-11-18T11:06:40Zx", "2026-11-18 11:06:40Z"})
     EXPECT_FALSE(parse_utc_iso(bad)) << bad;
+  // Beyond what system_clock holds (about 1678 to 2262): no time, not an overflow (a gateway's
+  // status message with the year 0226 found by fuzz/envelope_fuzz.cpp).
+  for (const char* far : {"0226-12-07T09:00:00Z", "1677-01-01T00:00:00Z", "2263-01-01T00:00:00Z"})
+    EXPECT_FALSE(parse_utc_iso(far)) << far;
+  for (const char* edge : {"1700-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "2261-12-31T23:59:59Z"}) {
+    const auto at = parse_utc_iso(edge);
+    ASSERT_TRUE(at) << edge;
+    EXPECT_EQ(utc_iso(*at), edge);
+  }
 }
 
 TEST(Clock, TheFakeMovesOnlyWhenTold) {
