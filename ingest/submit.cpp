@@ -256,7 +256,8 @@ class Uploader {
       switch (a.verdict) {
         case Verdict::accepted:
           print_receipt(a);
-          co_return kSubmitOk;
+          if (options_.wait == SubmitOptions::Wait::none) co_return kSubmitOk;
+          co_return co_await wait_until_done(receipt_text(a.body, "extract_id"));
         case Verdict::refused:
           print_refusal(a);
           co_return kSubmitRefused;
@@ -288,29 +289,33 @@ class Uploader {
  private:
   std::string where() const { return url_.origin; }
 
-  asio::awaitable<Attempt> attempt() {
-    auto ex = co_await asio::this_coro::executor;
-    bool name_mismatch = false;
-    tcp::resolver resolver(ex);
-    Stream stream(ex, *tls_);
-    IdleTimer idle(ex,
-                   std::chrono::duration_cast<SteadyClock::duration>(
-                       std::chrono::duration<double>(options_.timeout_seconds)),
-                   [&resolver, &stream] {
-                     resolver.cancel();
-                     boost::system::error_code ignored;
-                     stream.lowest_layer().close(ignored);
-                   });
-    const std::string timed_out = "no progress for " + seconds_text(options_.timeout_seconds) + " s";
+  std::string timed_out() const { return "no progress for " + seconds_text(options_.timeout_seconds) + " s"; }
 
+  // The idle timer of one connection: cuts it when nothing moves for --timeout.
+  std::unique_ptr<IdleTimer> idle_timer(const asio::any_io_executor& ex, tcp::resolver& resolver, Stream& stream) const {
+    return std::make_unique<IdleTimer>(ex,
+                                       std::chrono::duration_cast<SteadyClock::duration>(
+                                           std::chrono::duration<double>(options_.timeout_seconds)),
+                                       [&resolver, &stream] {
+                                         resolver.cancel();
+                                         boost::system::error_code ignored;
+                                         stream.lowest_layer().close(ignored);
+                                       });
+  }
+
+  // Resolves, connects and completes the TLS handshake, the server checked against --ca and the
+  // host name: nothing, or the failed attempt. `name_mismatch` must outlive the handshake (the
+  // verify callback sets it).
+  asio::awaitable<std::optional<Attempt>> open(tcp::resolver& resolver, Stream& stream, IdleTimer& idle,
+                                               bool& name_mismatch) {
     auto [rec, endpoints] = co_await resolver.async_resolve(url_.host, std::to_string(url_.port), kAwait);
     if (rec)
       co_return make_attempt(Verdict::transient,
-                             "cannot resolve " + url_.host + ": " + (idle.fired() ? timed_out : rec.message()));
+                             "cannot resolve " + url_.host + ": " + (idle.fired() ? timed_out() : rec.message()));
     auto [cec, endpoint] = co_await asio::async_connect(stream.lowest_layer(), endpoints, kAwait);
     if (cec)
       co_return make_attempt(Verdict::transient,
-                             "cannot connect to " + where() + ": " + (idle.fired() ? timed_out : cec.message()));
+                             "cannot connect to " + where() + ": " + (idle.fired() ? timed_out() : cec.message()));
     idle.kick();
 
     if (!crypto::set_server_name_indication(stream.native_handle(), url_.host))
@@ -324,8 +329,19 @@ class Uploader {
           return ok;
         });
     auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, kAwait);
-    if (hec) co_return handshake_failure(hec, stream, name_mismatch, idle.fired() ? timed_out : std::string());
+    if (hec) co_return handshake_failure(hec, stream, name_mismatch, idle.fired() ? timed_out() : std::string());
     idle.kick();
+    co_return std::nullopt;
+  }
+
+  asio::awaitable<Attempt> attempt() {
+    auto ex = co_await asio::this_coro::executor;
+    bool name_mismatch = false;
+    tcp::resolver resolver(ex);
+    Stream stream(ex, *tls_);
+    const auto idle_owner = idle_timer(ex, resolver, stream);
+    IdleTimer& idle = *idle_owner;
+    if (auto failed = co_await open(resolver, stream, idle, name_mismatch)) co_return std::move(*failed);
 
     Request req{http::verb::put, target_, 11};
     req.set(http::field::host, url_.host_header);
@@ -389,7 +405,7 @@ class Uploader {
           co_return make_attempt(Verdict::fatal, client_refused_text(ec));
       }
       if (idle.fired())
-        co_return make_attempt(Verdict::transient, "the connection to " + where() + " stalled: " + timed_out);
+        co_return make_attempt(Verdict::transient, "the connection to " + where() + " stalled: " + timed_out());
       const bool sending = !sr.is_done();
       const auto& ec = st.ec && st.ec != asio::error::operation_aborted ? st.ec : read_ec;
       co_return make_attempt(Verdict::transient, std::string(sending ? "the connection failed while sending: "
@@ -507,6 +523,146 @@ class Uploader {
     else if (code == "conflict")
       err_ << "  An extract with this name and different content was already received. A corrected extract needs "
               "a new name (--name).\n";
+  }
+
+  // A string field of a JSON object, or "".
+  static std::string receipt_text(const std::string& body, const char* key) {
+    boost::system::error_code ec;
+    const json::value v = json::parse(body, ec);
+    if (ec || !v.is_object()) return {};
+    const json::value* f = v.get_object().if_contains(key);
+    return f && f->is_string() ? std::string(f->get_string()) : std::string();
+  }
+
+  // GET of one status document; 200 is `accepted`, a 4xx `refused`, the rest as for the upload.
+  asio::awaitable<Attempt> get_status(const std::string& id) {
+    auto ex = co_await asio::this_coro::executor;
+    bool name_mismatch = false;
+    tcp::resolver resolver(ex);
+    Stream stream(ex, *tls_);
+    const auto idle_owner = idle_timer(ex, resolver, stream);
+    if (auto failed = co_await open(resolver, stream, *idle_owner, name_mismatch)) co_return std::move(*failed);
+    http::request<http::empty_body> req{http::verb::get, url_.prefix + protocol::extract_status_path(id), 11};
+    req.set(http::field::host, url_.host_header);
+    req.set(http::field::user_agent, "svdgw-submit");
+    req.set(http::field::accept, "application/json, application/problem+json");
+    req.keep_alive(false);
+    auto [wec, written] = co_await http::async_write(stream, req, kAwait);
+    if (wec) co_return make_attempt(Verdict::transient, "asking " + where() + " for the status failed: " + wec.message());
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.header_limit(kMaxResponseHeader);
+    parser.body_limit(kMaxResponseBody);
+    auto [rec, read] = co_await http::async_read(stream, buffer, parser, kAwait);
+    if (rec)
+      co_return make_attempt(Verdict::transient, "no status from " + where() + ": " +
+                                                     (idle_owner->fired() ? timed_out() : rec.message()));
+    boost::system::error_code ignored;
+    stream.lowest_layer().close(ignored);
+    co_return classify(parser.release());
+  }
+
+  // --wait: polls the extract's status until it is processed (and, waiting for the hub, until
+  // every batch is answered), then says how it went. A gateway restarting meanwhile only delays
+  // the answer.
+  asio::awaitable<int> wait_until_done(const std::string& id) {
+    if (!protocol::valid_extract_id(id)) {
+      err_ << kPrefix << "the receipt names no extract to wait for\n";
+      co_return kSubmitUsage;
+    }
+    const bool hub = options_.wait == SubmitOptions::Wait::acknowledged;
+    auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer pause(ex);
+    const auto deadline = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
+                                                   std::chrono::duration<double>(options_.wait_timeout_seconds));
+    std::string state = "unknown", last_problem;
+    for (;;) {
+      Attempt a = co_await get_status(id);
+      if (a.verdict == Verdict::fatal) {
+        err_ << kPrefix << a.why << '\n';
+        co_return kSubmitUsage;
+      }
+      if (a.verdict == Verdict::refused) {
+        err_ << kPrefix << "the gateway answered HTTP " << a.status << " for the extract's status\n";
+        co_return kSubmitUsage;
+      }
+      if (a.verdict == Verdict::transient) last_problem = a.why;
+      if (a.verdict == Verdict::accepted) {
+        boost::system::error_code ec;
+        const json::value v = json::parse(a.body, ec);
+        if (!ec && v.is_object()) {
+          const json::object& s = v.get_object();
+          state = receipt_text(a.body, "state");
+          if (state == "refused") {
+            print_outcome(s, "refused as a whole: nothing was shared");
+            co_return kSubmitNotShared;
+          }
+          if (state == "processed") {
+            const auto count = [&](const char* key) {
+              const json::value* b = s.if_contains("batches");
+              const json::value* n = b && b->is_object() ? b->get_object().if_contains(key) : nullptr;
+              if (n && n->is_uint64()) return n->get_uint64();
+              return n && n->is_int64() && n->get_int64() >= 0 ? static_cast<std::uint64_t>(n->get_int64())
+                                                                : std::uint64_t{0};
+            };
+            const std::uint64_t total = count("total"), acked = count("acknowledged"), rejected = count("rejected");
+            if (!hub) {
+              print_outcome(s, "processed");
+              co_return kSubmitOk;
+            }
+            if (acked + rejected >= total) {
+              if (rejected > 0) {
+                print_outcome(s, "the hub rejected " + std::to_string(rejected) + " of " + std::to_string(total) +
+                                     " batch(es): their records did not reach the force; the gateway's operator "
+                                     "can send them again once the hub takes them (svdgw requeue)");
+                co_return kSubmitNotShared;
+              }
+              print_outcome(s, "processed, and every batch acknowledged by the hub");
+              co_return kSubmitOk;
+            }
+          }
+        }
+      }
+      if (SteadyClock::now() >= deadline) {
+        err_ << kPrefix << "still " << printable(state) << " after waiting " << seconds_text(options_.wait_timeout_seconds)
+             << " s" << (last_problem.empty() ? std::string() : " (last: " + last_problem + ")") << '\n';
+        co_return kSubmitWaitTimedOut;
+      }
+      pause.expires_after(std::chrono::duration_cast<SteadyClock::duration>(
+          std::chrono::duration<double>(options_.poll_seconds)));
+      co_await pause.async_wait(kAwait);
+    }
+  }
+
+  // The outcome of --wait: the rows and batches, and the refusal's reason when there is one.
+  void print_outcome(const json::object& s, const std::string& verdict) const {
+    const json::value* r = s.if_contains("report");
+    const json::object* report = r && r->is_object() ? &r->get_object() : nullptr;
+    const auto number = [](const json::object* o, const char* key) -> std::string {
+      const json::value* n = o ? o->if_contains(key) : nullptr;
+      return n && n->is_number() ? json::serialize(*n) : "?";
+    };
+    const json::value* rows = report ? report->if_contains("rows") : nullptr;
+    const json::object* rows_o = rows && rows->is_object() ? &rows->get_object() : nullptr;
+    const json::value* b = s.if_contains("batches");
+    const json::object* batches = b && b->is_object() ? &b->get_object() : nullptr;
+    out_ << "outcome:     " << verdict << '\n'
+         << "rows:        " << number(rows_o, "total") << " total, " << number(rows_o, "valid") << " valid, "
+         << number(rows_o, "rejected") << " rejected\n"
+         << "batches:     " << number(batches, "total") << ", acknowledged by the hub " << number(batches, "acknowledged")
+         << ", rejected by the hub " << number(batches, "rejected") << '\n';
+    if (const json::value* c = report ? report->if_contains("rejections_by_code") : nullptr; c && c->is_object())
+      for (const auto& [code, n] : c->get_object())
+        out_ << "  rejected rows, " << printable(std::string_view(code.data(), code.size())) << ": "
+             << (n.is_number() ? json::serialize(n) : "?") << '\n';
+    if (const json::value* f = report ? report->if_contains("refusal") : nullptr; f && f->is_object()) {
+      const auto text = [&](const char* key) {
+        const json::value* t = f->get_object().if_contains(key);
+        return t && t->is_string() ? printable(std::string_view(t->get_string().data(), t->get_string().size()))
+                                   : std::string();
+      };
+      err_ << kPrefix << "refused: " << text("code") << " — " << text("message") << '\n';
+    }
   }
 
   void print_receipt(const Attempt& a) const {
@@ -641,6 +797,8 @@ int run_submit(const SubmitOptions& o, std::ostream& out, std::ostream& err) {
   if (!valid_identity(o.feed)) return usage("--feed must be 1-64 characters of a-z, 0-9 and '-'");
   if (!(o.timeout_seconds > 0)) return usage("--timeout must be more than 0 seconds");
   if (!(o.max_backoff_seconds >= 0)) return usage("--max-backoff must not be negative");
+  if (!(o.wait_timeout_seconds > 0)) return usage("--wait-timeout must be more than 0 seconds");
+  if (!(o.poll_seconds > 0)) return usage("the poll interval must be more than 0 seconds");
 
   std::string target = url->prefix;
   if (o.nothing_to_share) {

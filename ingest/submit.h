@@ -21,6 +21,9 @@
 namespace svd::ingest {
 
 inline constexpr int kSubmitOk = 0, kSubmitUsage = 1, kSubmitRefused = 2, kSubmitGaveUp = 3;
+// With --wait: the extract was refused as a whole when processed, or the hub rejected batches of
+// it; the wait ran out first.
+inline constexpr int kSubmitNotShared = 4, kSubmitWaitTimedOut = 5;
 
 struct SubmitOptions {
   std::string url;  // https://host[:port][/prefix]
@@ -34,6 +37,11 @@ struct SubmitOptions {
   double max_backoff_seconds = 60;   // cap on the wait between attempts (Retry-After included)
   bool quiet = false;                // no progress bar, no retry notes (errors and receipt stay)
   bool progress = true;              // draw a bar when stderr is a terminal (and not quiet)
+  // After the receipt, wait (polling GET /v1/extracts/{id}) until the gateway has processed the
+  // extract, or until the hub has also answered every batch of it.
+  enum class Wait { none, processed, acknowledged } wait = Wait::none;
+  double wait_timeout_seconds = 3600;  // then kSubmitWaitTimedOut
+  double poll_seconds = 2;             // between status requests
 };
 
 // Prints the receipt on `out` and everything else on `err`.

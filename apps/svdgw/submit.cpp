@@ -1,5 +1,8 @@
 // svdgw submit: the partner's upload client (ingest/submit.h).
 
+#include <array>
+#include <memory>
+
 #include <CLI/CLI.hpp>
 
 #include "apps/svdgw/command.h"
@@ -42,16 +45,27 @@ std::vector<Command> add_submit(CLI::App& app) {
   submit->add_option("--max-backoff", so.max_backoff_seconds, "Longest wait between attempts in seconds (default 60)")
       ->check(CLI::Range(0.0, 3600.0));
   submit->add_flag("--quiet,-q", so.quiet, "No progress bar or retry notes (errors and the receipt still print)");
-  submit->callback([submit_file, options] {
+  auto waits = std::make_shared<std::array<bool, 2>>();  // --wait, --wait-for-hub
+  submit->add_flag("--wait", (*waits)[0], "After the receipt, wait until the gateway has processed the extract");
+  submit->add_flag("--wait-for-hub", (*waits)[1], "Wait until the hub has also answered every batch of it");
+  submit->add_option("--wait-timeout", so.wait_timeout_seconds, "Longest wait in seconds (default 3600)")
+      ->check(CLI::Range(1.0, 7.0 * 86400));
+  submit->callback([submit_file, options, waits] {
     if (!*submit_file && !options->nothing_to_share) throw CLI::RequiredError("FILE or --nothing-to-share");
+    if ((*waits)[1]) options->wait = ingest::SubmitOptions::Wait::acknowledged;
+    else if ((*waits)[0]) options->wait = ingest::SubmitOptions::Wait::processed;
   });
   submit->footer(
       "Names are 1-128 characters of A-Z a-z 0-9 . _ - not starting with '.'. The file is hashed first and sent "
       "with its SHA-256 (Content-Digest): if it changes while being sent, the gateway refuses it and nothing is "
       "stored. Network failures, timeouts, 5xx and 507 (gateway storage full) are retried with growing waits; "
       "re-sending an extract the gateway already has is safe (it answers with the first receipt).\n"
-      "Exit status: 0 accepted (receipt on stdout), 2 refused by the gateway, 3 gave up after the last "
-      "attempt, 1 usage or configuration error (options, file, certificates, server not trusted).");
+      "With --wait or --wait-for-hub the outcome follows the receipt (rows valid and rejected by code, batches "
+      "acknowledged and rejected by the hub).\n"
+      "Exit status: 0 accepted (receipt on stdout; with --wait, processed, and with --wait-for-hub every batch "
+      "acknowledged), 2 refused by the gateway, 3 gave up after the last attempt, 4 not shared (refused as a "
+      "whole when processed, or batches rejected by the hub), 5 still waiting at --wait-timeout, 1 usage or "
+      "configuration error (options, file, certificates, server not trusted).");
 
   return {{submit, [options] { return ingest::run_submit(*options); }}};
 }

@@ -142,8 +142,25 @@ class FakeBackend : public ApiBackend {
     done(r);
   }
 
-  void status(const std::string&, const std::string&, std::function<void(ApiReply)> done) override {
-    done(problem_reply(404, "not_found", "Not found"));
+  // Status documents answered in turn, the last one for ever after; none: 404.
+  std::deque<std::string> status_documents;
+
+  void status(const std::string& id, const std::string&, std::function<void(ApiReply)> done) override {
+    std::unique_lock lock(mu_);
+    status_ids_.push_back(id);
+    if (status_documents.empty()) {
+      lock.unlock();
+      done(problem_reply(404, "not_found", "Not found"));
+      return;
+    }
+    std::string doc = status_documents.front();
+    if (status_documents.size() > 1) status_documents.pop_front();
+    lock.unlock();
+    done(ApiReply{200, "application/json", std::move(doc)});
+  }
+  std::vector<std::string> status_ids() {
+    std::lock_guard lock(mu_);
+    return status_ids_;
   }
   ApiReply health() override { return {200, "application/json", R"({"status":"ok"})"}; }
 
@@ -171,6 +188,7 @@ class FakeBackend : public ApiBackend {
   std::vector<Upload> admits_;
   std::vector<AcceptCall> accepts_;
   std::map<std::string, StoredExtract> stored_;
+  std::vector<std::string> status_ids_;
 };
 
 // ---- fixture ---------------------------------------------------------------------------------------------
@@ -366,6 +384,84 @@ TEST_F(SubmitTest, CreatedPrintsTheReceipt) {
   EXPECT_EQ(admits[0].feed, kFeed);
   EXPECT_EQ(admits[0].name, "week-03.csv");
   EXPECT_EQ(admits[0].client, kClient);
+}
+
+// ---- --wait ---------------------------------------------------------------------------------------------
+
+// A status document as the gateway writes it (gateway/api_documents.h), cut to what --wait reads.
+std::string status_doc(const std::string& state, std::uint64_t total, std::uint64_t acked, std::uint64_t rejected,
+                       const std::string& report_extra = "") {
+  const std::string report =
+      state == "received" || state == "processing"
+          ? "null"
+          : R"({"rows":{"total":10,"valid":8,"rejected":2},"rejections_by_code":{"invalid_nhs_number":2})" +
+                report_extra + "}";
+  return R"({"extract_id":"x","state":")" + state + R"(","report":)" + report + R"(,"batches":{"total":)" +
+         std::to_string(total) + R"(,"sent":)" + std::to_string(total) + R"(,"acknowledged":)" +
+         std::to_string(acked) + R"(,"rejected":)" + std::to_string(rejected) + "}}";
+}
+
+TEST_F(SubmitTest, WaitPollsUntilProcessedAndPrintsTheOutcome) {
+  start();
+  backend_->status_documents = {status_doc("received", 0, 0, 0), status_doc("processing", 0, 0, 0),
+                                status_doc("processed", 2, 0, 0)};
+  auto o = options(extract("week-03.csv", "a\n1\n"));
+  o.wait = SubmitOptions::Wait::processed;
+  o.poll_seconds = 0.01;
+  const auto d = submit(o);
+  EXPECT_EQ(d.code, kSubmitOk) << d.err;
+  EXPECT_EQ(backend_->status_ids().size(), 3u) << "polled until processed, and no further";
+  EXPECT_EQ(backend_->status_ids().at(0), std::string(kFeed) + "-" + backend_->accepts().at(0).sha256.substr(0, 16))
+      << "the extract of the receipt";
+  EXPECT_NE(d.out.find("outcome:     processed\n"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("rows:        10 total, 8 valid, 2 rejected\n"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("rejected rows, invalid_nhs_number: 2\n"), std::string::npos) << d.out;
+}
+
+TEST_F(SubmitTest, WaitForHubWaitsForEveryBatchAndFailsWhenTheHubRejectsOne) {
+  start();
+  backend_->status_documents = {status_doc("processed", 2, 0, 0), status_doc("processed", 2, 1, 0),
+                                status_doc("processed", 2, 1, 1)};
+  auto o = options(extract("week-03.csv", "a\n1\n"));
+  o.wait = SubmitOptions::Wait::acknowledged;
+  o.poll_seconds = 0.01;
+  const auto d = submit(o);
+  EXPECT_EQ(d.code, kSubmitNotShared) << d.out << d.err;
+  EXPECT_EQ(backend_->status_ids().size(), 3u);
+  EXPECT_NE(d.out.find("the hub rejected 1 of 2 batch(es)"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("batches:     2, acknowledged by the hub 1, rejected by the hub 1\n"), std::string::npos) << d.out;
+
+  backend_->status_documents = {status_doc("processed", 2, 2, 0)};
+  const auto ok = submit(o);  // the same file again: the first receipt, then the hub's answer
+  EXPECT_EQ(ok.code, kSubmitOk) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("outcome:     processed, and every batch acknowledged by the hub\n"), std::string::npos)
+      << ok.out;
+}
+
+TEST_F(SubmitTest, WaitOnAnExtractRefusedAsAWholeExits4WithTheReason) {
+  start();
+  backend_->status_documents = {status_doc(
+      "refused", 0, 0, 0,
+      R"(,"refusal":{"code":"reject_threshold_exceeded","message":"too many rows were rejected"})")};
+  const fs::path f = extract("week-03.csv", "a\n1\n");
+  const RunResult r = svdgw_submit("--wait '" + f.string() + "'");
+  EXPECT_EQ(r.exit_code, kSubmitNotShared) << r.out << r.err;
+  EXPECT_NE(r.out.find("outcome:     refused as a whole: nothing was shared\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("refused: reject_threshold_exceeded — too many rows were rejected"), std::string::npos)
+      << r.err;
+}
+
+TEST_F(SubmitTest, WaitGivesUpAtItsTimeoutSayingWhereTheExtractStands) {
+  start();
+  backend_->status_documents = {status_doc("processing", 0, 0, 0)};
+  auto o = options(extract("week-03.csv", "a\n1\n"));
+  o.wait = SubmitOptions::Wait::processed;
+  o.poll_seconds = 0.01;
+  o.wait_timeout_seconds = 0.2;
+  const auto d = submit(o);
+  EXPECT_EQ(d.code, kSubmitWaitTimedOut) << d.err;
+  EXPECT_NE(d.err.find("still processing after waiting"), std::string::npos) << d.err;
+  EXPECT_GE(backend_->status_ids().size(), 2u);
 }
 
 TEST_F(SubmitTest, ResendIsAcceptedWithTheFirstReceipt) {
