@@ -164,7 +164,7 @@ class Loader : detail::TomlReader {
     const toml::table* h = table(root, "hub", false);
     if (!h) return;
     known_keys(*h, {"host", "port", "ca", "cert", "key", "mqtt", "keepalive_seconds", "inflight", "window",
-                    "receipt_timeout_seconds"},
+                    "receipt_timeout_seconds", "receipt_timeout_max_seconds"},
                "[hub]");
     HubConfig hub;
     read_endpoint(*h, "[hub]", hub.broker);
@@ -174,6 +174,10 @@ class Loader : detail::TomlReader {
       error(h->get("window"), "window must be at least inflight",
             "window counts every batch sent and not yet answered by the hub, inflight only those not yet PUBACKed");
     read_int(*h, "receipt_timeout_seconds", hub.receipt_timeout_seconds, 5, 86400);
+    read_int(*h, "receipt_timeout_max_seconds", hub.receipt_timeout_max_seconds, 5, 7 * 86400);
+    if (hub.receipt_timeout_max_seconds < hub.receipt_timeout_seconds)
+      error(h->get("receipt_timeout_max_seconds"), "receipt_timeout_max_seconds must be at least receipt_timeout_seconds",
+            "re-sends start at receipt_timeout_seconds and double up to receipt_timeout_max_seconds");
     cfg_.hub = std::move(hub);
   }
 

@@ -51,6 +51,10 @@ struct HubConfig {
   // hub is slow or away, and what one receipt timeout sends again.
   int window = 256;
   int receipt_timeout_seconds = 120;
+  // While the hub answers nothing, each re-send of a batch waits twice as long as the one before,
+  // up to this: a hub away for hours is not sent every window again every receipt timeout (the
+  // broker would queue each copy for it).
+  int receipt_timeout_max_seconds = 3600;
 };
 
 struct BatchConfig {

@@ -153,8 +153,13 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   // batch is waiting for a receipt either way).
   std::uint64_t serial = 0;
   std::unordered_map<std::uint64_t, std::string> awaiting_puback;
-  // Batches sent since sending last started from the top, not yet answered by the hub.
-  std::unordered_map<std::string, SteadyTime> awaiting_receipt;
+  // Batches sent since sending last started from the top, not yet answered by the hub: when each
+  // went out last, and how long it waits for its receipt from then.
+  struct Awaiting {
+    SteadyTime sent;
+    std::chrono::milliseconds timeout;
+  };
+  std::unordered_map<std::string, Awaiting> awaiting_receipt;
   // The last batch handed to Paho since then: the next ones come after it.
   std::optional<OutboxPosition> cursor;
   SteadyTime last_status{};
@@ -400,7 +405,9 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   // longer holds as unacknowledged (answered meanwhile) is forgotten.
   void resend(std::vector<std::string> ids) {
     std::sort(ids.begin(), ids.end(),
-              [&](const std::string& x, const std::string& y) { return awaiting_receipt[x] < awaiting_receipt[y]; });
+              [&](const std::string& x, const std::string& y) {
+                return awaiting_receipt[x].sent < awaiting_receipt[y].sent;
+              });
     const std::size_t room = opt.inflight > awaiting_puback.size() ? opt.inflight - awaiting_puback.size() : 0;
     if (ids.size() > room) ids.resize(room);
     std::vector<OutboxBatch> batches;
@@ -462,7 +469,14 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     ++counters.publishes;
     drained = false;
     awaiting_puback.emplace(s, b.batch_id);
-    awaiting_receipt.insert_or_assign(b.batch_id, clock.steady_now());
+    // A re-send waits twice as long as the send before it (the hub answers nothing: each copy
+    // would only queue at the broker); a first send, receipt_timeout.
+    auto timeout = opt.receipt_timeout;
+    if (resend) {
+      if (auto it = awaiting_receipt.find(b.batch_id); it != awaiting_receipt.end())
+        timeout = std::min(it->second.timeout * 2, std::max(opt.receipt_timeout_max, opt.receipt_timeout));
+    }
+    awaiting_receipt.insert_or_assign(b.batch_id, Awaiting{clock.steady_now(), timeout});
     if (!resend) cursor = b.position;
     return true;
   }
@@ -500,6 +514,9 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     }
     const std::string& id = receipt->batch_id;
     awaiting_receipt.erase(id);
+    // The hub answers again: a batch still waiting was lost on the way, not queued behind an
+    // absent hub, and goes again after the ordinary timeout.
+    for (auto& [other, waiting] : awaiting_receipt) waiting.timeout = opt.receipt_timeout;
     if (receipt->status == protocol::ReceiptStatus::rejected) {
       ++counters.rejected;
       const std::string reason = printable_id(receipt->reason);
@@ -551,12 +568,16 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     if (link == Link::up) {
       const auto now = clock.steady_now();
       std::vector<std::string> timed_out;
-      for (const auto& [id, sent] : awaiting_receipt)
-        if (now - sent >= opt.receipt_timeout) timed_out.push_back(id);
+      std::chrono::milliseconds longest{0};
+      for (const auto& [id, waiting] : awaiting_receipt)
+        if (now - waiting.sent >= waiting.timeout) {
+          timed_out.push_back(id);
+          longest = std::max(longest, waiting.timeout);
+        }
       if (!timed_out.empty()) {
         ++counters.receipt_timeouts;
-        log("forwarder: no receipt for " + std::to_string(timed_out.size()) + " batch(es) after " +
-            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(opt.receipt_timeout).count()) +
+        log("forwarder: no receipt for " + std::to_string(timed_out.size()) + " batch(es) after up to " +
+            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(longest).count()) +
             " s; sending those again");
         resend(timed_out);
       }

@@ -4,7 +4,8 @@
 // acknowledged or rejected. At most `inflight` batches await a PUBACK and at most `window` a
 // receipt; after every (re)connect every unacknowledged batch is sent again in outbox order, and
 // a batch whose own receipt is `receipt_timeout` late is sent again on its own (within the
-// in-flight limit). docs/forwarding.md ("Delivery") has the
+// in-flight limit), and waits twice as long for the next while the hub answers nothing.
+// docs/forwarding.md ("Delivery") has the
 // whole contract, including the retained status message and the reconnect backoff.
 //
 // Threads: all state, and the Outbox, belong to one Asio strand. Paho's callbacks run on Paho's
@@ -58,6 +59,9 @@ struct ForwarderOptions {
   std::size_t inflight = 16;
   std::size_t window = 256;
   std::chrono::milliseconds receipt_timeout{std::chrono::seconds(120)};
+  // A batch re-sent for want of a receipt waits twice as long for the next, up to this, until
+  // any receipt arrives (the hub is answering again: every batch waits receipt_timeout again).
+  std::chrono::milliseconds receipt_timeout_max{std::chrono::hours(1)};
   std::chrono::milliseconds backoff_min{250}, backoff_max{std::chrono::seconds(30)};
   std::chrono::milliseconds status_every{std::chrono::seconds(60)};
 

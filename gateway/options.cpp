@@ -13,6 +13,7 @@ deliver::ForwarderOptions forwarder_options(const config::GatewayConfig& cfg, co
   o.inflight = static_cast<std::size_t>(cfg.hub->inflight);
   o.window = static_cast<std::size_t>(cfg.hub->window);
   o.receipt_timeout = std::chrono::seconds(cfg.hub->receipt_timeout_seconds);
+  o.receipt_timeout_max = std::chrono::seconds(cfg.hub->receipt_timeout_max_seconds);
   return o;
 }
 

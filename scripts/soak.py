@@ -6,8 +6,9 @@ partners uploading throughout (`svdgw submit`), and in one run:
      extract is being processed, while batches are on their way), svdhub and the broker, each
      restarted at once;
   2. an outage: svdhub away for the first half (the broker takes the gateway's batches, no receipt
-     comes, the gateway sends each again every receipt_timeout_seconds) and the broker away for
-     the second half (the gateway reconnects with backoff), uploads going on throughout;
+     comes, the gateway sends each again after receipt_timeout_seconds, then less and less often)
+     and the broker away for the second half (the gateway reconnects with backoff), uploads
+     going on throughout;
   3. everything back, drained, stopped, and checked: every accepted extract processed and each
      of its batches acknowledged; the hub holding every record of them exactly once; nothing left
      in the outbox, nothing rejected; every SQLite file passing integrity_check; `svdgw audit

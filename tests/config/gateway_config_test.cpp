@@ -214,6 +214,7 @@ max_bytes = 65536
   EXPECT_EQ(cfg.hub->inflight, 4);
   EXPECT_EQ(cfg.hub->window, 32);
   EXPECT_EQ(cfg.hub->receipt_timeout_seconds, 120);
+  EXPECT_EQ(cfg.hub->receipt_timeout_max_seconds, 3600);
   EXPECT_EQ(cfg.batches.max_records, 100u);
   EXPECT_EQ(cfg.batches.max_bytes, 65536u);
 }
@@ -228,6 +229,9 @@ TEST_F(GatewayConfigTest, HubIsOptionalAndChecked) {
   p = problems(std::string(kGood) +
                "\n[hub]\nhost = \"hub\"\nca = \"a\"\ncert = \"b\"\nkey = \"c\"\ninflight = 8\nwindow = 4\n");
   EXPECT_NE(p.find("window must be at least inflight"), std::string::npos) << p;
+  p = problems(std::string(kGood) + "\n[hub]\nhost = \"hub\"\nca = \"a\"\ncert = \"b\"\nkey = \"c\"\n" +
+               "receipt_timeout_seconds = 600\nreceipt_timeout_max_seconds = 300\n");
+  EXPECT_NE(p.find("receipt_timeout_max_seconds must be at least receipt_timeout_seconds"), std::string::npos) << p;
 }
 
 TEST_F(GatewayConfigTest, HttpOpsAndStorage) {

@@ -395,9 +395,9 @@ TEST_F(ForwarderTest, ReceiptTimeoutResendsAfterTheTimeoutAndNotBefore) {
   EXPECT_EQ(forwarder_->counters().receipt_timeouts, 1u);
   EXPECT_EQ(state(ids[1]), BatchState::acknowledged);
 
-  // The second round counts from the re-send.
+  // The second round counts from the re-send, and waits twice as long: no receipt came since.
   puback_all();
-  advance(120s - 1ms);
+  advance(240s - 1ms);
   EXPECT_EQ(sent_count(), 5u);
   advance(1ms);
   EXPECT_EQ(sent(5), (std::vector<std::string>{ids[0], ids[2]}));
@@ -407,8 +407,46 @@ TEST_F(ForwarderTest, ReceiptTimeoutResendsAfterTheTimeoutAndNotBefore) {
   receipt(ids[0]);
   receipt(ids[2]);
   EXPECT_EQ(drained_, 1);
-  advance(300s);
+  advance(600s);
   EXPECT_EQ(sent_count(), 7u) << "nothing left to time out";
+}
+
+// While the hub answers nothing (away, its broker queueing every copy for it), each re-send of a
+// batch waits twice as long as the one before, up to receipt_timeout_max; the first receipt that
+// comes shows the hub answering again, and what still waits goes again after the ordinary timeout.
+TEST_F(ForwarderTest, ReSendsBackOffWhileTheHubIsSilentAndAReceiptEndsIt) {
+  const auto ids = queue_extract("extract-a", 2);
+  auto o = options();  // receipt_timeout 120 s
+  o.receipt_timeout_max = 600s;
+  make_forwarder(o);
+  start_connected();
+  EXPECT_EQ(sent(), ids);
+  puback_all();
+
+  // Re-sent at 120, +240, +480, then every 600 s: not at the fixed 120 s (17 rounds in the hour).
+  std::vector<std::chrono::seconds> gaps;
+  std::chrono::seconds since{0};
+  std::size_t seen = sent_count();
+  for (int s = 0; s < 3600; ++s) {
+    advance(1s);
+    ++since;
+    if (sent_count() != seen) {
+      EXPECT_EQ(sent(seen), ids) << "both batches, oldest first";
+      seen = sent_count();
+      gaps.push_back(since);
+      since = 0s;
+      puback_all();
+    }
+  }
+  EXPECT_EQ(gaps, (std::vector<std::chrono::seconds>{120s, 240s, 480s, 600s, 600s, 600s, 600s})) << log_;
+
+  // The hub is back: one receipt, 360 s after the last re-send. The other batch has waited more
+  // than the ordinary timeout, so it goes at the next tick, not 240 s later.
+  ASSERT_EQ(since, 360s);
+  receipt(ids[0]);
+  const std::size_t before = sent_count();
+  advance(1s);
+  EXPECT_EQ(sent(before), (std::vector<std::string>{ids[1]})) << log_;
 }
 
 // Each batch waits for its own receipt: one sent a minute after another is sent again a minute

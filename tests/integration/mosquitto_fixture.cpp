@@ -5,7 +5,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
@@ -80,9 +82,7 @@ std::string current_user_for_config() {
   return "mosquitto";
 }
 
-}  // namespace
-
-std::uint16_t pick_free_port() {
+std::uint16_t bind_any_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
   sockaddr_in addr = loopback(0);
@@ -95,6 +95,22 @@ std::uint16_t pick_free_port() {
   }
   ::close(fd);
   return ntohs(addr.sin_port);
+}
+
+}  // namespace
+
+std::uint16_t pick_free_port() {
+  // The kernel may hand the port it just gave back again at the next bind: a fixture that picks
+  // two (the upload API's and the operations port) got the same one twice and its daemon failed
+  // to listen on the second. A port is given out once per process.
+  static std::mutex mutex;
+  static std::set<std::uint16_t> given;
+  const std::lock_guard lock(mutex);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const std::uint16_t port = bind_any_port();
+    if (given.insert(port).second) return port;
+  }
+  throw std::runtime_error("pick_free_port: no port not given out before");
 }
 
 bool port_accepts(std::uint16_t port) {

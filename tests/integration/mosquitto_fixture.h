@@ -63,7 +63,8 @@ class TempDir {
 std::string tail(const std::string& text, std::size_t max_chars);
 std::string replace_all(std::string text, const std::string& from, const std::string& to);
 
-// A port on 127.0.0.1 that was free a moment ago (bind port 0, read it, close).
+// A port on 127.0.0.1 that was free a moment ago (bind port 0, read it, close), never the same
+// one twice in a process.
 std::uint16_t pick_free_port();
 // Whether something accepts TCP connections on 127.0.0.1:port now.
 bool port_accepts(std::uint16_t port);

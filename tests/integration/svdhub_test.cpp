@@ -12,6 +12,8 @@
 #include <regex>
 #include <set>
 
+#include <sys/prctl.h>
+
 #include <boost/json.hpp>
 
 #include "base/hex.h"
@@ -247,6 +249,11 @@ TEST_F(SvdhubRetentionTest, OldRecordsAreDeletedAndTheirBatchesStillKnown) {
 // plus a fixed margin, although the broker held several times that for it.
 class SvdhubIntakeTest : public SvdhubTest {
  protected:
+  // Where transparent huge pages are "always" on, a few touched bytes make 2 MiB resident and the
+  // peak measures the kernel's page size, not svdhub's buffers. The setting is inherited by the
+  // svdhub this process starts (prctl(2)); this test process starts nothing else that matters.
+  static void SetUpTestSuite() { ASSERT_EQ(::prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0), 0); }
+
   std::string broker_config() override { return "max_pending_bytes = 2097152\nmax_batch_bytes = 1048576\n"; }
 
   // VmHWM of the process: its peak resident memory so far, in KiB.
