@@ -81,8 +81,11 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT TERM HUP
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+free_ports() {  # N: N distinct ports free a moment ago (all held open at once while picked)
+  python3 -c 'import socket, sys
+held = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in held: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in held))' "$1"
 }
 
 echo
@@ -103,8 +106,9 @@ pki_args="--server localhost"
 for e in $EXPORTERS; do pki_args="$pki_args --gateway ${e#*:}"; done
 # shellcheck disable=SC2086
 sh deploy/pki/make-pki.sh "$HUB_DIR/pki" $pki_args >"$DEMO/make-pki.log" 2>&1 || { cat "$DEMO/make-pki.log" >&2; exit 1; }
-HTTP_PORT=$(free_port)
-OPS_PORT=$(free_port)
+PORTS=$(free_ports 2)
+HTTP_PORT=${PORTS% *}
+OPS_PORT=${PORTS#* }
 
 echo
 echo "== the gateway's [hub], [http], [ops], [storage] and [audit] sections, added to $DEMO/svdgw.toml"

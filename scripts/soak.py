@@ -488,13 +488,21 @@ hub_witness_key = "hub/keys/hub-witness.pub"
         return 1 if problems else 0
 
 
+_given_ports = set()
+
+
 def free_port():
+    """A port on 127.0.0.1 free a moment ago, never the same one twice (the kernel may hand out
+    the port it just gave back again)."""
     import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    while True:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if port not in _given_ports:
+            _given_ports.add(port)
+            return port
 
 
 def main():
