@@ -59,6 +59,7 @@ Event extract_finished(const Processed& p) {
                  {"rows", p.rows},
                  {"valid", p.valid},
                  {"rejected", p.rejected},
+                 {"filtered", p.filtered},
                  {"rejected_by_code", counts(p.rejected_by_code)},
                  {"batches", p.batches},
                  {"records", p.records}};

@@ -27,6 +27,7 @@ struct Processed {
   std::string schema_sha256;  // of the feed's schema file as processed: what was shared, provably
   std::vector<std::string> key_ids;
   std::uint64_t rows = 0, valid = 0, rejected = 0;   // data rows
+  std::uint64_t filtered = 0;  // outside the schema's svd:filter
   std::map<std::string, std::uint64_t> rejected_by_code;  // problems per errc name
   std::uint64_t batches = 0, records = 0;
   std::string refused_reason;  // an errc name when the extract was refused as a whole, else ""

@@ -124,7 +124,7 @@ struct Week {
   std::int64_t first_day = 0, last_day = 0;  // the UTC days of the range it covers (inclusive)
   std::uint64_t expected = 0, received = 0, nil_returns = 0, on_time = 0, late = 0, missing = 0;
   std::uint64_t extracts_refused = 0, uploads_refused = 0;
-  std::uint64_t rows_received = 0, rows_rejected = 0;
+  std::uint64_t rows_received = 0, rows_rejected = 0, rows_filtered = 0;
   std::map<std::string, std::uint64_t> rejected_by_code;
   std::uint64_t records_forwarded = 0, records_acknowledged = 0, batches_rejected = 0, awaiting_hub = 0;
   std::map<std::string, std::uint64_t> schemas;  // schema file digest -> extracts processed with it
@@ -166,7 +166,7 @@ struct FeedReport {
 
 struct Totals {
   std::uint64_t expected = 0, received = 0, nil_returns = 0, on_time = 0, late = 0, missing = 0;
-  std::uint64_t extracts_refused = 0, uploads_refused = 0, rows_received = 0, rows_rejected = 0;
+  std::uint64_t extracts_refused = 0, uploads_refused = 0, rows_received = 0, rows_rejected = 0, rows_filtered = 0;
   std::uint64_t records_forwarded = 0, records_acknowledged = 0, batches_rejected = 0, awaiting_hub = 0;
   std::map<std::string, std::uint64_t> rejected_by_code;
 };
@@ -184,6 +184,7 @@ Totals totals(const FeedReport& f) {
     t.uploads_refused += w.uploads_refused;
     t.rows_received += w.rows_received;
     t.rows_rejected += w.rows_rejected;
+    t.rows_filtered += w.rows_filtered;
     t.records_forwarded += w.records_forwarded;
     t.records_acknowledged += w.records_acknowledged;
     t.batches_rejected += w.batches_rejected;
@@ -280,6 +281,7 @@ class Collector {
       if (const std::string schema = str(d, "schema_sha256"); !schema.empty()) ++w->schemas[schema];
       w->rows_received += u64(d, "rows");
       w->rows_rejected += u64(d, "rejected");
+      w->rows_filtered += u64(d, "filtered");
       if (const auto* codes = d.if_contains("rejected_by_code"); codes && codes->is_object())
         for (const auto& [code, n] : codes->as_object())
           if (n.is_uint64() || n.is_int64()) w->rejected_by_code[std::string(code)] += u64(codes->as_object(), code);
@@ -495,7 +497,7 @@ std::string report_csv(const std::map<std::string, FeedReport>& feeds, std::int6
       "feed,partner,schedule,week,week_start,week_end,expected,received,nil_returns,on_time,late,missing,"
       "late_periods,missing_periods,extracts_refused,uploads_refused,rows_received,rows_rejected,rejected_by_code,"
       "records_forwarded,records_acknowledged,batches_rejected,awaiting_hub,hub_receipt_median_seconds,"
-      "hub_receipt_max_seconds,schema_sha256\r\n";
+      "hub_receipt_max_seconds,schema_sha256,rows_filtered\r\n";
   for (const auto& [id, f] : feeds) {
     for (std::size_t i = 0; i < f.weeks.size(); ++i) {
       const Week& w = f.weeks[i];
@@ -513,7 +515,7 @@ std::string report_csv(const std::map<std::string, FeedReport>& feeds, std::int6
           num(w.rows_rejected), codes_text(w.rejected_by_code, ":", ";"), num(w.records_forwarded),
           num(w.records_acknowledged), num(w.batches_rejected), num(w.awaiting_hub),
           med ? std::to_string(*med / 1000) : "", w.to_hub.empty() ? "" : std::to_string(w.to_hub.back() / 1000),
-          schemas_text(w.schemas)};
+          schemas_text(w.schemas), num(w.rows_filtered)};
       for (std::size_t c = 0; c < cells.size(); ++c) {
         if (c) out += ',';
         out += csv_field(cells[c]);
@@ -701,6 +703,7 @@ std::string report_html(const config::GatewayConfig& cfg, const UtcDateRange& ra
          num(t.uploads_refused) + "; rows received " + num(t.rows_received) + ", rows rejected " +
          num(t.rows_rejected) +
          (t.rejected_by_code.empty() ? std::string() : " (" + html(codes_text(t.rejected_by_code, ": ", ", ")) + ")") +
+         (t.rows_filtered ? ", rows outside the feed's filter (not shared) " + num(t.rows_filtered) : std::string()) +
          "; records forwarded " + num(t.records_forwarded) + ", acknowledged by the hub " +
          num(t.records_acknowledged) + ".</p>";
     h += schema_block(f);

@@ -41,6 +41,7 @@ constexpr Entry kEntries[] = {
     {errc::not_an_object, "not_an_object", "a JSON Lines row that is not a JSON object"},
     {errc::json_too_deep, "json_too_deep", "JSON nested deeper than the configured limit"},
     {errc::invalid_json_value, "invalid_json_value", "an object or array where a single value was expected"},
+    {errc::unmapped_code, "unmapped_code", "a code the schema's recode map has no shared category for"},
     {errc::empty_file, "empty_file", "the extract is empty"},
     {errc::no_data_rows, "no_data_rows", "the extract has a header but no data rows"},
     {errc::missing_column, "missing_column", "a column the schema requires is missing from the header"},

@@ -44,6 +44,7 @@ enum class errc {
   not_an_object,          // a JSON Lines row that is not a JSON object
   json_too_deep,
   invalid_json_value,     // an object or array where a scalar was expected
+  unmapped_code,          // a value the field's svd:recode has no category for
   // --- extract-level: the whole extract is refused --------------------------------------
   empty_file = 100,
   no_data_rows,

@@ -94,8 +94,8 @@ class Checker {
     }
     if (auto* mv = obj.if_contains("missingValues")) schema_.missing_values = strings(*mv, "missingValues");
     for (const auto& kv : obj)
-      if (kv.key().starts_with("svd:") && kv.key() != "svd:person")
-        error(std::string(kv.key()), "unknown svd: key (known at schema level: svd:person)");
+      if (kv.key().starts_with("svd:") && kv.key() != "svd:person" && kv.key() != "svd:filter")
+        error(std::string(kv.key()), "unknown svd: key (known at schema level: svd:person, svd:filter)");
     const json::value* fields = obj.if_contains("fields");
     if (!fields || !fields->is_array() || fields->as_array().empty()) {
       error("fields", "a schema needs a non-empty \"fields\" array");
@@ -110,6 +110,7 @@ class Checker {
     // Second pass: cross-field references need every field's name and type.
     for (std::size_t k = 0; k < pending_age_at_.size(); ++k) resolve_age_at(pending_age_at_[k]);
     if (auto* person = obj.if_contains("svd:person")) read_person(*person);
+    if (auto* filter = obj.if_contains("svd:filter")) read_filters(*filter);
     check_output_names();
     if (!diagnostics_.empty()) throw ConfigError(diagnostics_);
     return std::move(schema_);
@@ -209,9 +210,9 @@ class Checker {
     for (const auto& kv : o) {
       std::string_view key = kv.key();
       if (key.starts_with("svd:") && key != "svd:domain" && key != "svd:transform" &&
-          key != "svd:as" && key != "svd:age_at")
+          key != "svd:as" && key != "svd:age_at" && key != "svd:recode")
         error(where, "unknown key \"" + std::string(key) + "\"",
-              "svd: keys on a field are svd:domain, svd:transform, svd:as, svd:age_at");
+              "svd: keys on a field are svd:domain, svd:transform, svd:as, svd:age_at, svd:recode");
     }
     if (auto* d = o.if_contains("svd:domain")) read_domains(f, *d, where);
     std::string transform = "drop";
@@ -229,9 +230,77 @@ class Checker {
       if (!age_at->is_string()) error(where, "svd:age_at must name a field");
       else if (f.transform != TransformKind::age_band)
         error(where, "svd:age_at only applies to the age_band transform");
+      else if (f.type == FieldType::integer)
+        error(where, "an integer field is an age in years already: svd:age_at applies to a date of birth",
+              "remove svd:age_at");
       else pending_age_at_.push_back({i, std::string(age_at->as_string())});
-    } else if (f.transform == TransformKind::age_band) {
-      error(where, "age_band needs \"svd:age_at\" naming the date field the age is measured at");
+    } else if (f.transform == TransformKind::age_band && f.type == FieldType::date) {
+      error(where, "age_band of a date of birth needs \"svd:age_at\" naming the date field the age is measured at");
+    }
+    if (auto* recode = o.if_contains("svd:recode")) read_recode(f, *recode, where);
+  }
+
+  // Only a kept string can be recoded: a category is text, and anything else either does not
+  // leave the site or is already generalised by its transform.
+  void read_recode(Field& f, const json::value& v, const std::string& where) {
+    if (f.transform != TransformKind::keep || f.type != FieldType::string) {
+      error(where, "svd:recode applies to a string field with svd:transform keep");
+      return;
+    }
+    if (!v.is_object() || v.as_object().empty()) {
+      error(where, "svd:recode must be an object mapping source codes to shared categories",
+            R"(e.g. {"17": "assault", "18": "assault", "*": "other"})");
+      return;
+    }
+    for (const auto& kv : v.as_object()) {
+      if (!kv.value().is_string()) {
+        error(where, "svd:recode: the category for \"" + std::string(kv.key()) + "\" must be a string");
+        continue;
+      }
+      std::string category(kv.value().as_string());
+      if (kv.key() == "*") f.recode_other = std::move(category);
+      else f.recode.emplace(std::string(kv.key()), std::move(category));
+    }
+  }
+
+  void read_filters(const json::value& v) {
+    const std::string where = "svd:filter";
+    std::vector<const json::value*> conditions;
+    if (v.is_object()) conditions.push_back(&v);
+    else if (v.is_array() && !v.as_array().empty())
+      for (const auto& c : v.as_array()) conditions.push_back(&c);
+    else error(where, "must be an object, or an array of objects, each naming a field and its values");
+    for (const json::value* c : conditions) {
+      if (!c->is_object()) {
+        error(where, "each condition must be an object such as {\"field\": \"call_type\", \"in\": [\"ASSAULT\"]}");
+        continue;
+      }
+      const json::object& o = c->as_object();
+      RowFilter filter;
+      const json::value* field = o.if_contains("field");
+      std::optional<std::size_t> idx;
+      if (field && field->is_string()) idx = schema_.index_of(field->as_string());
+      if (!idx) {
+        error(where, "\"field\" must name a field of this schema");
+        continue;
+      }
+      filter.field = *idx;
+      const json::value* in = o.if_contains("in");
+      const json::value* not_in = o.if_contains("not_in");
+      if ((in == nullptr) == (not_in == nullptr)) {
+        error(where, "each condition needs exactly one of \"in\" and \"not_in\"");
+        continue;
+      }
+      for (const auto& kv : o)
+        if (kv.key() != "field" && kv.key() != "in" && kv.key() != "not_in")
+          error(where, "unknown key \"" + std::string(kv.key()) + "\"", "a condition has field, and in or not_in");
+      filter.exclude = not_in != nullptr;
+      filter.values = strings(in ? *in : *not_in, where + (in ? " in" : " not_in"));
+      if (filter.values.empty()) {
+        error(where, "the list of values must not be empty");
+        continue;
+      }
+      schema_.filters.push_back(std::move(filter));
     }
   }
 
@@ -389,7 +458,9 @@ class Checker {
         if (f.type != FieldType::datetime) error(where, "transform \"hour\" needs a datetime field, not " + std::string(to_string(f.type)));
         break;
       case TransformKind::age_band:
-        if (f.type != FieldType::date) error(where, "transform \"age_band\" needs a date field (the date of birth), not " + std::string(to_string(f.type)));
+        if (f.type != FieldType::date && f.type != FieldType::integer)
+          error(where, "transform \"age_band\" needs a date field (the date of birth) or an integer field (the age), not " +
+                           std::string(to_string(f.type)));
         break;
       case TransformKind::postcode_district:
       case TransformKind::postcode_sector:

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,7 +65,13 @@ struct Field {
   TransformKind transform = TransformKind::drop;
   std::string token_kind;   // for TransformKind::token
   std::string output_name;  // svd:as, or a default derived from the name and transform
-  std::size_t age_at = 0;   // index of the svd:age_at field, for age_band
+  std::size_t age_at = 0;   // index of the svd:age_at field, for age_band of a date of birth
+
+  // svd:recode: a source code (trimmed) -> the shared category that leaves the site instead,
+  // for kept string fields; `recode_other` takes every code the map lacks ("*"), else such a
+  // code rejects the row (unmapped_code). Empty: the value leaves as it is.
+  std::map<std::string, std::string, std::less<>> recode;
+  std::optional<std::string> recode_other;
 
   // Compiled `pattern`; null when there is none.
   std::shared_ptr<const boost::regex> regex;
@@ -76,6 +83,15 @@ struct PersonToken {
   std::string output_name = "person_token";
 };
 
+// svd:filter: which rows the feed shares at all. A row whose (trimmed) `field` value is not in
+// `values` (or is, with `exclude`) is filtered: counted, never validated, never leaving the site.
+// A missing value is in no list.
+struct RowFilter {
+  std::size_t field = 0;
+  bool exclude = false;  // "not_in"
+  std::vector<std::string> values;
+};
+
 struct Schema {
   std::filesystem::path file;
   std::string source;  // the file's bytes as loaded, for its digest in reports
@@ -83,6 +99,7 @@ struct Schema {
   std::vector<Field> fields;
   std::vector<std::string> missing_values{""};
   std::optional<PersonToken> person;
+  std::vector<RowFilter> filters;  // every one must pass
 
   std::optional<std::size_t> index_of(std::string_view field_name) const;
 };

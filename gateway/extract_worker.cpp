@@ -100,6 +100,7 @@ audit::events::Processed summary_of(const ingest::StoredExtract& e, const config
   s.rows = report.rows_total;
   s.valid = report.rows_valid;
   s.rejected = report.rows_rejected;
+  s.filtered = report.rows_filtered;
   s.rejected_by_code = report.rejections_by_code;
   s.batches = batches;
   s.records = report.refused ? 0 : report.rows_valid;
@@ -246,12 +247,14 @@ void ExtractWorker::process(const ingest::StoredExtract& e) {
   p_.metrics.extracts.add({e.feed, report->refused ? "refused" : "processed"}, 1);
   p_.metrics.rows.add({e.feed, "received"}, static_cast<double>(report->rows_total));
   p_.metrics.rows.add({e.feed, "rejected"}, static_cast<double>(report->rows_rejected));
+  p_.metrics.rows.add({e.feed, "filtered"}, static_cast<double>(report->rows_filtered));
   if (!report->refused) p_.metrics.rows.add({e.feed, "forwarded"}, static_cast<double>(report->rows_valid));
   if (report->refused)
     warn("extract " + e.id + " refused: " + std::string(errc_name(report->refusal)) + "; nothing was queued");
   else
     info("extract " + e.id + " processed: " + std::to_string(report->rows_total) + " rows, " +
-         std::to_string(report->rows_valid) + " valid, " + std::to_string(report->rows_rejected) + " rejected");
+         std::to_string(report->rows_valid) + " valid, " + std::to_string(report->rows_rejected) + " rejected" +
+         (report->rows_filtered ? ", " + std::to_string(report->rows_filtered) + " outside the feed's filter" : std::string()));
   p_.audit.nudge();
   p_.queued();
 }

@@ -7,7 +7,7 @@ GatewayMetrics::GatewayMetrics(Metrics& m, std::string_view version)
                          "Extracts received (accepted into the store), refused (reject threshold) and processed",
                          {"feed", "outcome"})),
       rows(m.counter("svdgw_rows_total",
-                     "Rows received, rejected by validation, forwarded to the outbox and acknowledged by the hub",
+                     "Rows received, rejected by validation, filtered out by the schema, forwarded to the outbox and acknowledged by the hub",
                      {"feed", "stage"})),
       batches(m.counter("svdgw_batches_total",
                         "Batches published (PUBACKed), acknowledged by a hub receipt and rejected by the hub",
@@ -45,7 +45,7 @@ GatewayMetrics::GatewayMetrics(Metrics& m, std::string_view version)
 
 void GatewayMetrics::init_feed(std::string_view feed) const {
   for (std::string_view outcome : {"received", "refused", "processed"}) extracts.add({feed, outcome}, 0);
-  for (std::string_view stage : {"received", "rejected", "forwarded", "acknowledged"}) rows.add({feed, stage}, 0);
+  for (std::string_view stage : {"received", "rejected", "filtered", "forwarded", "acknowledged"}) rows.add({feed, stage}, 0);
   feed_overdue.set({feed}, 0);
   feed_overdue_seconds.set({feed}, 0);
 }

@@ -22,8 +22,9 @@ struct GatewayMetrics {
   // svdgw_extracts_total{feed,outcome}: extracts received (accepted into the store), refused
   // (reject threshold) and processed (into the outbox). outcome = received | refused | processed
   Counter extracts;
-  // svdgw_rows_total{feed,stage}: rows read, rejected by validation, forwarded (queued in the
-  // outbox) and acknowledged by the hub. stage = received | rejected | forwarded | acknowledged
+  // svdgw_rows_total{feed,stage}: rows read, rejected by validation, outside the schema's
+  // svd:filter, forwarded (queued in the outbox) and acknowledged by the hub.
+  // stage = received | rejected | filtered | forwarded | acknowledged
   Counter rows;
   // svdgw_batches_total{stage}: batch publishes (PUBACKed), hub receipts accepting a batch
   // (accepted or duplicate), hub receipts rejecting one. stage = published | acknowledged | rejected

@@ -66,7 +66,7 @@ std::string ExtractReport::to_json() const {
   json::array keys;
   for (const auto& k : key_ids) keys.emplace_back(k);
   doc["key_ids"] = std::move(keys);
-  doc["rows"] = {{"total", rows_total}, {"valid", rows_valid}, {"rejected", rows_rejected}};
+  doc["rows"] = {{"total", rows_total}, {"valid", rows_valid}, {"rejected", rows_rejected}, {"filtered", rows_filtered}};
   json::object by_code;
   for (const auto& [code, n] : rejections_by_code) by_code[code] = n;
   doc["rejections_by_code"] = std::move(by_code);
@@ -118,6 +118,8 @@ std::string ExtractReport::summary() const {
                 static_cast<unsigned long long>(rows_rejected),
                 rows_total ? 100.0 * static_cast<double>(rows_rejected) / static_cast<double>(rows_total) : 0.0, seconds);
   s += line;
+  if (rows_filtered)
+    s += "  " + std::to_string(rows_filtered) + " row(s) outside the schema's filter were not shared (not rejections)\n";
   for (const auto& [field, codes] : rejections_by_field)
     for (const auto& [code, n] : codes)
       s += "    " + (field.empty() ? std::string("(row)") : field) + ": " + code + " × " + std::to_string(n) + '\n';

@@ -30,7 +30,8 @@ struct ExtractReport {
   std::uint64_t refusal_row = 0;
   std::string refusal_detail;  // a column name or a count, never cell content
 
-  std::uint64_t rows_total = 0, rows_valid = 0, rows_rejected = 0;
+  // total = valid + rejected + filtered (outside the schema's svd:filter: not the feed's to share)
+  std::uint64_t rows_total = 0, rows_valid = 0, rows_rejected = 0, rows_filtered = 0;
   std::map<std::string, std::uint64_t> rejections_by_code;                          // rows × codes
   std::map<std::string, std::map<std::string, std::uint64_t>> rejections_by_field;  // field → code → n
   std::vector<Rejection> rejections;  // the first max_rejections_listed, in file order

@@ -61,6 +61,7 @@ struct Chunk {
   std::string out;                 // the valid records, one per line
   std::vector<Issue> issues;       // rejections in file order
   std::uint64_t rejected_rows = 0;
+  std::uint64_t filtered_rows = 0;  // outside the schema's svd:filter
   bool done = false;
 };
 
@@ -74,11 +75,16 @@ class Worker {
     c.out.clear();
     c.issues.clear();
     c.rejected_rows = 0;
+    c.filtered_rows = 0;
     for (std::size_t r = 0; r < c.count; ++r) {
       const adapters::Record& rec = c.records[r];
       if (rec.error != errc::ok) {
         ++c.rejected_rows;
         c.issues.push_back({rec.row, rec.error_column, rec.error});
+        continue;
+      }
+      if (!processor_.selected(rec)) {
+        ++c.filtered_rows;
         continue;
       }
       auto errors = processor_.process(rec, c.out);
@@ -230,7 +236,8 @@ result<ExtractReport> run_pipeline(const ExtractJob& job, const crypto::KeyRing&
   auto merge = [&](Chunk& c) -> result<void> {
     report.rows_total += c.count;
     report.rows_rejected += c.rejected_rows;
-    report.rows_valid += c.count - c.rejected_rows;
+    report.rows_filtered += c.filtered_rows;
+    report.rows_valid += c.count - c.rejected_rows - c.filtered_rows;
     for (const Issue& i : c.issues) {
       std::string name = i.field == adapters::Record::npos ? std::string() : schema.fields[i.field].name;
       ++report.rejections_by_code[std::string(errc_name(i.code))];
@@ -299,12 +306,14 @@ result<ExtractReport> run_pipeline(const ExtractJob& job, const crypto::KeyRing&
     for (std::size_t i = 0; i < schema.fields.size(); ++i)
       if (auto n = w->processor().pseudo_postcodes()[i]) report.pseudo_postcodes[schema.fields[i].name] += n;
   }
-  if (refusal == errc::ok && report.rows_total > 0 &&
-      static_cast<double>(report.rows_rejected) > feed.reject_threshold * static_cast<double>(report.rows_total)) {
+  // Filtered rows are not the feed's to share, so they count neither way.
+  const std::uint64_t rows_considered = report.rows_total - report.rows_filtered;
+  if (refusal == errc::ok && rows_considered > 0 &&
+      static_cast<double>(report.rows_rejected) > feed.reject_threshold * static_cast<double>(rows_considered)) {
     refusal = errc::reject_threshold_exceeded;
     char detail[128];
     std::snprintf(detail, sizeof detail, "%.2f %% of rows rejected; the feed allows %.2f %%",
-                  100.0 * static_cast<double>(report.rows_rejected) / static_cast<double>(report.rows_total),
+                  100.0 * static_cast<double>(report.rows_rejected) / static_cast<double>(rows_considered),
                   100.0 * feed.reject_threshold);
     report.refusal_detail = detail;
   }

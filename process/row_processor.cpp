@@ -95,14 +95,12 @@ void append_datetime(std::string& out, const config::DateTime& dt) {
   append_offset(out, dt);
 }
 
-bool parse_integer(std::string_view s, std::string& text, double& value) {
+bool parse_integer(std::string_view s, std::string& text, std::int64_t& value) {
   if (!s.empty() && s.front() == '+') s.remove_prefix(1);
-  std::int64_t v = 0;
-  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  auto r = std::from_chars(s.data(), s.data() + s.size(), value);
   if (s.empty() || r.ec != std::errc() || r.ptr != s.data() + s.size()) return false;
   text.clear();
-  append_int(text, v);
-  value = static_cast<double>(v);
+  append_int(text, value);
   return true;
 }
 
@@ -211,6 +209,18 @@ RowProcessor::RowProcessor(const config::Schema& schema, crypto::Tokeniser& toke
   assert(!first && "the schema loader refuses a schema that shares nothing");
 }
 
+bool RowProcessor::selected(const adapters::Record& rec) const {
+  for (const config::RowFilter& filter : schema_.filters) {
+    const std::string_view raw = rec.present(filter.field) ? trim(rec.cell(filter.field)) : std::string_view();
+    const bool missing = !rec.present(filter.field) ||
+                         std::find(schema_.missing_values.begin(), schema_.missing_values.end(), raw) !=
+                             schema_.missing_values.end();
+    const bool listed = !missing && std::find(filter.values.begin(), filter.values.end(), raw) != filter.values.end();
+    if (listed == filter.exclude) return false;
+  }
+  return true;
+}
+
 std::span<const FieldError> RowProcessor::process(const adapters::Record& rec, std::string& out) {
   errors_.clear();
   for (std::size_t i = 0; i < schema_.fields.size(); ++i) {
@@ -222,6 +232,11 @@ std::span<const FieldError> RowProcessor::process(const adapters::Record& rec, s
   for (std::size_t i = 0; i < schema_.fields.size(); ++i) {
     const config::Field& f = schema_.fields[i];
     if (f.transform != TransformKind::age_band || values_[i].missing) continue;
+    if (f.type == FieldType::integer) {  // an age in years
+      const bool already = std::any_of(errors_.begin(), errors_.end(), [&](const FieldError& fe) { return fe.field == i; });
+      if (!already && values_[i].integer < 0) errors_.push_back({i, errc::invalid_age});
+      continue;
+    }
     const Value& at = values_[f.age_at];
     if (at.missing) continue;
     config::Date ref = schema_.fields[f.age_at].type == FieldType::date ? at.date : at.datetime.date;
@@ -268,7 +283,8 @@ errc RowProcessor::validate(std::size_t i, const adapters::Record& rec) {
       }
       break;
     case FieldType::integer:
-      if (!parse_integer(raw, v.buf, number)) return errc::invalid_integer;
+      if (!parse_integer(raw, v.buf, v.integer)) return errc::invalid_integer;
+      number = static_cast<double>(v.integer);
       v.text = v.buf;
       break;
     case FieldType::number:
@@ -321,6 +337,11 @@ errc RowProcessor::validate(std::size_t i, const adapters::Record& rec) {
   }
   errc c = check_constraints(f, raw, v);
   if (c != errc::ok) return c;
+  if (!f.recode.empty() || f.recode_other) {  // constraints apply to the source code, the output is its category
+    if (auto it = f.recode.find(trim(raw)); it != f.recode.end()) v.text = it->second;
+    else if (f.recode_other) v.text = *f.recode_other;
+    else return errc::unmapped_code;
+  }
   if ((f.type == FieldType::integer || f.type == FieldType::number) &&
       ((f.constraints.minimum_number && number < *f.constraints.minimum_number)))
     return errc::below_minimum;
@@ -449,6 +470,12 @@ void RowProcessor::write_value(std::size_t i, std::string& out) {
       out += '"';
       return;
     case TransformKind::age_band: {
+      if (f.type == FieldType::integer) {
+        out += '"';
+        out += age_band(static_cast<int>(std::min<std::int64_t>(v.integer, 90)));
+        out += '"';
+        return;
+      }
       const Value& at = values_[f.age_at];
       if (at.missing) {
         out += "null";

@@ -40,6 +40,10 @@ class RowProcessor {
   RowProcessor(const config::Schema& schema, crypto::Tokeniser& tokeniser, Now now,
                std::size_t max_unique_values);
 
+  // Whether the schema's svd:filter lets `rec` (which must have no reader error) through at all.
+  // A row it stops is filtered: neither validated nor processed, and never leaves the site.
+  bool selected(const adapters::Record& rec) const;
+
   // Validates `rec` (which must have no reader error). When valid, appends its JSON object
   // (no newline) to `out` and returns an empty span; otherwise returns every field error and
   // leaves `out` as it was. The span is valid until the next call.
@@ -60,7 +64,8 @@ class RowProcessor {
     std::string buf;
     config::Date date;
     config::DateTime datetime;
-    std::size_t outward = 0;  // postcode: length of the outward code in text
+    std::int64_t integer = 0;  // integer fields
+    std::size_t outward = 0;   // postcode: length of the outward code in text
   };
 
   errc validate(std::size_t i, const adapters::Record& rec);

@@ -96,7 +96,7 @@ class AuditReportTest : public CliFixture {
   };
   void extract(const std::string& feed, int n, const std::string& received, std::uint64_t rows,
                std::map<std::string, std::uint64_t> rejected_by_code, std::vector<Batch> batches,
-               const std::string& refused_reason = "") {
+               const std::string& refused_reason = "", std::uint64_t filtered = 0) {
     const std::string id = feed + "-" + hex_id(n), sha = std::string(60, 'c') + hex_id(n).substr(12);
     add(ev::extract_received(feed + "-export", id, feed, rows * 100, sha), received);
     ev::Processed p;
@@ -108,7 +108,8 @@ class AuditReportTest : public CliFixture {
     p.key_ids = {"k2026a"};
     p.rows = rows;
     for (const auto& [code, count] : rejected_by_code) p.rejected += count;
-    p.valid = rows - p.rejected;
+    p.filtered = filtered;
+    p.valid = rows - p.rejected - filtered;
     p.rejected_by_code = rejected_by_code;
     p.batches = batches.size();
     for (const auto& b : batches) p.records += b.records;
@@ -172,7 +173,9 @@ class AuditReportTest : public CliFixture {
     extract("death-reports", 5, "2026-11-16T08:45:00.000Z", 80, {{"invalid_date", 10}},
             {{40, "2026-11-16T08:47:00.000Z", "2026-11-16T08:50:00.000Z"},
              {30, "2026-11-16T08:48:00.000Z", "2026-11-16T09:45:00.000Z"}});
-    extract("death-reports", 6, "2026-11-18T10:00:00.000Z", 5, {}, {{5, "2026-11-18T10:01:00.000Z", "2026-11-18T10:20:00.000Z"}});
+    // (three of its rows outside the schema's filter: counted, not shared)
+    extract("death-reports", 6, "2026-11-18T10:00:00.000Z", 8, {}, {{5, "2026-11-18T10:01:00.000Z", "2026-11-18T10:20:00.000Z"}},
+            "", 3);
     extract("death-reports", 7, "2026-11-20T11:00:00.000Z", 3, {},
             {{3, "2026-11-20T11:01:00.000Z", "2026-11-20T11:02:00.000Z", true}});
     // school-exclusions: an upload from a client not allowed, then an extract refused for its rejects.
@@ -203,7 +206,7 @@ const std::string kHeader =
     "feed,partner,schedule,week,week_start,week_end,expected,received,nil_returns,on_time,late,missing,"
     "late_periods,missing_periods,extracts_refused,uploads_refused,rows_received,rows_rejected,rejected_by_code,"
     "records_forwarded,records_acknowledged,batches_rejected,awaiting_hub,hub_receipt_median_seconds,"
-    "hub_receipt_max_seconds,schema_sha256";
+    "hub_receipt_max_seconds,schema_sha256,rows_filtered";
 
 TEST_F(AuditReportTest, CsvHasEveryFigurePerFeedAndWeek) {
   const fs::path out = dir_ / "report";
@@ -214,30 +217,36 @@ TEST_F(AuditReportTest, CsvHasEveryFigurePerFeedAndWeek) {
   const std::string kSchemaA(64, 'a'), kSchemaB(64, 'b');  // the schema digests before and after week 47
   const std::vector<std::string> expected = {
       kHeader,
+      "ambulance-callouts,northgate-partnership,weekly by Tuesday 12:00,2026-W45,2026-11-02,2026-11-08,"
+      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,,0",
+      "ambulance-callouts,northgate-partnership,weekly by Tuesday 12:00,2026-W46,2026-11-09,2026-11-15,"
+      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,,0",
+      "ambulance-callouts,northgate-partnership,weekly by Tuesday 12:00,2026-W47,2026-11-16,2026-11-22,"
+      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,,0",
       "death-reports,northgate-partnership,weekly by Monday 09:00,2026-W45,2026-11-02,2026-11-08,"
-      "1,1,0,1,0,0,,,0,0,100,3,invalid_postcode:1;missing_required:2,97,97,0,0,600,600," + kSchemaA,
+      "1,1,0,1,0,0,,,0,0,100,3,invalid_postcode:1;missing_required:2,97,97,0,0,600,600," + kSchemaA + ",0",
       "death-reports,northgate-partnership,weekly by Monday 09:00,2026-W46,2026-11-09,2026-11-15,"
-      "1,1,0,0,1,0,week to Monday 2026-11-09 09:00 (19800 s late),,0,0,50,0,,50,50,0,0,1800,1800," + kSchemaA,
+      "1,1,0,0,1,0,week to Monday 2026-11-09 09:00 (19800 s late),,0,0,50,0,,50,50,0,0,1800,1800," + kSchemaA + ",0",
       "death-reports,northgate-partnership,weekly by Monday 09:00,2026-W47,2026-11-16,2026-11-22,"
-      "1,3,0,1,0,0,,,0,0,88,10,invalid_date:10,78,75,1,1,2400,3600," + kSchemaB,
+      "1,3,0,1,0,0,,,0,0,91,10,invalid_date:10,78,75,1,1,2400,3600," + kSchemaB + ",3",
       "death-reports-jsonl,northgate-partnership,monthly by day 1 12:00,2026-W45,2026-11-02,2026-11-08,"
-      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,",
+      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,,0",
       "death-reports-jsonl,northgate-partnership,monthly by day 1 12:00,2026-W46,2026-11-09,2026-11-15,"
-      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,",
+      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,,0",
       "death-reports-jsonl,northgate-partnership,monthly by day 1 12:00,2026-W47,2026-11-16,2026-11-22,"
-      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,",
+      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,,0",
       "ed-assaults,northgate-partnership,monthly by day 5 09:00,2026-W45,2026-11-02,2026-11-08,"
-      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,",
+      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,,0",
       "ed-assaults,northgate-partnership,monthly by day 5 09:00,2026-W46,2026-11-09,2026-11-15,"
-      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,",
+      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,,0",
       "ed-assaults,northgate-partnership,monthly by day 5 09:00,2026-W47,2026-11-16,2026-11-22,"
-      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,",
+      "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,,0",
       "school-exclusions,northgate-partnership,weekly by Friday 17:00,2026-W45,2026-11-02,2026-11-08,"
-      "1,1,1,1,0,0,,,0,0,0,0,,0,0,0,0,,,",
+      "1,1,1,1,0,0,,,0,0,0,0,,0,0,0,0,,,,0",
       "school-exclusions,northgate-partnership,weekly by Friday 17:00,2026-W46,2026-11-09,2026-11-15,"
-      "1,0,0,0,0,1,,week to Friday 2026-11-13 17:00,0,0,0,0,,0,0,0,0,,,",
+      "1,0,0,0,0,1,,week to Friday 2026-11-13 17:00,0,0,0,0,,0,0,0,0,,,,0",
       "school-exclusions,northgate-partnership,weekly by Friday 17:00,2026-W47,2026-11-16,2026-11-22,"
-      "1,1,0,1,0,0,,,1,1,10,6,not_in_enum:6,0,0,0,0,,," + kSchemaB,
+      "1,1,0,1,0,0,,,1,1,10,6,not_in_enum:6,0,0,0,0,,," + kSchemaB + ",0",
   };
   ASSERT_EQ(rows.size(), expected.size()) << read_file(out / "report.csv");
   for (std::size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows[i], expected[i]) << "row " << i;
@@ -252,15 +261,16 @@ TEST_F(AuditReportTest, RangeCutsWeeksAtItsDaysAndCountsPeriodsBeforeIt) {
   const fs::path out = dir_ / "cut";
   RunResult r = report("2026-11-04", "2026-11-10", out);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto rows = crlf_lines(read_file(out / "report.csv"));
-  ASSERT_GE(rows.size(), 3u);
-  EXPECT_EQ(rows[1],
+  auto rows = crlf_lines(read_file(out / "report.csv"));
+  std::erase_if(rows, [](const std::string& row) { return !row.starts_with("death-reports,"); });
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0],
             "death-reports,northgate-partnership,weekly by Monday 09:00,2026-W45,2026-11-04,2026-11-08,"
-            "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,");
-  EXPECT_EQ(rows[2],
+            "0,0,0,0,0,0,,,0,0,0,0,,0,0,0,0,,,,0");
+  EXPECT_EQ(rows[1],
             "death-reports,northgate-partnership,weekly by Monday 09:00,2026-W46,2026-11-09,2026-11-10,"
             "1,1,0,0,0,1,,week to Monday 2026-11-09 09:00,0,0,50,0,,50,50,0,0,1800,1800," +
-                std::string(64, 'a'));
+                std::string(64, 'a') + ",0");
 }
 
 TEST_F(AuditReportTest, BadArgumentsExit2WithAClearMessage) {
@@ -339,7 +349,8 @@ TEST_F(AuditReportTest, HtmlRendersInHeadlessChromiumWithTheFigures) {
            "2026-11-02 to 2026-11-22 (UTC days, both included",
            // death-reports, then school-exclusions, over the range
            "expected 3, received 5 (0 nothing to share), on time 2, late 1, missing 0",
-           "rows received 238, rows rejected 13 (invalid_date: 10, invalid_postcode: 1, missing_required: 2)",
+           "rows received 241, rows rejected 13 (invalid_date: 10, invalid_postcode: 1, missing_required: 2), rows "
+           "outside the feed's filter (not shared) 3",
            "records forwarded 225, acknowledged by the hub 222",
            "expected 3, received 2 (1 nothing to share), on time 2, late 0, missing 1",
            "extracts refused 1, uploads refused 1; rows received 10, rows rejected 6 (not_in_enum: 6)",

@@ -177,7 +177,7 @@ TEST_F(GatewayConfigTest, MissingFile) {
 
 TEST(GatewayConfig, ShippedExampleLoads) {
   auto cfg = load_gateway_config(std::string(SVD_EXAMPLES_DIR) + "/svdgw.toml");
-  EXPECT_EQ(cfg.feeds.size(), 4u);
+  EXPECT_EQ(cfg.feeds.size(), 5u);
   ASSERT_NE(cfg.find_feed("school-exclusions"), nullptr);
   EXPECT_EQ(cfg.find_feed("school-exclusions")->encoding, TextEncoding::windows_1252);
   EXPECT_EQ(cfg.find_feed("death-reports-jsonl")->format, Format::jsonl);
@@ -299,8 +299,9 @@ TEST(HubConfig, ShippedExampleLoads) {
   EXPECT_EQ(cfg.database, "/var/lib/svdhub/hub.db");
   EXPECT_EQ(cfg.broker.host, "hub.force.example");
   EXPECT_EQ(cfg.client_id, "svdhub");
-  ASSERT_EQ(cfg.feeds.size(), 3u);
+  ASSERT_EQ(cfg.feeds.size(), 4u);
   EXPECT_EQ(cfg.feeds[1].schema.name, "death-reports");
+  EXPECT_EQ(cfg.feeds[3].schema.name, "ambulance-callouts");
 }
 
 TEST_F(GatewayConfigTest, HubConfigProblemsHaveLines) {

@@ -125,6 +125,70 @@ TEST(Schema, AgeBandNeedsAReferenceDate) {
   EXPECT_NE(p.find("\"nope\", which is not a field"), std::string::npos) << p;
 }
 
+// An ambulance extract has the age in years, not a date of birth: age_band takes it as it is.
+TEST(Schema, AgeBandOfAnIntegerAgeNeedsNoReferenceDate) {
+  auto s = parse_schema(schema_with(R"({"name": "age", "type": "integer", "svd:transform": "age_band"})"), "t.json");
+  EXPECT_EQ(s.fields[0].transform, TransformKind::age_band);
+  EXPECT_EQ(s.fields[0].output_name, "age_age_band");
+  std::string p = problems(schema_with(R"({"name": "at", "type": "date"},
+      {"name": "age", "type": "integer", "svd:transform": "age_band", "svd:age_at": "at"})"));
+  EXPECT_NE(p.find("an age in years already"), std::string::npos) << p;
+  p = problems(schema_with(R"({"name": "age", "type": "number", "svd:transform": "age_band"})"));
+  EXPECT_NE(p.find("or an integer field (the age)"), std::string::npos) << p;
+}
+
+TEST(Schema, RecodeMapsCodesOfAKeptStringToCategories) {
+  auto s = parse_schema(schema_with(R"({"name": "code", "type": "string", "svd:transform": "keep",
+      "svd:recode": {"04D01": "assault", "27D01": "stab", "*": "other"}})"), "t.json");
+  const Field& f = s.fields[0];
+  EXPECT_EQ(f.recode.size(), 2u);
+  EXPECT_EQ(f.recode.at("04D01"), "assault");
+  EXPECT_EQ(f.recode_other, "other");
+  // Without "*" there is no catch-all.
+  s = parse_schema(schema_with(R"({"name": "code", "svd:transform": "keep", "svd:recode": {"1": "a"}})"), "t.json");
+  EXPECT_FALSE(s.fields[0].recode_other);
+
+  std::string p = problems(schema_with(R"({"name": "code", "svd:recode": {"1": "a"}})"));  // dropped
+  EXPECT_NE(p.find("svd:recode applies to a string field with svd:transform keep"), std::string::npos) << p;
+  p = problems(schema_with(R"({"name": "n", "type": "integer", "svd:transform": "keep", "svd:recode": {"1": "a"}})"));
+  EXPECT_NE(p.find("svd:recode applies to a string field"), std::string::npos) << p;
+  p = problems(schema_with(R"({"name": "code", "svd:transform": "keep", "svd:recode": {}})"));
+  EXPECT_NE(p.find("svd:recode must be an object mapping"), std::string::npos) << p;
+  p = problems(schema_with(R"({"name": "code", "svd:transform": "keep", "svd:recode": {"1": 2}})"));
+  EXPECT_NE(p.find("the category for \"1\" must be a string"), std::string::npos) << p;
+}
+
+TEST(Schema, FiltersNameAFieldAndExactlyOneList) {
+  auto s = parse_schema(schema_with(kKept + R"(, {"name": "kind"}, {"name": "test"})",
+                                    R"("svd:filter": [{"field": "kind", "in": ["A", "B"]}, {"field": "test", "not_in": ["Y"]}])"),
+                        "t.json");
+  ASSERT_EQ(s.filters.size(), 2u);
+  EXPECT_EQ(s.filters[0].field, 1u);
+  EXPECT_FALSE(s.filters[0].exclude);
+  EXPECT_EQ(s.filters[0].values, (std::vector<std::string>{"A", "B"}));
+  EXPECT_EQ(s.filters[1].field, 2u);
+  EXPECT_TRUE(s.filters[1].exclude);
+  // One condition may stand alone.
+  s = parse_schema(schema_with(kKept, R"("svd:filter": {"field": "code", "in": ["X"]})"), "t.json");
+  EXPECT_EQ(s.filters.size(), 1u);
+
+  EXPECT_NE(problems(schema_with(kKept, R"("svd:filter": {"field": "nope", "in": ["X"]})")).find("must name a field"),
+            std::string::npos);
+  EXPECT_NE(problems(schema_with(kKept, R"("svd:filter": {"field": "code"})")).find("exactly one of \"in\" and \"not_in\""),
+            std::string::npos);
+  EXPECT_NE(problems(schema_with(kKept, R"("svd:filter": {"field": "code", "in": ["X"], "not_in": ["Y"]})"))
+                .find("exactly one of"),
+            std::string::npos);
+  EXPECT_NE(problems(schema_with(kKept, R"("svd:filter": {"field": "code", "in": []})")).find("must not be empty"),
+            std::string::npos);
+  EXPECT_NE(problems(schema_with(kKept, R"("svd:filter": {"field": "code", "in": ["X"], "when": 1})"))
+                .find("unknown key \"when\""),
+            std::string::npos);
+  EXPECT_NE(problems(schema_with(kKept, R"("svd:filter": [])")).find("must be an object, or an array"), std::string::npos);
+  EXPECT_NE(problems(schema_with(kKept, R"("svd:filter": ["code"])")).find("each condition must be an object"),
+            std::string::npos);
+}
+
 TEST(Schema, CollectsEveryProblemAtOnce) {
   std::string p = problems(schema_with(R"({"name": "a", "type": "text"}, {"name": "b", "svd:transform": "hash"},
                                           {"name": "c", "constraints": {"pattern": "("}})"));
@@ -177,7 +241,7 @@ TEST(Schema, EveryOutputNameIsAPlainLowercaseName) {
 }
 
 TEST(Schema, ExamplesLoad) {
-  for (const char* name : {"ed-assaults", "death-reports", "school-exclusions"}) {
+  for (const char* name : {"ed-assaults", "death-reports", "school-exclusions", "ambulance-callouts"}) {
     SCOPED_TRACE(name);
     Schema s = load_schema(std::string(SVD_EXAMPLES_DIR) + "/schemas/" + name + ".json");
     EXPECT_EQ(s.name, name);

@@ -57,10 +57,11 @@ TEST(GatewayMetricsTest, RenderValidText) {
   EXPECT_EQ(parsed.samples.at("svdgw_storage_quota_bytes"), 10737418240.0);
   EXPECT_EQ(parsed.samples.at("svdgw_outbox_oldest_unacknowledged_seconds"), 0);
   EXPECT_EQ(parsed.samples.at("svdgw_http_connections_total{outcome=\"handshake_cut\"}"), 0);
-  // 2 feeds x (3 outcomes + 4 stages + 2 overdue gauges) + 3 batch stages + 3 upload classes
+  EXPECT_EQ(parsed.samples.at("svdgw_rows_total{feed=\"ed-assaults\",stage=\"filtered\"}"), 0);
+  // 2 feeds x (3 outcomes + 5 stages + 2 overdue gauges) + 3 batch stages + 3 upload classes
   // + 5 connection outcomes + build info + 6 gauges without labels + one certificate's expiry.
   EXPECT_EQ(parsed.samples.at("svdgw_certificate_expiry_timestamp_seconds{role=\"hub-client\"}"), 1795425320);
-  EXPECT_EQ(parsed.samples.size(), 2u * 9 + 3 + 3 + 5 + 1 + 6 + 1);
+  EXPECT_EQ(parsed.samples.size(), 2u * 10 + 3 + 3 + 5 + 1 + 6 + 1);
 }
 
 }  // namespace

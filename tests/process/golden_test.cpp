@@ -29,6 +29,7 @@ const GoldenCase kCases[] = {
     {"death-reports-jsonl", "death-reports-jsonl", "input.jsonl", 0},
     {"ed-assaults", "ed-assaults", "input.csv", 0},
     {"school-exclusions", "school-exclusions", "input.csv", 0},
+    {"ambulance-callouts", "ambulance-callouts", "input.csv", 0},
     {"ed-assaults-refused", "ed-assaults", "input.csv", 2},
 };
 

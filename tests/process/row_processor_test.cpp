@@ -115,6 +115,63 @@ TEST_F(RowProcessorTest, Generalisations) {
   EXPECT_EQ(run({"", "", "", "", "", "SW1A 2CI", "GIR 0AA"}), "ERR pc:invalid_postcode");
 }
 
+TEST_F(RowProcessorTest, AgeBandOfAnIntegerAge) {
+  use(R"({"name": "age", "type": "integer", "svd:transform": "age_band", "constraints": {"maximum": 120}})");
+  EXPECT_EQ(run({"0"}), R"({"age_age_band":"0-4"})");
+  EXPECT_EQ(run({" 34 "}), R"({"age_age_band":"30-34"})");
+  EXPECT_EQ(run({"90"}), R"({"age_age_band":"90+"})");
+  EXPECT_EQ(run({"120"}), R"({"age_age_band":"90+"})");
+  EXPECT_EQ(run({""}), R"({"age_age_band":null})");
+  EXPECT_EQ(run({"-3"}), "ERR age:invalid_age");
+  EXPECT_EQ(run({"121"}), "ERR age:above_maximum");
+  EXPECT_EQ(run({"3.5"}), "ERR age:invalid_integer");
+  // Without a maximum, any size still lands in the top band.
+  use(R"({"name": "age", "type": "integer", "svd:transform": "age_band"})");
+  EXPECT_EQ(run({"9223372036854775807"}), R"({"age_age_band":"90+"})");
+}
+
+// The constraints apply to the code as written; the category leaves in its place.
+TEST_F(RowProcessorTest, RecodedCodesLeaveAsTheirCategories) {
+  use(R"({"name": "code", "svd:transform": "keep", "svd:as": "reason", "constraints": {"pattern": "[0-9]{2}[A-E][0-9]{2}"},
+          "svd:recode": {"04D01": "assault", "27D01": "stab"}},
+         {"name": "code2", "svd:transform": "keep", "svd:recode": {"X": "x", "*": "other"}})");
+  EXPECT_EQ(run({"04D01", "X"}), R"({"reason":"assault","code2":"x"})");
+  EXPECT_EQ(run({"27D01", " X "}), R"({"reason":"stab","code2":"x"})");  // looked up trimmed
+  EXPECT_EQ(run({"27D01", "Y"}), R"({"reason":"stab","code2":"other"})");
+  EXPECT_EQ(run({" 27D01", "X"}), "ERR code:pattern_mismatch");  // the pattern sees the value as written
+  EXPECT_EQ(run({"", ""}), R"({"reason":null,"code2":null})");
+  EXPECT_EQ(run({"17A01", "X"}), "ERR code:unmapped_code");
+  EXPECT_EQ(run({"ASLT", "X"}), "ERR code:pattern_mismatch");
+}
+
+TEST_F(RowProcessorTest, TheFilterSelectsRowsOnTheTrimmedSourceValue) {
+  use(R"({"name": "kind", "svd:transform": "keep"}, {"name": "test", "svd:transform": "keep"},
+         {"name": "n", "type": "integer", "svd:transform": "keep"})",
+      R"("svd:filter": [{"field": "kind", "in": ["ASSAULT", "STAB"]}, {"field": "test", "not_in": ["Y"]}],
+         "missingValues": ["", "NULL"])");
+  auto selected = [&](std::initializer_list<const char*> cells) {
+    adapters::Record rec;
+    rec.reset(schema_.fields.size());
+    std::size_t i = 0;
+    for (const char* c : cells) {
+      if (c) rec.set(i, c);
+      ++i;
+    }
+    return processor_->selected(rec);
+  };
+  EXPECT_TRUE(selected({"ASSAULT", "N", "1"}));
+  EXPECT_TRUE(selected({" STAB ", "", "not even a number"}));  // a missing value is in no not_in list
+  EXPECT_TRUE(selected({"STAB", nullptr, "1"}));
+  EXPECT_FALSE(selected({"assault", "N", "1"}));  // case counts
+  EXPECT_FALSE(selected({"FALL", "N", "1"}));
+  EXPECT_FALSE(selected({"ASSAULT", "Y", "1"}));
+  EXPECT_FALSE(selected({"NULL", "N", "1"}));  // missing: in no in list
+  EXPECT_FALSE(selected({nullptr, "N", "1"}));
+  // Without a filter, every row.
+  use(R"({"name": "kind", "svd:transform": "keep"})");
+  EXPECT_TRUE(selected({"anything"}));
+}
+
 TEST_F(RowProcessorTest, IsoWeeksAndAgeBands) {
   EXPECT_EQ(iso_week({2024, 1, 1}), "2024-W01");
   EXPECT_EQ(iso_week({2024, 12, 30}), "2025-W01");

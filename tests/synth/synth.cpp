@@ -446,6 +446,77 @@ class EdAssaults {
   std::uint64_t ref_offset_ = 0;
 };
 
+// An ambulance service's call-outs for one month: every incident, of which about half are
+// assaults or stab/gunshot wounds (the feed's svd:filter keeps only those), with AMPDS-style
+// dispatch codes (recoded to shared categories), an integer age and the incident's postcode.
+class AmbulanceCallouts {
+ public:
+  static constexpr std::uint64_t kSalt = 0x414D42554C414E43ULL;
+  static constexpr std::array<std::string_view, 8> kColumns{
+      "incident_ref", "call_datetime", "incident_category", "dispatch_code",
+      "patient_age",  "patient_sex",   "incident_postcode", "conveyed"};
+  using Cells = std::array<std::string, kColumns.size()>;
+
+  explicit AmbulanceCallouts(Rng& rng) {
+    const std::int64_t month = rng.between(1, 12);
+    first_day_ = days_from_civil({2024, month, 1});
+    month_days_ = days_in_month(2024, month);
+    ref_offset_ = rng.uniform(1000000);
+  }
+
+  void row(Rng& rng, std::uint64_t index, bool defective, Cells& c) {
+    c[0] = "INC";
+    append_padded(c[0], (ref_offset_ + index) % 10000000, 7);
+    const std::int64_t day = first_day_ + rng.between(0, month_days_ - 1);
+    append_iso_datetime(c[1], civil_from_days(day), rng.between(0, kSecondsPerDay - 1));
+    // A defective row is always one the feed shares, so that it is rejected, not filtered.
+    const std::int64_t kind = defective ? rng.between(0, 4) : rng.between(0, 9);
+    if (kind < 4) {
+      c[2] = "ASSAULT";
+      c[3] = rng.pick(kAssaultCodes);
+    } else if (kind < 5) {
+      c[2] = "STAB_GUNSHOT";
+      c[3] = rng.pick(kPenetratingCodes);
+    } else {
+      c[2] = rng.pick(kOtherCategories);
+      c[3] = rng.pick(kOtherCodes);
+    }
+    // Assault victims are mostly young adults; other call-outs span every age.
+    const std::int64_t age = kind < 5 ? rng.between(12, 45) : rng.between(0, 99);
+    append_number(c[4], age);
+    c[5] = rng.pick(kSexes);
+    append_postcode(c[6], rng, false);
+    c[7] = rng.percent(70) ? "Y" : "N";
+
+    if (!defective) return;
+    switch (rng.uniform(4)) {
+      case 0:  // invalid_age: a typing slip
+        c[4] = "-" + c[4];
+        break;
+      case 1:  // pattern_mismatch: a code from another dispatch system
+        c[3] = "ASLT";
+        break;
+      case 2:  // invalid_integer
+        c[4] = "unknown";
+        break;
+      default:  // missing_required
+        c[1].clear();
+        break;
+    }
+  }
+
+ private:
+  static constexpr std::array<std::string_view, 4> kAssaultCodes{"04A01", "04B01", "04D01", "04D03"};
+  static constexpr std::array<std::string_view, 3> kPenetratingCodes{"27A01", "27B01", "27D01"};
+  static constexpr std::array<std::string_view, 4> kOtherCategories{"FALL", "MEDICAL", "RTC", "OTHER"};
+  static constexpr std::array<std::string_view, 5> kOtherCodes{"17A01", "10D01", "29B01", "26A01", "06C01"};
+  static constexpr std::array<std::string_view, 3> kSexes{"M", "F", "U"};
+
+  std::int64_t first_day_ = 0;
+  std::int64_t month_days_ = 0;
+  std::uint64_t ref_offset_ = 0;
+};
+
 class DeathReports {
  public:
   static constexpr std::uint64_t kSalt = 0x4445415448525054ULL;
@@ -729,7 +800,7 @@ std::unique_ptr<RowMaker> detail::row_maker(std::string_view feed, Rng& rng) {
 }
 
 std::vector<std::string> feeds() {
-  return {"ed-assaults", "death-reports", "death-reports-jsonl", "school-exclusions"};
+  return {"ed-assaults", "death-reports", "death-reports-jsonl", "school-exclusions", "ambulance-callouts"};
 }
 
 void generate(std::string_view feed, std::uint64_t rows, std::uint64_t seed, std::ostream& out,
@@ -738,6 +809,7 @@ void generate(std::string_view feed, std::uint64_t rows, std::uint64_t seed, std
   if (feed == "death-reports") return run<DeathReports>(Format::csv, rows, seed, out, opt);
   if (feed == "death-reports-jsonl") return run<DeathReports>(Format::jsonl, rows, seed, out, opt);
   if (feed == "school-exclusions") return run<SchoolExclusions>(Format::csv, rows, seed, out, opt);
+  if (feed == "ambulance-callouts") return run<AmbulanceCallouts>(Format::csv, rows, seed, out, opt);
   throw std::invalid_argument("unknown feed \"" + std::string(feed) + "\"");
 }
 

@@ -32,6 +32,13 @@
 //     record_id "abc"                                 -> invalid_integer
 //     surname empty                                   -> missing_required
 //
+//   ambulance-callouts (UTF-8 CSV; about half the rows are outside the feed's svd:filter, never
+//   a defective one)
+//     patient_age negative ("-23")                    -> invalid_age
+//     dispatch_code "ASLT"                            -> pattern_mismatch
+//     patient_age "unknown"                           -> invalid_integer
+//     call_datetime empty                             -> missing_required
+//
 // Every invented surname and forename has at least 5 letters, so tests can search gateway
 // output for one without false hits. Cells of ed-assaults.assault_location_description may
 // hold an LF inside quotes even with Options::crlf (as spreadsheet exports do).

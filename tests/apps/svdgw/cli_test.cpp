@@ -228,6 +228,48 @@ TEST_F(CliTest, RefusedExtractsExitTwoWithTheReason) {
   }
 }
 
+// The shipped ambulance feed shares assaults only: every other call-out is filtered, counted
+// apart, and neither leaves the site nor counts towards reject_threshold (5 %), whose share is of
+// the rows the filter lets through.
+TEST_F(CliTest, FilteredRowsStayOnSiteAndOutsideTheRejectThreshold) {
+  const std::string header =
+      "incident_ref,call_datetime,incident_category,dispatch_code,patient_age,patient_sex,incident_postcode,conveyed\n";
+  std::string rows;
+  for (int i = 0; i < 30; ++i)  // falls: filtered, some with a bad age that nobody validates
+    rows += "INC" + std::to_string(100 + i) + ",2024-05-0" + std::to_string(1 + i % 9) + "T10:00:00,FALL,17A01," +
+            (i % 3 ? "81" : "old") + ",F,LS1 4AP,Y\n";
+  for (int i = 0; i < 19; ++i)
+    rows += "INC" + std::to_string(200 + i) + ",2024-05-02T23:10:00,ASSAULT,04D01,23,M,LS6 1AN,Y\n";
+  const std::string bad = "INC300,2024-05-03T01:00:00,STAB_GUNSHOT,27D01,-23,M,LS6 1AN,Y\n";
+
+  // 1 rejected of 20 selected (5 %): within the threshold, although the falls' bad ages are not.
+  const fs::path input = dir_ / "callouts.csv";
+  write_file(input, header + rows + bad);
+  RunResult r = process("ambulance-callouts", input, dir_ / "out");
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  std::string report = read_file(dir_ / "out" / "report.json");
+  EXPECT_NE(report.find(R"("total": 50)"), std::string::npos) << report;
+  EXPECT_NE(report.find(R"("valid": 19)"), std::string::npos) << report;
+  EXPECT_NE(report.find(R"("rejected": 1)"), std::string::npos) << report;
+  EXPECT_NE(report.find(R"("filtered": 30)"), std::string::npos) << report;
+  EXPECT_NE(report.find(R"("invalid_age": 1)"), std::string::npos) << report;
+  const std::string records = read_file(dir_ / "out" / "records.jsonl");
+  EXPECT_EQ(std::count(records.begin(), records.end(), '\n'), 19);
+  EXPECT_EQ(records.find("FALL"), std::string::npos);
+  EXPECT_EQ(records.find("INC"), std::string::npos) << "the incident reference stays on the site";
+  EXPECT_NE(records.find(R"({"call_datetime_hour":"2024-05-02T23:00","incident_category":"ASSAULT","call_reason":"assault_serious","patient_age_age_band":"20-24","patient_sex":"M","incident_district":"LS6","conveyed":true})"),
+            std::string::npos)
+      << records;
+
+  // 2 of 21 selected (9.5 %): refused, though 2 of 51 rows in all would be under 5 %.
+  write_file(input, header + rows + bad + "INC301,2024-05-03T02:00:00,ASSAULT,04X01,30,F,LS6 1AN,N\n");
+  r = process("ambulance-callouts", input, dir_ / "out2");
+  EXPECT_EQ(r.exit_code, 2) << r.err << r.out;
+  report = read_file(dir_ / "out2" / "report.json");
+  EXPECT_NE(report.find("reject_threshold_exceeded"), std::string::npos) << report;
+  EXPECT_NE(report.find("9.52 % of rows rejected"), std::string::npos) << report;
+}
+
 TEST_F(CliTest, AnEarlierRunsOutputCannotPassForThisOne) {
   const fs::path out = dir_ / "out";
   fs::create_directories(out);
