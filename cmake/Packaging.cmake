@@ -7,7 +7,8 @@
 #   /usr/lib/tmpfiles.d/svd-gateway.conf                      (/etc and /var/lib dirs, owners, modes)
 #   /etc/svdgw/svdgw.toml, /etc/svdgw/schemas/*.json          (conffiles)
 #   /etc/svdhub/svdhub.toml, /etc/svdhub/schemas/*.json       (conffiles)
-#   /usr/share/doc/svd-gateway/                               (README, docs/, examples/ with monitoring/)
+#   /usr/share/doc/svd-gateway/                               (README, docs/, examples/ with monitoring/
+#                                                              and disclosure.html)
 # The version is the project's; `cpack -D CPACK_PACKAGE_VERSION=X` packages the same build under
 # another version (scripts/package-test.sh builds an upgrade that way).
 #
@@ -61,6 +62,17 @@ install(DIRECTORY "${SVD_PACKAGE_FILES}/mosquitto/" DESTINATION ${SVD_DOC_DIR}/e
         FILE_PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
 install(DIRECTORY "${SVD_PACKAGE_FILES}/monitoring/" DESTINATION ${SVD_DOC_DIR}/examples/monitoring
         FILE_PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
+# What the example feeds let leave the site, stated by `svdgw disclose` from the example config at
+# build time (the material docs/dpia.md asks a DPO to attach), so it cannot drift from the schemas.
+set(SVD_DISCLOSURE_HTML "${PROJECT_BINARY_DIR}/disclosure-examples.html")
+add_custom_command(OUTPUT "${SVD_DISCLOSURE_HTML}"
+                   COMMAND svdgw disclose --config "${SVD_PACKAGE_FILES}/examples/svdgw.toml" --format html
+                           --out "${SVD_DISCLOSURE_HTML}"
+                   DEPENDS svdgw "${SVD_PACKAGE_FILES}/examples/svdgw.toml" ${SVD_SCHEMAS}
+                   COMMENT "svdgw disclose: the example feeds")
+add_custom_target(svd_disclosure_html ALL DEPENDS "${SVD_DISCLOSURE_HTML}")
+install(FILES "${SVD_DISCLOSURE_HTML}" DESTINATION ${SVD_DOC_DIR}/examples RENAME disclosure.html
+        PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME svd-gateway)

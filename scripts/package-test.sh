@@ -139,7 +139,8 @@ check_layout
 [ -f /usr/share/doc/svd-gateway/README.md ] && [ -f /usr/share/doc/svd-gateway/docs/daemon.md ] &&
   [ -f /usr/share/doc/svd-gateway/copyright ] && [ -f /usr/share/doc/svd-gateway/CHANGELOG.md ] &&
   [ -f /usr/share/doc/svd-gateway/SECURITY.md ] &&
-  [ -f /usr/share/doc/svd-gateway/examples/svdgw.toml ] || fail "documentation missing from /usr/share/doc/svd-gateway"
+  [ -f /usr/share/doc/svd-gateway/examples/svdgw.toml ] &&
+  grep -q "What leaves the site" /usr/share/doc/svd-gateway/examples/disclosure.html || fail "documentation missing from /usr/share/doc/svd-gateway"
 ok "files, modes and owners (/etc/svdgw 0750 root:svdgw, /var/lib/svdgw{,/spool} 0700 svdgw, ...)"
 
 for bin in /usr/bin/svdgw /usr/bin/svdhub; do

@@ -27,6 +27,7 @@ std::vector<Command> add_submit(CLI::App& app);
 std::vector<Command> add_provision(CLI::App& app);
 std::vector<Command> add_keys(CLI::App& app);
 std::vector<Command> add_requeue(CLI::App& app);
+std::vector<Command> add_disclose(CLI::App& app);
 // `audit verify | export | report`; their usage errors exit 2, so `group` is set for the caller
 // to tell them apart.
 std::vector<Command> add_audit(CLI::App& app, CLI::App*& group);

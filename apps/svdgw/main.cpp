@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
   CLI::App* audit_group = nullptr;
   std::vector<Command> commands;
   for (auto add : {add_check_config, add_process, add_forward, add_run, add_submit, add_provision, add_keys,
-                    add_requeue}) {
+                    add_requeue, add_disclose}) {
     auto more = add(app);
     commands.insert(commands.end(), more.begin(), more.end());
   }

@@ -270,6 +270,29 @@ TEST_F(CliTest, FilteredRowsStayOnSiteAndOutsideTheRejectThreshold) {
   EXPECT_NE(report.find("9.52 % of rows rejected"), std::string::npos) << report;
 }
 
+TEST_F(CliTest, DiscloseStatesWhatLeavesInEachFormat) {
+  RunResult md = svdgw("disclose --config '" + config().string() + "' --feed death-reports");
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  EXPECT_NE(md.out.find("### Feed `death-reports`"), std::string::npos) << md.out;
+  EXPECT_EQ(md.out.find("school-exclusions"), std::string::npos) << "one feed only";
+  const fs::path page = dir_ / "disclosure.html";
+  RunResult html = svdgw("disclose --config '" + config().string() + "' --format html --out '" + page.string() + "'");
+  ASSERT_EQ(html.exit_code, 0) << html.err;
+  EXPECT_EQ(html.out, "");
+  EXPECT_NE(read_file(page).find("<h2>Feed ambulance-callouts</h2>"), std::string::npos);
+  RunResult js = svdgw("disclose --config '" + config().string() + "' --format json");
+  ASSERT_EQ(js.exit_code, 0) << js.err;
+  EXPECT_NE(js.out.find(R"("feed":"school-exclusions")"), std::string::npos);
+
+  RunResult unknown = svdgw("disclose --config '" + config().string() + "' --feed nope");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("no feed \"nope\""), std::string::npos) << unknown.err;
+  EXPECT_NE(svdgw("disclose --config '" + config().string() + "' --format pdf").exit_code, 0);
+  // It needs no key: an operator without the linkage key (a DPO's copy of the config) can run it.
+  fs::remove(dir_ / "etc" / "linkage.key");
+  EXPECT_EQ(svdgw("disclose --config '" + config().string() + "'").exit_code, 0);
+}
+
 TEST_F(CliTest, AnEarlierRunsOutputCannotPassForThisOne) {
   const fs::path out = dir_ / "out";
   fs::create_directories(out);
