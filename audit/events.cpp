@@ -63,6 +63,10 @@ Event extract_finished(const Processed& p) {
                  {"rejected_by_code", counts(p.rejected_by_code)},
                  {"batches", p.batches},
                  {"records", p.records}};
+  if (p.min_group) {
+    d["min_group"] = p.min_group;
+    d["small_group_records"] = p.small_group_records;
+  }
   const bool refused = !p.refused_reason.empty();
   if (refused) d["reason"] = p.refused_reason;
   return make("gateway", refused ? "extract.refused" : "extract.processed", p.extract_id, d, p.sha256);

@@ -28,6 +28,9 @@ struct Processed {
   std::vector<std::string> key_ids;
   std::uint64_t rows = 0, valid = 0, rejected = 0;   // data rows
   std::uint64_t filtered = 0;  // outside the schema's svd:filter
+  // With the feed's min_group k: the records in groups of fewer than k sharing their
+  // quasi-identifiers (counts only); min_group 0 = not counted.
+  std::uint64_t min_group = 0, small_group_records = 0;
   std::map<std::string, std::uint64_t> rejected_by_code;  // problems per errc name
   std::uint64_t batches = 0, records = 0;
   std::string refused_reason;  // an errc name when the extract was refused as a whole, else ""

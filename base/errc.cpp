@@ -5,11 +5,7 @@
 namespace svd {
 namespace {
 
-struct Entry {
-  errc code;
-  std::string_view name;
-  std::string_view message;
-};
+using Entry = ErrcEntry;
 
 constexpr Entry kEntries[] = {
     {errc::ok, "ok", "no error"},
@@ -31,7 +27,8 @@ constexpr Entry kEntries[] = {
      "not a valid NHS number (10 digits, Modulus 11 check)"},
     {errc::invalid_postcode, "invalid_postcode", "not a valid UK postcode"},
     {errc::in_future, "in_future", "a date in the future where that is impossible"},
-    {errc::invalid_age, "invalid_age", "date of birth is after the date the age is measured at"},
+    {errc::invalid_age, "invalid_age",
+     "an age below zero: a date of birth after the date the age is measured at, or a negative age"},
     {errc::wrong_field_count, "wrong_field_count", "the row has a different number of cells than the header"},
     {errc::invalid_utf8, "invalid_utf8", "text that is not valid UTF-8 (check the feed's declared encoding)"},
     {errc::field_too_long, "field_too_long", "a cell longer than the configured limit"},
@@ -43,6 +40,8 @@ constexpr Entry kEntries[] = {
     {errc::invalid_json_value, "invalid_json_value", "an object or array where a single value was expected"},
     {errc::unmapped_code, "unmapped_code", "a code the schema's recode map has no shared category for"},
     {errc::empty_file, "empty_file", "the extract is empty"},
+    {errc::small_groups, "small_groups",
+     "records whose quasi-identifiers too few others share (fewer than the feed's min_group): they could single a person out"},
     {errc::no_data_rows, "no_data_rows", "the extract has a header but no data rows"},
     {errc::missing_column, "missing_column", "a column the schema requires is missing from the header"},
     {errc::duplicate_column, "duplicate_column", "the header names the same column twice"},
@@ -99,6 +98,8 @@ class Category final : public boost::system::error_category {
 };
 
 }  // namespace
+
+std::span<const ErrcEntry> errc_entries() { return kEntries; }
 
 std::string_view errc_name(errc e) {
   const Entry* entry = find(e);

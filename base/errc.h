@@ -5,6 +5,7 @@
 // Pure; any thread.
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -56,6 +57,7 @@ enum class errc {
   reject_threshold_exceeded,
   unique_limit_exceeded,
   io_error,
+  small_groups,               // records in groups smaller than the feed's min_group, and the feed refuses them
   // --- keys -------------------------------------------------------------------------------
   key_file_unreadable = 200,
   key_file_permissions,
@@ -85,6 +87,14 @@ enum class errc {
   // --- the hub's store ------------------------------------------------------------------------
   schema_incompatible = 600,  // a feed's table holds a column the schema dropped or retyped
 };
+
+// Every code with its name and message, in declaration order (docs/error-codes.md lists them).
+struct ErrcEntry {
+  errc code;
+  std::string_view name;
+  std::string_view message;
+};
+std::span<const ErrcEntry> errc_entries();
 
 // True for codes that reject one row only.
 constexpr bool is_row_error(errc e) { return static_cast<int>(e) > 0 && static_cast<int>(e) < 100; }

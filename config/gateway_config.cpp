@@ -244,7 +244,9 @@ class Loader : detail::TomlReader {
 
   void read_feed(const toml::table& t) {
     FeedConfig feed;
-    known_keys(t, {"id", "schema", "format", "encoding", "delimiter", "allowed_clients", "schedule", "reject_threshold"},
+    known_keys(t,
+               {"id", "schema", "format", "encoding", "delimiter", "allowed_clients", "schedule", "reject_threshold",
+                "min_group", "small_groups"},
                "[[feed]]");
     if (auto id = string(t, "id", "[[feed]]", true)) {
       if (!valid_identity(*id)) error(t.get("id"), "feed id must be 1-64 characters of a-z, 0-9 and '-'");
@@ -294,7 +296,16 @@ class Loader : detail::TomlReader {
         error(r, "reject_threshold must be a fraction from 0.0 to 1.0 (0.1 = refuse above 10 % bad rows)");
       else feed.reject_threshold = *v;
     }
+    read_int(t, "min_group", feed.min_group, 0, 1000);
+    if (auto policy = string(t, "small_groups", "[[feed]]", false)) {
+      if (*policy == "warn") feed.small_groups = SmallGroups::warn;
+      else if (*policy == "refuse") feed.small_groups = SmallGroups::refuse;
+      else error(t.get("small_groups"), "small_groups must be \"warn\" or \"refuse\"");
+    }
     read_schema(t, feed.id, feed.schema_file, feed.schema);
+    if (feed.min_group > 1 && !feed.schema.file.empty() && feed.schema.quasi_identifiers.empty())
+      error(t.get("min_group"), "min_group needs quasi-identifiers, and schema \"" + feed.schema.name + "\" has none",
+            "declare them with svd:quasi_identifiers in the schema, or leave min_group out");
     cfg_.feeds.push_back(std::move(feed));
   }
 

@@ -24,6 +24,9 @@ namespace svd::config {
 enum class Format { csv, jsonl };
 enum class TextEncoding { utf8, windows_1252 };
 
+// What a feed does when an extract's records fall in groups smaller than min_group.
+enum class SmallGroups { warn, refuse };
+
 struct FeedConfig {
   std::string id;
   std::filesystem::path schema_file;
@@ -33,6 +36,10 @@ struct FeedConfig {
   std::vector<std::string> allowed_clients;
   Schedule schedule;
   double reject_threshold = 0.10;
+  // k: output records whose quasi-identifiers (the schema's) they share with fewer than k-1 others
+  // are counted per extract; 0 = not counted. Such small groups can single a person out.
+  int min_group = 0;
+  SmallGroups small_groups = SmallGroups::warn;
   Schema schema;  // loaded from schema_file
 };
 

@@ -94,8 +94,10 @@ class Checker {
     }
     if (auto* mv = obj.if_contains("missingValues")) schema_.missing_values = strings(*mv, "missingValues");
     for (const auto& kv : obj)
-      if (kv.key().starts_with("svd:") && kv.key() != "svd:person" && kv.key() != "svd:filter")
-        error(std::string(kv.key()), "unknown svd: key (known at schema level: svd:person, svd:filter)");
+      if (kv.key().starts_with("svd:") && kv.key() != "svd:person" && kv.key() != "svd:filter" &&
+          kv.key() != "svd:quasi_identifiers")
+        error(std::string(kv.key()),
+              "unknown svd: key (known at schema level: svd:person, svd:filter, svd:quasi_identifiers)");
     const json::value* fields = obj.if_contains("fields");
     if (!fields || !fields->is_array() || fields->as_array().empty()) {
       error("fields", "a schema needs a non-empty \"fields\" array");
@@ -111,6 +113,7 @@ class Checker {
     for (std::size_t k = 0; k < pending_age_at_.size(); ++k) resolve_age_at(pending_age_at_[k]);
     if (auto* person = obj.if_contains("svd:person")) read_person(*person);
     if (auto* filter = obj.if_contains("svd:filter")) read_filters(*filter);
+    read_quasi_identifiers(obj.if_contains("svd:quasi_identifiers"));
     check_output_names();
     if (!diagnostics_.empty()) throw ConfigError(diagnostics_);
     return std::move(schema_);
@@ -261,6 +264,38 @@ class Checker {
       if (kv.key() == "*") f.recode_other = std::move(category);
       else f.recode.emplace(std::string(kv.key()), std::move(category));
     }
+  }
+
+  // Declared, or every generalised field: what the generalising is for is that such values,
+  // alone, describe many people; together they may describe one.
+  void read_quasi_identifiers(const json::value* v) {
+    if (!v) {
+      for (std::size_t i = 0; i < schema_.fields.size(); ++i) {
+        const TransformKind t = schema_.fields[i].transform;
+        if (t != TransformKind::drop && t != TransformKind::keep && t != TransformKind::token)
+          schema_.quasi_identifiers.push_back(i);
+      }
+      return;
+    }
+    const std::string where = "svd:quasi_identifiers";
+    for (const std::string& name : strings(*v, where)) {
+      auto idx = schema_.index_of(name);
+      if (!idx) {
+        error(where, "\"" + name + "\" is not a field of this schema");
+        continue;
+      }
+      const TransformKind t = schema_.fields[*idx].transform;
+      if (t == TransformKind::drop)
+        error(where, "\"" + name + "\" never leaves the site, so it cannot single anyone out at the hub");
+      else if (t == TransformKind::token)
+        error(where, "\"" + name + "\" is a token: it identifies by design and is not a quasi-identifier");
+      else if (std::find(schema_.quasi_identifiers.begin(), schema_.quasi_identifiers.end(), *idx) !=
+               schema_.quasi_identifiers.end())
+        error(where, "\"" + name + "\" is listed twice");
+      else
+        schema_.quasi_identifiers.push_back(*idx);
+    }
+    if (v->is_array() && v->as_array().empty()) error(where, "must list at least one field (or be left out)");
   }
 
   void read_filters(const json::value& v) {

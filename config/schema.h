@@ -100,6 +100,11 @@ struct Schema {
   std::vector<std::string> missing_values{""};
   std::optional<PersonToken> person;
   std::vector<RowFilter> filters;  // every one must pass
+  // The fields whose outputs together could single a person out (svd:quasi_identifiers; by
+  // default every generalised one: year, month, week, hour, age band, postcode district or
+  // sector). Indexes into `fields`, each one that leaves the site. A feed's min_group counts
+  // the output records that share their combination with too few others.
+  std::vector<std::size_t> quasi_identifiers;
 
   std::optional<std::size_t> index_of(std::string_view field_name) const;
 };

@@ -107,6 +107,9 @@ DisclosedFeed disclose_feed(const config::FeedConfig& feed, const std::filesyste
     d.columns.push_back(std::move(c));
   }
   if (d.person_output) d.outputs.push_back(*d.person_output);
+  for (std::size_t i : s.quasi_identifiers) d.quasi_identifiers.push_back(s.fields[i].output_name);
+  d.min_group = feed.min_group;
+  d.small_groups = feed.small_groups == config::SmallGroups::refuse ? "refuse" : "warn";
   return d;
 }
 
@@ -118,6 +121,19 @@ std::string md_cell(std::string_view s) {
     else out += c;
   }
   return out;
+}
+
+// One sentence on the quasi-identifiers and what the feed does about small groups; "" when none.
+std::string small_groups_text(const DisclosedFeed& f) {
+  if (f.quasi_identifiers.empty()) return "";
+  std::string s = "Quasi-identifiers (together they could single a person out): " + quoted_list(f.quasi_identifiers);
+  if (f.min_group > 1)
+    s += "; records whose combination of them fewer than " + std::to_string(f.min_group) +
+         " records of the extract share are counted, and " +
+         (f.small_groups == "refuse" ? "the extract is then refused" : "warned of (the extract is still shared)");
+  else
+    s += "; small groups are not checked (no min_group)";
+  return s;
 }
 
 std::string key_ids_text(const Disclosure& d) {
@@ -164,7 +180,10 @@ std::string to_json(const Disclosure& d) {
                    {"allowed_clients", strings(f.allowed_clients)},
                    {"filters", strings(f.filters)},
                    {"columns", std::move(columns)},
-                   {"outputs", strings(f.outputs)}};
+                   {"outputs", strings(f.outputs)},
+                   {"quasi_identifiers", strings(f.quasi_identifiers)},
+                   {"min_group", f.min_group},
+                   {"small_groups", f.small_groups}};
     if (f.person_output)
       o["person_token"] = json::object{{"from", strings(f.person_from)}, {"output", *f.person_output}};
     else
@@ -195,6 +214,7 @@ std::string to_markdown(const Disclosure& d) {
     if (f.person_output)
       m += "- Person token `" + *f.person_output + "`: a keyed token of " + quoted_list(f.person_from) +
            " (names normalised), linking the same person across agencies\n";
+    if (const std::string sg = small_groups_text(f); !sg.empty()) m += "- " + sg + "\n";
     m += "\n| source column | type | identifier | what leaves the site | as |\n| --- | --- | --- | --- | --- |\n";
     for (const DisclosedColumn& c : f.columns)
       m += "| " + md_cell(c.source) + " | " + c.type + " | " + (c.identifier ? "yes" : "") + " | " + md_cell(c.what) +
@@ -228,6 +248,7 @@ std::string to_html(const Disclosure& d) {
     if (f.person_output)
       h += "<li>Person token <code>" + html(*f.person_output) + "</code>: a keyed token of " +
            html(quoted_list(f.person_from)) + " (names normalised), linking the same person across agencies</li>";
+    if (const std::string sg = small_groups_text(f); !sg.empty()) h += "<li>" + html(sg) + "</li>";
     h += "</ul><table><tr><th class=\"l\">Source column</th><th class=\"l\">Type</th><th class=\"l\">Identifier</th>"
          "<th class=\"l\">What leaves the site</th><th class=\"l\">As</th></tr>";
     for (const DisclosedColumn& c : f.columns)

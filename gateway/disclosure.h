@@ -36,6 +36,11 @@ struct DisclosedFeed {
   std::vector<std::string> person_from;
   std::optional<std::string> person_output;
   std::vector<std::string> outputs;  // every key of a record that leaves, in record order
+  // The outputs that together could single a person out, and the feed's min_group check on them
+  // (0: none) with its policy ("warn" or "refuse").
+  std::vector<std::string> quasi_identifiers;
+  int min_group = 0;
+  std::string small_groups;
 };
 
 struct Disclosure {

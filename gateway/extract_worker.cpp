@@ -101,6 +101,10 @@ audit::events::Processed summary_of(const ingest::StoredExtract& e, const config
   s.valid = report.rows_valid;
   s.rejected = report.rows_rejected;
   s.filtered = report.rows_filtered;
+  if (report.small_groups) {
+    s.min_group = report.small_groups->min_group;
+    s.small_group_records = report.small_groups->records_below;
+  }
   s.rejected_by_code = report.rejections_by_code;
   s.batches = batches;
   s.records = report.refused ? 0 : report.rows_valid;
@@ -249,6 +253,10 @@ void ExtractWorker::process(const ingest::StoredExtract& e) {
   p_.metrics.rows.add({e.feed, "rejected"}, static_cast<double>(report->rows_rejected));
   p_.metrics.rows.add({e.feed, "filtered"}, static_cast<double>(report->rows_filtered));
   if (!report->refused) p_.metrics.rows.add({e.feed, "forwarded"}, static_cast<double>(report->rows_valid));
+  if (report->small_groups && report->small_groups->records_below && !report->refused)
+    warn("extract " + e.id + ": " + std::to_string(report->small_groups->records_below) + " record(s) in groups of fewer than " +
+         std::to_string(report->small_groups->min_group) + " sharing their quasi-identifiers (min_group); shared as the feed's "
+         "small_groups policy says (warn)");
   if (report->refused)
     warn("extract " + e.id + " refused: " + std::string(errc_name(report->refusal)) + "; nothing was queued");
   else

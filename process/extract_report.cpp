@@ -91,6 +91,16 @@ std::string ExtractReport::to_json() const {
   for (const auto& [field, n] : pseudo_postcodes) pseudo[field] = n;
   doc["pseudo_postcodes"] = std::move(pseudo);
   doc["ignored_columns"] = ignored_columns;
+  if (small_groups) {
+    json::array qi;
+    for (const auto& name : small_groups->quasi_identifiers) qi.emplace_back(name);
+    doc["small_groups"] = {{"min_group", small_groups->min_group},
+                           {"quasi_identifiers", std::move(qi)},
+                           {"counted", small_groups->counted},
+                           {"groups", small_groups->groups},
+                           {"groups_below_min_group", small_groups->groups_below},
+                           {"records_in_groups_below_min_group", small_groups->records_below}};
+  }
   doc["started_at"] = started_at;
   doc["finished_at"] = finished_at;
   doc["seconds"] = std::round(seconds * 1000.0) / 1000.0;
@@ -125,6 +135,12 @@ std::string ExtractReport::summary() const {
       s += "    " + (field.empty() ? std::string("(row)") : field) + ": " + code + " × " + std::to_string(n) + '\n';
   for (const auto& [field, n] : pseudo_postcodes)
     if (n) s += "  note: " + std::to_string(n) + " NHS pseudo-postcode(s) in " + field + '\n';
+  if (small_groups && small_groups->counted && small_groups->records_below)
+    s += "  warning: " + std::to_string(small_groups->records_below) + " record(s) in " +
+         std::to_string(small_groups->groups_below) + " group(s) of fewer than " + std::to_string(small_groups->min_group) +
+         " sharing the same quasi-identifiers: they could single a person out at the hub\n";
+  else if (small_groups && !small_groups->counted)
+    s += "  warning: too many quasi-identifier groups to count for min_group\n";
   if (ignored_columns)
     s += "  note: " + std::to_string(ignored_columns) + " column(s) not in the schema were ignored\n";
   if (key_ids.size() > 1) {

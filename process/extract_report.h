@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,15 @@ struct Rejection {
   std::uint64_t row = 0;
   std::string field;  // schema field name, or "" for the row as a whole
   errc code = errc::ok;
+};
+
+// min_group's count: output records whose quasi-identifier values fewer than min_group records of
+// the extract share. Counts only: which records they are is never said.
+struct SmallGroupsReport {
+  std::uint64_t min_group = 0;
+  std::vector<std::string> quasi_identifiers;  // output names
+  bool counted = true;  // false when there were more groups than the limits allow counting
+  std::uint64_t groups = 0, groups_below = 0, records_below = 0;
 };
 
 struct ExtractReport {
@@ -40,6 +50,7 @@ struct ExtractReport {
   // Source columns the schema does not name. Counted, not named: when an export forgets its
   // header, the "header" is a row of identifiers.
   std::uint64_t ignored_columns = 0;
+  std::optional<SmallGroupsReport> small_groups;  // when the feed sets min_group
 
   std::string started_at, finished_at;  // UTC, ISO 8601
   double seconds = 0;

@@ -8,6 +8,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "adapters/table_reader.h"
 #include "base/time.h"
@@ -62,20 +63,22 @@ struct Chunk {
   std::vector<Issue> issues;       // rejections in file order
   std::uint64_t rejected_rows = 0;
   std::uint64_t filtered_rows = 0;  // outside the schema's svd:filter
+  std::vector<std::uint64_t> groups;  // the valid records' quasi-identifier groups, when counted
   bool done = false;
 };
 
 class Worker {
  public:
   Worker(const config::Schema& schema, std::span<const crypto::LinkageKey* const> keys, Now now,
-         std::size_t max_unique)
-      : tokeniser_(keys), processor_(schema, tokeniser_, now, max_unique) {}
+         std::size_t max_unique, bool count_groups)
+      : tokeniser_(keys), processor_(schema, tokeniser_, now, max_unique), count_groups_(count_groups) {}
 
   void run(Chunk& c) {
     c.out.clear();
     c.issues.clear();
     c.rejected_rows = 0;
     c.filtered_rows = 0;
+    c.groups.clear();
     for (std::size_t r = 0; r < c.count; ++r) {
       const adapters::Record& rec = c.records[r];
       if (rec.error != errc::ok) {
@@ -90,6 +93,7 @@ class Worker {
       auto errors = processor_.process(rec, c.out);
       if (errors.empty()) {
         c.out += '\n';
+        if (count_groups_) c.groups.push_back(processor_.group());
       } else {
         ++c.rejected_rows;
         for (const auto& e : errors) c.issues.push_back({rec.row, e.field, e.code});
@@ -101,6 +105,7 @@ class Worker {
  private:
   crypto::Tokeniser tokeniser_;
   RowProcessor processor_;
+  bool count_groups_;
 };
 
 // Workers take chunks from a queue and mark them done; the owner drains them in order.
@@ -218,6 +223,11 @@ result<ExtractReport> run_pipeline(const ExtractJob& job, const crypto::KeyRing&
 
   bool has_unique = false;
   for (const auto& f : schema.fields) has_unique |= f.constraints.unique;
+  // Records per combination of quasi-identifier values, for min_group: one counter per distinct
+  // combination, bounded like the unique checks (past the bound the groups are not counted).
+  const bool count_groups = feed.min_group > 1 && !schema.quasi_identifiers.empty();
+  std::unordered_map<std::uint64_t, std::uint32_t> group_sizes;
+  bool groups_uncounted = false;
   // Each thread brings two chunks of about 1 MiB each; the default stops at kDefaultMaxThreads
   // so that memory stays small on a many-core host too.
   unsigned threads = job.workers ? std::min(job.workers, kMaxThreads)
@@ -227,7 +237,7 @@ result<ExtractReport> run_pipeline(const ExtractJob& job, const crypto::KeyRing&
   // chunks while it waits. More threads than cores only adds switching: measured slower.
   std::vector<std::unique_ptr<Worker>> workers;
   for (unsigned i = 0; i < threads; ++i)
-    workers.push_back(std::make_unique<Worker>(schema, in_force, job.now, limits.max_unique_values));
+    workers.push_back(std::make_unique<Worker>(schema, in_force, job.now, limits.max_unique_values, count_groups));
   // One worker gains nothing from a thread: it runs inline on this thread instead.
   std::optional<WorkerPool> pool;
   if (threads > 1) pool.emplace(workers);
@@ -244,6 +254,11 @@ result<ExtractReport> run_pipeline(const ExtractJob& job, const crypto::KeyRing&
       ++report.rejections_by_field[name][std::string(errc_name(i.code))];
       if (report.rejections.size() < limits.max_rejections_listed) report.rejections.push_back({i.row, std::move(name), i.code});
       else report.rejections_truncated = true;
+    }
+    for (std::uint64_t g : c.groups) {
+      if (auto it = group_sizes.find(g); it != group_sizes.end()) ++it->second;
+      else if (group_sizes.size() < limits.max_unique_values) group_sizes.emplace(g, 1);
+      else groups_uncounted = true;
     }
     c.count = 0;
     return c.out.empty() ? result<void>() : sink.add_lines(c.out);
@@ -318,6 +333,25 @@ result<ExtractReport> run_pipeline(const ExtractJob& job, const crypto::KeyRing&
     report.refusal_detail = detail;
   }
   report.ignored_columns = reader->ignored_columns().size();
+  if (count_groups) {
+    SmallGroupsReport& g = report.small_groups.emplace();
+    g.min_group = static_cast<std::uint64_t>(feed.min_group);
+    for (std::size_t i : schema.quasi_identifiers) g.quasi_identifiers.push_back(schema.fields[i].output_name);
+    g.counted = !groups_uncounted;
+    g.groups = group_sizes.size();
+    for (const auto& [hash, n] : group_sizes)
+      if (n < g.min_group) {
+        ++g.groups_below;
+        g.records_below += n;
+      }
+    if (refusal == errc::ok && feed.small_groups == config::SmallGroups::refuse && (g.records_below > 0 || !g.counted)) {
+      refusal = errc::small_groups;
+      report.refusal_detail = g.counted ? std::to_string(g.records_below) + " record(s) in groups of fewer than " +
+                                              std::to_string(g.min_group)
+                                        : "more than " + std::to_string(limits.max_unique_values) +
+                                              " groups: too many to count";
+    }
+  }
 
   // Drain what the reader did not consume (a refusal stops early) so the digest covers the
   // whole extract: it identifies the extract whatever happened to it.

@@ -206,6 +206,8 @@ RowProcessor::RowProcessor(const config::Schema& schema, crypto::Tokeniser& toke
   for (const auto& f : schema_.fields)
     key_prefixes_.push_back(f.transform == TransformKind::drop ? std::string() : prefix(f.output_name));
   if (schema_.person) person_prefix_ = prefix(schema_.person->output_name);
+  quasi_identifier_.assign(schema_.fields.size(), false);
+  for (std::size_t i : schema_.quasi_identifiers) quasi_identifier_[i] = true;
   assert(!first && "the schema loader refuses a schema that shares nothing");
 }
 
@@ -389,10 +391,17 @@ bool RowProcessor::check_unique() {
 }
 
 void RowProcessor::write(std::string& out) {
+  // FNV-1a over each quasi-identifier's output with a separator that JSON text never holds raw.
+  constexpr std::uint64_t kFnvPrime = 0x100000001b3ULL;
+  group_ = 0xcbf29ce484222325ULL;
   for (std::size_t i = 0; i < schema_.fields.size(); ++i) {
     if (schema_.fields[i].transform == TransformKind::drop) continue;
     out += key_prefixes_[i];
+    const std::size_t at = out.size();
     write_value(i, out);
+    if (!quasi_identifier_[i]) continue;
+    for (std::size_t k = at; k < out.size(); ++k) group_ = (group_ ^ static_cast<unsigned char>(out[k])) * kFnvPrime;
+    group_ = (group_ ^ 0x1fu) * kFnvPrime;
   }
   if (schema_.person) {
     const config::PersonToken& p = *schema_.person;

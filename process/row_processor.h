@@ -49,6 +49,10 @@ class RowProcessor {
   // leaves `out` as it was. The span is valid until the next call.
   std::span<const FieldError> process(const adapters::Record& rec, std::string& out);
 
+  // For the last row process() accepted: a hash of its quasi-identifiers' output values (the
+  // schema's), equal for two records exactly when those values are (to 2^-64).
+  std::uint64_t group() const { return group_; }
+
   // Count of valid rows whose field i held an NHS pseudo-postcode.
   const std::vector<std::uint64_t>& pseudo_postcodes() const { return pseudo_postcodes_; }
   // True once a unique constraint has seen more values than max_unique_values; the extract
@@ -89,6 +93,8 @@ class RowProcessor {
   std::vector<std::string> key_prefixes_;  // per field: '{' or ',' then "name": ("" when dropped)
   std::string person_prefix_;
   std::string scratch_;
+  std::vector<bool> quasi_identifier_;  // per field
+  std::uint64_t group_ = 0;
 };
 
 // Appends s as a JSON string literal (quotes included). s must be valid UTF-8.

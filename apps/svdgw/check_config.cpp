@@ -90,8 +90,11 @@ int check_config(const std::filesystem::path& path) {
               << (f.encoding == config::TextEncoding::utf8 ? "utf-8" : "windows-1252") << ", schema " << f.schema.name
               << " (" << f.schema.fields.size() << " fields, " << shared << " shared"
               << (f.schema.person ? " + person token" : "") << "), " << f.schedule.to_string()
-              << ", refuse above " << f.reject_threshold * 100 << " % bad rows, " << f.allowed_clients.size()
-              << " allowed client(s)\n";
+              << ", refuse above " << f.reject_threshold * 100 << " % bad rows"
+              << (f.min_group > 1 ? ", min_group " + std::to_string(f.min_group) +
+                                        (f.small_groups == config::SmallGroups::refuse ? " (refuse)" : " (warn)")
+                                  : std::string())
+              << ", " << f.allowed_clients.size() << " allowed client(s)\n";
   }
   return 0;
 }

@@ -515,6 +515,11 @@ TEST(AuditEvents, BuildersMakeValidEventsWithoutControlCharacters) {
   };
   for (const Event& e : all) EXPECT_TRUE(valid_event(e)) << e.action << " " << e.details;
   EXPECT_EQ(all[2].action, "extract.processed");
+  EXPECT_EQ(all[2].details.find("min_group"), std::string::npos) << "not counted: not said";
+  p.min_group = 5;
+  p.small_group_records = 3;
+  EXPECT_NE(events::extract_finished(p).details.find(R"("min_group":5,"small_group_records":3)"), std::string::npos)
+      << events::extract_finished(p).details;
   p.refused_reason = "reject_threshold_exceeded";
   EXPECT_EQ(events::extract_finished(p).action, "extract.refused");
 }

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 
 namespace svd {
@@ -36,6 +39,30 @@ TEST(Errc, ConvertsToErrorCode) {
   result<int> r = errc::io_error;
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::io_error);
+}
+
+// docs/error-codes.md is the reference operators and data teams read (the package installs it):
+// every code, with the very message the programs print, and no code that does not exist.
+TEST(Errc, TheErrorCodesDocumentListsEveryCodeWithItsMessage) {
+  std::ifstream in(std::string(SVD_SOURCE_DIR) + "/docs/error-codes.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  ASSERT_FALSE(doc.empty());
+  std::set<std::string> known;
+  for (const ErrcEntry& e : errc_entries()) {
+    if (e.code == errc::ok) continue;
+    known.insert(std::string(e.name));
+    std::string message(e.message);
+    for (std::size_t at = 0; (at = message.find('|', at)) != std::string::npos; at += 2) message.insert(at, "\\");
+    EXPECT_NE(doc.find("| `" + std::string(e.name) + "` | " + message + " |"), std::string::npos)
+        << e.name << ": missing, or its message differs";
+  }
+  const std::regex row(R"(\n\| `([a-z0-9_]+)` \|)");
+  int rows = 0;
+  for (auto it = std::sregex_iterator(doc.begin(), doc.end(), row); it != std::sregex_iterator(); ++it, ++rows)
+    EXPECT_TRUE(known.count((*it)[1].str())) << (*it)[1].str() << " is not a code";
+  EXPECT_EQ(rows, static_cast<int>(known.size()));
 }
 
 }  // namespace

@@ -219,6 +219,23 @@ max_bytes = 65536
   EXPECT_EQ(cfg.batches.max_bytes, 65536u);
 }
 
+TEST_F(GatewayConfigTest, MinGroupAndItsPolicy) {
+  auto cfg = load_gateway_config(write("gw.toml", kGood));
+  EXPECT_EQ(cfg.feeds[0].min_group, 0) << "off unless set";
+  EXPECT_EQ(cfg.feeds[0].small_groups, SmallGroups::warn);
+  cfg = load_gateway_config(write("gw.toml", std::string(kGood) + "min_group = 5\nsmall_groups = \"refuse\"\n"));
+  EXPECT_EQ(cfg.feeds[0].min_group, 5);
+  EXPECT_EQ(cfg.feeds[0].small_groups, SmallGroups::refuse);
+
+  std::string p = problems(std::string(kGood) + "min_group = -1\nsmall_groups = \"drop\"\n");
+  EXPECT_NE(p.find("min_group"), std::string::npos) << p;
+  EXPECT_NE(p.find("small_groups must be \"warn\" or \"refuse\""), std::string::npos) << p;
+  // A schema that generalises nothing and names no quasi-identifier gives min_group nothing to count.
+  write("schemas/s.json", R"({"fields": [{"name": "code", "svd:transform": "keep"}]})");
+  p = problems(std::string(kGood) + "min_group = 5\n");
+  EXPECT_NE(p.find("min_group needs quasi-identifiers"), std::string::npos) << p;
+}
+
 TEST_F(GatewayConfigTest, HubIsOptionalAndChecked) {
   EXPECT_FALSE(load_gateway_config(write("gw.toml", kGood)).hub);
   std::string p = problems(std::string(kGood) + "\n[hub]\nhost = \"ssl://x:1\"\nport = 70000\nmqtt = \"4\"\n");

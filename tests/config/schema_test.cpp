@@ -189,6 +189,28 @@ TEST(Schema, FiltersNameAFieldAndExactlyOneList) {
             std::string::npos);
 }
 
+// By default every generalised output is a quasi-identifier; a schema may name its own, which
+// must leave the site and not be tokens.
+TEST(Schema, QuasiIdentifiersDefaultToTheGeneralisedFields) {
+  const std::string fields = R"({"name": "dob", "type": "date", "svd:transform": "age_band", "svd:age_at": "seen"},
+      {"name": "seen", "type": "date", "svd:transform": "month"}, {"name": "school", "svd:transform": "keep"},
+      {"name": "nhs", "svd:domain": "nhs_number", "svd:transform": "token:nhs_number"}, {"name": "notes"})";
+  auto s = parse_schema(schema_with(fields), "t.json");
+  EXPECT_EQ(s.quasi_identifiers, (std::vector<std::size_t>{0, 1}));
+  s = parse_schema(schema_with(fields, R"("svd:quasi_identifiers": ["school", "dob"])"), "t.json");
+  EXPECT_EQ(s.quasi_identifiers, (std::vector<std::size_t>{2, 0}));
+  s = parse_schema(schema_with(kKept), "t.json");
+  EXPECT_TRUE(s.quasi_identifiers.empty());
+
+  auto p = problems(schema_with(fields, R"("svd:quasi_identifiers": ["notes", "nhs", "nope", "dob", "dob"])"));
+  EXPECT_NE(p.find("\"notes\" never leaves the site"), std::string::npos) << p;
+  EXPECT_NE(p.find("\"nhs\" is a token"), std::string::npos) << p;
+  EXPECT_NE(p.find("\"nope\" is not a field"), std::string::npos) << p;
+  EXPECT_NE(p.find("\"dob\" is listed twice"), std::string::npos) << p;
+  p = problems(schema_with(fields, R"("svd:quasi_identifiers": [])"));
+  EXPECT_NE(p.find("must list at least one field"), std::string::npos) << p;
+}
+
 TEST(Schema, CollectsEveryProblemAtOnce) {
   std::string p = problems(schema_with(R"({"name": "a", "type": "text"}, {"name": "b", "svd:transform": "hash"},
                                           {"name": "c", "constraints": {"pattern": "("}})"));

@@ -270,6 +270,50 @@ TEST_F(CliTest, FilteredRowsStayOnSiteAndOutsideTheRejectThreshold) {
   EXPECT_NE(report.find("9.52 % of rows rejected"), std::string::npos) << report;
 }
 
+// The shipped school-exclusions feed counts, with min_group 5, the records whose age band,
+// postcode sector, school and month fewer than five records of the extract share: a crafted
+// extract with groups of 5, 3 and 1 has 4 such records in 2 groups. "warn" shares them and says
+// so; "refuse" holds the extract back. Counts only: no value is named.
+TEST_F(CliTest, SmallGroupsOfQuasiIdentifiersAreCountedWarnedOfOrRefused) {
+  std::string csv = "record_id,surname,forename,date_of_birth,postcode,school_urn,exclusion_type,start_date,sessions,"
+                    "reason_code,weapon_involved,notes\r\n";
+  int id = 0;
+  auto add = [&](int n, const char* dob, const char* postcode, const char* urn, const char* start) {
+    for (int i = 0; i < n; ++i, ++id)
+      csv += std::to_string(id + 1) + ",Quillfeather,Ovelia" + std::to_string(id) + "," + dob + "," + postcode + "," + urn +
+             ",suspension," + start + ",2,PA,N,\r\n";
+  };
+  add(5, "03/04/2011", "LS6 1AN", "123456", "05/03/2024");  // 12-year-olds, LS6 1, March: five
+  add(3, "03/04/2011", "LS6 2BQ", "123456", "05/03/2024");  // another sector: three
+  add(1, "03/04/2008", "LS6 1AN", "123456", "05/03/2024");  // 15-19: one
+  const fs::path input = dir_ / "exclusions.csv";
+  write_file(input, csv);
+
+  RunResult r = process("school-exclusions", input, dir_ / "out");
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  const std::string report = read_file(dir_ / "out" / "report.json");
+  for (const char* expected : {R"("min_group": 5)", R"("groups": 3)", R"("groups_below_min_group": 2)",
+                               R"("records_in_groups_below_min_group": 4)", R"("counted": true)"})
+    EXPECT_NE(report.find(expected), std::string::npos) << expected << "\n" << report;
+  EXPECT_NE(report.find(R"("quasi_identifiers": ["age_band","postcode_sector","school_urn","start_month"])"),
+            std::string::npos)
+      << report;
+  RunResult loud = svdgw("process --config '" + config().string() + "' --feed school-exclusions '" + input.string() +
+                         "' --out '" + (dir_ / "out-loud").string() + "'");
+  EXPECT_NE(loud.out.find("warning: 4 record(s) in 2 group(s) of fewer than 5"), std::string::npos) << loud.out;
+  EXPECT_EQ(loud.out.find("LS6"), std::string::npos) << "counts only";
+
+  std::string toml = read_file(config());
+  toml.replace(toml.find("small_groups = \"warn\""), 21, "small_groups = \"refuse\"");
+  write_file(config(), toml);
+  r = process("school-exclusions", input, dir_ / "out-refused");
+  EXPECT_EQ(r.exit_code, 2) << r.err << r.out;
+  const std::string refused = read_file(dir_ / "out-refused" / "report.json");
+  EXPECT_NE(refused.find(R"("code": "small_groups")"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("4 record(s) in groups of fewer than 5"), std::string::npos) << refused;
+  EXPECT_FALSE(fs::exists(dir_ / "out-refused" / "records.jsonl"));
+}
+
 TEST_F(CliTest, DiscloseStatesWhatLeavesInEachFormat) {
   RunResult md = svdgw("disclose --config '" + config().string() + "' --feed death-reports");
   ASSERT_EQ(md.exit_code, 0) << md.err;
