@@ -268,9 +268,18 @@ int audit_export_main(const AuditExportArgs& a) {
     std::cerr << "svdgw audit export: --feed \"" << a.feed << "\" is not a feed id ([a-z0-9-], 1 to 64 characters)\n";
     return 2;
   }
-  const auto cfg = load_config_for_audit(a.config);
-  if (!cfg) return 1;
-  const auto log_file = cfg->state_dir / "audit.db";
+  if (a.config.empty() && !a.log) {
+    std::cerr << "svdgw audit export: give --config, or --log with a copy of audit.db\n";
+    return 2;
+  }
+  std::filesystem::path log_file;
+  if (a.log) {
+    log_file = *a.log;
+  } else {
+    const auto cfg = load_config_for_audit(a.config);
+    if (!cfg) return 1;
+    log_file = cfg->state_dir / "audit.db";
+  }
   auto reader = audit::AuditReader::open(log_file);
   if (!reader) {
     std::cerr << log_file.string() << ": cannot open the audit log: " << reader.error().message() << '\n';

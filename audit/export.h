@@ -77,7 +77,8 @@ class OutputFile {
 };
 
 struct AuditExportArgs {
-  std::filesystem::path config;
+  std::filesystem::path config;             // or empty, with `log`
+  std::optional<std::filesystem::path> log;  // default: <state_dir>/audit.db
   std::string from, to;
   std::string feed;    // "" = every event
   std::string format;  // "csv" or "jsonl"

@@ -860,13 +860,32 @@ int audit_report_main(const AuditReportArgs& a) {
     std::cerr << "svdgw audit report: " << error << '\n';
     return 2;
   }
-  const auto cfg = load_config_for_audit(a.config);
+  if (a.config.empty() && !a.log) {
+    std::cerr << "svdgw audit report: give --config, or --log with a copy of audit.db\n";
+    return 2;
+  }
+  std::optional<config::GatewayConfig> cfg;
+  if (!a.config.empty()) cfg = load_config_for_audit(a.config);
+  else cfg.emplace();
   if (!cfg) return 1;
-  const auto log_file = cfg->state_dir / "audit.db";
+  if (a.device_key) cfg->audit.device_key = *a.device_key;
+  if (a.witness_key) cfg->audit.hub_witness_key = *a.witness_key;
+  const auto log_file = a.log.value_or(cfg->state_dir / "audit.db");
   auto reader = audit::AuditReader::open(log_file);
   if (!reader) {
     std::cerr << log_file.string() << ": cannot open the audit log: " << reader.error().message() << '\n';
     return 1;
+  }
+  if (cfg->partner.empty()) {
+    // A copy of the log alone: the partner is the one the gateway said it ran as.
+    auto found = (*reader)->for_each([&](const audit::Entry& e) {
+      if (e.event.action == "gateway.started") cfg->partner = e.event.object;
+      return true;
+    });
+    if (!found) {
+      std::cerr << log_file.string() << ": reading the audit log failed: " << found.error().message() << '\n';
+      return 1;
+    }
   }
   audit::VerifyInputs inputs;
   inputs.log = log_file;

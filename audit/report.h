@@ -4,8 +4,8 @@
 // leads. Writes DIR/report.html (self-contained: inline CSS and SVG, no script, nothing fetched;
 // laid out for A4) and DIR/report.csv, each atomically (.part, then renamed).
 //
-// Everything comes from the audit log; the config gives only the log's place, the partner and
-// the feeds. Weeks are UTC; deadlines are the gateway's local time (config/schedule.h), so the
+// Everything comes from the audit log; the config gives only the log's place, the partner, the
+// feeds to list and the keys to check signatures with, and a copy of the log alone will do. Weeks are UTC; deadlines are the gateway's local time (config/schedule.h), so the
 // report must run in the gateway's time zone. How each figure is counted: docs/audit.md,
 // "`svdgw audit export` and `svdgw audit report`".
 //
@@ -27,7 +27,8 @@ namespace svd::audit {
 std::optional<config::Schedule> parse_schedule_text(std::string_view text);
 
 struct AuditReportArgs {
-  std::filesystem::path config;
+  std::filesystem::path config;  // or empty, with `log`
+  std::optional<std::filesystem::path> log, device_key, witness_key;  // override the config's
   std::string from, to;
   std::filesystem::path out_dir;
 };

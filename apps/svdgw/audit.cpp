@@ -108,8 +108,8 @@ std::vector<Command> add_audit(CLI::App& app, CLI::App*& group) {
   audit::AuditExportArgs& xa = *export_args;
   auto* audit_export = audit_group->add_subcommand(
       "export", "Write the audit events of a date range as CSV or JSON Lines, for auditors' own tools");
-  audit_export->add_option("--config", xa.config, "Gateway config (TOML); the log is <state_dir>/audit.db")
-      ->required();
+  audit_export->add_option("--config", xa.config, "Gateway config (TOML); the log is <state_dir>/audit.db");
+  audit_export->add_option("--log", xa.log, "A copy of audit.db to read instead (no config needed)");
   audit_export->add_option("--from", xa.from, "First day, YYYY-MM-DD (UTC)")->required();
   audit_export->add_option("--to", xa.to, "Last day, YYYY-MM-DD (UTC), included whole")->required();
   audit_export->add_option("--feed", xa.feed, "Only the events about this feed");
@@ -118,20 +118,24 @@ std::vector<Command> add_audit(CLI::App& app, CLI::App*& group) {
   audit_export->footer(
       "Columns: seq,time,actor,action,object,feed,details,payload_sha256,leaf_hash,chain_hash (CSV: RFC 4180 with a "
       "header row, details as the exact JSON text hashed; JSON Lines: details as an object).\n"
+      "Give --config, or --log alone: everything the export needs is in the log.\n"
       "Exit status: 0 written, 1 config, log or output error, 2 bad arguments.");
   auto report_args = std::make_shared<audit::AuditReportArgs>();
   audit::AuditReportArgs& ra = *report_args;
   auto* audit_report = audit_group->add_subcommand(
       "report", "Write report.html and report.csv: extracts expected, received, late and missing, rows and "
                 "records, per feed and week, and the chain's status");
-  audit_report->add_option("--config", ra.config, "Gateway config (TOML); the log is <state_dir>/audit.db")
-      ->required();
+  audit_report->add_option("--config", ra.config, "Gateway config (TOML); the log is <state_dir>/audit.db");
+  audit_report->add_option("--log", ra.log, "A copy of audit.db to read instead (no config needed)");
+  audit_report->add_option("--device-key", ra.device_key, "The gateway's device key (public half) to check checkpoints with");
+  audit_report->add_option("--witness-key", ra.witness_key, "The hub's witness public key to check its receipts with");
   audit_report->add_option("--from", ra.from, "First day, YYYY-MM-DD (UTC)")->required();
   audit_report->add_option("--to", ra.to, "Last day, YYYY-MM-DD (UTC), included whole")->required();
   audit_report->add_option("--out", ra.out_dir, "Output directory (created if absent)")->required();
   audit_report->footer(
       "Weeks are ISO weeks (Monday to Sunday, UTC); deadlines and period labels are local time: run it in the "
-      "gateway's time zone.\n"
+      "gateway's time zone. Give --config, or --log alone (a copy of audit.db: the partner, feeds and schedules are "
+      "read from the log; with --device-key and --witness-key the signatures are checked too).\n"
       "Exit status: 0 written and the chain verifies, 3 written but the chain does not verify, 1 config, log or "
       "output error, 2 bad arguments.");
 

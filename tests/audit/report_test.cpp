@@ -4,6 +4,7 @@
 // rejected), its CSV checked figure by figure, and its HTML rendered by headless Chromium.
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -271,6 +272,62 @@ TEST_F(AuditReportTest, RangeCutsWeeksAtItsDaysAndCountsPeriodsBeforeIt) {
             "death-reports,northgate-partnership,weekly by Monday 09:00,2026-W46,2026-11-09,2026-11-10,"
             "1,1,0,0,0,1,,week to Monday 2026-11-09 09:00,0,0,50,0,,50,50,0,0,1800,1800," +
                 std::string(64, 'a') + ",0");
+}
+
+// An auditor is given a copy of audit.db and nothing else: no config, no key, not the svdgw user.
+// Export and report read it alone (the partner, the feeds and their schedules are in the log) and
+// give the same figures as from the live config.
+TEST_F(AuditReportTest, ACopiedLogAloneGivesTheSameReportToAnUnprivilegedUser) {
+  const RunResult live = report("2026-11-02", "2026-11-22", dir_ / "live");
+  ASSERT_EQ(live.exit_code, 0) << live.err;
+
+  const fs::path desk = dir_ / "auditor";
+  fs::create_directories(desk);
+  fs::copy_file(log_file_, desk / "audit-copy.db");
+  fs::permissions(desk, fs::perms::all);  // the auditor's own folder
+  fs::permissions(desk / "audit-copy.db", fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                                              fs::perms::others_read);
+  std::vector<std::string> as_auditor;
+  if (::geteuid() == 0) {  // drop to nobody, as an auditor without the svdgw account would be
+    fs::permissions(dir_, fs::perms::others_exec, fs::perm_options::add);
+    as_auditor = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"};
+  }
+  // The auditor's own copy of the program too: the build tree's folders need not be open to nobody.
+  const fs::path program = desk / "svdgw";
+  fs::copy_file(SVD_SVDGW, program);
+  fs::permissions(program, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                               fs::perms::others_read | fs::perms::others_exec);
+  auto run_as_auditor = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), program.string());
+    args.insert(args.begin(), as_auditor.begin(), as_auditor.end());
+    return test_support::run(args);
+  };
+  const RunResult r = run_as_auditor({"audit", "report", "--log", (desk / "audit-copy.db").string(), "--from",
+                                      "2026-11-02", "--to", "2026-11-22", "--out", (desk / "report").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto feed_rows = [](const std::string& csv) {
+    auto rows = crlf_lines(csv);
+    // Feeds that the config names but the log never mentions appear only from the config.
+    std::erase_if(rows, [](const std::string& row) {
+      return row.starts_with("ambulance-callouts,") || row.starts_with("death-reports-jsonl,") ||
+             row.starts_with("ed-assaults,");
+    });
+    return rows;
+  };
+  EXPECT_EQ(feed_rows(read_file(desk / "report" / "report.csv")), feed_rows(read_file(dir_ / "live" / "report.csv")));
+  const std::string page = read_file(desk / "report" / "report.html");
+  EXPECT_NE(page.find("Data-sharing audit report: northgate-partnership"), std::string::npos);
+  EXPECT_NE(page.find("Chain OK"), std::string::npos);
+
+  const RunResult x = run_as_auditor({"audit", "export", "--log", (desk / "audit-copy.db").string(), "--from",
+                                      "2026-11-02", "--to", "2026-11-22", "--format", "csv"});
+  ASSERT_EQ(x.exit_code, 0) << x.err;
+  EXPECT_NE(x.out.find("extract.processed"), std::string::npos);
+
+  // Neither a config nor a log: a usage error.
+  const RunResult neither = svdgw("audit report --from 2026-11-02 --to 2026-11-22 --out '" + (desk / "x").string() + "'");
+  EXPECT_EQ(neither.exit_code, 2);
+  EXPECT_NE(neither.err.find("give --config, or --log"), std::string::npos) << neither.err;
 }
 
 TEST_F(AuditReportTest, BadArgumentsExit2WithAClearMessage) {
