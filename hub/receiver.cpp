@@ -378,7 +378,8 @@ class OpsPort {
 }  // namespace
 
 int run_receiver(const config::HubReceiverConfig& config, std::string_view version, BatchHandler& handler,
-                 Witness* witness, const std::atomic<bool>& stop, std::ostream& log) {
+                 Witness* witness, const std::atomic<bool>& stop, std::ostream& log,
+                 const std::atomic<bool>* reloading) {
   auto client = transport::make_client(config.broker, config.client_id);
   const auto options = transport::make_connect_options(config.broker);
   Intake intake(config.max_pending_bytes, config.max_batch_bytes);
@@ -449,7 +450,7 @@ int run_receiver(const config::HubReceiverConfig& config, std::string_view versi
   }
   // Paho's thread may be waiting for room: let it go before disconnecting.
   intake.stop();
-  service::notify("STOPPING=1");
+  if (!reloading || !*reloading) service::notify("STOPPING=1");
   try {
     if (client->is_connected()) client->disconnect()->wait_for(kWait);
   } catch (const mqtt::exception&) {

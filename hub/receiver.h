@@ -39,7 +39,10 @@ namespace svd::hub {
 // session, is dropped with one log line).
 // `version` is svdhub's, for /metrics and /healthz. Returns 1 at once when [ops] is configured
 // and its port cannot be opened.
+// `reloading`, when set by the time `stop` is: the stop is for a reload, so the service manager is
+// not told STOPPING=1 (it was told RELOADING=1).
 int run_receiver(const config::HubReceiverConfig& config, std::string_view version, BatchHandler& handler,
-                 Witness* witness, const std::atomic<bool>& stop, std::ostream& log);
+                 Witness* witness, const std::atomic<bool>& stop, std::ostream& log,
+                 const std::atomic<bool>* reloading = nullptr);
 
 }  // namespace svd::hub

@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -45,9 +47,11 @@
 
 namespace {
 
-std::atomic<bool> g_stop{false};  // set from the signal handler; lock-free, so async-signal-safe
+std::atomic<bool> g_stop{false};    // set from the signal handler; lock-free, so async-signal-safe
+std::atomic<bool> g_reload{false};  // SIGHUP: read the config again
 
 extern "C" void on_signal(int) { g_stop = true; }
+extern "C" void on_reload(int) { g_reload = true; }
 
 struct WitnessKeys {
   std::optional<svd::crypto::SigningKey> key;  // nullopt: no [witness] configured
@@ -420,6 +424,123 @@ int write_report(const svd::config::HubReceiverConfig& cfg, const std::string& f
   return 0;
 }
 
+// SIGHUP: the new config is checked while the old one keeps receiving (it loads, its keys load,
+// its store opens, creating the tables of new feeds); only then does the receive loop stop, so
+// that svdhub starts again on it in the same process (run_hub's caller). A config that fails any
+// check is logged and changes nothing. Every part of the config takes effect, broker and store
+// included; the broker holds what arrives meanwhile for the persistent session.
+class ReloadWatcher {
+ public:
+  explicit ReloadWatcher(std::filesystem::path config) : config_(std::move(config)), thread_([this] { loop(); }) {}
+  ~ReloadWatcher() {
+    done_ = true;
+    thread_.join();
+  }
+  ReloadWatcher(const ReloadWatcher&) = delete;
+  ReloadWatcher& operator=(const ReloadWatcher&) = delete;
+
+  const std::atomic<bool>* accepted_flag() const { return &accepted_; }
+  bool accepted() const { return accepted_; }
+
+ private:
+  void loop() {
+    using namespace std::chrono_literals;
+    while (!done_ && !g_stop) {
+      if (g_reload.exchange(false) && check()) {
+        accepted_ = true;
+        svd::service::notify("RELOADING=1\nSTATUS=reloading the config");
+        g_stop = true;
+        return;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+
+  bool check() {
+    std::cerr << "svdhub: SIGHUP: checking " << config_.string() << '\n';
+    svd::config::HubReceiverConfig next;
+    try {
+      next = svd::config::load_hub_config(config_);
+    } catch (const svd::config::ConfigError& e) {
+      for (const auto& d : e.diagnostics()) std::cerr << d.to_string() << '\n';
+      std::cerr << "svdhub: reload refused: " << e.diagnostics().size()
+                << " problem(s) in the config; still running on the one loaded before\n";
+      return false;
+    }
+    if (!load_witness_keys(next)) {
+      std::cerr << "svdhub: reload refused: a key cannot be loaded; still running on the config loaded before\n";
+      return false;
+    }
+    if (auto store = svd::hub::open_store(next); !store) {
+      std::cerr << "svdhub: reload refused: the store cannot be opened with the new config: " << store.error().message
+                << " [" << svd::errc_name(store.error().code) << "]; still running on the config loaded before\n";
+      return false;
+    }
+    std::cerr << "svdhub: reload: the new config is good (" << next.feeds.size() << " feed(s), " << next.partners.size()
+              << " partner(s)); finishing what was received and reconnecting with it\n";
+    return true;
+  }
+
+  const std::filesystem::path config_;
+  std::atomic<bool> done_{false}, accepted_{false};
+  std::thread thread_;
+};
+
+// svdhub run: until SIGTERM or SIGINT (status), or until a SIGHUP's new config is accepted
+// (`reexec` true: the caller starts the program again on it).
+int run_hub(const svd::config::HubReceiverConfig& cfg, const std::filesystem::path& config_path, bool& reexec) {
+  auto keys = load_witness_keys(cfg);
+  if (!keys) return 1;
+  // Batches of 32 KiB and more get pages of their own, given back when freed: under a steady
+  // stream the payloads held within [broker] max_pending_bytes are freed in a different order
+  // than they came, and in the shared heap the holes they leave kept RSS about 12 MiB above what
+  // was in use (bench/run_store_bench.py, ten gateways).
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024);
+  // Before the store opens: SIGTERM must also end the wait for a database that is not up yet.
+  struct sigaction sa{};
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  // SIGHUP reloads (ReloadWatcher); its default action, ending the process, would count as a clean
+  // exit to systemd, so Restart=on-failure would not help.
+  struct sigaction hup{};
+  hup.sa_handler = on_reload;
+  sigaction(SIGHUP, &hup, nullptr);
+  auto opened = open_store_waiting(cfg);
+  if (!opened) {
+    std::cerr << "svdhub: stopped while waiting for the database\n";
+    return 0;
+  }
+  if (!*opened) {
+    std::cerr << "svdhub: cannot open the store: " << opened->error().message << " ["
+              << svd::errc_name(opened->error().code) << "]\n";
+    return 1;
+  }
+  const std::unique_ptr<svd::hub::Store> store = std::move(**opened);
+  svd::hub::BatchHandler handler(*store, svd::hub::BatchRules::from(cfg));
+  std::cerr << "svdhub: store " << svd::hub::describe_store(cfg) << ", " << cfg.feeds.size() << " feed(s), "
+            << cfg.partners.size() << " partner(s)\n";
+  // After open_store: the SQLite store sets the file's page size, which only a new file takes.
+  std::unique_ptr<svd::hub::Witness> witness;
+  if (keys->key) {
+    const std::string fp = svd::crypto::fingerprint(keys->key->public_key());
+    const std::size_t partners = keys->device_keys.size();
+    auto w = svd::hub::Witness::open(cfg.database, std::move(*keys->key), std::move(keys->device_keys), std::cerr);
+    if (!w) {
+      std::cerr << cfg.database.string() << ": cannot open the witness tables: " << w.error().message() << '\n';
+      return 1;
+    }
+    witness = std::move(*w);
+    std::cerr << "svdhub: witnessing audit checkpoints of " << partners << " partner(s), witness key " << fp << '\n';
+  } else {
+    std::cerr << "svdhub: no [witness] key configured: audit checkpoints are not witnessed\n";
+  }
+  ReloadWatcher reload(config_path);
+  const int status = svd::hub::run_receiver(cfg, std::string(svd::version()), handler, witness.get(), g_stop,
+                                            std::cerr, reload.accepted_flag());
+  reexec = reload.accepted();
+  return status;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -559,51 +680,13 @@ int main(int argc, char** argv) {
     std::cout << svd::hub::format_witness_stats(partners, *witnessed);
     return 0;
   }
-  auto keys = load_witness_keys(cfg);
-  if (!keys) return 1;
-  // Batches of 32 KiB and more get pages of their own, given back when freed: under a steady
-  // stream the payloads held within [broker] max_pending_bytes are freed in a different order
-  // than they came, and in the shared heap the holes they leave kept RSS about 12 MiB above what
-  // was in use (bench/run_store_bench.py, ten gateways).
-  mallopt(M_MMAP_THRESHOLD, 32 * 1024);
-  // Before the store opens: SIGTERM must also end the wait for a database that is not up yet.
-  struct sigaction sa{};
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  // svdhub reads its config only at start. A stray SIGHUP (a `kill -HUP` meant for svdgw) must not
-  // end it: systemd counts death by SIGHUP as a clean exit, so Restart=on-failure would not help.
-  struct sigaction ignore{};
-  ignore.sa_handler = SIG_IGN;
-  sigaction(SIGHUP, &ignore, nullptr);
-  auto opened = open_store_waiting(cfg);
-  if (!opened) {
-    std::cerr << "svdhub: stopped while waiting for the database\n";
-    return 0;
-  }
-  if (!*opened) {
-    std::cerr << "svdhub: cannot open the store: " << opened->error().message << " ["
-              << svd::errc_name(opened->error().code) << "]\n";
-    return 1;
-  }
-  const std::unique_ptr<svd::hub::Store> store = std::move(**opened);
-  svd::hub::BatchHandler handler(*store, svd::hub::BatchRules::from(cfg));
-  std::cerr << "svdhub: store " << svd::hub::describe_store(cfg) << ", " << cfg.feeds.size() << " feed(s), "
-            << cfg.partners.size() << " partner(s)\n";
-  // After open_store: the SQLite store sets the file's page size, which only a new file takes.
-  std::unique_ptr<svd::hub::Witness> witness;
-  if (keys->key) {
-    const std::string fp = svd::crypto::fingerprint(keys->key->public_key());
-    const std::size_t partners = keys->device_keys.size();
-    auto w = svd::hub::Witness::open(cfg.database, std::move(*keys->key), std::move(keys->device_keys), std::cerr);
-    if (!w) {
-      std::cerr << cfg.database.string() << ": cannot open the witness tables: " << w.error().message() << '\n';
-      return 1;
-    }
-    witness = std::move(*w);
-    std::cerr << "svdhub: witnessing audit checkpoints of " << partners << " partner(s), witness key " << fp << '\n';
-  } else {
-    std::cerr << "svdhub: no [witness] key configured: audit checkpoints are not witnessed\n";
-  }
-  return svd::hub::run_receiver(cfg, std::string(svd::version()), handler, witness.get(), g_stop, std::cerr);
+  bool reexec = false;
+  const int status = run_hub(cfg, config_path, reexec);
+  if (!reexec) return status;
+  // Everything of the old configuration is closed (store, sockets, Paho): the same process, with
+  // the same arguments, starts again on the new one. The broker kept the session's messages.
+  std::cerr << "svdhub: starting again with the new config\n";
+  ::execv("/proc/self/exe", argv);
+  std::cerr << "svdhub: cannot start again (" << std::strerror(errno) << "); stopping\n";
+  return 1;
 }

@@ -137,6 +137,63 @@ class SvdhubTest : public ::testing::Test {
 
 const std::string kRecords = "{\"site_code\":\"RXH01\",\"assault_method\":\"08\"}\n{\"site_code\":\"RYJ\",\"assault_method\":\"01\"}\n";
 
+// SIGHUP: a new feed, and a partner's permission to send it, without a restart. The same process
+// (its PID) starts again on the checked config; a config that does not load is refused and the
+// hub goes on answering with the one it had.
+TEST_F(SvdhubTest, SighupTakesANewFeedAndRefusesABadConfig) {
+  const std::filesystem::path config = dir_.path() / "svdhub.toml", log = dir_.path() / "svdhub.log";
+  auto copy_batch = [](std::uint64_t seq) {
+    protocol::BatchHeader h;
+    h.batch_id = protocol::batch_id_for(kGateway, "ed-copy", std::string(64, '2'), seq);
+    h.partner = kGateway;
+    h.feed = "ed-copy";
+    h.schema = "ed-assaults";
+    h.key_ids = {"k1"};
+    h.extract = {"y-1", std::string(64, '2'), "2026-11-23T09:00:00Z"};
+    h.seq = seq;
+    return protocol::make_batch_payload(h, kRecords);
+  };
+  auto send_copy = [&](std::uint64_t seq) {
+    EXPECT_TRUE(gateway_->publish(protocol::batch_topic(kGateway, "ed-copy"), copy_batch(seq)).ok);
+    auto msg = gateway_->receive(std::chrono::seconds(20));
+    if (!msg) return protocol::Receipt{};
+    auto r = protocol::parse_receipt(msg->get_payload_str());
+    return r ? *r : protocol::Receipt{};
+  };
+  auto connects = [&] {
+    const std::string text = read_file(log);
+    std::size_t n = 0;
+    for (std::size_t at = 0; (at = text.find("broker: connected to", at)) != std::string::npos; ++at) ++n;
+    return n;
+  };
+  const pid_t pid = hub_->pid();
+  protocol::Receipt before = send_copy(0);
+  EXPECT_EQ(before.status, protocol::ReceiptStatus::rejected);
+  EXPECT_EQ(before.reason, "feed_not_permitted");
+
+  // A bad config first: refused, nothing changes.
+  std::string text = read_file(config);
+  std::ofstream(config, std::ios::app) << "[[feed]]\nid = \"Not An Id\"\n";
+  hub_->signal(SIGHUP);
+  ASSERT_TRUE(eventually([&] { return read_file(log).find("reload refused") != std::string::npos; })) << read_file(log);
+  EXPECT_EQ(send(batch(0, kRecords)).status, protocol::ReceiptStatus::accepted) << "still answering";
+  EXPECT_EQ(connects(), 1u);
+
+  // The new feed, and the partner's permission to send it.
+  const std::string permitted = "feeds = [\"ed-assaults\"]";
+  text.replace(text.find(permitted), permitted.size(), "feeds = [\"ed-assaults\", \"ed-copy\"]");
+  text += "[[feed]]\nid = \"ed-copy\"\nschema = \"" SVD_SOURCE_DIR "/deploy/examples/schemas/ed-assaults.json\"\n";
+  std::ofstream(config, std::ios::trunc) << text;
+  hub_->signal(SIGHUP);
+  ASSERT_TRUE(eventually([&] { return connects() == 2; }, std::chrono::seconds(30))) << read_file(log);
+  EXPECT_NE(read_file(log).find("reload: the new config is good (2 feed(s), 1 partner(s))"), std::string::npos);
+  EXPECT_NE(read_file(log).find("svdhub: store "), read_file(log).rfind("svdhub: store ")) << "started again";
+  EXPECT_TRUE(hub_->running());
+  EXPECT_EQ(hub_->pid(), pid);
+  EXPECT_EQ(send_copy(1).status, protocol::ReceiptStatus::accepted) << read_file(log);
+  EXPECT_EQ(hub_->stop(), 0);
+}
+
 TEST_F(SvdhubTest, StoresABatchOnceAndAnswersDuplicates) {
   const std::string b0 = batch(0, kRecords);
   protocol::Receipt r = send(b0);
