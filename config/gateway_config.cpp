@@ -163,7 +163,8 @@ class Loader : detail::TomlReader {
   void read_hub(const toml::table& root) {
     const toml::table* h = table(root, "hub", false);
     if (!h) return;
-    known_keys(*h, {"host", "port", "ca", "cert", "key", "mqtt", "keepalive_seconds", "inflight", "window",
+    known_keys(*h, {"host", "port", "ca", "cert", "key", "mqtt", "keepalive_seconds", "transport", "path", "proxy",
+                    "inflight", "window",
                     "receipt_timeout_seconds", "receipt_timeout_max_seconds"},
                "[hub]");
     HubConfig hub;

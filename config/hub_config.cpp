@@ -22,7 +22,8 @@ class HubLoader : detail::TomlReader {
     if (const toml::table* s = table(root, "store", true)) read_store(*s);
     if (const toml::table* b = table(root, "broker", true)) {
       known_keys(*b,
-                 {"host", "port", "ca", "cert", "key", "mqtt", "keepalive_seconds", "client_id", "partners",
+                 {"host", "port", "ca", "cert", "key", "mqtt", "keepalive_seconds", "transport", "path", "proxy",
+                  "client_id", "partners",
                   "max_pending_bytes", "max_batch_bytes"},
                  "[broker]");
       read_size(*b, "max_batch_bytes", cfg_.max_batch_bytes, 4096, std::int64_t{256} << 20);

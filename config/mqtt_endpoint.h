@@ -15,6 +15,15 @@ struct MqttEndpoint {
   std::filesystem::path key;
   int mqtt_version = 4;  // 4 = MQTT 3.1.1 (every broker speaks it), 5 = MQTT 5
   int keepalive_seconds = 30;
+  // MQTT over TLS (port 8883), or over secure WebSockets (wss, usually port 443), which is what a
+  // site that lets out only HTTPS, often only through a proxy, can reach. TLS, and the client's
+  // certificate, end at the broker either way.
+  enum class Transport { tls, wss };
+  Transport transport = Transport::tls;
+  std::string ws_path = "/mqtt";  // wss: the broker's WebSocket path
+  // wss: an HTTP proxy ("host:port") that the connection goes through with CONNECT: it carries
+  // the TLS bytes and sees only the broker's name and port. "" = straight to the broker.
+  std::string proxy;
 };
 
 }  // namespace svd::config

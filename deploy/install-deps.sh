@@ -13,7 +13,7 @@ PACKAGES="
   libtomlplusplus-dev libcli11-dev
   libicu-dev
   libsystemd-dev
-  mosquitto rabbitmq-server curl testssl.sh
+  mosquitto rabbitmq-server curl testssl.sh tinyproxy
   python3 python3-paho-mqtt
   chromium python3-pil
   postgresql-15 libpq-dev

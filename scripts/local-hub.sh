@@ -127,17 +127,16 @@ log_since() {  # log_since FILE OFFSET
   tail -c +"$(($2 + 1))" "$1" 2>/dev/null || true
 }
 
-free_port() {
-  python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
+free_ports() {  # N: N distinct ports on 127.0.0.1, free a moment ago (all held open while picked)
+  python3 -c 'import socket, sys
+held = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in held: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in held))' "$1"
 }
 
 # ---- configuration files ----------------------------------------------------------------------
 
-write_mosquitto_conf() {  # PORT
+write_mosquitto_conf() {  # PORT WS_PORT
   if [ "$(id -u)" -eq 0 ]; then
     # As root mosquitto would switch to the `mosquitto` user, which cannot read the 0600 keys
     # make-pki.sh wrote: stay root, as the integration test fixture does.
@@ -145,7 +144,7 @@ write_mosquitto_conf() {  # PORT
   else
     run_as=$(id -un)  # mosquitto cannot switch users then; the line has no effect
   fi
-  sed -e "s|@PORT@|$1|g" -e "s|@BIND_ADDRESS@|127.0.0.1|g" -e "s|@PKI_DIR@|$DIR/pki|g" \
+  sed -e "s|@PORT@|$1|g" -e "s|@WS_PORT@|$2|g" -e "s|@BIND_ADDRESS@|127.0.0.1|g" -e "s|@PKI_DIR@|$DIR/pki|g" \
     -e "s|@ACL_FILE@|$DIR/acl|g" -e "s|@DATA_DIR@|$DIR/data|g" -e "s|@USER@|$run_as|g" \
     "$ROOT/deploy/mosquitto/hub-broker.conf.in" >"$DIR/mosquitto.conf.tmp"
   if grep -q '@[A-Z_]*@' "$DIR/mosquitto.conf.tmp"; then
@@ -229,8 +228,9 @@ SVDHUB_PID=""
 start_mosquitto() {
   attempt=1
   while :; do
-    port=$(free_port) || die "cannot pick a free port (python3 needed)"
-    write_mosquitto_conf "$port"
+    ports=$(free_ports 2) || die "cannot pick free ports (python3 needed)"
+    port=${ports% *}
+    write_mosquitto_conf "$port" "${ports#* }"
     offset=$(log_size "$DIR/mosquitto.log")
     spawn "$DIR/mosquitto.pid" "$DIR/mosquitto.log" "$MOSQUITTO" -c "$DIR/mosquitto.conf"
     MOSQUITTO_PID=$SPAWNED_PID

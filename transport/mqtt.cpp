@@ -18,6 +18,8 @@ const bool openssl_without_exit_handler = [] {
 }  // namespace
 
 std::string broker_uri(const config::MqttEndpoint& endpoint) {
+  if (endpoint.transport == config::MqttEndpoint::Transport::wss)
+    return "wss://" + endpoint.host + ":" + std::to_string(endpoint.port) + endpoint.ws_path;
   return "ssl://" + endpoint.host + ":" + std::to_string(endpoint.port);
 }
 
@@ -50,7 +52,12 @@ mqtt::connect_options make_connect_options(const config::MqttEndpoint& endpoint)
       .keep_alive_interval(std::chrono::seconds(endpoint.keepalive_seconds))
       .automatic_reconnect(false)
       .ssl(ssl.finalize());
-  return b.finalize();
+  mqtt::connect_options options = b.finalize();
+  // Paho tunnels a wss connection through an "HTTPS proxy" with CONNECT and then starts TLS with
+  // the broker inside the tunnel (its "HTTP proxy" is for plain ws only).
+  if (endpoint.transport == config::MqttEndpoint::Transport::wss && !endpoint.proxy.empty())
+    options.set_https_proxy(endpoint.proxy);
+  return options;
 }
 
 }  // namespace svd::transport

@@ -139,6 +139,34 @@ void TomlReader::read_endpoint(const toml::table& t, std::string_view where, Mqt
     else error(t.get("mqtt"), "mqtt must be \"3.1.1\" or \"5\"", "clustered brokers such as RabbitMQ speak 3.1.1 only");
   }
   read_int(t, "keepalive_seconds", out.keepalive_seconds, 5, 3600);
+  if (auto transport = string(t, "transport", where, false)) {
+    if (*transport == "mqtts") out.transport = MqttEndpoint::Transport::tls;
+    else if (*transport == "wss") out.transport = MqttEndpoint::Transport::wss;
+    else error(t.get("transport"), "transport must be \"mqtts\" (MQTT over TLS) or \"wss\" (over secure WebSockets)");
+  }
+  if (auto path = string(t, "path", where, false)) {
+    if (path->empty() || path->front() != '/' || path->size() > 256 ||
+        path->find_first_of(" \"#?\\") != std::string::npos)
+      error(t.get("path"), "path must start with '/' and hold no space, quote, '#', '?' or backslash");
+    else out.ws_path = *path;
+    if (out.transport != MqttEndpoint::Transport::wss) error(t.get("path"), "path only applies with transport = \"wss\"");
+  }
+  if (auto proxy = string(t, "proxy", where, false)) {
+    std::string p = *proxy;
+    if (p.starts_with("http://")) p.erase(0, 7);
+    if (!p.empty() && p.back() == '/') p.pop_back();
+    const auto colon = p.rfind(':');
+    int port = 0;
+    const bool port_ok = colon != std::string::npos && colon + 1 < p.size() && p.size() - colon <= 6 &&
+                         p.find_first_not_of("0123456789", colon + 1) == std::string::npos &&
+                         (port = std::stoi(p.substr(colon + 1))) >= 1 && port <= 65535;
+    if (!port_ok || colon == 0 || p.find_first_of(" /@") != std::string::npos)
+      error(t.get("proxy"), "proxy must be host:port (or http://host:port) of an HTTP proxy that allows CONNECT",
+            "proxy credentials are not supported: allow the gateway's address at the proxy instead");
+    else out.proxy = p;
+    if (out.transport != MqttEndpoint::Transport::wss)
+      error(t.get("proxy"), "proxy only applies with transport = \"wss\"", "MQTT over TLS cannot go through an HTTP proxy");
+  }
 }
 
 void TomlReader::read_schedule(const toml::node* n, Schedule& s) {

@@ -219,6 +219,29 @@ max_bytes = 65536
   EXPECT_EQ(cfg.batches.max_bytes, 65536u);
 }
 
+TEST_F(GatewayConfigTest, SecureWebSocketsThroughAProxy) {
+  const std::string hub = "\n[hub]\nhost = \"hub.force.example\"\nca = \"a\"\ncert = \"b\"\nkey = \"c\"\nport = 443\n";
+  auto cfg = load_gateway_config(write("gw.toml", std::string(kGood) + hub));
+  EXPECT_EQ(cfg.hub->broker.transport, MqttEndpoint::Transport::tls);
+  EXPECT_EQ(cfg.hub->broker.proxy, "");
+  cfg = load_gateway_config(write("gw.toml", std::string(kGood) + hub +
+                                                 "transport = \"wss\"\npath = \"/ws\"\nproxy = \"http://proxy.nhs.example:3128/\"\n"));
+  EXPECT_EQ(cfg.hub->broker.transport, MqttEndpoint::Transport::wss);
+  EXPECT_EQ(cfg.hub->broker.ws_path, "/ws");
+  EXPECT_EQ(cfg.hub->broker.proxy, "proxy.nhs.example:3128");
+
+  std::string p = problems(std::string(kGood) + hub + "transport = \"websocket\"\n");
+  EXPECT_NE(p.find("transport must be \"mqtts\""), std::string::npos) << p;
+  p = problems(std::string(kGood) + hub + "proxy = \"proxy:3128\"\n");
+  EXPECT_NE(p.find("proxy only applies with transport = \"wss\""), std::string::npos) << p;
+  for (const char* bad : {"proxy", "proxy:", "proxy:99999", "user:pw@proxy:3128", ":3128", "proxy:31a8"}) {
+    p = problems(std::string(kGood) + hub + "transport = \"wss\"\nproxy = \"" + bad + "\"\n");
+    EXPECT_NE(p.find("proxy must be host:port"), std::string::npos) << bad << "\n" << p;
+  }
+  p = problems(std::string(kGood) + hub + "transport = \"wss\"\npath = \"mqtt\"\n");
+  EXPECT_NE(p.find("path must start with '/'"), std::string::npos) << p;
+}
+
 TEST_F(GatewayConfigTest, MinGroupAndItsPolicy) {
   auto cfg = load_gateway_config(write("gw.toml", kGood));
   EXPECT_EQ(cfg.feeds[0].min_group, 0) << "off unless set";

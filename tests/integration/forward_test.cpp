@@ -99,6 +99,71 @@ TEST_F(ForwardTest, MultiBatchExtractLandsInTheHubExactlyOnce) {
   EXPECT_NE(status->get_payload_str().find(R"("state":"offline")"), std::string::npos) << status->get_payload_str();
 }
 
+// A real HTTP proxy (Debian's tinyproxy) on loopback, started and stopped by its PID, that allows
+// CONNECT to one port only: a partner site's proxy that lets out HTTPS to the hub.
+class HttpProxy {
+ public:
+  HttpProxy(const fs::path& dir, std::uint16_t connect_port) : log_(dir / "tinyproxy.log") {
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      port_ = pick_free_port();
+      const fs::path conf = dir / "tinyproxy.conf";
+      std::ofstream(conf) << "Port " << port_ << "\nListen 127.0.0.1\nTimeout 60\nAllow 127.0.0.1\nLogFile \""
+                          << log_.string() << "\"\nLogLevel Info\nMaxClients 16\nConnectPort " << connect_port << "\n";
+      process_ = std::make_unique<Process>(std::vector<std::string>{"tinyproxy", "-d", "-c", conf.string()},
+                                           dir / "tinyproxy.out");
+      if (test_support::eventually([&] { return !process_->running() || port_accepts(port_); }, 10s) &&
+          process_->running())
+        return;
+      process_.reset();  // the port was taken meanwhile: another
+    }
+    throw std::runtime_error("tinyproxy did not start: " + read_file(log_));
+  }
+  ~HttpProxy() {
+    if (process_) process_->stop();
+  }
+  std::uint16_t port() const { return port_; }
+  std::string log() const { return read_file(log_); }
+
+ private:
+  fs::path log_;
+  std::uint16_t port_ = 0;
+  std::unique_ptr<Process> process_;
+};
+
+// A site that may only make HTTPS connections, through its proxy: MQTT over secure WebSockets to
+// the broker's wss listener, tunnelled by the proxy with CONNECT. TLS and the client certificate
+// end at the broker (its ACL, keyed by the certificate's CN, lets the gateway publish only under
+// its own partner id); the proxy sees a CONNECT to the broker's port and ciphertext.
+TEST_F(ForwardTest, ThroughAnHttpProxyOverSecureWebSockets) {
+  HttpProxy proxy(dir(), broker_->ws_port());
+  std::string text = gateway_config_text("transport = \"wss\"\nproxy = \"127.0.0.1:" + std::to_string(proxy.port()) + "\"\n");
+  const std::string tls_port = "port = " + std::to_string(broker_->port()) + "\n";
+  ASSERT_NE(text.find(tls_port), std::string::npos);
+  text.replace(text.find(tls_port), tls_port.size(), "port = " + std::to_string(broker_->ws_port()) + "\n");
+  std::ofstream(gateway_config()) << text;
+
+  const auto r = forward(extract(300, 9), 1);
+  ASSERT_EQ(r.status, 0) << r.out << r.err << diagnostics() << "\ntinyproxy:\n" << proxy.log();
+  const auto valid = valid_rows(r.out);
+  ASSERT_GT(valid, 250);
+  EXPECT_EQ(hub_counts(hub_db()).records, valid);
+  const std::string tunnel = "CONNECT localhost:" + std::to_string(broker_->ws_port());
+  EXPECT_NE(proxy.log().find(tunnel), std::string::npos) << proxy.log();
+  EXPECT_NE(broker_->log().find(std::string(" as ") + kGateway), std::string::npos) << broker_->log();
+
+  // The proxy allows CONNECT to that port only: the broker's plain TLS port through it fails,
+  // and the gateway says it cannot reach the broker rather than sending anywhere else.
+  text.replace(text.find("port = " + std::to_string(broker_->ws_port())), ("port = " + std::to_string(broker_->ws_port())).size(),
+               "port = " + std::to_string(broker_->port()));
+  std::ofstream(gateway_config(), std::ios::trunc) << text;
+  auto refused = start_forward(extract(20, 10), 2);
+  EXPECT_TRUE(eventually([&] { return proxy.log().find("CONNECT localhost:" + std::to_string(broker_->port())) != std::string::npos; }, 30s))
+      << proxy.log();
+  refused->signal(SIGTERM);
+  finish_forward(*refused, 2);
+  EXPECT_EQ(hub_counts(hub_db()).records, valid) << "nothing more arrived";
+}
+
 TEST_F(ForwardTest, BrokerStoppedMidDeliveryEverythingArrivesOnce) {
   // A short receipt timeout: batches sent while svdhub is not yet back on the restarted broker
   // reach nobody (mosquitto 2.0 queues for a restored session only once its client reconnects),

@@ -224,6 +224,7 @@ TestBroker::TestBroker(std::shared_ptr<const TestPki> pki)
   // process, an outgoing connection's ephemeral port): then pick another.
   for (int attempt = 0;; ++attempt) {
     port_ = pick_free_port();
+    ws_port_ = pick_free_port();
     write_config();
     if (spawn_and_wait_ready()) return;
     if (attempt == 4) throw std::runtime_error("mosquitto could not bind a free port 5 times");
@@ -254,6 +255,7 @@ void TestBroker::write_config() {
   std::string conf = read_file(templ);
   if (conf.empty()) throw std::runtime_error("cannot read " + templ.string());
   conf = replace_all(conf, "@PORT@", std::to_string(port_));
+  conf = replace_all(conf, "@WS_PORT@", std::to_string(ws_port_));
   conf = replace_all(conf, "@BIND_ADDRESS@", "127.0.0.1");
   conf = replace_all(conf, "@PKI_DIR@", config_safe(pki_->dir()).string());
   conf = replace_all(conf, "@ACL_FILE@", config_safe(tmp_.path() / "acl").string());
@@ -286,7 +288,7 @@ bool TestBroker::spawn_and_wait_ready() {
       [&] {
         exited = !process_->running();
         return exited || (read_file(log_).substr(log_offset).find(" running") != std::string::npos &&
-                          port_accepts(port_));
+                          port_accepts(port_) && port_accepts(ws_port_));
       },
       kWait);
   const std::string out = read_file(log_).substr(log_offset);

@@ -131,6 +131,8 @@ class TestBroker {
   ~TestBroker();
 
   std::uint16_t port() const { return port_; }
+  // The secure WebSocket listener (MQTT over wss, the same TLS and client certificates).
+  std::uint16_t ws_port() const { return ws_port_; }
   // "ssl://127.0.0.1:<port>" (or another host name, e.g. "localhost").
   std::string uri(std::string_view host = "127.0.0.1") const;
   const TestPki& pki() const { return *pki_; }
@@ -165,7 +167,7 @@ class TestBroker {
   TempDir tmp_;
   std::filesystem::path config_;
   std::filesystem::path log_;
-  std::uint16_t port_ = 0;
+  std::uint16_t port_ = 0, ws_port_ = 0;
   std::unique_ptr<test_support::Process> process_;
 };
 
