@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -166,18 +167,25 @@ TEST_F(SvdhubNotifyTest, NoWatchdogPingsUnlessSystemdAsks) {
   EXPECT_EQ(queued(), "");
 }
 
-// A stray `kill -HUP` (meant for svdgw) must not end svdhub: systemd would not restart it.
-TEST_F(SvdhubNotifyTest, SighupDoesNotEndIt) {
+// SIGHUP (systemctl reload) does not end svdhub, which systemd would not restart: it checks the
+// config, says RELOADING=1, starts again on it in the same process (the same PID systemd
+// watches) and says READY=1 again, then goes on pinging the watchdog.
+TEST_F(SvdhubNotifyTest, SighupReloadsInTheSameProcess) {
   start("400000");
   EXPECT_EQ(receive(10s), "READY=1\nSTATUS=receiving batches") << log();
   while (!queued().empty()) {
   }
+  const pid_t pid = hub_->pid();
   hub_->signal(SIGHUP);
-  // A process ended by a signal sends nothing after kill() has returned; at most one ping could
-  // have been on its way: two more prove it lives on after the SIGHUP.
+  const auto reload = receive_until("READY=1\nSTATUS=receiving batches", 30s);
+  ASSERT_FALSE(reload.empty()) << log();
+  EXPECT_NE(reload.back().find("READY=1"), std::string::npos) << "not ready again: " << log();
+  EXPECT_NE(std::find(reload.begin(), reload.end(), "RELOADING=1\nSTATUS=reloading the config"), reload.end()) << log();
+  EXPECT_EQ(std::find(reload.begin(), reload.end(), "STOPPING=1"), reload.end()) << "a reload is not a stop";
   EXPECT_EQ(receive(10s), "WATCHDOG=1") << log();
-  EXPECT_EQ(receive(10s), "WATCHDOG=1") << "svdhub ended on SIGHUP" << log();
   EXPECT_TRUE(hub_->running()) << "svdhub ended on SIGHUP";
+  EXPECT_EQ(hub_->pid(), pid);
+  EXPECT_NE(log().find("starting again with the new config"), std::string::npos) << log();
   hub_->signal(SIGTERM);
   const auto rest = receive_until("STOPPING=1", 10s);
   ASSERT_FALSE(rest.empty());
