@@ -185,6 +185,14 @@ std::optional<config::GatewayConfig> load_config_for_audit(const std::filesystem
   }
 }
 
+std::optional<std::filesystem::path> audit_log_file(const std::filesystem::path& config,
+                                                     const std::optional<std::filesystem::path>& log) {
+  if (log) return *log;
+  const auto cfg = load_config_for_audit(config);
+  if (!cfg) return std::nullopt;
+  return cfg->state_dir / "audit.db";
+}
+
 OutputFile::OutputFile(std::FILE* f, std::filesystem::path path, std::filesystem::path part)
     : file_(f), path_(std::move(path)), part_(std::move(part)) {}
 
@@ -272,14 +280,9 @@ int audit_export_main(const AuditExportArgs& a) {
     std::cerr << "svdgw audit export: give --config, or --log with a copy of audit.db\n";
     return 2;
   }
-  std::filesystem::path log_file;
-  if (a.log) {
-    log_file = *a.log;
-  } else {
-    const auto cfg = load_config_for_audit(a.config);
-    if (!cfg) return 1;
-    log_file = cfg->state_dir / "audit.db";
-  }
+  const auto log = audit_log_file(a.config, a.log);
+  if (!log) return 1;
+  const std::filesystem::path& log_file = *log;
   auto reader = audit::AuditReader::open(log_file);
   if (!reader) {
     std::cerr << log_file.string() << ": cannot open the audit log: " << reader.error().message() << '\n';

@@ -52,6 +52,10 @@ std::string csv_field(std::string_view s, bool always_quote = false);
 
 // The gateway config, or nullopt after its problems were printed on stderr.
 std::optional<config::GatewayConfig> load_config_for_audit(const std::filesystem::path& file);
+// `log` when given, else the config's <state_dir>/audit.db; nullopt (explained on stderr) when
+// the config does not load.
+std::optional<std::filesystem::path> audit_log_file(const std::filesystem::path& config,
+                                                     const std::optional<std::filesystem::path>& log);
 
 // A file that appears under its name only when complete (see above), or stdout.
 // Thread-safety: none; one owner.

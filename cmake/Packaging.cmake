@@ -20,6 +20,8 @@ set(SVD_PACKAGE_FILES "${PROJECT_SOURCE_DIR}/deploy")
 file(GLOB SVD_SCHEMAS CONFIGURE_DEPENDS "${SVD_PACKAGE_FILES}/examples/schemas/*.json")
 
 install(FILES "${SVD_PACKAGE_FILES}/systemd/svdgw.service" "${SVD_PACKAGE_FILES}/systemd/svdhub.service"
+              "${SVD_PACKAGE_FILES}/systemd/svdgw-audit-snapshot.service"
+              "${SVD_PACKAGE_FILES}/systemd/svdgw-audit-snapshot.timer"
         DESTINATION /lib/systemd/system PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
 install(FILES "${SVD_PACKAGE_FILES}/systemd/svd-gateway.sysusers" DESTINATION /usr/lib/sysusers.d
         RENAME svd-gateway.conf PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)

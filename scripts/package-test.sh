@@ -131,6 +131,8 @@ check_layout() {
   expect_stat /var/lib/svdgw "700 svdgw svdgw"
   expect_stat /var/lib/svdgw/spool "700 svdgw svdgw"
   expect_stat /var/lib/svdhub "700 svdhub svdhub"
+  expect_stat /var/lib/svdgw-audit "2750 svdgw svdaudit"
+  expect_stat /lib/systemd/system/svdgw-audit-snapshot.timer "644 root root"
   for f in /etc/svdgw/schemas /etc/svdhub/schemas; do
     [ -n "$(ls "$f"/*.json 2>/dev/null)" ] || fail "no schemas in $f"
   done
@@ -168,9 +170,11 @@ for f in /etc/svdgw/svdgw.toml /etc/svdhub/svdhub.toml /etc/svdgw/schemas/ed-ass
 done
 ok "configuration files are conffiles"
 
-systemd-analyze verify /lib/systemd/system/svdgw.service /lib/systemd/system/svdhub.service >"$WORK/verify.log" 2>&1 ||
+getent group svdaudit >/dev/null || fail "no group svdaudit"
+systemd-analyze verify /lib/systemd/system/svdgw.service /lib/systemd/system/svdhub.service \
+  /lib/systemd/system/svdgw-audit-snapshot.service /lib/systemd/system/svdgw-audit-snapshot.timer >"$WORK/verify.log" 2>&1 ||
   { cat "$WORK/verify.log" >&2; fail "systemd-analyze verify"; }
-ok "systemd-analyze verify: both units"
+ok "systemd-analyze verify: the units and the audit snapshot's timer"
 
 # ---- keys and certificates --------------------------------------------------------------------
 say "keys and certificates for the shipped config (svdgw provision)"
@@ -334,6 +338,22 @@ fi
   { cat "$WORK/audit.log" >&2; fail "svdgw audit verify"; }
 ok "state in /var/lib/svdgw (owner only), audit log verifies"
 
+# What svdgw-audit-snapshot.service runs, as it runs it; then an auditor, in the svdaudit group
+# only, reads the copy, and neither the live log nor, without the group, the copy.
+(as_user svdgw /usr/bin/svdgw audit snapshot --config /etc/svdgw/svdgw.toml --out /var/lib/svdgw-audit/audit.db) \
+  >"$WORK/snapshot.log" 2>&1 || { cat "$WORK/snapshot.log" >&2; fail "svdgw audit snapshot"; }
+expect_stat /var/lib/svdgw-audit/audit.db "640 svdgw svdaudit"
+AUDITOR="setpriv --reuid=nobody --regid=svdaudit --clear-groups --no-new-privs"
+(cd / && $AUDITOR /usr/bin/svdgw audit export --log /var/lib/svdgw-audit/audit.db --from 2000-01-01 --to 2099-12-31 \
+  --format csv) >"$WORK/export.csv" 2>"$WORK/export.err" || { cat "$WORK/export.err" >&2; fail "an auditor cannot export"; }
+grep -q "gateway.started" "$WORK/export.csv" || fail "the auditor's export lacks the gateway's events"
+(cd / && $AUDITOR /usr/bin/svdgw audit export --log /var/lib/svdgw/audit.db --from 2000-01-01 --to 2099-12-31 \
+  --format csv) >/dev/null 2>&1 && fail "an auditor read the live state directory"
+(cd / && setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/svdgw audit export \
+  --log /var/lib/svdgw-audit/audit.db --from 2000-01-01 --to 2099-12-31 --format csv) >/dev/null 2>&1 &&
+  fail "a user outside svdaudit read the audit copy"
+ok "audit snapshot 0640 svdgw:svdaudit; the svdaudit group reads it, and nothing else"
+
 say "svdhub run as svdhub (version $V1)"
 start_daemon svdhub /usr/bin/svdhub run --config /etc/svdhub/svdhub.toml
 ok "READY=1 (its broker is not reachable: it keeps reconnecting)"
@@ -375,7 +395,7 @@ dpkg --purge svd-gateway </dev/null >"$WORK/dpkg.log" 2>&1 || { cat "$WORK/dpkg.
 dpkg-query -W -f='${Status}' svd-gateway 2>/dev/null | grep -q 'installed\|config-files' && fail "still known to dpkg"
 for p in /etc/svdgw /etc/svdhub /var/lib/svdgw /var/lib/svdhub /usr/bin/svdgw /usr/bin/svdhub \
   /lib/systemd/system/svdgw.service /usr/lib/tmpfiles.d/svd-gateway.conf /usr/lib/sysusers.d/svd-gateway.conf \
-  /usr/share/doc/svd-gateway; do
+  /var/lib/svdgw-audit /usr/share/doc/svd-gateway; do
   [ ! -e "$p" ] || fail "purge left $p"
 done
 ok "state, configuration, keys, units and binaries gone"

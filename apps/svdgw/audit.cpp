@@ -8,6 +8,7 @@
 #include "apps/svdgw/command.h"
 #include "audit/export.h"
 #include "audit/report.h"
+#include "audit/snapshot.h"
 #include "audit/verify.h"
 #include "base/hex.h"
 #include "config/diagnostic.h"
@@ -139,7 +140,20 @@ std::vector<Command> add_audit(CLI::App& app, CLI::App*& group) {
       "Exit status: 0 written and the chain verifies, 3 written but the chain does not verify, 1 config, log or "
       "output error, 2 bad arguments.");
 
-  return {{audit_verify, [verify_options] { return run_audit_verify(*verify_options); }},
+  auto snapshot_args = std::make_shared<audit::AuditSnapshotArgs>();
+  auto* audit_snapshot = audit_group->add_subcommand(
+      "snapshot", "Write a consistent, group-readable copy of the live audit log for auditors (--log)");
+  audit_snapshot->add_option("--config", snapshot_args->config, "Gateway config (TOML); the log is <state_dir>/audit.db");
+  audit_snapshot->add_option("--log", snapshot_args->log, "The log to copy instead");
+  audit_snapshot->add_option("--out", snapshot_args->out, "The copy (written whole, then renamed into place)")->required();
+  audit_snapshot->footer(
+      "Safe while svdgw run writes the log. The copy is mode 0640, takes its folder's group, and needs no write "
+      "access to be read: auditors in that group run `svdgw audit report --log <copy>` and `export --log`.\n"
+      "Exit status: 0 written and its chain verifies, 3 written but the chain does not verify, 1 config, log or "
+      "output error, 2 bad arguments.");
+
+  return {{audit_snapshot, [snapshot_args] { return audit::audit_snapshot_main(*snapshot_args); }},
+          {audit_verify, [verify_options] { return run_audit_verify(*verify_options); }},
           {audit_export, [export_args] { return audit::audit_export_main(*export_args); }},
           {audit_report, [report_args] { return audit::audit_report_main(*report_args); }}};
 }

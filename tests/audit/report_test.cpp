@@ -4,6 +4,7 @@
 // rejected), its CSV checked figure by figure, and its HTML rendered by headless Chromium.
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -328,6 +329,52 @@ TEST_F(AuditReportTest, ACopiedLogAloneGivesTheSameReportToAnUnprivilegedUser) {
   const RunResult neither = svdgw("audit report --from 2026-11-02 --to 2026-11-22 --out '" + (desk / "x").string() + "'");
   EXPECT_EQ(neither.exit_code, 2);
   EXPECT_NE(neither.err.find("give --config, or --log"), std::string::npos) << neither.err;
+}
+
+// The package's auditors read hourly snapshots: a copy taken while the log is open, in
+// rollback-journal mode (no -shm needed), mode 0640, that an auditor reads from a folder they
+// cannot write to, with the same figures as the live log.
+TEST_F(AuditReportTest, ASnapshotIsReadableWithoutWriteAccessAndGivesTheSameReport) {
+  const fs::path shelf = dir_ / "audit-shelf";
+  fs::create_directories(shelf);
+  sqlite3* writer = nullptr;  // the daemon's connection, open throughout
+  ASSERT_EQ(sqlite3_open(log_file_.c_str(), &writer), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(writer, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr), SQLITE_OK);
+  const RunResult snap = svdgw("audit snapshot --config '" + config().string() + "' --out '" + (shelf / "audit.db").string() + "'");
+  sqlite3_close(writer);
+  ASSERT_EQ(snap.exit_code, 0) << snap.err;
+  EXPECT_NE(snap.out.find("chain OK"), std::string::npos) << snap.out;
+  EXPECT_EQ(fs::status(shelf / "audit.db").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  EXPECT_FALSE(fs::exists(shelf / "audit.db.part"));
+  EXPECT_FALSE(fs::exists(shelf / "audit.db-wal"));
+
+  // The auditor: may read the copy (others' read bit here, the group's in the package), not
+  // write in its folder.
+  fs::permissions(shelf / "audit.db", fs::perms::others_read, fs::perm_options::add);
+  fs::permissions(shelf, fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
+  fs::permissions(dir_, fs::perms::others_exec, fs::perm_options::add);
+  const fs::path desk = dir_ / "desk";
+  fs::create_directories(desk);
+  fs::permissions(desk, fs::perms::all);
+  fs::copy_file(SVD_SVDGW, desk / "svdgw");
+  fs::permissions(desk / "svdgw", fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
+  std::vector<std::string> argv = {(desk / "svdgw").string(), "audit", "report", "--log", (shelf / "audit.db").string(),
+                                   "--from", "2026-11-02", "--to", "2026-11-22", "--out", (desk / "report").string()};
+  if (::geteuid() == 0) argv.insert(argv.begin(), {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"});
+  const RunResult r = test_support::run(argv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const RunResult live = report("2026-11-02", "2026-11-22", dir_ / "live");
+  ASSERT_EQ(live.exit_code, 0) << live.err;
+  auto logged_feeds = [](const std::string& csv) {
+    auto rows = crlf_lines(csv);
+    std::erase_if(rows, [](const std::string& row) {
+      return !row.starts_with("feed,") && !row.starts_with("death-reports,") && !row.starts_with("school-exclusions,");
+    });
+    return rows;
+  };
+  EXPECT_EQ(logged_feeds(read_file(desk / "report" / "report.csv")), logged_feeds(read_file(dir_ / "live" / "report.csv")));
+  EXPECT_FALSE(fs::exists(shelf / "audit.db-shm")) << "the reader needed to write beside the copy";
 }
 
 TEST_F(AuditReportTest, BadArgumentsExit2WithAClearMessage) {

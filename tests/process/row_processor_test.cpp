@@ -25,8 +25,8 @@ class RowProcessorTest : public ::testing::Test {
         R"({"fields": [)" + fields + "]" + (extra.empty() ? "" : ", " + extra) + "}", "t.json");
     processor_ = std::make_unique<RowProcessor>(schema_, tokeniser_, kNow, 1000);
   }
-  // Runs one row given as cell values (nullptr = absent); returns the JSON or the errors.
-  std::string run(std::initializer_list<const char*> cells) {
+  // A row given as cell values (nullptr = absent).
+  adapters::Record record(std::initializer_list<const char*> cells) const {
     adapters::Record rec;
     rec.reset(schema_.fields.size());
     std::size_t i = 0;
@@ -34,6 +34,11 @@ class RowProcessorTest : public ::testing::Test {
       if (c) rec.set(i, c);
       ++i;
     }
+    return rec;
+  }
+  // Runs one row; returns the JSON or the errors.
+  std::string run(std::initializer_list<const char*> cells) {
+    const adapters::Record rec = record(cells);
     std::string out;
     auto errors = processor_->process(rec, out);
     if (errors.empty()) return out;
@@ -149,16 +154,7 @@ TEST_F(RowProcessorTest, TheFilterSelectsRowsOnTheTrimmedSourceValue) {
          {"name": "n", "type": "integer", "svd:transform": "keep"})",
       R"("svd:filter": [{"field": "kind", "in": ["ASSAULT", "STAB"]}, {"field": "test", "not_in": ["Y"]}],
          "missingValues": ["", "NULL"])");
-  auto selected = [&](std::initializer_list<const char*> cells) {
-    adapters::Record rec;
-    rec.reset(schema_.fields.size());
-    std::size_t i = 0;
-    for (const char* c : cells) {
-      if (c) rec.set(i, c);
-      ++i;
-    }
-    return processor_->selected(rec);
-  };
+  auto selected = [&](std::initializer_list<const char*> cells) { return processor_->selected(record(cells)); };
   EXPECT_TRUE(selected({"ASSAULT", "N", "1"}));
   EXPECT_TRUE(selected({" STAB ", "", "not even a number"}));  // a missing value is in no not_in list
   EXPECT_TRUE(selected({"STAB", nullptr, "1"}));
