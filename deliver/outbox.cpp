@@ -557,7 +557,8 @@ result<std::vector<RejectedCount>> Outbox::requeue_rejected(const RejectedFilter
                  "WHERE b.state = 3 AND (?1 IS NULL OR e.extract_id = ?1) AND (?2 IS NULL OR b.feed = ?2) "
                  "AND (?3 IS NULL OR b.receipt = ?5 || ?3) ORDER BY b.extract_ord, b.seq",
                  select) ||
-        !prepare(im.db_.get(), "UPDATE batches SET state = 0, acknowledged_at = NULL, receipt = NULL WHERE id = ?1",
+        !prepare(im.db_.get(),
+                 "UPDATE batches SET state = 0, acknowledged_at = NULL, receipt = NULL, queued_at = ?2 WHERE id = ?1",
                  update))
       return errc::io_error;
     Use q(select);
@@ -574,7 +575,9 @@ result<std::vector<RejectedCount>> Outbox::requeue_rejected(const RejectedFilter
       const auto seq = static_cast<std::uint64_t>(q.integer(4)), records = static_cast<std::uint64_t>(q.integer(5));
       {
         Use u(update);
-        if (!u.bind(1, id) || !u.done()) return errc::io_error;
+        // Queued again now: a batch rejected last week must not look a week overdue
+        // (svdgw_outbox_oldest_unacknowledged_seconds, and its alert).
+        if (!u.bind(1, id) || !u.bind(2, Impl::now()) || !u.done()) return errc::io_error;
       }
       if (!audit::record_pending(im.db_.get(),
                                  audit::events::batch_requeued(by, batch_id, extract_id, feed, seq, records, reason)))

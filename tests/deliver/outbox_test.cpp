@@ -297,6 +297,21 @@ TEST_F(OutboxTest, RejectedIsFinalKeepsItsReasonAndIsNoLongerSent) {
 
 // What `svdgw requeue` does once the hub's operator has fixed what made it refuse: the batches a
 // filter picks are queued again, in send order, each with its audit event; the rest stay rejected.
+// A batch rejected days ago and re-queued today is queued today: the oldest-unacknowledged figure
+// (and its alert) must not jump by the days it sat rejected.
+TEST_F(OutboxTest, ARequeuedBatchIsQueuedFromTheRequeue) {
+  auto ob = open_ok();
+  write_extract(*ob, "e", make_extract("e", 1));
+  ASSERT_TRUE(ob->mark_rejected("e-batch-0", "unknown_feed"));
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE batches SET queued_at = queued_at - 7 * 86400", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  const auto before = static_cast<std::int64_t>(std::time(nullptr));
+  ASSERT_EQ(ob->requeue_rejected({}, "ops").value().size(), 1u);
+  EXPECT_GE(ob->stats().value().oldest_unacknowledged_at, before);
+}
+
 TEST_F(OutboxTest, RejectedBatchesAreListedAndRequeuedByFilterEachWithItsAuditEvent) {
   auto ob = open_ok();
   write_extract(*ob, "e", make_extract("e", 3));
