@@ -541,6 +541,7 @@ int run_hub(const svd::config::HubReceiverConfig& cfg, const std::filesystem::pa
   reexec = reload.accepted();
   return status;
 }
+
 }  // namespace
 
 int main(int argc, char** argv) {
